@@ -1,0 +1,42 @@
+"""Import boundaries of the design card: theory and bridge never load torch; heavy imports stay lazy."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _run(code: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+
+
+def test_theory_imports_without_torch():
+    # make `import torch` fail outright, as on a machine without it
+    r = _run("import sys; sys.modules['torch'] = None\nimport theory, theory.cli, bridge.cli\nprint('ok')")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "ok"
+
+
+@pytest.mark.parametrize("module", ["theory", "bridge.cli", "theory.cli", "theory.symbolic"])
+def test_heavy_imports_are_lazy(module):
+    r = _run(f"import sys, {module}\nheavy = [m for m in ('torch', 'cupy', 'sympy', 'matplotlib', 'ray') if m in sys.modules]\nprint(heavy)")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "[]"
+
+
+def test_no_torch_in_theory_or_bridge_sources():
+    for pkg in ("theory", "bridge"):
+        for path in (ROOT / pkg).rglob("*.py"):
+            text = path.read_text()
+            assert "import torch" not in text and "from torch" not in text, path
+            assert "import empirical" not in text and "from empirical" not in text, path
+
+
+def test_public_api_is_explicit():
+    import theory
+
+    assert all(hasattr(theory, name) for name in theory.__all__)
+    assert len(set(theory.__all__)) == len(theory.__all__)

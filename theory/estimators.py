@@ -1,0 +1,249 @@
+"""Linear estimators learned from training data (X, Y), all from one factorisation.
+
+Every estimator here except W* and W_PCA is a spectral filter of the training data: with
+Y Yᵀ = V diag(λ) Vᵀ (nonzero part, r = rank),
+
+    W = X Yᵀ V diag(h) Vᵀ,   h_i = f(λ_i) / λ_i,
+
+    gradient descent  W^k:  f = 1 − (1 − ηλ)^k        (W⁰ = 0, loss ½‖WY − X‖_F², step η)
+    gradient flow     W(t): f = 1 − exp(−ηλt)          (t in units of steps)
+    ridge             W_λ:  f = λ / (λ + λ_reg)
+    least squares     W^∞:  f = 1                      (= X Y⁺, the GD limit from 0)
+
+so the whole GD path for any array of k costs one eigendecomposition and no iteration.
+Filters use log1p/expm1, so k up to 10⁹ neither overflows nor loses the small-λ limit h → ηk.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "TrainingSpectrum",
+    "check_lr",
+    "gd_filter",
+    "gf_filter",
+    "ridge_filter",
+    "ols_filter",
+    "optimal",
+    "pca",
+    "least_squares",
+    "ridge",
+    "gradient_descent",
+    "gradient_flow",
+    "gd_loop",
+]
+
+
+@dataclass(frozen=True, eq=False)
+class TrainingSpectrum:
+    """Y Yᵀ = V diag(lam) Vᵀ restricted to its nonzero part, and the targets projected on V.
+
+    Attributes:
+        lam: (r,) positive eigenvalues of Y Yᵀ, descending.
+        V: (m, r) orthonormal eigenvectors.
+        XYV: (n, r) X Yᵀ V, or ``None`` when X was given only through latent codes (see ``H``).
+        H: (p, r) C Yᵀ V when X = B C came from a model (keeps n·N-sized X unformed), else None.
+    """
+
+    lam: Any
+    V: Any
+    XYV: Any = None
+    H: Any = None
+
+    @property
+    def rank(self) -> int:
+        return int(self.lam.shape[0])
+
+    @classmethod
+    def fit(cls, Y: Any, X: Any = None, *, C: Any = None, xp: ModuleType = np) -> "TrainingSpectrum":
+        """Factor the training inputs once.
+
+        Args:
+            Y: (m, N) training inputs.
+            X: (n, N) training targets (gives ``XYV``), or
+            C: (p, N) latent codes with X = B C (gives ``H``); pass at most one of X, C.
+            xp: array module of Y (numpy or cupy).
+
+        Uses eigh of Y Yᵀ when N ≥ 2m (well conditioned, one GEMM) and an SVD of Y otherwise, so
+        small eigenvalues near the interpolation threshold N ≈ m keep full relative accuracy.
+        """
+        m, N = Y.shape
+        if N >= 2 * m:
+            lam, V = xp.linalg.eigh(Y @ Y.T)
+            lam, V = lam[::-1], V[:, ::-1]
+        else:
+            V, s, _ = xp.linalg.svd(Y, full_matrices=False)
+            lam = s**2
+        tol = float(lam[0]) * max(m, N) * np.finfo(float).eps if lam.shape[0] else 0.0
+        keep = int((lam > tol).sum())
+        lam, V = lam[:keep], V[:, :keep]
+        # (X Yᵀ) V, not X (Yᵀ V): no N×r intermediate, and C Yᵀ is only p×m
+        return cls(lam=lam, V=V, XYV=None if X is None else (X @ Y.T) @ V, H=None if C is None else (C @ Y.T) @ V)
+
+    def weights(self, h: Any, *, B: Any = None) -> Any:
+        """W = X Yᵀ V diag(h) Vᵀ for filter gains h.
+
+        Args:
+            h: (..., r) gains.
+            B: (n, p) signal factor, needed when the spectrum holds ``H`` instead of ``XYV``.
+
+        Returns:
+            (..., n, m) estimators.
+        """
+        XYV = self.XYV if self.XYV is not None else B @ self.H
+        return (XYV * h[..., None, :]) @ self.V.T
+
+
+def check_lr(lr: float, lam_max: float) -> None:
+    """Raise if the step η is at or past the stability limit η·λ_max(YYᵀ) ≥ 2 (GD would diverge)."""
+    if not np.isfinite(lr) or lr <= 0:
+        raise ValueError(f"learning rate lr={lr} must be a positive finite number (or 'paper')")
+    if lr * lam_max >= 2.0:
+        raise ValueError(
+            f"learning rate lr={lr:.4g} is unstable: lr·λ_max(YYᵀ)={lr * lam_max:.4g} ≥ 2; "
+            f"use lr < {2.0 / lam_max:.4g} or lr='paper'"
+        )
+
+
+def _as_steps(steps: Any, xp: ModuleType) -> Any:
+    k = np.asarray(steps)
+    if k.ndim > 1 or (k.size and (np.any(k < 0) or not np.all(np.isfinite(k)))):
+        raise ValueError("steps must be a scalar or 1-D array of non-negative numbers")
+    return xp.asarray(np.atleast_1d(k).astype(float))
+
+
+def gd_filter(lam: Any, steps: Any, lr: float, *, xp: ModuleType = np) -> tuple[Any, Any]:
+    """Gradient-descent filter after k steps from W⁰ = 0.
+
+    Args:
+        lam: (r,) eigenvalues of Y Yᵀ (≥ 0).
+        steps: (K,) step counts k ≥ 0 (floats allowed; k may be as large as 1e9).
+        lr: step η on ½‖WY − X‖² with η·λ_max < 2.
+
+    Returns:
+        f, h: (K, r) arrays, f = 1 − (1 − ηλ)^k and h = f/λ (h → ηk as λ → 0).
+    """
+    k = _as_steps(steps, xp)[:, None]
+    x = lr * xp.asarray(lam)[None, :]
+    if bool(xp.all(x < 1.0)) and bool(xp.all(x > 0.0)):
+        # the usual case (the paper's step keeps ηλ < 1): four passes over the (K, r) array
+        f = -xp.expm1(k * xp.log1p(-x))
+        return f, f * (lr / x)
+    below = x <= 1.0
+    # (1 − x)^k = sign^k · exp(k·log|1 − x|); log1p keeps tiny x exact, x = 1 gives log 0 = −inf.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logabs = xp.where(below, xp.log1p(-xp.minimum(x, 1.0)), xp.log(xp.maximum(x - 1.0, 0.0)))
+        klog = xp.where(k == 0, 0.0, k * logabs)
+        odd = xp.fmod(k, 2.0) == 1.0
+        sign = xp.where(below | ~odd, 1.0, -1.0)
+        f = xp.where(below, -xp.expm1(klog), 1.0 - sign * xp.exp(klog))
+        h = xp.where(x > 0, f / xp.where(x > 0, x, 1.0), k) * lr
+    return f, h
+
+
+def gf_filter(lam: Any, times: Any, lr: float, *, xp: ModuleType = np) -> tuple[Any, Any]:
+    """Gradient-flow filter f = 1 − exp(−ηλt), h = f/λ; t in units of steps of size η."""
+    t = _as_steps(times, xp)[:, None]
+    x = lr * xp.asarray(lam)[None, :] * t
+    f = -xp.expm1(-x)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = xp.where(x > 0, f / xp.where(x > 0, x, 1.0), 1.0)  # (1 − e^−x)/x → 1
+    return f, ratio * lr * t
+
+
+def ridge_filter(lam: Any, lam_reg: Any, *, xp: ModuleType = np) -> tuple[Any, Any]:
+    """Ridge filter for W_λ = X Yᵀ(Y Yᵀ + λ_reg I)⁻¹: f = λ/(λ+λ_reg), h = 1/(λ+λ_reg).
+
+    Args:
+        lam_reg: (K,) regularisation strengths ≥ 0 (on the un-normalised loss ½‖WY−X‖² + ½λ‖W‖²).
+    """
+    reg = xp.asarray(np.atleast_1d(np.asarray(lam_reg, dtype=float)))[:, None]
+    if np.any(np.asarray(lam_reg) < 0):
+        raise ValueError("ridge strength lam must be ≥ 0")
+    lam = xp.asarray(lam)[None, :]
+    h = 1.0 / (lam + reg)
+    return lam * h, h
+
+
+def ols_filter(lam: Any, *, xp: ModuleType = np) -> tuple[Any, Any]:
+    """Least-squares (min-norm) filter: f = 1, h = 1/λ on the nonzero spectrum; shapes (1, r)."""
+    lam = xp.asarray(lam)[None, :]
+    return xp.ones_like(lam), 1.0 / lam
+
+
+# ---------------------------------------------------------------- estimators as matrices
+def optimal(population: Any) -> np.ndarray:
+    """W* = Σ_x Aᵀ (A Σ_x Aᵀ + σ² I)⁻¹, shape (n, m); for subspace denoising UUᵀ/(1+σ²)."""
+    return population.W_star
+
+
+def pca(Y: np.ndarray, d: int, sigma: float) -> np.ndarray:
+    """W_PCA = Û Ûᵀ/(1+σ²) with Û the top-d left singular vectors of Y (paper, denoising).
+
+    Args:
+        Y: (n, N) noisy training data. d: subspace dimension. sigma: noise level.
+    """
+    U, _, _ = np.linalg.svd(Y, full_matrices=False)
+    Ud = U[:, :d]
+    return Ud @ Ud.T / (1.0 + sigma**2)
+
+
+def least_squares(X: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    """W^∞ = X Y⁺ (minimum-norm least squares, the GD limit from W⁰ = 0), shape (n, m)."""
+    spec = TrainingSpectrum.fit(Y, X)
+    return spec.weights(ols_filter(spec.lam)[1])[0]
+
+
+def ridge(X: np.ndarray, Y: np.ndarray, lam: float) -> np.ndarray:
+    """W_λ = X Yᵀ (Y Yᵀ + λ I)⁻¹, shape (n, m)."""
+    spec = TrainingSpectrum.fit(Y, X)
+    return spec.weights(ridge_filter(spec.lam, lam)[1])[0]
+
+
+def gradient_descent(X: np.ndarray, Y: np.ndarray, steps: Any = None, *, lr: float) -> np.ndarray:
+    """The GD path W^k for every k in ``steps``, in closed form (one factorisation).
+
+    Args:
+        X: (n, N) targets. Y: (m, N) inputs. steps: (K,) step counts, or ``None`` for the
+            converged limit W^∞ = X Y⁺. lr: step η (stability is checked).
+
+    Returns:
+        (K, n, m) estimators (or (n, m) when ``steps`` is None).
+    """
+    spec = TrainingSpectrum.fit(Y, X)
+    if steps is None:
+        return spec.weights(ols_filter(spec.lam)[1])[0]
+    check_lr(lr, float(spec.lam[0]))
+    return spec.weights(gd_filter(spec.lam, steps, lr)[1])
+
+
+def gradient_flow(X: np.ndarray, Y: np.ndarray, times: Any = None, *, lr: float) -> np.ndarray:
+    """Gradient flow W(t) = X Yᵀ V diag((1 − e^{−ηλt})/λ) Vᵀ; ``times=None`` means converged."""
+    spec = TrainingSpectrum.fit(Y, X)
+    if times is None:
+        return spec.weights(ols_filter(spec.lam)[1])[0]
+    return spec.weights(gf_filter(spec.lam, times, lr)[1])
+
+
+def gd_loop(X: np.ndarray, Y: np.ndarray, steps: Any, *, lr: float) -> np.ndarray:
+    """The literal GD iteration W^{k+1} = W^k − η (W^k Y Yᵀ − X Yᵀ) from W⁰ = 0.
+
+    The brute-force twin of :func:`gradient_descent` (as in the paper's notebook); returns W^k at
+    the requested ``steps`` (sorted, non-negative ints), shape (K, n, m).
+    """
+    steps = np.asarray(steps, dtype=int)
+    G, XYt = Y @ Y.T, X @ Y.T
+    check_lr(lr, float(np.linalg.eigvalsh(G)[-1]))
+    W = np.zeros((X.shape[0], Y.shape[0]))
+    out = np.empty((steps.size, *W.shape))
+    want = {int(k): [i for i, kk in enumerate(steps) if kk == k] for k in steps}
+    for k in range(int(steps.max()) + 1 if steps.size else 0):
+        for i in want.get(k, ()):
+            out[i] = W
+        W = W - lr * (W @ G - XYt)
+    return out

@@ -1,0 +1,255 @@
+"""Expected risk over training sets, E_{U,C,Z} R(Ŵ), by Monte Carlo — plain or Rao–Blackwellised.
+
+One factorisation per draw serves every estimator and every k. Draw (N, run) uses its own
+random stream derived from ``rng`` and (N, run), so a curve at N = 100 is the same whether or not
+other N are requested alongside.
+
+Estimators (:class:`Estimator`):
+    optimal    W* (the floor R*; deterministic given U)
+    pca        Û Ûᵀ/(1+σ²), Û the top-d left singular vectors of Y (subspace denoising)
+    ols        W^∞ = X Y⁺
+    ridge      W_λ for each λ in ``lam``
+    gd         W^k for each k in ``steps``
+    gd-oracle  per draw min over k ≤ kmax of R(W^k) (the paper's early stopping)
+    gd-argmin  W^{k̂} with k̂ = argmin over k ≤ kmax of the *expected* curve (same k for all draws)
+    gd-val     per draw k̂ = argmin of the error on ``n_val`` extra held-out examples (practical rule)
+
+With ``rao_blackwell=True`` every estimator's risk is E[R | Y] (X integrated out); gd-oracle
+then minimises the conditional curve per draw of Y, a slightly pessimistic version of the
+paper's oracle, and gd-val is refused (its choice depends on X).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+
+from ._xp import get_xp, to_numpy
+from .estimators import TrainingSpectrum, check_lr, gd_filter, ols_filter, ridge_filter
+from .problem import Population, Problem
+from .risk import conditional_risk_path, risk_path, validation_error_path
+
+__all__ = ["Estimator", "RiskCurve", "ESTIMATOR_NAMES", "montecarlo", "draw_rng"]
+
+ESTIMATOR_NAMES = ("optimal", "pca", "ols", "ridge", "gd", "gd-oracle", "gd-argmin", "gd-val")
+_PATH = ("gd-oracle", "gd-argmin")
+
+
+@dataclass(frozen=True)
+class Estimator:
+    """Which estimator, with its parameters.
+
+    Args:
+        name: one of :data:`ESTIMATOR_NAMES`.
+        steps: GD step counts for ``gd``.
+        lam: ridge strengths for ``ridge``.
+        kmax: largest k searched by gd-oracle / gd-argmin / gd-val.
+        n_val: held-out examples for ``gd-val``.
+    """
+
+    name: str
+    steps: tuple[float, ...] = ()
+    lam: tuple[float, ...] = ()
+    kmax: int = 5000
+    n_val: int = 0
+
+    def __post_init__(self) -> None:
+        if self.name not in ESTIMATOR_NAMES:
+            raise ValueError(f"unknown estimator {self.name!r}; choose from {', '.join(ESTIMATOR_NAMES)}")
+        object.__setattr__(self, "steps", tuple(float(k) for k in self.steps))
+        object.__setattr__(self, "lam", tuple(float(v) for v in self.lam))
+        if self.name == "gd" and not self.steps:
+            raise ValueError("estimator 'gd' needs steps (--k), e.g. --k 10,100,1000")
+        if any(k < 0 or k != int(k) for k in self.steps):
+            raise ValueError("steps (--k) must be non-negative integers")
+        if self.name == "ridge" and not self.lam:
+            raise ValueError("estimator 'ridge' needs lam (--lam), e.g. --lam 0.1,1")
+        if any(v < 0 or not np.isfinite(v) for v in self.lam):
+            raise ValueError("ridge strengths (--lam) must be finite and ≥ 0")
+        if int(self.kmax) != self.kmax or self.kmax < 0:
+            raise ValueError(f"kmax={self.kmax} must be a non-negative integer")
+        if self.name == "gd-val" and self.n_val < 1:
+            raise ValueError("estimator 'gd-val' needs n_val ≥ 1 held-out examples (--nval)")
+
+    @property
+    def params(self) -> np.ndarray:
+        """The values this estimator's curve is indexed by (k, λ, or a single NaN)."""
+        if self.name == "gd":
+            return np.array(self.steps)
+        if self.name == "ridge":
+            return np.array(self.lam)
+        return np.array([np.nan])
+
+
+@dataclass(frozen=True)
+class RiskCurve:
+    """Risks of one estimator on an N grid.
+
+    Attributes:
+        estimator: the :class:`Estimator`.
+        N: (nN,) training-set sizes.
+        draws: (runs, nN, P) risk of every draw (P = len(estimator.params)).
+        floor: (runs, nN) R* of each draw's population.
+        k_opt: (runs, nN) chosen k for the early-stopping estimators, else None.
+        method: how the risks were computed.
+    """
+
+    estimator: Estimator
+    N: np.ndarray
+    draws: np.ndarray
+    floor: np.ndarray
+    k_opt: np.ndarray | None = None
+    method: str = "montecarlo"
+    info: dict = field(default_factory=dict)
+
+    @property
+    def runs(self) -> int:
+        return self.draws.shape[0]
+
+    @property
+    def mean(self) -> np.ndarray:
+        """(nN, P) mean risk over draws."""
+        return self.draws.mean(axis=0)
+
+    @property
+    def std(self) -> np.ndarray:
+        """(nN, P) standard deviation over draws (the paper's error bars)."""
+        return self.draws.std(axis=0, ddof=1) if self.runs > 1 else np.zeros(self.draws.shape[1:])
+
+    @property
+    def sem(self) -> np.ndarray:
+        """(nN, P) standard error of the mean."""
+        return self.std / np.sqrt(self.runs)
+
+
+def draw_rng(base: int, N: int, run: int) -> np.random.Generator:
+    """The random stream of draw ``run`` at training-set size ``N``."""
+    return np.random.default_rng([base, int(N), int(run)])
+
+
+def _validate_N(N: Sequence[int]) -> np.ndarray:
+    arr = np.atleast_1d(np.asarray(N))
+    if arr.ndim != 1 or arr.size == 0 or not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)) or np.any(arr < 1):
+        raise ValueError("N must be a non-empty list of positive integers")
+    return arr.astype(int)
+
+
+def _lr_for(lr: float | str, pop: Population, N: int) -> float:
+    return pop.paper_lr(N) if lr == "paper" else float(lr)
+
+
+def montecarlo(
+    problem: Problem,
+    N: Sequence[int],
+    estimators: Sequence[Estimator],
+    *,
+    runs: int,
+    rng: np.random.Generator,
+    lr: float | str = "paper",
+    rao_blackwell: bool = False,
+    backend: str = "numpy",
+    progress: bool = False,
+) -> list[RiskCurve]:
+    """Monte Carlo estimate of the expected risk of each estimator at each N.
+
+    Args:
+        problem: the inverse problem. N: training-set sizes. estimators: what to evaluate.
+        runs: draws per N (U, C, Z redrawn each time, as in the paper).
+        rng: source of the base seed. lr: ``"paper"`` or a fixed step η.
+        rao_blackwell: integrate the targets' noise out exactly (only Y is drawn).
+        backend: ``"numpy"``, ``"cupy"`` or ``"auto"`` for the heavy linear algebra.
+        progress: show a tqdm bar on stderr.
+
+    Returns:
+        One :class:`RiskCurve` per estimator, in the given order.
+    """
+    Ns = _validate_N(N)
+    if int(runs) != runs or runs < 1:
+        raise ValueError(f"runs={runs} must be a positive integer")
+    if lr != "paper" and not (isinstance(lr, (int, float)) and np.isfinite(lr) and lr > 0):
+        raise ValueError(f"lr={lr!r} must be 'paper' or a positive number")
+    names = [e.name for e in estimators]
+    if not estimators:
+        raise ValueError("give at least one estimator")
+    if "pca" in names and not (problem.is_denoising and problem.signal.__class__.__name__ == "SubspaceSignal"):
+        raise ValueError("estimator 'pca' is defined for operator=denoise with signal=subspace only")
+    if rao_blackwell and "gd-val" in names:
+        raise ValueError("estimator 'gd-val' needs method=montecarlo (its choice of k depends on X)")
+    xp = get_xp(backend)
+    base = int(rng.integers(2**62))
+    kmax = max([e.kmax for e in estimators if e.name in (*_PATH, "gd-val")] or [0])
+    path_k = np.arange(kmax + 1) if kmax or any(e.name in (*_PATH, "gd-val") for e in estimators) else None
+
+    draws = {i: np.empty((runs, Ns.size, e.params.size)) for i, e in enumerate(estimators)}
+    kopt = {i: np.full((runs, Ns.size), np.nan) for i, e in enumerate(estimators) if e.name in (*_PATH, "gd-val")}
+    floors = np.empty((runs, Ns.size))
+    paths = np.empty((runs, Ns.size, kmax + 1)) if "gd-argmin" in names else None
+
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm  # noqa: PLC0415
+
+        bar = tqdm(total=Ns.size * runs, desc="monte carlo", unit="draw", leave=False)
+    try:
+        for j, n_train in enumerate(Ns):
+            for run in range(runs):
+                r = draw_rng(base, n_train, run)
+                pop = problem.population(rng=r)
+                pop.xp = xp
+                floors[run, j] = pop.floor
+                C, Y = pop.sample_latent(n_train, rng=r)
+                spec = TrainingSpectrum.fit(Y, C=None if rao_blackwell else C, xp=xp)
+                eta = _lr_for(lr, pop, n_train)
+                needs_gd = any(e.name in ("gd", *_PATH, "gd-val") for e in estimators)
+                if needs_gd and spec.rank:
+                    check_lr(eta, float(spec.lam[0]))
+
+                def path(f: Any, h: Any) -> np.ndarray:
+                    if rao_blackwell:
+                        return to_numpy(conditional_risk_path(pop, spec, f, xp=xp))
+                    return to_numpy(risk_path(pop, spec, h, xp=xp))
+
+                full = path(*gd_filter(spec.lam, path_k, eta, xp=xp)) if path_k is not None else None
+                if paths is not None:
+                    paths[run, j] = full
+                for i, est in enumerate(estimators):
+                    if est.name == "optimal":
+                        val = [pop.floor]
+                    elif est.name == "pca":
+                        Ud = to_numpy(spec.V[:, : problem.d])
+                        val = [pop.risk_factored(Ud / (1.0 + problem.sigma**2), Ud)]
+                    elif est.name == "ols":
+                        val = path(*ols_filter(spec.lam, xp=xp))
+                    elif est.name == "ridge":
+                        val = path(*ridge_filter(spec.lam, est.lam, xp=xp))
+                    elif est.name == "gd":
+                        val = path(*gd_filter(spec.lam, est.steps, eta, xp=xp))
+                    elif est.name == "gd-oracle":
+                        k = int(np.argmin(full[: est.kmax + 1]))
+                        val, kopt[i][run, j] = [full[k]], k
+                    elif est.name == "gd-val":
+                        C_val, Y_val = pop.sample_latent(est.n_val, rng=r)
+                        _, h = gd_filter(spec.lam, path_k[: est.kmax + 1], eta, xp=xp)
+                        k = int(np.argmin(to_numpy(validation_error_path(pop, spec, h, C_val, Y_val, xp=xp))))
+                        val, kopt[i][run, j] = [full[k]], k
+                    else:  # gd-argmin: filled in after all draws
+                        val = [np.nan]
+                    draws[i][run, j] = np.asarray(val, dtype=float)
+                if bar is not None:
+                    bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+
+    for i, est in enumerate(estimators):
+        if est.name == "gd-argmin":
+            k = np.argmin(paths[:, :, : est.kmax + 1].mean(axis=0), axis=1)  # (nN,)
+            draws[i][:, :, 0] = paths[:, np.arange(Ns.size), k]
+            kopt[i][:] = k[None, :]
+    method = "rao-blackwell" if rao_blackwell else "montecarlo"
+    return [
+        RiskCurve(est, Ns, draws[i], floors, kopt.get(i), method=method, info={"lr": lr})
+        for i, est in enumerate(estimators)
+    ]

@@ -1,0 +1,129 @@
+"""Gaussian signal models x = B c, c ~ N(0, I_p).
+
+Every model gives a factor ``B`` (n×p, orthogonal columns) so that Σ_x = B Bᵀ. The paper's model is
+:class:`SubspaceSignal` (B = U, a uniformly random n×d orthonormal basis redrawn for every run);
+:class:`SpectralSignal` has a prescribed covariance spectrum (power law j^−α, or estimated from
+data) in a fixed or random basis.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Union
+
+import numpy as np
+
+__all__ = ["SubspaceSignal", "SpectralSignal", "Signal", "random_orthonormal"]
+
+
+def random_orthonormal(n: int, d: int, *, rng: np.random.Generator) -> np.ndarray:
+    """A uniformly (Haar) distributed n×d matrix with orthonormal columns.
+
+    QR of an n×d Gaussian matrix with the signs of R's diagonal moved into Q, which makes the
+    distribution exactly uniform (plain QR is not).
+
+    Returns:
+        (n, d) float64 array U with UᵀU = I_d.
+    """
+    g = rng.standard_normal((n, d))
+    q, r = np.linalg.qr(g)
+    return q * np.sign(np.diag(r))
+
+
+@dataclass(frozen=True)
+class SubspaceSignal:
+    """The paper's signal model: x = U c with U uniformly random n×d orthonormal, c ~ N(0, I_d).
+
+    E‖x‖² = d, which is the risk's normaliser. ``U`` is redrawn for every run (``random_basis``).
+    """
+
+    n: int
+    d: int
+
+    random_basis = True
+
+    def __post_init__(self) -> None:
+        if int(self.n) != self.n or self.n < 1:
+            raise ValueError(f"n={self.n} must be a positive integer")
+        if int(self.d) != self.d or self.d < 1:
+            raise ValueError(f"d={self.d} must be a positive integer")
+        if self.d >= self.n:
+            raise ValueError(f"d={self.d} must be smaller than n={self.n} (the signal lives in a d-dimensional subspace)")
+
+    def factor(self, *, rng: np.random.Generator) -> np.ndarray:
+        """Draw B = U, shape (n, d)."""
+        return random_orthonormal(self.n, self.d, rng=rng)
+
+    def describe(self) -> dict:
+        return {"signal": "subspace", "n": self.n, "d": self.d}
+
+
+@dataclass(frozen=True)
+class SpectralSignal:
+    """Gaussian signal with covariance V diag(μ) Vᵀ.
+
+    Args:
+        eigenvalues: μ, length n, non-negative (not all zero).
+        basis: ``"identity"`` (V = I, fixed) or ``"random"`` (V Haar-random, redrawn every run).
+        label: short name recorded in results (e.g. ``"powerlaw(alpha=1)"``).
+    """
+
+    eigenvalues: tuple[float, ...]
+    basis: str = "identity"
+    label: str = "spectral"
+
+    def __post_init__(self) -> None:
+        mu = np.asarray(self.eigenvalues, dtype=float)
+        if mu.ndim != 1 or mu.size < 2:
+            raise ValueError("eigenvalues must be a 1-D sequence of at least 2 values")
+        if not np.all(np.isfinite(mu)) or np.any(mu < 0) or not np.any(mu > 0):
+            raise ValueError("eigenvalues must be finite, non-negative and not all zero")
+        if self.basis not in ("identity", "random"):
+            raise ValueError(f"basis={self.basis!r}: use 'identity' or 'random'")
+        object.__setattr__(self, "eigenvalues", tuple(float(v) for v in mu))
+
+    @property
+    def n(self) -> int:
+        return len(self.eigenvalues)
+
+    @property
+    def random_basis(self) -> bool:
+        return self.basis == "random"
+
+    @classmethod
+    def powerlaw(cls, n: int, alpha: float, *, basis: str = "identity") -> "SpectralSignal":
+        """μ_j = j^(−α), j = 1..n, so the leading direction has unit variance like the subspace model."""
+        if int(n) != n or n < 2:
+            raise ValueError(f"n={n} must be an integer ≥ 2")
+        if not np.isfinite(alpha) or alpha < 0:
+            raise ValueError(f"alpha={alpha} must be a finite number ≥ 0")
+        mu = np.arange(1, n + 1, dtype=float) ** (-float(alpha))
+        return cls(tuple(mu), basis=basis, label=f"powerlaw(alpha={alpha:g})")
+
+    @classmethod
+    def from_data(cls, X: np.ndarray, *, basis: str = "identity") -> "SpectralSignal":
+        """Eigenvalues of the sample second-moment matrix X Xᵀ / N of data X, shape (n, N).
+
+        Only the spectrum is kept (sorted descending); the basis is ``basis``.
+        """
+        X = np.asarray(X, dtype=float)
+        if X.ndim != 2 or X.shape[1] < 1:
+            raise ValueError("X must be a 2-D array of shape (n, N) with N ≥ 1")
+        mu = np.clip(np.linalg.eigvalsh(X @ X.T / X.shape[1])[::-1], 0.0, None)
+        return cls(tuple(mu), basis=basis, label="from_data")
+
+    def factor(self, *, rng: np.random.Generator) -> np.ndarray:
+        """B = V diag(√μ) restricted to μ > 0, shape (n, p)."""
+        mu = np.asarray(self.eigenvalues)
+        keep = mu > 0
+        if self.basis == "random":
+            V = random_orthonormal(self.n, self.n, rng=rng)[:, keep]
+        else:
+            V = np.eye(self.n)[:, keep]
+        return V * np.sqrt(mu[keep])
+
+    def describe(self) -> dict:
+        return {"signal": self.label, "n": self.n, "basis": self.basis}
+
+
+Signal = Union[SubspaceSignal, SpectralSignal]
