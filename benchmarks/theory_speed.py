@@ -327,7 +327,7 @@ def main(argv: list[str] | None = None) -> int:
     # -- part 1
     print(f"\n[1] closed-form GD path vs literal loop: n={n}, d={d}, σ={sigma}, N={N}, k=0..{kmax}, paper step", flush=True)
     cases = []
-    for i, seed in enumerate(seeds):
+    for seed in seeds:
         c = gd_case(seed, n=n, d=d, sigma=sigma, N=N, kmax=kmax, repeats=5 if a.quick else 15,
                     loop_repeats=1)
         cases.append(c)

@@ -13,6 +13,7 @@ from theory import (
     conditional_risk_path,
     expected_risk,
     gd_filter,
+    gf_filter,
     large_n_curve,
     ridge_filter,
     rmt_curve,
@@ -27,7 +28,12 @@ def conditional_mc(pop, N, kind, values, runs, seed):
     for run in range(runs):
         _, Y = pop.sample_latent(N, rng=draw_rng(seed, N, run))
         spec = TrainingSpectrum.fit(Y)
-        f = gd_filter(spec.lam, values, pop.paper_lr(N))[0] if kind == "gd" else ridge_filter(spec.lam, values)[0]
+        if kind == "gd":
+            f = gd_filter(spec.lam, values, pop.paper_lr(N))[0]
+        elif kind == "gf":
+            f = gf_filter(spec.lam, values, pop.paper_lr(N))[0]
+        else:
+            f = ridge_filter(spec.lam, values)[0]
         vals.append(conditional_risk_path(pop, spec, f))
     vals = np.array(vals)
     return vals.mean(0), vals.std(0, ddof=1) / np.sqrt(runs)
@@ -135,3 +141,17 @@ def test_expected_risk_methods_agree_at_large_N():
         ref = out["rao-blackwell"][i].mean[0, 0]
         assert out["asymptotic"][i].mean[0, 0] == pytest.approx(ref, rel=0.01)
         assert out["large-n"][i].mean[0, 0] == pytest.approx(ref, rel=0.02)
+
+
+def test_gradient_flow_curves():
+    """Gradient flow: the random-matrix form against Monte Carlo, and the Monte Carlo driver."""
+    prob = Problem(SubspaceSignal(400, 40), 0.1)
+    pop = prob.population(rng=np.random.default_rng(3))
+    ts = np.array([0.5, 2.0, 8.0, 30.0])
+    mc, sem = conditional_mc(pop, 800, "gf", ts, runs=6, seed=4)
+    np.testing.assert_array_less(np.abs(rmt_curve(pop, 800, "gf", ts) - mc), 0.05 * mc + 3 * sem)
+    small = Problem(SubspaceSignal(30, 3), 0.2)
+    c_mc, c_as = (expected_risk(small, [300], [Estimator("gf", steps=(0.0, 3.0, 30.0))], method=m, runs=200,
+                                rng=np.random.default_rng(0))[0] for m in ("rao-blackwell", "asymptotic"))
+    assert c_mc.mean[0, 0] == pytest.approx(1.0) and c_as.mean[0, 0] == pytest.approx(1.0, abs=1e-9)
+    np.testing.assert_allclose(c_as.mean[0], c_mc.mean[0], rtol=0.03)

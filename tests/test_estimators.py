@@ -129,15 +129,18 @@ def test_unstable_lr_is_a_clear_error(rng):
     check_lr(1.99, 1.0)  # just inside is fine
 
 
-def test_spectrum_fit_paths_agree(rng):
-    """SVD (N < 2m) and Gram-eigh (N ≥ 2m) factorisations give the same estimator."""
-    pop, X, Y = _data(rng, N=30)
-    spec_eigh = TrainingSpectrum.fit(Y, X)  # N = 30 ≥ 2·12 → eigh
+@pytest.mark.parametrize("N", [3, 5, 9, 30])  # YᵀY-eigh, YᵀY-eigh, SVD, YYᵀ-eigh for m = 12
+def test_spectrum_fit_paths_agree(rng, N):
+    """Every factorisation route gives the SVD's estimator and an orthonormal V."""
+    pop, X, Y = _data(rng, N=N)
+    spec = TrainingSpectrum.fit(Y, X)
     Vs, s, _ = np.linalg.svd(Y, full_matrices=False)
+    np.testing.assert_allclose(spec.lam, s[: spec.rank] ** 2, rtol=1e-10)
+    np.testing.assert_allclose(spec.V.T @ spec.V, np.eye(spec.rank), atol=1e-10)
     h = 1.0 / (s**2 + 0.3)
     W_svd = X @ Y.T @ Vs @ np.diag(h) @ Vs.T
-    h_e = 1.0 / (spec_eigh.lam + 0.3)
-    np.testing.assert_allclose(spec_eigh.weights(h_e[None])[0], W_svd, rtol=1e-9, atol=1e-12)
+    h_e = 1.0 / (spec.lam + 0.3)
+    np.testing.assert_allclose(spec.weights(h_e[None])[0], W_svd, rtol=1e-9, atol=1e-12)
 
 
 def test_spectral_signal_gd_matches_loop(rng):

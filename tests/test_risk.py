@@ -38,7 +38,7 @@ def test_risk_path_equals_risk_of_formed_estimators(rng, name, N):
     steps = np.array([0, 1, 4, 30, 300, 10**6])
     lr = pop.paper_lr(N)
     for spec in (TrainingSpectrum.fit(Y, C=C), TrainingSpectrum.fit(Y, X)):
-        for f, h in (gd_filter(spec.lam, steps, lr), ols_filter(spec.lam), ridge_filter(spec.lam, [0.1, 10.0])):
+        for _, h in (gd_filter(spec.lam, steps, lr), ols_filter(spec.lam), ridge_filter(spec.lam, [0.1, 10.0])):
             W = spec.weights(h, B=pop.B)
             np.testing.assert_allclose(risk_path(pop, spec, h), pop.risk(W), rtol=1e-9)
 

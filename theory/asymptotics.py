@@ -47,7 +47,7 @@ spikes as a thin bulk).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 from scipy.optimize import brentq, minimize_scalar

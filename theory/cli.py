@@ -80,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--N", type=_int_list("N"), default=[8, 100, 1024], help="training-set sizes, comma list")
     c.add_argument("--estimator", default="gd-oracle,ols,pca,optimal",
                    help=f"comma list of {', '.join(ESTIMATOR_NAMES)}")
-    c.add_argument("--k", type=_int_list("k"), default=None, help="GD steps for estimator gd, comma list")
+    c.add_argument("--k", type=_int_list("k"), default=None, help="GD steps for gd (times in steps of η for gf), comma list")
     c.add_argument("--kmax", type=int, default=5000, help="largest k for gd-oracle/gd-argmin/gd-val (default 5000)")
     c.add_argument("--lam", type=_float_list, default=None, help="ridge strengths for estimator ridge, comma list")
     c.add_argument("--nval", type=int, default=0, help="held-out examples for estimator gd-val")
@@ -160,13 +160,13 @@ def _estimators(a: argparse.Namespace):
     for name in names:
         if name not in ESTIMATOR_NAMES:
             raise UsageError(f"--estimator: unknown estimator {name!r}; choose from {', '.join(ESTIMATOR_NAMES)}")
-        if name == "gd" and not a.k:
-            raise UsageError("--estimator gd needs --k, e.g. --k 10,100,1000")
+        if name in ("gd", "gf") and not a.k:
+            raise UsageError(f"--estimator {name} needs --k, e.g. --k 10,100,1000")
         if name == "ridge" and not a.lam:
             raise UsageError("--estimator ridge needs --lam, e.g. --lam 0.1,1")
         if name == "gd-val" and a.nval < 1:
             raise UsageError("--estimator gd-val needs --nval ≥ 1 held-out examples")
-        out.append(Estimator(name, steps=tuple(a.k or ()) if name == "gd" else (),
+        out.append(Estimator(name, steps=tuple(a.k or ()) if name in ("gd", "gf") else (),
                              lam=tuple(a.lam or ()) if name == "ridge" else (), kmax=a.kmax, n_val=a.nval))
     return out
 

@@ -14,12 +14,13 @@ curve over k ≤ kmax; pca and gd-val need draws. When the population is not rot
 
 from __future__ import annotations
 
+import functools
 from typing import Sequence
 
 import numpy as np
 
 from .asymptotics import large_n_curve, rmt_curve
-from .montecarlo import ESTIMATOR_NAMES, Estimator, RiskCurve, _validate_N, montecarlo
+from .montecarlo import Estimator, RiskCurve, _validate_N, montecarlo
 from .problem import Problem
 
 __all__ = ["METHODS", "expected_risk", "to_records", "argmin_curve"]
@@ -77,11 +78,11 @@ def _analytic(problem: Problem, Ns: np.ndarray, estimators: Sequence[Estimator],
                         draws[i][q, j] = fn(pop, int(N), "ols", spectrum=sp)
                     elif e.name == "ridge":
                         draws[i][q, j] = fn(pop, int(N), "ridge", e.lam, spectrum=sp)
-                    elif e.name == "gd":
-                        draws[i][q, j] = fn(pop, int(N), "gd", e.steps, lr=lr, spectrum=sp)
+                    elif e.name in ("gd", "gf"):
+                        draws[i][q, j] = fn(pop, int(N), e.name, e.steps, lr=lr, spectrum=sp)
                     else:  # gd-oracle / gd-argmin: argmin of the expected curve
-                        k, r = argmin_curve(lambda ks: fn(pop, int(N), "gd", ks, lr=lr, spectrum=sp),
-                                            e.kmax, dense=method == "large-n")
+                        curve = functools.partial(fn, pop, int(N), "gd", lr=lr, spectrum=sp)
+                        k, r = argmin_curve(curve, e.kmax, dense=method == "large-n")
                         draws[i][q, j], kopt[i][q, j] = r, k
                 if bar is not None:
                     bar.update(1)
@@ -145,7 +146,7 @@ def to_records(curves: Sequence[RiskCurve], problem: Problem) -> list[dict]:
                     **desc,
                     "N": int(N),
                     "estimator": e.name,
-                    "k": int(par) if e.name == "gd" else None,
+                    "k": int(par) if e.name == "gd" else (float(par) if e.name == "gf" else None),
                     "lam": float(par) if e.name == "ridge" else None,
                     "risk_mean": float(mean[j, t]),
                     "risk_sem": float(sem[j, t]),
@@ -161,4 +162,3 @@ def to_records(curves: Sequence[RiskCurve], problem: Problem) -> list[dict]:
                     row["kmax"] = e.kmax
                 rows.append(row)
     return rows
-

@@ -69,13 +69,18 @@ class TrainingSpectrum:
             C: (p, N) latent codes with X = B C (gives ``H``); pass at most one of X, C.
             xp: array module of Y (numpy or cupy).
 
-        Uses eigh of Y Yᵀ when N ≥ 2m (well conditioned, one GEMM) and an SVD of Y otherwise, so
-        small eigenvalues near the interpolation threshold N ≈ m keep full relative accuracy.
+        Uses eigh of the smaller Gram matrix when N ≥ 2m or N ≤ m/2 (well conditioned there, one
+        GEMM) and an SVD of Y near the interpolation threshold N ≈ m, so the small eigenvalues that
+        drive the double-descent spike keep full relative accuracy.
         """
         m, N = Y.shape
         if N >= 2 * m:
             lam, V = xp.linalg.eigh(Y @ Y.T)
             lam, V = lam[::-1], V[:, ::-1]
+        elif 2 * N <= m:
+            lam, Q = xp.linalg.eigh(Y.T @ Y)
+            lam, Q = lam[::-1], Q[:, ::-1]
+            V = (Y @ Q) / xp.sqrt(xp.maximum(lam, xp.finfo(float).tiny))[None, :]
         else:
             V, s, _ = xp.linalg.svd(Y, full_matrices=False)
             lam = s**2

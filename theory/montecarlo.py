@@ -10,6 +10,7 @@ Estimators (:class:`Estimator`):
     ols        W^∞ = X Y⁺
     ridge      W_λ for each λ in ``lam``
     gd         W^k for each k in ``steps``
+    gf         gradient flow W(t) for each t in ``steps`` (time in units of the step η)
     gd-oracle  per draw min over k ≤ kmax of R(W^k) (the paper's early stopping)
     gd-argmin  W^{k̂} with k̂ = argmin over k ≤ kmax of the *expected* curve (same k for all draws)
     gd-val     per draw k̂ = argmin of the error on ``n_val`` extra held-out examples (practical rule)
@@ -21,19 +22,20 @@ paper's oracle, and gd-val is refused (its choice depends on X).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import numpy as np
 
 from ._xp import get_xp, to_numpy
-from .estimators import TrainingSpectrum, check_lr, gd_filter, ols_filter, ridge_filter
+from .estimators import TrainingSpectrum, check_lr, gd_filter, gf_filter, ols_filter, ridge_filter
 from .problem import Population, Problem
 from .risk import conditional_risk_path, risk_path, validation_error_path
 
 __all__ = ["Estimator", "RiskCurve", "ESTIMATOR_NAMES", "montecarlo", "draw_rng"]
 
-ESTIMATOR_NAMES = ("optimal", "pca", "ols", "ridge", "gd", "gd-oracle", "gd-argmin", "gd-val")
+ESTIMATOR_NAMES = ("optimal", "pca", "ols", "ridge", "gd", "gf", "gd-oracle", "gd-argmin", "gd-val")
 _PATH = ("gd-oracle", "gd-argmin")
 
 
@@ -43,7 +45,7 @@ class Estimator:
 
     Args:
         name: one of :data:`ESTIMATOR_NAMES`.
-        steps: GD step counts for ``gd``.
+        steps: GD step counts for ``gd``; times t (in steps of η) for ``gf``.
         lam: ridge strengths for ``ridge``.
         kmax: largest k searched by gd-oracle / gd-argmin / gd-val.
         n_val: held-out examples for ``gd-val``.
@@ -60,10 +62,10 @@ class Estimator:
             raise ValueError(f"unknown estimator {self.name!r}; choose from {', '.join(ESTIMATOR_NAMES)}")
         object.__setattr__(self, "steps", tuple(float(k) for k in self.steps))
         object.__setattr__(self, "lam", tuple(float(v) for v in self.lam))
-        if self.name == "gd" and not self.steps:
-            raise ValueError("estimator 'gd' needs steps (--k), e.g. --k 10,100,1000")
-        if any(k < 0 or k != int(k) for k in self.steps):
-            raise ValueError("steps (--k) must be non-negative integers")
+        if self.name in ("gd", "gf") and not self.steps:
+            raise ValueError(f"estimator '{self.name}' needs steps (--k), e.g. --k 10,100,1000")
+        if any(k < 0 or not np.isfinite(k) for k in self.steps) or (self.name == "gd" and any(k != int(k) for k in self.steps)):
+            raise ValueError("steps (--k) must be non-negative integers (non-negative times for gf)")
         if self.name == "ridge" and not self.lam:
             raise ValueError("estimator 'ridge' needs lam (--lam), e.g. --lam 0.1,1")
         if any(v < 0 or not np.isfinite(v) for v in self.lam):
@@ -76,7 +78,7 @@ class Estimator:
     @property
     def params(self) -> np.ndarray:
         """The values this estimator's curve is indexed by (k, λ, or a single NaN)."""
-        if self.name == "gd":
+        if self.name in ("gd", "gf"):
             return np.array(self.steps)
         if self.name == "ridge":
             return np.array(self.lam)
@@ -140,6 +142,13 @@ def _lr_for(lr: float | str, pop: Population, N: int) -> float:
     return pop.paper_lr(N) if lr == "paper" else float(lr)
 
 
+def _path_risks(pop: Population, spec: TrainingSpectrum, f: Any, h: Any, *, rao_blackwell: bool, xp: Any) -> np.ndarray:
+    """Risks along a filter path: E[R | Y] from f (Rao–Blackwell) or the true R from the gains h."""
+    if rao_blackwell:
+        return to_numpy(conditional_risk_path(pop, spec, f, xp=xp))
+    return to_numpy(risk_path(pop, spec, h, xp=xp))
+
+
 def montecarlo(
     problem: Problem,
     N: Sequence[int],
@@ -180,7 +189,7 @@ def montecarlo(
     xp = get_xp(backend)
     base = int(rng.integers(2**62))
     kmax = max([e.kmax for e in estimators if e.name in (*_PATH, "gd-val")] or [0])
-    path_k = np.arange(kmax + 1) if kmax or any(e.name in (*_PATH, "gd-val") for e in estimators) else None
+    path_k = np.arange(kmax + 1) if any(e.name in (*_PATH, "gd-val") for e in estimators) else None
 
     draws = {i: np.empty((runs, Ns.size, e.params.size)) for i, e in enumerate(estimators)}
     kopt = {i: np.full((runs, Ns.size), np.nan) for i, e in enumerate(estimators) if e.name in (*_PATH, "gd-val")}
@@ -205,12 +214,7 @@ def montecarlo(
                 needs_gd = any(e.name in ("gd", *_PATH, "gd-val") for e in estimators)
                 if needs_gd and spec.rank:
                     check_lr(eta, float(spec.lam[0]))
-
-                def path(f: Any, h: Any) -> np.ndarray:
-                    if rao_blackwell:
-                        return to_numpy(conditional_risk_path(pop, spec, f, xp=xp))
-                    return to_numpy(risk_path(pop, spec, h, xp=xp))
-
+                path = functools.partial(_path_risks, pop, spec, rao_blackwell=rao_blackwell, xp=xp)
                 full = path(*gd_filter(spec.lam, path_k, eta, xp=xp)) if path_k is not None else None
                 if paths is not None:
                     paths[run, j] = full
@@ -226,6 +230,8 @@ def montecarlo(
                         val = path(*ridge_filter(spec.lam, est.lam, xp=xp))
                     elif est.name == "gd":
                         val = path(*gd_filter(spec.lam, est.steps, eta, xp=xp))
+                    elif est.name == "gf":
+                        val = path(*gf_filter(spec.lam, est.steps, eta, xp=xp))
                     elif est.name == "gd-oracle":
                         k = int(np.argmin(full[: est.kmax + 1]))
                         val, kopt[i][run, j] = [full[k]], k

@@ -12,7 +12,7 @@ import json
 import os
 import shutil
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -177,4 +177,3 @@ def run_setups(
     if not any(parts.parent.iterdir()):
         parts.parent.rmdir()
     return out
-
