@@ -9,15 +9,18 @@ from __future__ import annotations
 import importlib
 import sys
 
-# group -> (module, one-line help). Modules expose ``main(argv) -> int``.
-COMMANDS: dict[str, tuple[str, str]] = {
-    "theory": ("theory.cli", "exact and asymptotic risk of linear estimators (curve, setups)"),
+# command -> (module, function, one-line help); functions take argv and return the exit code.
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "theory": ("theory.cli", "main", "exact and asymptotic risk of linear estimators (curve, setups)"),
+    "sweep": ("empirical.cli", "sweep_main", "train networks across N, width, seed… into a resumable ledger"),
+    "results": ("empirical.cli", "results_main", "export a sweep's ledger as a tidy table (csv, json, parquet)"),
+    "baselines": ("empirical.baselines", "baselines_main", "classical baselines on a sweep config's test sets"),
 }
 
 
 def _usage() -> str:
     lines = ["usage: reconscale COMMAND ...", "", "commands:"]
-    lines += [f"  {name:<10} {helptext}" for name, (_, helptext) in COMMANDS.items()]
+    lines += [f"  {name:<10} {helptext}" for name, (_, _, helptext) in COMMANDS.items()]
     lines += ["", "Run 'reconscale COMMAND --help' for a command's options."]
     return "\n".join(lines)
 
@@ -32,8 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     if group not in COMMANDS:
         print(f"reconscale: error: unknown command {group!r}; choose from {', '.join(COMMANDS)}", file=sys.stderr)
         return 2
-    module = importlib.import_module(COMMANDS[group][0])
-    return int(module.main(argv[1:]) or 0)
+    module_name, func, _ = COMMANDS[group]
+    return int(getattr(importlib.import_module(module_name), func)(argv[1:]) or 0)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -36,7 +36,15 @@ def test_no_torch_in_theory_or_bridge_sources():
 
 
 def test_public_api_is_explicit():
+    import empirical
     import theory
 
-    assert all(hasattr(theory, name) for name in theory.__all__)
-    assert len(set(theory.__all__)) == len(theory.__all__)
+    for pkg in (theory, empirical):
+        assert all(hasattr(pkg, name) for name in pkg.__all__)
+        assert len(set(pkg.__all__)) == len(pkg.__all__)
+
+
+def test_empirical_never_loads_plotting_or_ray():
+    r = _run("import sys, empirical, empirical.cli\nprint([m for m in ('matplotlib', 'ray', 'cupy') if m in sys.modules])")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "[]"

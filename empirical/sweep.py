@@ -1,0 +1,302 @@
+"""Sweeps: a flat TOML config → one run per combination of its list-valued keys → the ledger.
+
+Any key may be a list, which makes it a sweep axis (N, width, seed, arch, sigma, size, accel,
+scale, …), so each of the paper's ablations is one config. ``run_sweep`` registers every run as
+pending, skips finished ones, resumes interrupted ones from their checkpoints, retries failed ones
+on request, and writes results only from the driver (executors return rows).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import platform
+import sys
+from dataclasses import fields
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+from .ledger import Ledger
+
+__all__ = ["DEFAULTS", "load_config", "expand", "run_one", "run_sweep", "results_table", "select_per_N",
+           "CONFIG_DIR", "parse_override"]
+
+CONFIG_DIR = Path(__file__).with_name("configs")
+
+#: Every key a sweep config may set, with its default. Lists make axes.
+DEFAULTS: dict[str, Any] = {
+    "name": "sweep",
+    # task
+    "task": "denoise", "sigma": 25 / 255, "accel": 4.0, "center_fraction": 0.08, "mask": "equispaced",
+    "complex_input": False, "scale": 2, "sr_kernel": "block",
+    # data
+    "data": "deadleaves-textured", "test_data": "", "size": 64, "channels": 1, "d": 10, "n_val": 32, "n_test": 16,
+    "data_seed": 0,
+    # model
+    "N": 100, "arch": "unet", "width": 16, "depth": 2, "residual": True,
+    # training (empirical.train.TrainConfig)
+    "optimizer": "adam", "lr": 1e-3, "weight_decay": 0.0, "batch_size": 8, "epochs": 50.0, "min_steps": 300,
+    "max_steps": 3000, "schedule": "plateau", "plateau_factor": 0.5, "plateau_patience": 3, "min_lr": 1e-5,
+    "early_stop_patience": 8, "eval_every": 100, "eval_batch": 32, "device": "auto", "bf16": True,
+    "channels_last": True, "compile": False, "seed": 0,
+}
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """``key=value`` from the command line; the value is TOML (``N=[10,100]``, ``sigma=0.1``, ``data="photos"``)
+    or a bare string."""
+    if "=" not in text:
+        raise ValueError(f"--set {text!r}: expected key=value, e.g. --set N=[16,64]")
+    key, raw = (s.strip() for s in text.split("=", 1))
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw
+    return key, value
+
+
+def load_config(source: str | Path, overrides: Iterable[str] = ()) -> dict:
+    """Read a sweep config (a path, or the name of a shipped config like ``quick-denoise``)."""
+    path = Path(source)
+    if not path.exists():
+        shipped = CONFIG_DIR / f"{source}.toml"
+        if not shipped.exists():
+            names = ", ".join(sorted(p.stem for p in CONFIG_DIR.glob("*.toml")))
+            raise ValueError(f"config {source!r} is neither a file nor a shipped config ({names})")
+        path = shipped
+    try:
+        cfg = tomllib.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(f"{path}: not valid TOML ({e})") from None
+    for item in overrides:
+        k, v = parse_override(item)
+        cfg[k] = v
+    unknown = sorted(set(cfg) - set(DEFAULTS))
+    if unknown:
+        raise ValueError(f"{path.name}: unknown key(s) {', '.join(unknown)}; see empirical.sweep.DEFAULTS")
+    return {**DEFAULTS, **cfg}
+
+
+def expand(cfg: dict) -> list[dict]:
+    """All run configs: the cartesian product of the list-valued keys (N varies fastest)."""
+    axes = [k for k, v in cfg.items() if isinstance(v, list)]
+    axes.sort(key=lambda k: (k == "N", k))
+    for k in axes:
+        if not cfg[k]:
+            raise ValueError(f"sweep axis {k!r} is an empty list")
+    runs = []
+    for combo in itertools.product(*(cfg[k] for k in axes)):
+        run = {**cfg, **dict(zip(axes, combo))}
+        _validate_run(run)
+        runs.append(run)
+    return runs
+
+
+def _validate_run(run: dict) -> None:
+    for key in ("N", "width", "size", "n_val", "n_test", "depth"):
+        v = run[key]
+        if not isinstance(v, int) or isinstance(v, bool) or v < (0 if key == "n_test" else 1):
+            raise ValueError(f"{key}={v!r} must be a positive integer")
+    if run["task"] not in ("denoise", "mri", "sr"):
+        raise ValueError(f"task={run['task']!r}: use denoise, mri or sr")
+
+
+def _versions() -> dict:
+    import numpy  # noqa: PLC0415
+    import torch  # noqa: PLC0415
+
+    return {"python": platform.python_version(), "torch": torch.__version__, "numpy": numpy.__version__}
+
+
+def run_one(run: dict, run_dir: str | Path, *, progress: bool = False) -> dict:
+    """Train and evaluate one run; returns the ledger row (never raises for training failures)."""
+    import numpy as np  # noqa: PLC0415
+    import torch  # noqa: PLC0415
+
+    from .data import make_source  # noqa: PLC0415
+    from .models import build_model, param_count  # noqa: PLC0415
+    from .tasks import make_task  # noqa: PLC0415
+    from .train import TrainConfig, evaluate, train  # noqa: PLC0415
+
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    task = make_task(run["task"], sigma=run["sigma"], accel=run["accel"], center_fraction=run["center_fraction"],
+                     mask=run["mask"], complex_input=run["complex_input"], scale=run["scale"],
+                     sr_kernel=run["sr_kernel"])
+    kw = {"d": run["d"]} if run["data"] == "subspace" else {}
+    src = make_source(run["data"], size=run["size"], channels=run["channels"], seed=run["data_seed"], **kw)
+    split = src.split(n_train=run["N"], n_val=run["n_val"], n_test=0 if run["test_data"] else run["n_test"],
+                      seed=run["data_seed"])
+    if run["test_data"]:
+        tsrc = make_source(run["test_data"], size=run["size"], channels=run["channels"], seed=run["data_seed"])
+        test_idx = tsrc.split(n_train=0, n_val=0, n_test=run["n_test"], seed=run["data_seed"]).test
+    else:
+        tsrc, test_idx = src, split.test
+    tr_idx = split.train(run["N"])
+    as_t = lambda a: torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))  # noqa: E731
+    train_x, val_x, test_x = as_t(src.batch(tr_idx)), as_t(src.batch(split.val)), as_t(tsrc.batch(test_idx))
+    ids = lambda a: torch.from_numpy(np.array(a, dtype=np.int64))  # noqa: E731  (a writable copy)
+    C = run["channels"]
+    clamp = run["data"] != "subspace"
+    tcfg = TrainConfig(**{f.name: run[f.name] for f in fields(TrainConfig) if f.name in run and f.name != "clamp"},
+                       clamp=clamp)
+    extra = {"num_pool_layers": run["depth"]} if run["arch"] == "unet" else {}
+    with torch.random.fork_rng(devices=[]):  # module init draws from torch's global RNG: isolate and seed it
+        torch.manual_seed(run["seed"])
+        model = build_model(run["arch"], in_chans=task.in_channels(C), out_chans=task.out_channels(C),
+                            width=run["width"], image_shape=(run["size"], run["size"]),
+                            residual=run["residual"] and task.in_channels(C) == task.out_channels(C), **extra)
+    params = param_count(model)
+    res = train(model, task, train_x, val_x, tcfg, train_ids=ids(tr_idx), val_ids=ids(split.val),
+                checkpoint=run_dir / "ckpt.pt", run_config=json.loads(json.dumps(run)), progress=progress)
+    row = {"status": res.status, "reason": res.reason, "params": params, "best_step": res.best_step,
+           "steps": res.steps, "wall_s": res.wall_s, "device": res.device, "versions": _versions()}
+    if res.status == "done":
+        model.load_state_dict(res.best_state)
+        test = evaluate(model, task, test_x, seed=run["seed"] + 20_000, ids=ids(test_idx), batch=tcfg.eval_batch,
+                        clamp=clamp)
+        baseline = _input_metrics(task, test_x, seed=run["seed"] + 20_000, ids=ids(test_idx), clamp=clamp)
+        row["metrics"] = {"val": res.best_val, "test": test, "test_input": baseline, "history": res.history,
+                          "conventions": _conventions(run, task)}
+    return row
+
+
+def _input_metrics(task: Any, x: Any, *, seed: int, ids: Any, clamp: bool) -> dict:
+    """Metrics of the network input itself (noisy / zero-filled / upsampled) on the test set."""
+    import torch  # noqa: PLC0415
+    from torch import nn  # noqa: PLC0415
+
+    from .train import evaluate  # noqa: PLC0415
+
+    class _Input(nn.Module):  # the identity "reconstruction" (magnitude for 2-channel MRI input)
+        def __init__(self) -> None:
+            super().__init__()
+            self.dummy = nn.Parameter(torch.zeros(()))
+
+        def forward(self, z: torch.Tensor) -> torch.Tensor:
+            return z if z.shape[1] != 2 else torch.sqrt(z[:, :1] ** 2 + z[:, 1:] ** 2)
+
+    return evaluate(_Input(), task, x, seed=seed, ids=ids, clamp=clamp)
+
+
+def _conventions(run: dict, task: Any) -> dict:
+    try:
+        from .metrics import conventions  # noqa: PLC0415
+
+        return conventions(task)
+    except ImportError:  # pragma: no cover
+        return {}
+
+
+def _execute(pending: list[tuple[str, dict, Path]], executor: str, workers: int, progress: bool,
+             on_result: Callable[[str, dict], None], on_start: Callable[[str], None]) -> None:
+    if executor == "local":
+        for rid, run, rdir in pending:
+            on_start(rid)
+            on_result(rid, run_one(run, rdir, progress=progress))
+        return
+    if executor != "process":
+        raise ValueError(f"executor {executor!r}: use local or process")
+    import multiprocessing as mp  # noqa: PLC0415
+    from concurrent.futures import ProcessPoolExecutor, as_completed  # noqa: PLC0415
+
+    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
+        futs = {}
+        for rid, run, rdir in pending:
+            on_start(rid)
+            futs[pool.submit(run_one, run, rdir)] = rid
+        for fut in as_completed(futs):
+            on_result(futs[fut], fut.result())
+
+
+def run_sweep(cfg: dict, out: str | Path, *, executor: str = "local", workers: int = 2, retry_failed: bool = False,
+              progress: bool = True) -> Path:
+    """Run every combination of ``cfg`` into ``out/ledger.sqlite``; resumable. Returns the ledger path."""
+    out = Path(out)
+    runs = expand(cfg)
+    ledger = Ledger(out / "ledger.sqlite")
+    try:
+        pending = []
+        for run in runs:
+            rid = ledger.add(cfg["name"], run)
+            row = ledger.get(rid)
+            if row["status"] == "done" or (row["status"] == "failed" and not retry_failed):
+                continue
+            pending.append((rid, run, out / "runs" / rid))
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm  # noqa: PLC0415
+
+            bar = tqdm(total=len(runs), initial=len(runs) - len(pending), desc=f"sweep {cfg['name']}", unit="run")
+
+        def on_result(rid: str, row: dict) -> None:
+            ledger.finish(rid, row)
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix_str(f"last: {row['status']}")
+
+        try:
+            _execute(pending, executor, workers, progress and executor == "local", on_result, ledger.start)
+        finally:
+            if bar is not None:
+                bar.close()
+    finally:
+        ledger.close()
+    return out / "ledger.sqlite"
+
+
+# ---------------------------------------------------------------------- results
+def results_table(rows: Iterable[dict]) -> list[dict]:
+    """Tidy rows: the run's axes and settings, status, params and flattened val/test metrics."""
+    out = []
+    for r in rows:
+        flat = {"run_id": r["run_id"], "sweep": r["sweep"], "status": r["status"], "reason": r["reason"],
+                **{k: v for k, v in r["config"].items()}, "params": r["params"], "best_step": r["best_step"],
+                "steps": r["steps"], "wall_s": r["wall_s"], "device": r["device"]}
+        m = r["metrics"]
+        for part in ("val", "test", "test_input"):
+            for k, v in m.get(part, {}).items():
+                flat[f"{part}_{k}"] = v
+        for k, v in m.get("conventions", {}).items():
+            flat[f"conv_{k}"] = v
+        out.append(flat)
+    return out
+
+
+def select_per_N(table: list[dict], *, metric: str = "psnr") -> list[dict]:
+    """Per N (and any other axis except width and seed): the width with the best mean validation
+    score, then its test score — mean ± std over seeds and the max (the released plots take the max)."""
+    import numpy as np  # noqa: PLC0415
+
+    done = [r for r in table if r["status"] == "done"]
+    higher = metric in ("psnr", "ssim")
+    key_skip = {"width", "seed", "run_id", "status", "reason", "params", "best_step", "steps", "wall_s", "device"}
+    axes = [k for k in DEFAULTS if k not in key_skip and len({json.dumps(r.get(k)) for r in done}) > 1]
+    groups: dict[tuple, dict[Any, list[dict]]] = {}
+    for r in done:
+        g = tuple(json.dumps(r.get(k)) for k in axes)
+        groups.setdefault(g, {}).setdefault(r["width"], []).append(r)
+    out = []
+    for g, by_width in groups.items():
+        def val_score(rs: list[dict]) -> float:
+            return float(np.mean([r[f"val_{metric}"] for r in rs]))
+
+        best_w = (max if higher else min)(by_width, key=lambda w: val_score(by_width[w]))
+        rs = by_width[best_w]
+        test = np.array([r[f"test_{metric}"] for r in rs])
+        row = {k: json.loads(v) for k, v in zip(axes, g)}
+        row.update({"width": best_w, "params": rs[0]["params"], "seeds": len(rs), f"test_{metric}_mean": float(test.mean()),
+                    f"test_{metric}_std": float(test.std(ddof=1)) if len(rs) > 1 else 0.0,
+                    f"test_{metric}_max": float(test.max() if higher else test.min()),
+                    f"val_{metric}_mean": val_score(rs)})
+        if f"test_input_{metric}" in rs[0]:
+            row[f"input_{metric}"] = float(np.mean([r[f"test_input_{metric}"] for r in rs]))
+        out.append(row)
+    out.sort(key=lambda r: tuple(json.dumps(r.get(k)) for k in axes if k != "N") + (r.get("N", 0),))
+    return out
+

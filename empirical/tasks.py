@@ -1,0 +1,652 @@
+"""Reconstruction tasks in torch, built from the theory's operator specs.
+
+Two layers:
+
+* :class:`TorchOperator` — a torch re-implementation of one :mod:`theory.operators` spec
+  (:class:`~theory.Denoise`, :class:`~theory.MRI`, :class:`~theory.SuperResolution`) acting on
+  flattened images ``(B, n) -> (B, m)`` with exactly the theory's real representation, mask and
+  FFT conventions (agreement to rounding is tested). Differentiable, batched, any device.
+* :class:`Task` — a frozen spec of an empirical reconstruction problem: how clean images
+  ``x`` (B, C, H, W) in [0, 1] become a network input and a target (:meth:`Task.corrupt`).
+
+Conventions shared with :mod:`theory.operators` (its specs are the single source of truth):
+
+* images flattened in C order; MRI uses the unitary centred 2-D DFT
+  ``F(x) = fftshift(fft2(ifftshift(x), norm="ortho"))`` and the spec's column mask
+  (:meth:`theory.MRI.mask_columns`), measurements ``[Re k, Im k]`` of the sampled columns;
+* SR ``"block"`` is s×s block averaging (the theory operator); the network input is the
+  block-replicated (nearest-neighbour) upsampling of the low-res image, ``s² Aᵀ y``.
+* noise σ is on the [0, 1] image scale: per pixel (denoise), per real and per imaginary
+  component of each sampled k-space entry (MRI, as in the theory), per low-res pixel (SR).
+
+Randomness: :meth:`Task.corrupt` draws all its noise from the ``torch.Generator`` it is given and
+never touches the global RNG. Use one running generator for training (a fresh noise draw every
+step, as in the paper) and, for validation and test, either a generator freshly seeded with a
+fixed seed before each pass (reproducible for a fixed batch order and batch size) or
+:meth:`Task.corrupt_fixed`, whose noise is fixed per (seed, example) whatever the batching.
+"""
+
+from __future__ import annotations
+
+import math
+import operator as _operator
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from functools import lru_cache
+from typing import Any, Union
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from theory.operators import MRI, Denoise, SuperResolution, operator_from_dict
+
+__all__ = [
+    "SR_KERNELS",
+    "TASK_NAMES",
+    "Task",
+    "TorchOperator",
+    "fft2c",
+    "ifft2c",
+    "make_task",
+]
+
+TASK_NAMES: tuple[str, ...] = ("denoise", "mri", "sr")
+SR_KERNELS: tuple[str, ...] = ("block", "bicubic")
+MASK_TYPES: tuple[str, ...] = ("equispaced", "random")
+_DIMS = (-2, -1)
+
+Spec = Union[Denoise, MRI, SuperResolution]
+
+# Task fields that only mean something for one task; "name" and "sigma" apply to all.
+_TASK_FIELDS: dict[str, tuple[str, ...]] = {
+    "denoise": ("sigma",),
+    "mri": ("sigma", "accel", "center_fraction", "mask", "complex_input"),
+    "sr": ("sigma", "scale", "sr_kernel"),
+}
+
+
+# --------------------------------------------------------------------------- centred unitary FFT
+
+
+def fft2c(img: torch.Tensor) -> torch.Tensor:
+    """Unitary centred 2-D DFT over the last two axes, DC at index (h//2, w//2).
+
+    ``fftshift(fft2(ifftshift(img), norm="ortho"))``, identical to the theory's convention.
+
+    Args:
+        img: (..., h, w) real or complex tensor.
+
+    Returns:
+        (..., h, w) complex tensor (complex128 for float64 input, complex64 for float32).
+    """
+    return torch.fft.fftshift(torch.fft.fft2(torch.fft.ifftshift(img, dim=_DIMS), norm="ortho"), dim=_DIMS)
+
+
+def ifft2c(ksp: torch.Tensor) -> torch.Tensor:
+    """Inverse (= conjugate transpose) of :func:`fft2c`.
+
+    Args:
+        ksp: (..., h, w) complex tensor, centred k-space.
+
+    Returns:
+        (..., h, w) complex tensor.
+    """
+    return torch.fft.fftshift(torch.fft.ifft2(torch.fft.ifftshift(ksp, dim=_DIMS), norm="ortho"), dim=_DIMS)
+
+
+# --------------------------------------------------------------------------- validation helpers
+
+
+def _float_field(name: str, value: Any, hint: str) -> float:
+    if isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name}={value!r} must be a number ({hint})")
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}={value!r} must be a number ({hint})") from None
+    if not math.isfinite(v):
+        raise ValueError(f"{name}={value!r} must be a finite number ({hint})")
+    return v
+
+
+def _int_value(name: str, value: Any, hint: str) -> int:
+    if isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name}={value!r} must be an integer ({hint})")
+    try:
+        return int(_operator.index(value))
+    except TypeError:
+        raise ValueError(f"{name}={value!r} must be an integer ({hint})") from None
+
+
+def _check_images(x: Any) -> None:
+    if not isinstance(x, torch.Tensor):
+        raise ValueError(f"x must be a torch.Tensor of shape (B, C, H, W), got {type(x).__name__}")
+    if x.ndim != 4:
+        raise ValueError(f"x has shape {tuple(x.shape)}; expected (B, C, H, W) clean images")
+    if not x.is_floating_point():
+        raise ValueError(f"x has dtype {x.dtype}; use a real floating dtype (float32 or float64)")
+
+
+def _check_generator(generator: Any) -> None:
+    if not isinstance(generator, torch.Generator):
+        raise ValueError(
+            f"generator must be a torch.Generator, got {type(generator).__name__}; "
+            "pass e.g. torch.Generator().manual_seed(0)"
+        )
+
+
+def _id_tensor(ids: Any, batch: int | None, name: str) -> torch.Tensor:
+    """(B,) int64 CPU tensor of non-negative ids (any B when ``batch`` is None); one-line ValueError otherwise."""
+    if isinstance(ids, np.ndarray):
+        ids = np.array(ids)  # a writable copy: torch warns on read-only arrays
+    try:
+        t = torch.as_tensor(ids)
+    except (TypeError, ValueError, RuntimeError):
+        raise ValueError(f"{name} must be a (B,) tensor of non-negative integers") from None
+    if t.is_floating_point() or t.is_complex() or t.dtype == torch.bool:
+        raise ValueError(f"{name} has dtype {t.dtype}; use an integer tensor (e.g. torch.long)")
+    if t.ndim != 1 or (batch is not None and t.shape[0] != batch):
+        raise ValueError(
+            f"{name} has shape {tuple(t.shape)}; expected ({'B' if batch is None else batch},), one id per image"
+        )
+    t = t.to(device="cpu", dtype=torch.int64)
+    if t.numel() and int(t.min()) < 0:
+        raise ValueError(f"{name} contains negative values; ids must be non-negative integers")
+    return t
+
+
+def _noise(shape: tuple[int, ...], generator: torch.Generator, like: torch.Tensor) -> torch.Tensor:
+    """Standard normal noise drawn on the generator's device, returned on ``like``'s device/dtype.
+
+    Drawing on the generator's device makes a CPU generator give the same noise for CPU and CUDA
+    images.
+    """
+    z = torch.randn(shape, generator=generator, device=generator.device, dtype=like.dtype)
+    return z.to(like.device)
+
+
+@lru_cache(maxsize=65536)
+def _mask_columns_cached(
+    shape: tuple[int, int], accel: float, center_fraction: float, mask: str, seed: int
+) -> torch.Tensor:
+    # The theory spec builds the mask; we only cache it (one per volume/example id).
+    cols = MRI(shape, accel=accel, center_fraction=center_fraction, mask=mask, seed=seed).mask_columns()
+    return torch.from_numpy(cols.copy())
+
+
+# --------------------------------------------------------------------------- torch operators
+
+
+class TorchOperator:
+    """Torch version of a :mod:`theory.operators` spec, same maps to rounding.
+
+    Build with :meth:`from_spec`. ``forward`` maps flattened images (C order) to the theory's real
+    measurement vector and ``adjoint`` is its exact transpose; both are differentiable and act on
+    any leading batch shape.
+
+    Attributes:
+        spec: the theory spec it was built from.
+        kind: ``"denoise"``, ``"mri"`` or ``"sr"``.
+        shape: image shape of the spec.
+        n: signal length prod(shape).
+        m: number of real measurements.
+        dtype: real dtype of inputs and outputs (float32 or float64).
+        device: device of its buffers (inputs must live there).
+    """
+
+    def __init__(self, spec: Spec, *, device: torch.device, dtype: torch.dtype) -> None:
+        # Use from_spec: it validates and normalises the arguments.
+        self.spec = spec
+        self.kind = spec.describe()["operator"]
+        self.shape = tuple(spec.shape)
+        self.n = int(spec.n)
+        self.m = int(spec.m)
+        self.dtype = dtype
+        self.device = device
+        self._columns: torch.Tensor | None = None
+        if isinstance(spec, MRI):
+            cols = np.flatnonzero(spec.mask_columns())
+            self._columns = torch.as_tensor(cols, dtype=torch.int64, device=device)
+
+    @classmethod
+    def from_spec(
+        cls,
+        spec: Spec | Mapping[str, Any],
+        *,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype = torch.float64,
+    ) -> TorchOperator:
+        """Torch operator of a theory spec (or of its :meth:`describe` dict).
+
+        Args:
+            spec: a :class:`~theory.Denoise`, :class:`~theory.MRI` or
+                :class:`~theory.SuperResolution`, or the dict its ``describe()`` returns.
+            device: device of the operator's buffers and of the tensors it accepts (default CPU).
+            dtype: real dtype, ``torch.float64`` (default; matches theory to ~1e-15) or
+                ``torch.float32``.
+
+        Raises:
+            ValueError: not a theory spec, or a dtype other than float32/float64.
+        """
+        if isinstance(spec, Mapping):
+            spec = operator_from_dict(spec)
+        if not isinstance(spec, (Denoise, MRI, SuperResolution)):
+            raise ValueError(
+                f"spec must be a theory operator (Denoise, MRI, SuperResolution) or its describe() dict, "
+                f"got {type(spec).__name__}"
+            )
+        if dtype not in (torch.float32, torch.float64):
+            raise ValueError(f"dtype={dtype} is not supported; use torch.float64 or torch.float32")
+        return cls(spec, device=torch.device(device if device is not None else "cpu"), dtype=dtype)
+
+    def __repr__(self) -> str:
+        return f"TorchOperator({self.spec!r}, dtype={self.dtype}, device={self.device})"
+
+    def _check(self, t: Any, size: int, name: str) -> torch.Tensor:
+        if not isinstance(t, torch.Tensor):
+            raise ValueError(f"{name} must be a torch.Tensor of shape (..., {size}), got {type(t).__name__}")
+        if t.is_complex():
+            raise ValueError(f"{name} is complex; the operators act on real vectors (split real and imaginary parts)")
+        if t.dtype != self.dtype:
+            raise ValueError(
+                f"{name} has dtype {t.dtype} but the operator is {self.dtype}; cast it or build with dtype={t.dtype}"
+            )
+        if t.ndim == 0 or t.shape[-1] != size:
+            raise ValueError(f"{name} has shape {tuple(t.shape)}; expected (..., {size}) (last axis of length {size})")
+        if t.device != self.device:
+            raise ValueError(f"{name} is on {t.device} but the operator is on {self.device}; move one of them")
+        return t
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """A x, the theory spec's ``forward`` on flattened images.
+
+        Args:
+            x: (..., n) real tensor of the operator's dtype and device, images flattened in C order.
+
+        Returns:
+            (..., m) real tensor: denoise x; MRI ``[Re k, Im k]`` with ``k = F(x)[:, mask]``
+            flattened row-major (m = 2·h·s); SR block means flattened in C order.
+        """
+        x = self._check(x, self.n, "x")
+        batch = x.shape[:-1]
+        if self.kind == "denoise":
+            return x.clone()
+        h, w = self.shape
+        if self.kind == "mri":
+            k = fft2c(x.reshape(*batch, h, w)).index_select(-1, self._columns).reshape(*batch, self.m // 2)
+            return torch.cat([k.real, k.imag], dim=-1)
+        s = self.spec.scale
+        return x.reshape(*batch, h // s, s, w // s, s).mean(dim=(-3, -1)).reshape(*batch, self.m)
+
+    def adjoint(self, y: torch.Tensor) -> torch.Tensor:
+        """Aᵀ y, the exact transpose of :meth:`forward` (the theory spec's ``adjoint``).
+
+        Args:
+            y: (..., m) real tensor in the layout of :meth:`forward`.
+
+        Returns:
+            (..., n) real tensor.
+        """
+        y = self._check(y, self.m, "y")
+        batch = y.shape[:-1]
+        if self.kind == "denoise":
+            return y.clone()
+        if self.kind == "mri":
+            img = self._zero_filled(y)
+            return img.real.reshape(*batch, self.n)
+        return self._upsample(y) / self.spec.scale**2
+
+    def zero_filled(self, y: torch.Tensor) -> torch.Tensor:
+        """MRI only: zero-filled reconstruction F^H Pᵀ (a + i b), whose real part is Aᵀ y.
+
+        Args:
+            y: (..., m) real tensor in the layout of :meth:`forward`.
+
+        Returns:
+            (..., h, w) complex tensor.
+        """
+        if self.kind != "mri":
+            raise ValueError(f"zero_filled is defined for MRI operators only, not {self.kind!r}")
+        return self._zero_filled(self._check(y, self.m, "y"))
+
+    def _zero_filled(self, y: torch.Tensor) -> torch.Tensor:
+        h, w = self.shape
+        batch = y.shape[:-1]
+        hs = self.m // 2
+        k = torch.complex(y[..., :hs], y[..., hs:]).reshape(*batch, h, hs // h)
+        ksp = torch.zeros((*batch, h, w), dtype=k.dtype, device=k.device).index_copy(-1, self._columns, k)
+        return ifft2c(ksp)
+
+    def upsample(self, y: torch.Tensor) -> torch.Tensor:
+        """SR only: block-replicating (nearest-neighbour) upsampling, s² Aᵀ y (theory's ``upsample``).
+
+        Args:
+            y: (..., m) real tensor, low-res images flattened in C order.
+
+        Returns:
+            (..., n) real tensor.
+        """
+        if self.kind != "sr":
+            raise ValueError(f"upsample is defined for super-resolution operators only, not {self.kind!r}")
+        return self._upsample(self._check(y, self.m, "y"))
+
+    def _upsample(self, y: torch.Tensor) -> torch.Tensor:
+        h, w = self.shape
+        s = self.spec.scale
+        batch = y.shape[:-1]
+        blocks = y.reshape(*batch, h // s, 1, w // s, 1).expand(*batch, h // s, s, w // s, s)
+        return blocks.reshape(*batch, self.n)
+
+
+# --------------------------------------------------------------------------- tasks
+
+
+@dataclass(frozen=True)
+class Task:
+    """An empirical reconstruction task: how clean images become (network input, target).
+
+    Fields that belong to another task must keep their defaults (e.g. ``accel`` for denoising),
+    so two equal tasks describe the same experiment; :meth:`describe` lists only the fields of
+    this task.
+
+    Args:
+        name: ``"denoise"``, ``"mri"`` or ``"sr"``.
+        sigma: noise standard deviation on the [0, 1] image scale, ≥ 0. Denoise: per pixel.
+            MRI: per real and per imaginary component of each sampled k-space entry (the theory's
+            convention; the DFT is unitary, so this is also the image-domain level). SR: per
+            low-res pixel.
+        accel: MRI acceleration factor R ≥ 1.
+        center_fraction: MRI fraction of fully sampled centre columns, in (0, 1].
+        mask: MRI column pattern, ``"equispaced"`` or ``"random"`` (see :class:`theory.MRI`).
+        complex_input: MRI network input: 2-channel ``[Re z, Im z]`` of the zero-filled image z
+            (True) or its magnitude ``|z|`` (False, 1 channel).
+        scale: SR factor s ≥ 1 (image sides must be divisible by it).
+        sr_kernel: SR degradation: ``"block"`` (s×s block mean, the theory operator; input =
+            block-replicated low-res image) or ``"bicubic"`` (``F.interpolate(mode="bicubic",
+            antialias=True)`` down and up; Keys a = −0.5 kernel in both directions).
+    """
+
+    name: str
+    sigma: float = 25 / 255
+    accel: float = 4.0
+    center_fraction: float = 0.08
+    mask: str = "equispaced"
+    complex_input: bool = False
+    scale: int = 2
+    sr_kernel: str = "block"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or self.name not in TASK_NAMES:
+            valid = ", ".join(repr(t) for t in TASK_NAMES)
+            raise ValueError(f"task={self.name!r} is unknown; use one of {valid}")
+        sigma = _float_field("sigma", self.sigma, "noise standard deviation on the [0, 1] scale")
+        if sigma < 0:
+            raise ValueError(f"sigma={self.sigma!r} must be >= 0 (noise standard deviation on the [0, 1] scale)")
+        accel = _float_field("accel", self.accel, "MRI acceleration factor")
+        if accel < 1:
+            raise ValueError(f"accel={self.accel!r} must be >= 1 (MRI acceleration factor)")
+        cf = _float_field("center_fraction", self.center_fraction, "fraction of fully sampled centre columns")
+        if not 0 < cf <= 1:
+            raise ValueError(
+                f"center_fraction={self.center_fraction!r} must be in (0, 1] (fraction of fully sampled centre columns)"
+            )
+        if self.mask not in MASK_TYPES:
+            raise ValueError(f"mask={self.mask!r} must be 'equispaced' or 'random' (MRI column sampling pattern)")
+        if not isinstance(self.complex_input, (bool, np.bool_)):
+            raise ValueError(f"complex_input={self.complex_input!r} must be True or False (MRI network input)")
+        scale = _int_value("scale", self.scale, "super-resolution factor")
+        if scale < 1:
+            raise ValueError(f"scale={scale} must be a positive integer (super-resolution factor)")
+        if self.sr_kernel not in SR_KERNELS:
+            raise ValueError(f"sr_kernel={self.sr_kernel!r} must be 'block' or 'bicubic' (SR degradation)")
+        object.__setattr__(self, "sigma", sigma)
+        object.__setattr__(self, "accel", accel)
+        object.__setattr__(self, "center_fraction", cf)
+        object.__setattr__(self, "complex_input", bool(self.complex_input))
+        object.__setattr__(self, "scale", scale)
+        own = _TASK_FIELDS[self.name]
+        for f in fields(self):
+            if f.name in ("name",) + own:
+                continue
+            if getattr(self, f.name) != f.default:
+                users = [t for t, fs in _TASK_FIELDS.items() if f.name in fs]
+                raise ValueError(
+                    f"{f.name}={getattr(self, f.name)!r} applies to task {users[0]!r} only; drop it for task {self.name!r}"
+                )
+
+    # -- channels
+
+    def _check_channels(self, image_channels: Any) -> int:
+        c = _int_value("image_channels", image_channels, "channels of the clean images")
+        if c < 1:
+            raise ValueError(f"image_channels={c} must be a positive integer (channels of the clean images)")
+        if self.name == "mri" and c != 1:
+            raise ValueError(f"mri needs single-channel images (C=1), got C={c}; convert to greyscale/magnitude first")
+        return c
+
+    def in_channels(self, image_channels: int) -> int:
+        """Channels of the network input for clean images with ``image_channels`` channels.
+
+        Denoise and SR: ``image_channels``. MRI (needs 1): 2 with ``complex_input`` else 1.
+        """
+        c = self._check_channels(image_channels)
+        if self.name == "mri":
+            return 2 if self.complex_input else 1
+        return c
+
+    def out_channels(self, image_channels: int) -> int:
+        """Channels of the target (= network output): ``image_channels`` (MRI: 1, the magnitude)."""
+        return self._check_channels(image_channels)
+
+    # -- theory spec
+
+    def operator_spec(self, shape: tuple[int, int], *, example_id: int | None = None) -> Spec:
+        """The theory operator of this task for one channel of an (h, w) image.
+
+        Channels are independent (RGB denoising/SR apply the spec to each channel).
+
+        Args:
+            shape: (h, w) image size.
+            example_id: MRI only: the example's (or volume's) id, used as the mask seed; None
+                gives seed 0. Ignored by the other tasks.
+
+        Returns:
+            ``Denoise((h, w))``, ``MRI((h, w), accel, center_fraction, mask, seed)`` or
+            ``SuperResolution((h, w), scale)``.
+
+        Raises:
+            ValueError: bad shape or id, or ``sr_kernel="bicubic"`` (no theory operator).
+        """
+        if self.name == "denoise":
+            return Denoise(shape)
+        if self.name == "sr":
+            if self.sr_kernel != "block":
+                raise ValueError(
+                    "sr_kernel='bicubic' has no theory operator; use sr_kernel='block' to compare with theory"
+                )
+            return SuperResolution(shape, scale=self.scale)
+        seed = 0 if example_id is None else _int_value("example_id", example_id, "MRI mask seed")
+        if seed < 0:
+            raise ValueError(f"example_id={seed} must be a non-negative integer (MRI mask seed)")
+        return MRI(shape, accel=self.accel, center_fraction=self.center_fraction, mask=self.mask, seed=seed)
+
+    def column_masks(
+        self,
+        shape: tuple[int, int],
+        example_ids: torch.Tensor | None = None,
+        *,
+        batch_size: int = 1,
+        device: torch.device | str | None = None,
+    ) -> torch.Tensor:
+        """MRI only: the sampled k-space columns of each example, from the theory spec.
+
+        Args:
+            shape: (h, w) image size.
+            example_ids: (B,) non-negative ints, mask seed per example (fastMRI: one mask per
+                volume, so pass the volume id); None gives the seed-0 mask ``batch_size`` times.
+            batch_size: number of rows when ``example_ids`` is None.
+            device: device of the result (default CPU).
+
+        Returns:
+            (B, w) bool tensor, row b = ``operator_spec(shape, example_id=ids[b]).mask_columns()``.
+        """
+        if self.name != "mri":
+            raise ValueError(f"column_masks is defined for task 'mri' only, not {self.name!r}")
+        spec = self.operator_spec(shape)  # validates the shape
+        if example_ids is None:
+            seeds = [0] * _int_value("batch_size", batch_size, "number of masks")
+        else:
+            seeds = _id_tensor(example_ids, None, "example_ids").tolist()
+        key = (spec.shape, spec.accel, spec.center_fraction, spec.mask)
+        rows = [_mask_columns_cached(*key, s) for s in seeds]
+        out = torch.stack(rows) if rows else torch.zeros((0, spec.shape[1]), dtype=torch.bool)
+        return out.to(device if device is not None else "cpu")
+
+    # -- corruption
+
+    def corrupt(
+        self,
+        x: torch.Tensor,
+        *,
+        generator: torch.Generator,
+        example_ids: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Measure and corrupt clean images: (network input, target).
+
+        All noise comes from ``generator`` (drawn on the generator's device, then moved to x's),
+        always with the same draw shape whatever σ, so tasks differing only in σ share the noise
+        realisation for the same generator state. Training: pass one running generator (noise
+        resampled every step). Validation/test: pass a generator seeded with a fixed seed at the
+        start of each pass (same batch order and size every time), or use :meth:`corrupt_fixed`.
+
+        * denoise: input ``x + σ n``, target x.
+        * mri (C = 1): ``k = F(x)`` with noise σ n_r + i σ n_i added, kept on the sampled
+          columns only (zero elsewhere); zero-filled image ``z = F^H(mask · k)``; input ``|z|``
+          (1 channel) or ``[Re z, Im z]`` (2 channels, ``complex_input``); target x.
+        * sr: low = A x + σ n (block mean or antialiased bicubic downsampling to (H/s, W/s));
+          input = low upsampled to (H, W) (block replication, or bicubic); target x.
+
+        Args:
+            x: (B, C, H, W) clean images in [0, 1] (not checked), float32 or float64.
+            generator: the source of all randomness.
+            example_ids: MRI: (B,) non-negative int ids seeding each example's mask (one fixed
+                mask per example or volume); None uses the seed-0 mask for all. Ignored by
+                denoise and SR (validated if given).
+
+        Returns:
+            ``(net_input, target)``: (B, in_channels(C), H, W) and (B, out_channels(C), H, W),
+            dtype and device of x; ``target`` is x itself (not a copy).
+
+        Raises:
+            ValueError: bad x, generator or ids; C != 1 for MRI; H or W not divisible by the
+                SR scale.
+        """
+        _check_images(x)
+        _check_generator(generator)
+        b, c = x.shape[:2]
+        self._check_channels(c)
+        ids = None if example_ids is None else _id_tensor(example_ids, b, "example_ids")
+        if self.name == "denoise":
+            return x + self.sigma * _noise(tuple(x.shape), generator, x), x
+        if self.name == "mri":
+            return self._corrupt_mri(x, generator, ids), x
+        return self._corrupt_sr(x, generator), x
+
+    def _corrupt_mri(self, x: torch.Tensor, generator: torch.Generator, ids: torch.Tensor | None) -> torch.Tensor:
+        b, _, h, w = x.shape
+        masks = self.column_masks((h, w), ids, batch_size=b, device=x.device)  # (B, w)
+        noise = _noise((b, 2, h, w), generator, x)
+        k = fft2c(x) + torch.complex(self.sigma * noise[:, :1], self.sigma * noise[:, 1:])
+        k = torch.where(masks[:, None, None, :], k, torch.zeros((), dtype=k.dtype, device=k.device))
+        z = ifft2c(k)  # (B, 1, h, w) complex
+        if self.complex_input:
+            return torch.cat([z.real, z.imag], dim=1)
+        return z.abs()
+
+    def _corrupt_sr(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        b, c, h, w = x.shape
+        s = self.scale
+        if h % s or w % s:
+            raise ValueError(
+                f"image size {(h, w)} is not divisible by scale={s}; crop the images to a multiple of the scale"
+            )
+        if self.sr_kernel == "block":
+            low = x.reshape(b, c, h // s, s, w // s, s).mean(dim=(3, 5))
+        else:
+            low = F.interpolate(x, size=(h // s, w // s), mode="bicubic", align_corners=False, antialias=True)
+        low = low + self.sigma * _noise(tuple(low.shape), generator, x)
+        if self.sr_kernel == "block":
+            return low.repeat_interleave(s, dim=2).repeat_interleave(s, dim=3)
+        return F.interpolate(low, size=(h, w), mode="bicubic", align_corners=False, antialias=True)
+
+    def corrupt_fixed(
+        self,
+        x: torch.Tensor,
+        *,
+        seed: int,
+        noise_ids: torch.Tensor,
+        example_ids: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`corrupt` with noise fixed per (seed, noise id): for validation and test sets.
+
+        Each image gets its own CPU generator seeded from ``(seed, noise_ids[b])``, so its noise
+        does not depend on batch size, batch order or device (a single batched generator's
+        does). Slower than :meth:`corrupt` (one call per image).
+
+        Args:
+            x: (B, C, H, W) clean images.
+            seed: non-negative base seed of the evaluation set.
+            noise_ids: (B,) non-negative ints, unique per image (e.g. the dataset index).
+            example_ids: MRI mask ids as in :meth:`corrupt` (e.g. volume ids).
+
+        Returns:
+            ``(net_input, target)`` as :meth:`corrupt`.
+        """
+        _check_images(x)
+        s = _int_value("seed", seed, "evaluation noise seed")
+        if s < 0:
+            raise ValueError(f"seed={s} must be a non-negative integer (evaluation noise seed)")
+        nids = _id_tensor(noise_ids, x.shape[0], "noise_ids")
+        ids = None if example_ids is None else _id_tensor(example_ids, x.shape[0], "example_ids")
+        inputs = []
+        for i, nid in enumerate(nids.tolist()):
+            state = np.random.SeedSequence([s, nid]).generate_state(2, dtype=np.uint32)
+            gen = torch.Generator(device="cpu").manual_seed((int(state[0]) << 31) ^ int(state[1]))
+            inp, _ = self.corrupt(x[i : i + 1], generator=gen, example_ids=None if ids is None else ids[i : i + 1])
+            inputs.append(inp)
+        if not inputs:
+            return self.corrupt(x, generator=torch.Generator(), example_ids=ids)
+        return torch.cat(inputs), x
+
+    # -- description
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-able spec with this task's fields only; ``make_task(**describe())`` rebuilds it."""
+        return {"name": self.name, **{f: getattr(self, f) for f in _TASK_FIELDS[self.name]}}
+
+
+def make_task(name: str, **kw: Any) -> Task:
+    """Build a task by name.
+
+    Any :class:`Task` field is accepted, so a flat config row carrying every field works; fields
+    of another task must keep their defaults (``make_task("denoise", accel=4.0)`` is fine,
+    ``accel=8`` is an error rather than silently ignored).
+
+    Args:
+        name: ``"denoise"``, ``"mri"`` or ``"sr"``.
+        **kw: task fields (denoise: sigma; mri: sigma, accel, center_fraction, mask,
+            complex_input; sr: sigma, scale, sr_kernel).
+
+    Raises:
+        ValueError: unknown task or field, a non-default field of another task, or an invalid
+            value.
+    """
+    if not isinstance(name, str) or name not in TASK_NAMES:
+        valid = ", ".join(repr(t) for t in TASK_NAMES)
+        raise ValueError(f"task={name!r} is unknown; use one of {valid}")
+    allowed = {f.name for f in fields(Task)} - {"name"}
+    extra = sorted(set(kw) - allowed)
+    if extra:
+        raise ValueError(f"unknown field(s) {extra} for task {name!r}; valid fields: {sorted(_TASK_FIELDS[name])}")
+    return Task(name, **kw)

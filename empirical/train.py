@@ -1,0 +1,290 @@
+"""Train one reconstruction network: one plain function, read in one sitting.
+
+``train(model, task, train_x, val_x, cfg, checkpoint=PATH)`` runs Adam/AdamW on the MSE between the
+network's output and the clean image, with fresh noise (and for MRI, the example's own mask) at
+every step, evaluates on a validation set with fixed, seeded noise every ``eval_every`` steps,
+decays the learning rate on a validation plateau (or by a cosine schedule), stops early, and
+keeps the best weights by validation PSNR. Every evaluation writes an atomic checkpoint (model,
+optimiser, scheduler, RNG state, history, config) that ``train`` resumes from; checkpoints load
+with ``weights_only=True``, so loading never executes pickled code.
+
+Budget rule per N: ``steps = clip(round(epochs · N / batch_size), min_steps, max_steps)`` —
+``epochs`` passes over the training set, at least ``min_steps`` updates for small N, capped for
+large N (:func:`budget_steps`).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+__all__ = ["TrainConfig", "TrainResult", "train", "evaluate", "budget_steps", "pick_device", "CheckpointError"]
+
+CKPT_FORMAT = "reconscale-ckpt-1"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that is truncated, foreign, or from another configuration."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation settings (the model and data are arguments of :func:`train`)."""
+
+    optimizer: str = "adam"  # "adam" | "adamw"
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    batch_size: int = 8
+    epochs: float = 50.0  # passes over the training set (the per-N budget)
+    min_steps: int = 300
+    max_steps: int = 3000
+    schedule: str = "plateau"  # "plateau" (paper: factor 0.5 on validation PSNR) | "cosine" | "constant"
+    plateau_factor: float = 0.5
+    plateau_patience: int = 3  # evaluations without improvement before the lr is halved
+    min_lr: float = 1e-5
+    early_stop_patience: int = 8  # evaluations without improvement at the minimum lr (or overall)
+    eval_every: int = 100
+    eval_batch: int = 32
+    device: str = "auto"  # "auto" | "cpu" | "cuda"
+    bf16: bool = True  # autocast on CUDA only
+    channels_last: bool = True  # CUDA only
+    compile: bool = False
+    seed: int = 0
+    clamp: bool = True  # clamp outputs to [0, 1] for metrics (images); False for the subspace source
+
+    def __post_init__(self) -> None:
+        if self.optimizer not in ("adam", "adamw"):
+            raise ValueError(f"optimizer={self.optimizer!r}: use 'adam' or 'adamw'")
+        if self.schedule not in ("plateau", "cosine", "constant"):
+            raise ValueError(f"schedule={self.schedule!r}: use 'plateau', 'cosine' or 'constant'")
+        for name in ("lr", "epochs"):
+            if not (getattr(self, name) > 0 and math.isfinite(getattr(self, name))):
+                raise ValueError(f"{name}={getattr(self, name)} must be a positive number")
+        for name in ("batch_size", "min_steps", "max_steps", "eval_every", "eval_batch"):
+            if int(getattr(self, name)) != getattr(self, name) or getattr(self, name) < 1:
+                raise ValueError(f"{name}={getattr(self, name)} must be a positive integer")
+        if self.min_steps > self.max_steps:
+            raise ValueError(f"min_steps={self.min_steps} exceeds max_steps={self.max_steps}")
+
+
+@dataclass
+class TrainResult:
+    """What a run produced. ``status`` is "done" or "failed" (with ``reason``)."""
+
+    status: str
+    reason: str = ""
+    best_step: int = -1
+    steps: int = 0
+    best_val: dict = field(default_factory=dict)
+    history: list = field(default_factory=list)
+    wall_s: float = 0.0
+    device: str = "cpu"
+    best_state: dict | None = None
+
+
+def budget_steps(N: int, cfg: TrainConfig) -> int:
+    """Gradient steps for a training set of N examples: clip(epochs·N/batch, min_steps, max_steps)."""
+    return int(min(max(round(cfg.epochs * N / cfg.batch_size), cfg.min_steps), cfg.max_steps))
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' requested but no CUDA GPU is available; use device 'auto' or 'cpu'")
+    return torch.device(name)
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, task: Any, images: torch.Tensor, *, seed: int, ids: torch.Tensor | None = None,
+             batch: int = 32, clamp: bool = True, autocast: bool = False) -> dict:
+    """Mean metrics of ``model`` on ``images`` (B, C, H, W) under fixed, per-image noise.
+
+    Noise for image b is seeded by (``seed``, ``ids[b]``) (``task.corrupt_fixed``), so it does not
+    depend on batch size or order. Metrics follow the task's conventions (clamp, data range,
+    border crop, luma; :func:`empirical.metrics.evaluate`) when ``clamp``; otherwise (the subspace
+    source, not an image range) only MSE and NMSE are meaningful and PSNR/SSIM are NaN.
+
+    Returns:
+        {"mse", "psnr", "ssim", "nmse"} means over the images.
+    """
+    from .metrics import evaluate as task_metrics  # noqa: PLC0415
+    from .metrics import nmse  # noqa: PLC0415
+
+    model.eval()
+    device = next(model.parameters()).device
+    ids = torch.arange(images.shape[0]) if ids is None else ids
+    sums: dict[str, float] = {"mse": 0.0, "psnr": 0.0, "ssim": 0.0, "nmse": 0.0}
+    for a in range(0, images.shape[0], batch):
+        inp, target = task.corrupt_fixed(images[a : a + batch], seed=int(seed), noise_ids=ids[a : a + batch],
+                                         example_ids=ids[a : a + batch])
+        inp, target = inp.to(device), target.to(device)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
+            out = model(inp)
+        out = out.float()
+        sums["mse"] += float(((out - target) ** 2).mean(dim=(1, 2, 3)).sum())
+        sums["nmse"] += float(nmse(out, target).sum())
+        if clamp:
+            m = task_metrics(out, target, task)
+            sums["psnr"] += float(m["psnr"].sum())
+            sums["ssim"] += float(m["ssim"].sum())
+    n = images.shape[0]
+    res = {k: v / n for k, v in sums.items()}
+    if not clamp:
+        res["psnr"] = res["ssim"] = float("nan")
+    model.train()
+    return res
+
+
+def _atomic_save(obj: dict, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def _load_checkpoint(path: Path, cfg_dict: dict) -> dict:
+    try:
+        ck = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # truncated file, pickle payload, not a torch file
+        raise CheckpointError(f"checkpoint {path} is unreadable ({type(e).__name__}); delete it to restart the run") from None
+    if not isinstance(ck, dict) or ck.get("format") != CKPT_FORMAT:
+        raise CheckpointError(f"checkpoint {path} is not a reconscale checkpoint; delete it to restart the run")
+    if ck.get("config") != cfg_dict:
+        raise CheckpointError(f"checkpoint {path} belongs to another configuration; delete it or use another directory")
+    return ck
+
+
+def train(
+    model: nn.Module,
+    task: Any,
+    train_x: torch.Tensor,
+    val_x: torch.Tensor,
+    cfg: TrainConfig,
+    *,
+    train_ids: torch.Tensor | None = None,
+    val_ids: torch.Tensor | None = None,
+    checkpoint: str | Path | None = None,
+    run_config: dict | None = None,
+    progress: bool = False,
+) -> TrainResult:
+    """Train ``model`` to reconstruct images from ``task``-corrupted versions.
+
+    Args:
+        model: maps (B, C_in, H, W) network inputs to (B, C_out, H, W) reconstructions.
+        task: has ``corrupt(x, *, generator, example_ids) -> (input, target)``.
+        train_x: (N, C, H, W) clean training images (float32, CPU).
+        val_x: (N_val, C, H, W) clean validation images; their noise is fixed (seeded).
+        cfg: optimisation settings.
+        train_ids, val_ids: (N,) example identities (seed per-example MRI masks), optional.
+        checkpoint: file to write every evaluation and to resume from if it exists.
+        run_config: the run's full config, stored in (and checked against) the checkpoint.
+        progress: tqdm bar over steps.
+
+    Returns:
+        :class:`TrainResult` with the best weights (by validation PSNR, or MSE when not clamped).
+    """
+    t0 = time.perf_counter()
+    device = pick_device(cfg.device)
+    cuda = device.type == "cuda"
+    model = model.to(device)
+    if cuda and cfg.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    fwd = torch.compile(model) if cfg.compile else model
+    steps = budget_steps(train_x.shape[0], cfg)
+    opt_cls = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
+    opt = opt_cls(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if cfg.schedule == "plateau":
+        sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", factor=cfg.plateau_factor,
+                                                           patience=cfg.plateau_patience, min_lr=cfg.min_lr)
+    elif cfg.schedule == "cosine":
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps, eta_min=cfg.min_lr)
+    else:
+        sched = None
+    gen = torch.Generator(device="cpu").manual_seed(cfg.seed)  # batches and training noise (resampled every step)
+    cfg_dict = {"train": asdict(cfg), "run": run_config or {}}
+    score_key = "psnr" if cfg.clamp else "mse"
+    sign = 1.0 if cfg.clamp else -1.0  # maximise PSNR / minimise MSE
+
+    step, best, best_step, stale, history, best_state = 0, -math.inf, -1, 0, [], None
+    ckpt = Path(checkpoint) if checkpoint is not None else None
+    if ckpt is not None and ckpt.exists():
+        ck = _load_checkpoint(ckpt, cfg_dict)
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["optimizer"])
+        if sched is not None:
+            sched.load_state_dict(ck["scheduler"])
+        gen.set_state(ck["rng"])
+        step, best, best_step, stale = ck["step"], ck["best"], ck["best_step"], ck["stale"]
+        history, best_state = ck["history"], ck["best_state"]
+
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm  # noqa: PLC0415
+
+        bar = tqdm(total=steps, initial=step, desc="train", unit="step", leave=False)
+    status, reason = "done", ""
+    model.train()
+    try:
+        while step < steps:
+            idx = torch.randint(train_x.shape[0], (min(cfg.batch_size, train_x.shape[0]),), generator=gen)
+            inp, target = task.corrupt(train_x[idx], generator=gen,
+                                       example_ids=None if train_ids is None else train_ids[idx])
+            inp, target = inp.to(device, non_blocking=True), target.to(device, non_blocking=True)
+            if cuda and cfg.channels_last:
+                inp = inp.contiguous(memory_format=torch.channels_last)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cuda and cfg.bf16):
+                loss = torch.mean((fwd(inp).float() - target) ** 2)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            step += 1
+            if isinstance(sched, torch.optim.lr_scheduler.CosineAnnealingLR):
+                sched.step()
+            if bar is not None:
+                bar.update(1)
+            if step % cfg.eval_every and step != steps:
+                continue
+            # -- evaluation, selection, schedule, checkpoint (one host sync per evaluation)
+            train_loss = float(loss.detach())
+            if not math.isfinite(train_loss):
+                status, reason = "failed", f"non-finite training loss ({train_loss}) at step {step}"
+                break
+            val = evaluate(model, task, val_x, seed=cfg.seed + 10_000, ids=val_ids, batch=cfg.eval_batch,
+                           clamp=cfg.clamp, autocast=cuda and cfg.bf16)
+            score = sign * val[score_key]
+            if not math.isfinite(score):
+                status, reason = "failed", f"non-finite validation {score_key} at step {step}"
+                break
+            lr_now = opt.param_groups[0]["lr"]
+            history.append({"step": step, "train_loss": train_loss, "lr": lr_now, **{f"val_{k}": v for k, v in val.items()}})
+            if score > best:
+                best, best_step, stale = score, step, 0
+                best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+            else:
+                stale += 1
+            if isinstance(sched, torch.optim.lr_scheduler.ReduceLROnPlateau):
+                sched.step(score)
+            if ckpt is not None:
+                _atomic_save({"format": CKPT_FORMAT, "config": cfg_dict, "model": model.state_dict(),
+                              "optimizer": opt.state_dict(), "scheduler": sched.state_dict() if sched else {},
+                              "rng": gen.get_state(), "step": step, "best": best, "best_step": best_step,
+                              "stale": stale, "history": history, "best_state": best_state}, ckpt)
+            at_floor = cfg.schedule != "plateau" or opt.param_groups[0]["lr"] <= cfg.min_lr * (1 + 1e-9)
+            if at_floor and stale >= cfg.early_stop_patience:
+                break
+    finally:
+        if bar is not None:
+            bar.close()
+    best_val = next((h for h in history if h["step"] == best_step), {})
+    if status == "done" and best_state is None:
+        status, reason = "failed", "no evaluation was completed"
+    return TrainResult(status=status, reason=reason, best_step=best_step, steps=step,
+                       best_val={k[4:]: v for k, v in best_val.items() if k.startswith("val_")},
+                       history=history, wall_s=time.perf_counter() - t0, device=str(device), best_state=best_state)

@@ -1,0 +1,185 @@
+"""Empirical engine: training improves on the input, resume equals an uninterrupted run, the
+ledger, results export and the CLI's error handling."""
+
+import json
+import sqlite3
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from bridge.cli import main as cli_main  # noqa: E402
+from empirical import sweep as sweep_mod  # noqa: E402
+from empirical.ledger import Ledger  # noqa: E402
+from empirical.train import CheckpointError, TrainConfig, budget_steps, train  # noqa: E402
+
+TINY = {"name": "tiny", "data": "deadleaves", "size": 16, "N": [4, 12], "width": 4, "depth": 1, "n_val": 6,
+        "n_test": 4, "batch_size": 4, "epochs": 5.0, "min_steps": 30, "max_steps": 60, "eval_every": 15,
+        "early_stop_patience": 100, "sigma": 0.2, "device": "cpu", "lr": 3e-3}
+
+
+def tiny_cfg(**kw):
+    return {**sweep_mod.DEFAULTS, **TINY, **kw}
+
+
+def test_tiny_training_improves_on_the_input(tmp_path):
+    row = sweep_mod.run_one({**tiny_cfg(), "N": 12, "max_steps": 120, "min_steps": 120}, tmp_path / "r")
+    assert row["status"] == "done", row.get("reason")
+    m = row["metrics"]
+    assert m["test"]["psnr"] > m["test_input"]["psnr"] + 1.0
+    assert m["val"]["psnr"] > 0 and len(m["history"]) >= 2
+    assert row["params"] > 0
+
+
+def test_budget_rule_grows_with_N_and_is_capped():
+    cfg = TrainConfig(batch_size=8, epochs=10, min_steps=100, max_steps=1000)
+    assert [budget_steps(N, cfg) for N in (8, 200, 10_000)] == [100, 250, 1000]
+
+
+def test_resume_after_crash_equals_uninterrupted(tmp_path, monkeypatch):
+    cfg = tiny_cfg()
+    ref = sweep_mod.run_sweep(cfg, tmp_path / "ref", progress=False)
+    # crash: the second run dies mid-training, right after its first checkpoint
+    from empirical import train as train_mod
+
+    calls = {"n": 0}
+    orig_save = train_mod._atomic_save
+
+    def crashing_save(obj, path):
+        orig_save(obj, path)
+        calls["n"] += 1
+        if calls["n"] == 3:  # two evaluations per run: the 3rd save is the second run's first
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(train_mod, "_atomic_save", crashing_save)
+    with pytest.raises(KeyboardInterrupt):
+        sweep_mod.run_sweep(cfg, tmp_path / "b", progress=False)
+    with Ledger(tmp_path / "b" / "ledger.sqlite") as led:
+        assert sorted(r["status"] for r in led.rows()) == ["done", "running"]
+    monkeypatch.setattr(train_mod, "_atomic_save", orig_save)
+    sweep_mod.run_sweep(cfg, tmp_path / "b", progress=False)
+    with Ledger(ref) as a, Ledger(tmp_path / "b" / "ledger.sqlite") as b:
+        ra, rb = a.rows(), b.rows()
+    assert [r["status"] for r in rb] == ["done", "done"]
+    for x, y in zip(ra, rb):
+        assert x["run_id"] == y["run_id"] and x["config"] == y["config"]
+        assert x["metrics"]["test"] == y["metrics"]["test"]  # bit-identical on CPU
+        assert x["metrics"]["val"] == y["metrics"]["val"]
+
+
+def test_rerun_skips_done_runs(tmp_path, monkeypatch):
+    cfg = tiny_cfg(N=[4])
+    sweep_mod.run_sweep(cfg, tmp_path, progress=False)
+    monkeypatch.setattr(sweep_mod, "run_one", lambda *a, **k: pytest.fail("a finished run was trained again"))
+    sweep_mod.run_sweep(cfg, tmp_path, progress=False)
+
+
+def test_nan_loss_marks_the_run_failed():
+    from empirical.models import build_model
+    from empirical.tasks import make_task
+
+    x = torch.rand(4, 1, 8, 8)
+    x[0, 0, 0, 0] = float("nan")
+    res = train(build_model("unet", in_chans=1, out_chans=1, width=4, num_pool_layers=1), make_task("denoise", sigma=0.1),
+                x, torch.rand(2, 1, 8, 8), TrainConfig(max_steps=20, min_steps=20, eval_every=5, device="cpu", batch_size=4))
+    assert res.status == "failed" and "non-finite" in res.reason
+
+
+def test_failed_run_is_recorded_and_retried_on_request(tmp_path, monkeypatch):
+    cfg = tiny_cfg(N=[4])
+    seen = []
+
+    def failing(run, *a, **k):
+        seen.append(run)
+        return {"status": "failed", "reason": "non-finite training loss (nan) at step 5"}
+
+    monkeypatch.setattr(sweep_mod, "run_one", failing)
+    sweep_mod.run_sweep(cfg, tmp_path, progress=False)
+    with Ledger(tmp_path / "ledger.sqlite") as led:
+        (row,) = led.rows()
+    assert row["status"] == "failed" and "non-finite" in row["reason"] and len(seen) == 1
+    sweep_mod.run_sweep(cfg, tmp_path, progress=False)  # the sweep continues past it, no retry by default
+    assert len(seen) == 1
+    sweep_mod.run_sweep(cfg, tmp_path, progress=False, retry_failed=True)
+    assert len(seen) == 2
+
+
+def test_corrupt_or_foreign_checkpoint_is_a_clear_error(tmp_path):
+    from empirical.models import build_model
+    from empirical.tasks import make_task
+
+    task = make_task("denoise", sigma=0.1)
+    x = torch.rand(4, 1, 8, 8)
+    cfg = TrainConfig(max_steps=20, min_steps=20, eval_every=10, device="cpu", batch_size=2)
+    ck = tmp_path / "ckpt.pt"
+    ck.write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match="unreadable"):
+        train(build_model("unet", in_chans=1, out_chans=1, width=4, num_pool_layers=1), task, x, x, cfg, checkpoint=ck)
+    torch.save({"format": "something-else"}, ck)
+    with pytest.raises(CheckpointError, match="not a reconscale checkpoint"):
+        train(build_model("unet", in_chans=1, out_chans=1, width=4, num_pool_layers=1), task, x, x, cfg, checkpoint=ck)
+
+
+def test_config_axes_and_errors():
+    runs = sweep_mod.expand(tiny_cfg(width=[4, 8], seed=[0, 1]))
+    assert len(runs) == 2 * 2 * 2 and [r["N"] for r in runs[:2]] == [4, 12]
+    for bad, match in [({"N": []}, "empty"), ({"N": [0]}, "N=0"), ({"task": "deblur"}, "task")]:
+        with pytest.raises(ValueError, match=match):
+            sweep_mod.expand(tiny_cfg(**bad))
+    with pytest.raises(ValueError, match="unknown key"):
+        sweep_mod.load_config("quick-denoise", ["colour=1"])
+    with pytest.raises(ValueError, match="shipped config"):
+        sweep_mod.load_config("no-such-config")
+    assert sweep_mod.parse_override("N=[1,2]") == ("N", [1, 2])
+    assert sweep_mod.parse_override("data=photos") == ("data", "photos")
+
+
+def test_shipped_configs_parse():
+    for path in sorted(sweep_mod.CONFIG_DIR.glob("*.toml")):
+        runs = sweep_mod.expand(sweep_mod.load_config(path))
+        assert runs, path
+
+
+def test_results_export_and_selection(tmp_path, capsys):
+    sweep_mod.run_sweep(tiny_cfg(width=[4, 6], N=[4]), tmp_path, progress=False)
+    assert cli_main(["results", str(tmp_path), "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert len(rows) == 2 and {"test_psnr", "val_psnr", "params", "N", "width", "conv_data_range"} <= rows[0].keys()
+    assert cli_main(["results", str(tmp_path), "--select", "--format", "json"]) == 0
+    (sel,) = json.loads(capsys.readouterr().out)
+    best = max(rows, key=lambda r: r["val_psnr"])
+    assert sel["width"] == best["width"] and sel["test_psnr_mean"] == pytest.approx(best["test_psnr"])
+
+
+def test_cli_bad_inputs(tmp_path, capsys):
+    for argv, match in [(["sweep", "no-such"], "shipped config"), (["sweep", "quick-denoise", "--set", "N"], "key=value"),
+                        (["sweep", "quick-denoise", "--set", "bogus=1"], "unknown key"),
+                        (["results", str(tmp_path)], "no ledger")]:
+        assert cli_main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and match in err
+    assert not any(tmp_path.iterdir())
+    bad = tmp_path / "x"
+    bad.mkdir()
+    (bad / "ledger.sqlite").write_text("garbage" * 100)
+    assert cli_main(["results", str(bad)]) == 2
+    assert "not a reconscale ledger" in capsys.readouterr().err
+
+
+def test_ledger_uses_parameters_not_string_sql(tmp_path):
+    with Ledger(tmp_path / "l.sqlite") as led:
+        rid = led.add("s'; DROP TABLE runs; --", {"x": "'); DELETE FROM runs; --"})
+        assert led.get(rid)["sweep"].startswith("s'; DROP")
+    assert sqlite3.connect(tmp_path / "l.sqlite").execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 1
+
+
+def test_process_executor_matches_local(tmp_path):
+    cfg = tiny_cfg(N=[4, 8])
+    a = sweep_mod.run_sweep(cfg, tmp_path / "local", progress=False)
+    b = sweep_mod.run_sweep(cfg, tmp_path / "proc", executor="process", workers=2, progress=False)
+    with Ledger(a) as la, Ledger(b) as lb:
+        ra, rb = la.rows(), lb.rows()
+    assert [r["status"] for r in rb] == ["done", "done"]
+    for x, y in zip(ra, rb):
+        assert x["run_id"] == y["run_id"]
+        assert x["metrics"]["test"] == pytest.approx(y["metrics"]["test"], rel=1e-6)
