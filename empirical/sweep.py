@@ -152,14 +152,18 @@ def run_one(run: dict, run_dir: str | Path, *, progress: bool = False) -> dict:
                             width=run["width"], image_shape=(run["size"], run["size"]),
                             residual=run["residual"] and task.in_channels(C) == task.out_channels(C), **extra)
     params = param_count(model)
-    res = train(model, task, train_x, val_x, tcfg, train_ids=ids(tr_idx), val_ids=ids(split.val),
-                checkpoint=run_dir / "ckpt.pt", run_config=json.loads(json.dumps(run)), progress=progress)
+    # MRI masks: one per example, or one per volume for sources that have volumes (fastMRI)
+    mask_of = (lambda s, a: ids(s.volume_of(a))) if hasattr(src, "volume_of") else (lambda s, a: ids(a))  # noqa: E731
+    res = train(model, task, train_x, val_x, tcfg, train_ids=mask_of(src, tr_idx), val_ids=ids(split.val),
+                val_mask_ids=mask_of(src, split.val), checkpoint=run_dir / "ckpt.pt",
+                run_config=json.loads(json.dumps(run)), progress=progress)
     row = {"status": res.status, "reason": res.reason, "params": params, "best_step": res.best_step,
            "steps": res.steps, "wall_s": res.wall_s, "device": res.device, "versions": _versions()}
     if res.status == "done":
         model.load_state_dict(res.best_state)
-        test = evaluate(model, task, test_x, seed=run["seed"] + 20_000, ids=ids(test_idx), batch=tcfg.eval_batch,
-                        clamp=clamp)
+        test_masks = ids(tsrc.volume_of(test_idx)) if hasattr(tsrc, "volume_of") else None
+        test = evaluate(model, task, test_x, seed=run["seed"] + 20_000, ids=ids(test_idx), mask_ids=test_masks,
+                        batch=tcfg.eval_batch, clamp=clamp)
         baseline = _input_metrics(task, test_x, seed=run["seed"] + 20_000, ids=ids(test_idx), clamp=clamp)
         row["metrics"] = {"val": res.best_val, "test": test, "test_input": baseline, "history": res.history,
                           "conventions": _conventions(run, task)}

@@ -104,11 +104,13 @@ def pick_device(name: str) -> torch.device:
 
 @torch.no_grad()
 def evaluate(model: nn.Module, task: Any, images: torch.Tensor, *, seed: int, ids: torch.Tensor | None = None,
-             batch: int = 32, clamp: bool = True, autocast: bool = False) -> dict:
+             mask_ids: torch.Tensor | None = None, batch: int = 32, clamp: bool = True,
+             autocast: bool = False) -> dict:
     """Mean metrics of ``model`` on ``images`` (B, C, H, W) under fixed, per-image noise.
 
     Noise for image b is seeded by (``seed``, ``ids[b]``) (``task.corrupt_fixed``), so it does not
-    depend on batch size or order. Metrics follow the task's conventions (clamp, data range,
+    depend on batch size or order; MRI masks are seeded by ``mask_ids`` (default ``ids``; fastMRI
+    passes volume ids, one mask per volume). Metrics follow the task's conventions (clamp, data range,
     border crop, luma; :func:`empirical.metrics.evaluate`) when ``clamp``; otherwise (the subspace
     source, not an image range) only MSE and NMSE are meaningful and PSNR/SSIM are NaN.
 
@@ -121,10 +123,11 @@ def evaluate(model: nn.Module, task: Any, images: torch.Tensor, *, seed: int, id
     model.eval()
     device = next(model.parameters()).device
     ids = torch.arange(images.shape[0]) if ids is None else ids
+    mask_ids = ids if mask_ids is None else mask_ids
     sums: dict[str, float] = {"mse": 0.0, "psnr": 0.0, "ssim": 0.0, "nmse": 0.0}
     for a in range(0, images.shape[0], batch):
         inp, target = task.corrupt_fixed(images[a : a + batch], seed=int(seed), noise_ids=ids[a : a + batch],
-                                         example_ids=ids[a : a + batch])
+                                         example_ids=mask_ids[a : a + batch])
         inp, target = inp.to(device), target.to(device)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
             out = model(inp)
@@ -170,6 +173,7 @@ def train(
     *,
     train_ids: torch.Tensor | None = None,
     val_ids: torch.Tensor | None = None,
+    val_mask_ids: torch.Tensor | None = None,
     checkpoint: str | Path | None = None,
     run_config: dict | None = None,
     progress: bool = False,
@@ -182,7 +186,9 @@ def train(
         train_x: (N, C, H, W) clean training images (float32, CPU).
         val_x: (N_val, C, H, W) clean validation images; their noise is fixed (seeded).
         cfg: optimisation settings.
-        train_ids, val_ids: (N,) example identities (seed per-example MRI masks), optional.
+        train_ids: (N,) mask identities of the training examples (MRI: one fixed mask per id).
+        val_ids: (N_val,) validation identities (seed their fixed noise); ``val_mask_ids`` their
+            mask identities when they differ (fastMRI: the volume).
         checkpoint: file to write every evaluation and to resume from if it exists.
         run_config: the run's full config, stored in (and checked against) the checkpoint.
         progress: tqdm bar over steps.
@@ -256,7 +262,8 @@ def train(
             if not math.isfinite(train_loss):
                 status, reason = "failed", f"non-finite training loss ({train_loss}) at step {step}"
                 break
-            val = evaluate(model, task, val_x, seed=cfg.seed + 10_000, ids=val_ids, batch=cfg.eval_batch,
+            val = evaluate(model, task, val_x, seed=cfg.seed + 10_000, ids=val_ids, mask_ids=val_mask_ids,
+                           batch=cfg.eval_batch,
                            clamp=cfg.clamp, autocast=cuda and cfg.bf16)
             score = sign * val[score_key]
             if not math.isfinite(score):
