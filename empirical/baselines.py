@@ -417,37 +417,16 @@ def reconstruct(name: str, task: Any, net_input: torch.Tensor, *, sigma: float, 
 
 
 def _make_task(run: dict) -> Any:
-    from .tasks import make_task  # noqa: PLC0415
+    from .sweep import run_task  # noqa: PLC0415
 
-    return make_task(run["task"], sigma=run["sigma"], accel=run["accel"], center_fraction=run["center_fraction"],
-                     mask=run["mask"], complex_input=run["complex_input"], scale=run["scale"],
-                     sr_kernel=run["sr_kernel"])
+    return run_task(run)
 
 
 def _datasets(run: dict) -> dict:
-    """The run's task, validation and test images and ids, built as :func:`empirical.sweep.run_one` does."""
-    from .data import make_source  # noqa: PLC0415
+    """The run's task, validation and test images and ids, exactly as the run itself builds them."""
+    from .sweep import run_data  # noqa: PLC0415
 
-    task = _make_task(run)
-    kw = {"d": run["d"]} if run["data"] == "subspace" else {}
-    src = make_source(run["data"], size=run["size"], channels=run["channels"], seed=run["data_seed"], **kw)
-    # Validation and test indices do not depend on the training-pool size: N is irrelevant here.
-    split = src.split(n_train=0, n_val=run["n_val"], n_test=0 if run["test_data"] else run["n_test"],
-                      seed=run["data_seed"])
-    if run["test_data"]:
-        tsrc = make_source(run["test_data"], size=run["size"], channels=run["channels"], seed=run["data_seed"])
-        test_idx = tsrc.split(n_train=0, n_val=0, n_test=run["n_test"], seed=run["data_seed"]).test
-    else:
-        tsrc, test_idx = src, split.test
-
-    def as_t(a: Any) -> torch.Tensor:
-        return torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))
-
-    def ids(a: Any) -> torch.Tensor:
-        return torch.from_numpy(np.array(a, dtype=np.int64))
-
-    return {"task": task, "val_x": as_t(src.batch(split.val)), "val_ids": ids(split.val),
-            "test_x": as_t(tsrc.batch(test_idx)), "test_ids": ids(test_idx), "clamp": run["data"] != "subspace"}
+    return run_data(run, with_train=False)
 
 
 def _eval_task(name: str, task: Any) -> Any:
@@ -478,7 +457,7 @@ def _score(out: torch.Tensor, target: torch.Tensor, task: Any, clamp: bool) -> f
 
 
 def tune_params(name: str, task: Any, val_x: torch.Tensor, *, seed: int, ids: torch.Tensor,
-                clamp: bool = True) -> dict:
+                mask_ids: torch.Tensor | None = None, clamp: bool = True) -> dict:
     """Tune a baseline's parameters on validation images by grid search.
 
     Args:
@@ -486,7 +465,8 @@ def tune_params(name: str, task: Any, val_x: torch.Tensor, *, seed: int, ids: to
         task: the run's task.
         val_x: (n_val, C, H, W) clean validation images.
         seed: the validation noise seed (``run["seed"] + 10_000``).
-        ids: (n_val,) validation indices (noise and mask ids).
+        ids: (n_val,) validation indices (noise ids; also the mask ids unless ``mask_ids``).
+        mask_ids: (n_val,) MRI mask ids when they differ from ``ids`` (fastMRI: volumes).
         clamp: image data (score by PSNR after the conventions' clamp) or not (score by MSE).
 
     Returns:
@@ -497,7 +477,8 @@ def tune_params(name: str, task: Any, val_x: torch.Tensor, *, seed: int, ids: to
     if name not in TUNED:
         return params
     etask = _eval_task(name, task)
-    inp, target = etask.corrupt_fixed(val_x, seed=int(seed), noise_ids=ids, example_ids=ids)
+    mask_ids = ids if mask_ids is None else mask_ids
+    inp, target = etask.corrupt_fixed(val_x, seed=int(seed), noise_ids=ids, example_ids=mask_ids)
     rng = _clamp_range(task, clamp)
 
     def score(out: torch.Tensor) -> float:
@@ -516,7 +497,7 @@ def tune_params(name: str, task: Any, val_x: torch.Tensor, *, seed: int, ids: to
     # tv-cs: every λ of the grid in one batch, the iterates at each iteration count of the grid
     z = _complex_input(inp)
     h, w = z.shape[-2:]
-    masks = etask.column_masks((h, w), ids).numpy()
+    masks = etask.column_masks((h, w), mask_ids).numpy()
     n, L = z.shape[0], len(TVCS_LAMBDAS)
     lam = np.repeat(np.array(TVCS_LAMBDAS, dtype=np.float64), n)
     snaps = tv_cs(np.tile(z, (L, 1, 1)), np.tile(masks, (L, 1)), lam, n_iter=max(TVCS_ITERS),
@@ -597,13 +578,14 @@ def evaluate_baselines(run: dict, *, names: Sequence[str] | None = None, tune: b
             out[name] = {"skipped": reason}
             continue
         if tune and name in TUNED:
-            params = tune_params(name, task, d["val_x"], seed=run["seed"] + 10_000, ids=d["val_ids"], clamp=clamp)
+            params = tune_params(name, task, d["val_x"], seed=run["seed"] + 10_000, ids=d["val_ids"],
+                                 mask_ids=d["val_mask_ids"], clamp=clamp)
         else:
             params = default_params(name, task, sigma=task.sigma)
         etask = _eval_task(name, task)
-        module = _Baseline(name, etask, task.sigma, params, d["test_ids"], rng)
+        module = _Baseline(name, etask, task.sigma, params, d["test_mask_ids"], rng)
         res = evaluate(module, etask, d["test_x"], seed=run["seed"] + 20_000, ids=d["test_ids"],
-                       batch=d["test_x"].shape[0], clamp=clamp)
+                       mask_ids=d["test_mask_ids"], batch=d["test_x"].shape[0], clamp=clamp)
         out[name] = {**res, "params": params}
     return out
 

@@ -23,8 +23,8 @@ else:  # pragma: no cover
 
 from .ledger import Ledger
 
-__all__ = ["DEFAULTS", "load_config", "expand", "run_one", "run_sweep", "results_table", "select_per_N",
-           "CONFIG_DIR", "parse_override"]
+__all__ = ["DEFAULTS", "load_config", "expand", "run_task", "run_data", "run_one", "run_sweep", "results_table",
+           "select_per_N", "CONFIG_DIR", "parse_override"]
 
 CONFIG_DIR = Path(__file__).with_name("configs")
 
@@ -113,36 +113,69 @@ def _versions() -> dict:
     return {"python": platform.python_version(), "torch": torch.__version__, "numpy": numpy.__version__}
 
 
-def run_one(run: dict, run_dir: str | Path, *, progress: bool = False) -> dict:
-    """Train and evaluate one run; returns the ledger row (never raises for training failures)."""
+def run_task(run: dict) -> Any:
+    """The :class:`~empirical.tasks.Task` of a flat run config."""
+    from .tasks import make_task  # noqa: PLC0415
+
+    return make_task(run["task"], sigma=run["sigma"], accel=run["accel"], center_fraction=run["center_fraction"],
+                     mask=run["mask"], complex_input=run["complex_input"], scale=run["scale"],
+                     sr_kernel=run["sr_kernel"])
+
+
+def run_data(run: dict, *, with_train: bool = True) -> dict:
+    """Images and identities of a run, the one place they are built (runs and baselines share it).
+
+    Returns a dict with ``task``, ``train_x``/``train_mask_ids`` (when ``with_train``), ``val_x``,
+    ``val_ids``, ``val_mask_ids``, ``test_x``, ``test_ids``, ``test_mask_ids`` and ``clamp``. Images
+    are (B, C, size, size) float32 tensors; ids seed each image's fixed noise; mask ids seed MRI masks
+    (the example itself, or its volume for sources with volumes such as fastMRI). Validation and test
+    sets do not depend on N.
+    """
     import numpy as np  # noqa: PLC0415
     import torch  # noqa: PLC0415
 
     from .data import make_source  # noqa: PLC0415
-    from .models import build_model, param_count  # noqa: PLC0415
-    from .tasks import make_task  # noqa: PLC0415
-    from .train import TrainConfig, evaluate, train  # noqa: PLC0415
 
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    task = make_task(run["task"], sigma=run["sigma"], accel=run["accel"], center_fraction=run["center_fraction"],
-                     mask=run["mask"], complex_input=run["complex_input"], scale=run["scale"],
-                     sr_kernel=run["sr_kernel"])
     kw = {"d": run["d"]} if run["data"] == "subspace" else {}
     src = make_source(run["data"], size=run["size"], channels=run["channels"], seed=run["data_seed"], **kw)
-    split = src.split(n_train=run["N"], n_val=run["n_val"], n_test=0 if run["test_data"] else run["n_test"],
-                      seed=run["data_seed"])
+    split = src.split(n_train=run["N"] if with_train else 0, n_val=run["n_val"],
+                      n_test=0 if run["test_data"] else run["n_test"], seed=run["data_seed"])
     if run["test_data"]:
         tsrc = make_source(run["test_data"], size=run["size"], channels=run["channels"], seed=run["data_seed"])
         test_idx = tsrc.split(n_train=0, n_val=0, n_test=run["n_test"], seed=run["data_seed"]).test
     else:
         tsrc, test_idx = src, split.test
-    tr_idx = split.train(run["N"])
-    as_t = lambda a: torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))  # noqa: E731
-    train_x, val_x, test_x = as_t(src.batch(tr_idx)), as_t(src.batch(split.val)), as_t(tsrc.batch(test_idx))
-    ids = lambda a: torch.from_numpy(np.array(a, dtype=np.int64))  # noqa: E731  (a writable copy)
+
+    def images(s: Any, idx: Any) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(s.batch(idx), dtype=np.float32))
+
+    def ids(a: Any) -> torch.Tensor:
+        return torch.from_numpy(np.array(a, dtype=np.int64))  # a writable copy
+
+    def mask_ids(s: Any, idx: Any) -> torch.Tensor:
+        return ids(s.volume_of(idx)) if hasattr(s, "volume_of") else ids(idx)
+
+    out = {"task": run_task(run), "val_x": images(src, split.val), "val_ids": ids(split.val),
+           "val_mask_ids": mask_ids(src, split.val), "test_x": images(tsrc, test_idx), "test_ids": ids(test_idx),
+           "test_mask_ids": mask_ids(tsrc, test_idx), "clamp": run["data"] != "subspace"}
+    if with_train:
+        tr_idx = split.train(run["N"])
+        out |= {"train_x": images(src, tr_idx), "train_mask_ids": mask_ids(src, tr_idx)}
+    return out
+
+
+def run_one(run: dict, run_dir: str | Path, *, progress: bool = False) -> dict:
+    """Train and evaluate one run; returns the ledger row (never raises for training failures)."""
+    import torch  # noqa: PLC0415
+
+    from .models import build_model, param_count  # noqa: PLC0415
+    from .train import TrainConfig, evaluate, train  # noqa: PLC0415
+
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    d = run_data(run)
+    task, clamp = d["task"], d["clamp"]
     C = run["channels"]
-    clamp = run["data"] != "subspace"
     tcfg = TrainConfig(**{f.name: run[f.name] for f in fields(TrainConfig) if f.name in run and f.name != "clamp"},
                        clamp=clamp)
     extra = {"num_pool_layers": run["depth"]} if run["arch"] == "unet" else {}
@@ -152,25 +185,22 @@ def run_one(run: dict, run_dir: str | Path, *, progress: bool = False) -> dict:
                             width=run["width"], image_shape=(run["size"], run["size"]),
                             residual=run["residual"] and task.in_channels(C) == task.out_channels(C), **extra)
     params = param_count(model)
-    # MRI masks: one per example, or one per volume for sources that have volumes (fastMRI)
-    mask_of = (lambda s, a: ids(s.volume_of(a))) if hasattr(src, "volume_of") else (lambda s, a: ids(a))  # noqa: E731
-    res = train(model, task, train_x, val_x, tcfg, train_ids=mask_of(src, tr_idx), val_ids=ids(split.val),
-                val_mask_ids=mask_of(src, split.val), checkpoint=run_dir / "ckpt.pt",
+    res = train(model, task, d["train_x"], d["val_x"], tcfg, train_ids=d["train_mask_ids"], val_ids=d["val_ids"],
+                val_mask_ids=d["val_mask_ids"], checkpoint=run_dir / "ckpt.pt",
                 run_config=json.loads(json.dumps(run)), progress=progress)
     row = {"status": res.status, "reason": res.reason, "params": params, "best_step": res.best_step,
            "steps": res.steps, "wall_s": res.wall_s, "device": res.device, "versions": _versions()}
     if res.status == "done":
         model.load_state_dict(res.best_state)
-        test_masks = ids(tsrc.volume_of(test_idx)) if hasattr(tsrc, "volume_of") else None
-        test = evaluate(model, task, test_x, seed=run["seed"] + 20_000, ids=ids(test_idx), mask_ids=test_masks,
-                        batch=tcfg.eval_batch, clamp=clamp)
-        baseline = _input_metrics(task, test_x, seed=run["seed"] + 20_000, ids=ids(test_idx), clamp=clamp)
+        kw = {"seed": run["seed"] + 20_000, "ids": d["test_ids"], "mask_ids": d["test_mask_ids"], "clamp": clamp}
+        test = evaluate(model, task, d["test_x"], batch=tcfg.eval_batch, **kw)
+        baseline = _input_metrics(task, d["test_x"], **kw)
         row["metrics"] = {"val": res.best_val, "test": test, "test_input": baseline, "history": res.history,
                           "conventions": _conventions(run, task)}
     return row
 
 
-def _input_metrics(task: Any, x: Any, *, seed: int, ids: Any, clamp: bool) -> dict:
+def _input_metrics(task: Any, x: Any, *, seed: int, ids: Any, mask_ids: Any = None, clamp: bool) -> dict:
     """Metrics of the network input itself (noisy / zero-filled / upsampled) on the test set."""
     import torch  # noqa: PLC0415
     from torch import nn  # noqa: PLC0415
@@ -185,7 +215,7 @@ def _input_metrics(task: Any, x: Any, *, seed: int, ids: Any, clamp: bool) -> di
         def forward(self, z: torch.Tensor) -> torch.Tensor:
             return z if z.shape[1] != 2 else torch.sqrt(z[:, :1] ** 2 + z[:, 1:] ** 2)
 
-    return evaluate(_Input(), task, x, seed=seed, ids=ids, clamp=clamp)
+    return evaluate(_Input(), task, x, seed=seed, ids=ids, mask_ids=mask_ids, clamp=clamp)
 
 
 def _conventions(run: dict, task: Any) -> dict:

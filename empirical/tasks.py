@@ -28,8 +28,6 @@ fixed seed before each pass (reproducible for a fixed batch order and batch size
 
 from __future__ import annotations
 
-import math
-import operator as _operator
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from functools import lru_cache
@@ -40,6 +38,8 @@ import torch
 import torch.nn.functional as F
 
 from theory.operators import MRI, Denoise, SuperResolution, operator_from_dict
+from theory.validation import finite_float as _float_field
+from theory.validation import integer as _int_value
 
 __all__ = [
     "SR_KERNELS",
@@ -96,27 +96,6 @@ def ifft2c(ksp: torch.Tensor) -> torch.Tensor:
 
 
 # --------------------------------------------------------------------------- validation helpers
-
-
-def _float_field(name: str, value: Any, hint: str) -> float:
-    if isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"{name}={value!r} must be a number ({hint})")
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name}={value!r} must be a number ({hint})") from None
-    if not math.isfinite(v):
-        raise ValueError(f"{name}={value!r} must be a finite number ({hint})")
-    return v
-
-
-def _int_value(name: str, value: Any, hint: str) -> int:
-    if isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"{name}={value!r} must be an integer ({hint})")
-    try:
-        return int(_operator.index(value))
-    except TypeError:
-        raise ValueError(f"{name}={value!r} must be an integer ({hint})") from None
 
 
 def _check_images(x: Any) -> None:

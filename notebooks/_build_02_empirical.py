@@ -199,10 +199,12 @@ md(
     A sweep is a flat TOML config (`empirical/configs/*.toml`); every key not given takes its value
     from `empirical.sweep.DEFAULTS`. **Any key that holds a list is a sweep axis**, and the runs
     are the cartesian product of the axes (`expand`). The shipped `quick-denoise` config trains
-    residual U-Nets on textured dead leaves and tests on the held-out photos, for
+    residual U-Nets on patches of the training photographs (the source that transfers best to
+    real photos; the README has the measurement) and tests on the held-out photos, for
     $N = 8 \dots 512$ and two widths.
 
-    For this notebook we shrink it: 32×32 images, one width (8 channels in the first layer, about
+    For this notebook we train on **textured dead leaves** instead — a fully synthetic source, so
+    that the distribution shift to the test photos is visible below — and shrink the sweep: 32×32 images, one width (8 channels in the first layer, about
     29k parameters) and five training-set sizes. The training budget per run is
     `budget_steps(N) = clip(round(epochs·N / batch_size), min_steps, max_steps)` gradient steps,
     with validation (and a checkpoint) every `eval_every` steps. That rule gives larger $N$ more
@@ -214,7 +216,7 @@ md(
 code(
     r"""
     cfg = load_config("quick-denoise")
-    cfg.update(name="nb02-denoise", size=SIZE, N=[8, 16, 32, 128, 512], width=[8],
+    cfg.update(name="nb02-denoise", data="deadleaves-textured", size=SIZE, N=[8, 16, 32, 128, 512], width=[8],
                min_steps=600, max_steps=600, eval_every=30)
     runs = expand(cfg)
     tcfg = TrainConfig(epochs=cfg["epochs"], batch_size=cfg["batch_size"], min_steps=cfg["min_steps"],
@@ -224,7 +226,7 @@ code(
     print(f"{len(runs)} runs:")
     for run in runs:
         print(f"  N={run['N']:4d}  width={run['width']}  seed={run['seed']}  steps={budget_steps(run['N'], tcfg)}")
-    print("\nCLI equivalent:\n  reconscale sweep quick-denoise --out DIR --set size=32 --set 'N=[8,16,32,128,512]' "
+    print("\nCLI equivalent:\n  reconscale sweep quick-denoise --out DIR --set data=deadleaves-textured --set size=32 --set 'N=[8,16,32,128,512]' "
           "--set 'width=[8]' --set min_steps=600 --set max_steps=600 --set eval_every=30")
     """
 )

@@ -28,6 +28,9 @@ from typing import Any, Union
 
 import numpy as np
 
+from .validation import finite_float as _as_finite_float
+from .validation import integer as _as_int
+
 __all__ = [
     "Denoise",
     "MRI",
@@ -77,27 +80,6 @@ def _normalise_shape(shape: Any) -> tuple[int, ...]:
     if not out:
         raise ValueError("shape=() must have at least one dimension (the image size)")
     return tuple(out)
-
-
-def _as_finite_float(name: str, value: Any, hint: str) -> float:
-    if isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"{name}={value!r} must be a number ({hint})")
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name}={value!r} must be a number ({hint})") from None
-    if not math.isfinite(v):
-        raise ValueError(f"{name}={value!r} must be a finite number ({hint})")
-    return v
-
-
-def _as_int(name: str, value: Any, hint: str) -> int:
-    if isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"{name}={value!r} must be an integer ({hint})")
-    try:
-        return int(_operator.index(value))
-    except TypeError:
-        raise ValueError(f"{name}={value!r} must be an integer ({hint})") from None
 
 
 def _real_batch(a: Any, size: int, name: str) -> np.ndarray:
