@@ -574,6 +574,8 @@ def evaluate_baselines(run: dict, *, names: Sequence[str] | None = None, tune: b
     out: dict[str, dict] = {}
     for name in chosen:
         reason = unavailable(name)
+        if name == "tv-cs" and getattr(task, "coils", 1) > 1:
+            reason = "tv-cs is single-coil only for now (multi-coil CS needs the coil maps in the data term)"
         if reason:
             out[name] = {"skipped": reason}
             continue

@@ -33,7 +33,7 @@ DEFAULTS: dict[str, Any] = {
     "name": "sweep",
     # task
     "task": "denoise", "sigma": 25 / 255, "accel": 4.0, "center_fraction": 0.08, "mask": "equispaced",
-    "complex_input": False, "scale": 2, "sr_kernel": "block",
+    "complex_input": False, "coils": 1, "scale": 2, "sr_kernel": "block",
     # data
     "data": "deadleaves-textured", "test_data": "", "size": 64, "channels": 1, "d": 10, "n_val": 32, "n_test": 16,
     "data_seed": 0,
@@ -119,7 +119,7 @@ def run_task(run: dict) -> Any:
 
     return make_task(run["task"], sigma=run["sigma"], accel=run["accel"], center_fraction=run["center_fraction"],
                      mask=run["mask"], complex_input=run["complex_input"], scale=run["scale"],
-                     sr_kernel=run["sr_kernel"])
+                     sr_kernel=run["sr_kernel"], coils=run["coils"])
 
 
 def run_data(run: dict, *, with_train: bool = True) -> dict:

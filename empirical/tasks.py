@@ -17,7 +17,13 @@ Conventions shared with :mod:`theory.operators` (its specs are the single source
 * SR ``"block"`` is s×s block averaging (the theory operator); the network input is the
   block-replicated (nearest-neighbour) upsampling of the low-res image, ``s² Aᵀ y``.
 * noise σ is on the [0, 1] image scale: per pixel (denoise), per real and per imaginary
-  component of each sampled k-space entry (MRI, as in the theory), per low-res pixel (SR).
+  component of each sampled k-space entry (MRI, as in the theory; multi-coil: of every coil,
+  independently), per low-res pixel (SR).
+* simulated multi-coil MRI (``coils > 1``, not in the theory): coil ``c`` measures
+  ``M F(S_c · x)`` with the smooth, deterministic sensitivity maps of :func:`coil_sensitivities`
+  (normalised so ``Σ_c |S_c|² = 1``), all coils sharing the example's column mask; the network
+  input is the root-sum-of-squares (RSS) of the zero-filled coil images, as for fastMRI's
+  multi-coil data.
 
 Randomness: :meth:`Task.corrupt` draws all its noise from the ``torch.Generator`` it is given and
 never touches the global RNG. Use one running generator for training (a fresh noise draw every
@@ -46,6 +52,7 @@ __all__ = [
     "TASK_NAMES",
     "Task",
     "TorchOperator",
+    "coil_sensitivities",
     "fft2c",
     "ifft2c",
     "make_task",
@@ -61,7 +68,7 @@ Spec = Union[Denoise, MRI, SuperResolution]
 # Task fields that only mean something for one task; "name" and "sigma" apply to all.
 _TASK_FIELDS: dict[str, tuple[str, ...]] = {
     "denoise": ("sigma",),
-    "mri": ("sigma", "accel", "center_fraction", "mask", "complex_input"),
+    "mri": ("sigma", "accel", "center_fraction", "mask", "complex_input", "coils"),
     "sr": ("sigma", "scale", "sr_kernel"),
 }
 
@@ -152,6 +159,79 @@ def _mask_columns_cached(
     # The theory spec builds the mask; we only cache it (one per volume/example id).
     cols = MRI(shape, accel=accel, center_fraction=center_fraction, mask=mask, seed=seed).mask_columns()
     return torch.from_numpy(cols.copy())
+
+
+# --------------------------------------------------------------------------- coil sensitivities
+
+#: Coil sensitivity model (see :func:`coil_sensitivities`), lengths in units of max(h, w).
+_COIL_RADIUS = 0.75  # coils on a circle of this radius around the image centre (just outside it)
+_COIL_WIDTH = 0.5  # standard deviation of each coil's Gaussian magnitude profile
+_COIL_PHASE = np.pi  # phase change of each coil's linear phase across one image side
+
+
+@lru_cache(maxsize=64)
+def _coil_maps_cached(coils: int, h: int, w: int) -> torch.Tensor:
+    size = float(max(h, w))
+    v = (np.arange(h, dtype=np.float64) - (h - 1) / 2) / size  # rows, downwards
+    u = (np.arange(w, dtype=np.float64) - (w - 1) / 2) / size  # columns, rightwards
+    vv, uu = np.meshgrid(v, u, indexing="ij")
+    theta = 2 * np.pi * np.arange(coils) / coils
+    cu, cv = np.cos(theta)[:, None, None], np.sin(theta)[:, None, None]
+    dist2 = (uu - _COIL_RADIUS * cu) ** 2 + (vv - _COIL_RADIUS * cv) ** 2
+    magnitude = np.exp(-dist2 / (2 * _COIL_WIDTH**2))
+    phase = theta[:, None, None] + _COIL_PHASE * (uu * cu + vv * cv)
+    maps = magnitude * np.exp(1j * phase)
+    maps /= np.sqrt((np.abs(maps) ** 2).sum(axis=0, keepdims=True))
+    return torch.from_numpy(maps)  # complex128; never modified in place
+
+
+def coil_sensitivities(
+    coils: int,
+    shape: tuple[int, int],
+    *,
+    dtype: torch.dtype = torch.complex128,
+    device: torch.device | str | None = None,
+) -> torch.Tensor:
+    """Simulated coil sensitivity maps ``S_c``, deterministic given ``(coils, h, w)`` (cached).
+
+    Model (lengths in units of L = max(h, w), pixel centres at ``(u, v)`` relative to the image
+    centre, u along columns, v along rows): coil c = 0..C−1 sits at angle ``θ_c = 2πc / C`` on a
+    circle of radius 0.75 L around the centre, ``p_c = 0.75 (cos θ_c, sin θ_c)``. Its raw map is a
+    Gaussian in the distance to the coil (standard deviation 0.5 L) times a linear phase along the
+    coil's direction, ``s_c(r) = exp(−|r − p_c|² / (2·0.5²)) · exp(i (θ_c + π r·(cos θ_c, sin θ_c)))``,
+    and the maps are normalised pixelwise, ``S_c = s_c / sqrt(Σ_c' |s_c'|²)``, so ``Σ_c |S_c|² = 1``
+    everywhere: the root-sum-of-squares of the coil images ``S_c x`` of a real image x is ``|x|``.
+    (``coils = 1`` gives a pure phase map, |S_0| = 1; :class:`Task` with ``coils=1`` uses no map.)
+
+    Args:
+        coils: number of coils C ≥ 1.
+        shape: (h, w) image size.
+        dtype: complex dtype of the result (complex128 default, or complex64).
+        device: device of the result (default CPU).
+
+    Returns:
+        (C, h, w) complex tensor (a fresh copy).
+    """
+    c = _int_value("coils", coils, "number of MRI receive coils")
+    if c < 1:
+        raise ValueError(f"coils={c} must be a positive integer (number of MRI receive coils)")
+    h, w = _shape2(shape)
+    if dtype not in (torch.complex64, torch.complex128):
+        raise ValueError(f"dtype={dtype} is not supported; use torch.complex128 or torch.complex64")
+    return _coil_maps_cached(c, h, w).to(device=device if device is not None else "cpu", dtype=dtype, copy=True)
+
+
+def _shape2(shape: Any) -> tuple[int, int]:
+    try:
+        dims = tuple(shape)
+    except TypeError:
+        raise ValueError(f"shape={shape!r} must be (h, w), two positive integers") from None
+    if len(dims) != 2:
+        raise ValueError(f"shape={shape!r} must be (h, w), two positive integers")
+    h, w = (_int_value("shape", d, "image size (h, w)") for d in dims)
+    if h < 1 or w < 1:
+        raise ValueError(f"shape={shape!r} must be (h, w), two positive integers")
+    return h, w
 
 
 # --------------------------------------------------------------------------- torch operators
@@ -339,11 +419,16 @@ class Task:
         center_fraction: MRI fraction of fully sampled centre columns, in (0, 1].
         mask: MRI column pattern, ``"equispaced"`` or ``"random"`` (see :class:`theory.MRI`).
         complex_input: MRI network input: 2-channel ``[Re z, Im z]`` of the zero-filled image z
-            (True) or its magnitude ``|z|`` (False, 1 channel).
+            (True) or its magnitude ``|z|`` (False, 1 channel). Single-coil only for now.
         scale: SR factor s ≥ 1 (image sides must be divisible by it).
         sr_kernel: SR degradation: ``"block"`` (s×s block mean, the theory operator; input =
             block-replicated low-res image) or ``"bicubic"`` (``F.interpolate(mode="bicubic",
             antialias=True)`` down and up; Keys a = −0.5 kernel in both directions).
+        coils: MRI number of simulated receive coils C ≥ 1. 1 (default): the theory's single-coil
+            operator. C > 1: coil c measures ``M F(S_c x)`` + noise with the maps ``S_c`` of
+            :func:`coil_sensitivities` (Σ_c |S_c|² = 1), one column mask per example shared by
+            all coils, independent noise σ per component per coil; network input the
+            root-sum-of-squares ``sqrt(Σ_c |F^H k_c|²)`` (1 channel), target x.
     """
 
     name: str
@@ -354,6 +439,7 @@ class Task:
     complex_input: bool = False
     scale: int = 2
     sr_kernel: str = "block"
+    coils: int = 1  # last, so positional construction of the older fields keeps working
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or self.name not in TASK_NAMES:
@@ -374,6 +460,14 @@ class Task:
             raise ValueError(f"mask={self.mask!r} must be 'equispaced' or 'random' (MRI column sampling pattern)")
         if not isinstance(self.complex_input, (bool, np.bool_)):
             raise ValueError(f"complex_input={self.complex_input!r} must be True or False (MRI network input)")
+        coils = _int_value("coils", self.coils, "number of simulated MRI receive coils")
+        if coils < 1:
+            raise ValueError(f"coils={coils} must be a positive integer (number of simulated MRI receive coils)")
+        if coils > 1 and self.complex_input:
+            raise ValueError(
+                f"complex_input=True is single-coil only for now (coils={coils}); use complex_input=False "
+                "(root-sum-of-squares input) or coils=1"
+            )
         scale = _int_value("scale", self.scale, "super-resolution factor")
         if scale < 1:
             raise ValueError(f"scale={scale} must be a positive integer (super-resolution factor)")
@@ -383,6 +477,7 @@ class Task:
         object.__setattr__(self, "accel", accel)
         object.__setattr__(self, "center_fraction", cf)
         object.__setattr__(self, "complex_input", bool(self.complex_input))
+        object.__setattr__(self, "coils", coils)
         object.__setattr__(self, "scale", scale)
         own = _TASK_FIELDS[self.name]
         for f in fields(self):
@@ -435,7 +530,8 @@ class Task:
             ``SuperResolution((h, w), scale)``.
 
         Raises:
-            ValueError: bad shape or id, or ``sr_kernel="bicubic"`` (no theory operator).
+            ValueError: bad shape or id, ``sr_kernel="bicubic"`` or MRI ``coils > 1`` (no theory
+                operator; the theory's MRI is single-coil).
         """
         if self.name == "denoise":
             return Denoise(shape)
@@ -445,6 +541,15 @@ class Task:
                     "sr_kernel='bicubic' has no theory operator; use sr_kernel='block' to compare with theory"
                 )
             return SuperResolution(shape, scale=self.scale)
+        if self.coils > 1:
+            raise ValueError(
+                f"coils={self.coils} has no theory operator (the theory's MRI is single-coil); "
+                "use coils=1 to compare with theory"
+            )
+        return self._mri_spec(shape, example_id)
+
+    def _mri_spec(self, shape: tuple[int, int], example_id: int | None = None) -> MRI:
+        """The single-coil theory spec whose column mask every coil shares."""
         seed = 0 if example_id is None else _int_value("example_id", example_id, "MRI mask seed")
         if seed < 0:
             raise ValueError(f"example_id={seed} must be a non-negative integer (MRI mask seed)")
@@ -468,11 +573,12 @@ class Task:
             device: device of the result (default CPU).
 
         Returns:
-            (B, w) bool tensor, row b = ``operator_spec(shape, example_id=ids[b]).mask_columns()``.
+            (B, w) bool tensor, row b = ``operator_spec(shape, example_id=ids[b]).mask_columns()``
+            (the theory spec of the same task with ``coils=1``; multi-coil shares the mask).
         """
         if self.name != "mri":
             raise ValueError(f"column_masks is defined for task 'mri' only, not {self.name!r}")
-        spec = self.operator_spec(shape)  # validates the shape
+        spec = self._mri_spec(shape)  # validates the shape
         if example_ids is None:
             seeds = [0] * _int_value("batch_size", batch_size, "number of masks")
         else:
@@ -503,6 +609,9 @@ class Task:
         * mri (C = 1): ``k = F(x)`` with noise σ n_r + i σ n_i added, kept on the sampled
           columns only (zero elsewhere); zero-filled image ``z = F^H(mask · k)``; input ``|z|``
           (1 channel) or ``[Re z, Im z]`` (2 channels, ``complex_input``); target x.
+        * mri (C = 1), ``coils > 1``: per coil ``k_c = F(S_c x)`` + independent noise as above,
+          kept on the example's sampled columns (the same for every coil); input the RSS
+          ``sqrt(Σ_c |F^H k_c|²)`` (1 channel); target x.
         * sr: low = A x + σ n (block mean or antialiased bicubic downsampling to (H/s, W/s));
           input = low upsampled to (H, W) (block replication, or bicubic); target x.
 
@@ -535,6 +644,8 @@ class Task:
     def _corrupt_mri(self, x: torch.Tensor, generator: torch.Generator, ids: torch.Tensor | None) -> torch.Tensor:
         b, _, h, w = x.shape
         masks = self.column_masks((h, w), ids, batch_size=b, device=x.device)  # (B, w)
+        if self.coils > 1:
+            return self._corrupt_multicoil(x, generator, masks)
         noise = _noise((b, 2, h, w), generator, x)
         k = fft2c(x) + torch.complex(self.sigma * noise[:, :1], self.sigma * noise[:, 1:])
         k = torch.where(masks[:, None, None, :], k, torch.zeros((), dtype=k.dtype, device=k.device))
@@ -542,6 +653,15 @@ class Task:
         if self.complex_input:
             return torch.cat([z.real, z.imag], dim=1)
         return z.abs()
+
+    def _corrupt_multicoil(self, x: torch.Tensor, generator: torch.Generator, masks: torch.Tensor) -> torch.Tensor:
+        b, _, h, w = x.shape
+        cdtype = torch.complex128 if x.dtype == torch.float64 else torch.complex64
+        maps = _coil_maps_cached(self.coils, h, w).to(device=x.device, dtype=cdtype)  # (coils, h, w)
+        noise = _noise((b, 2, self.coils, h, w), generator, x)  # [real, imag] per coil
+        k = fft2c(maps * x) + torch.complex(self.sigma * noise[:, 0], self.sigma * noise[:, 1])  # (B, coils, h, w)
+        k = torch.where(masks[:, None, None, :], k, torch.zeros((), dtype=k.dtype, device=k.device))
+        return torch.linalg.vector_norm(ifft2c(k), dim=1, keepdim=True)  # RSS, (B, 1, h, w) real
 
     def _corrupt_sr(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         b, c, h, w = x.shape
@@ -601,8 +721,14 @@ class Task:
     # -- description
 
     def describe(self) -> dict[str, Any]:
-        """JSON-able spec with this task's fields only; ``make_task(**describe())`` rebuilds it."""
-        return {"name": self.name, **{f: getattr(self, f) for f in _TASK_FIELDS[self.name]}}
+        """JSON-able spec with this task's fields only; ``make_task(**describe())`` rebuilds it.
+
+        MRI lists ``coils`` only when > 1 (single-coil descriptions are unchanged).
+        """
+        out = {"name": self.name, **{f: getattr(self, f) for f in _TASK_FIELDS[self.name]}}
+        if self.name == "mri" and self.coils == 1:
+            del out["coils"]
+        return out
 
 
 def make_task(name: str, **kw: Any) -> Task:
@@ -615,7 +741,7 @@ def make_task(name: str, **kw: Any) -> Task:
     Args:
         name: ``"denoise"``, ``"mri"`` or ``"sr"``.
         **kw: task fields (denoise: sigma; mri: sigma, accel, center_fraction, mask,
-            complex_input; sr: sigma, scale, sr_kernel).
+            complex_input, coils; sr: sigma, scale, sr_kernel).
 
     Raises:
         ValueError: unknown task or field, a non-default field of another task, or an invalid

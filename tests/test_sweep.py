@@ -183,3 +183,19 @@ def test_process_executor_matches_local(tmp_path):
     for x, y in zip(ra, rb):
         assert x["run_id"] == y["run_id"]
         assert x["metrics"]["test"] == pytest.approx(y["metrics"]["test"], rel=1e-6)
+
+
+def test_multicoil_mri_run_and_baselines(tmp_path):
+    from empirical.baselines import evaluate_baselines
+
+    run = {**sweep_mod.DEFAULTS, "task": "mri", "coils": 4, "data": "phantoms", "size": 24, "N": 8, "n_val": 4,
+           "n_test": 4, "width": 4, "depth": 1, "min_steps": 20, "max_steps": 20, "eval_every": 10, "device": "cpu",
+           "sigma": 0.01}
+    assert sweep_mod.run_task(run).coils == 4
+    row = sweep_mod.run_one(run, tmp_path / "r")
+    assert row["status"] == "done", row["reason"]
+    single = sweep_mod.run_one({**run, "coils": 1}, tmp_path / "s")
+    assert row["metrics"]["test_input"]["psnr"] != single["metrics"]["test_input"]["psnr"]  # RSS input differs
+    base = evaluate_baselines(run, names=["zero-filled", "tv-cs"])
+    assert base["zero-filled"]["psnr"] == pytest.approx(row["metrics"]["test_input"]["psnr"], rel=1e-9)
+    assert "single-coil only" in base["tv-cs"]["skipped"]

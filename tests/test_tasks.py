@@ -11,7 +11,8 @@ import pytest
 torch = pytest.importorskip("torch")
 import torch.nn.functional as F
 
-from empirical.tasks import TASK_NAMES, Task, TorchOperator, fft2c, ifft2c, make_task
+import empirical.tasks as tasks_module
+from empirical.tasks import TASK_NAMES, Task, TorchOperator, coil_sensitivities, fft2c, ifft2c, make_task
 from theory import MRI, Denoise, SuperResolution
 
 SHAPES = [(7, 9), (8, 8), (9, 7), (8, 16)]
@@ -475,4 +476,191 @@ def test_cpu_generator_gives_the_same_noise_on_cuda():
     ],
 )
 def test_bad_inputs_one_line_value_error(build, match):
+    _one_line_error(build, match)
+
+
+# --------------------------------------------------------------------------- simulated multi-coil MRI
+
+def _spy_kspace(monkeypatch) -> list:
+    """Record the k-space handed to ifft2c inside Task.corrupt (the per-coil measurements)."""
+    seen: list = []
+    real_ifft2c = tasks_module.ifft2c
+
+    def spy(ksp):
+        seen.append(ksp.clone())
+        return real_ifft2c(ksp)
+
+    monkeypatch.setattr(tasks_module, "ifft2c", spy)
+    return seen
+
+
+@pytest.mark.parametrize("coils", [2, 4, 8])
+@pytest.mark.parametrize("shape", [(16, 16), (9, 14)])
+def test_coil_maps_are_normalised_smooth_and_deterministic(coils, shape):
+    maps = coil_sensitivities(coils, shape)
+    assert maps.shape == (coils, *shape) and maps.dtype == torch.complex128
+    torch.testing.assert_close(maps.abs().square().sum(0), torch.ones(shape, dtype=torch.float64), rtol=0, atol=1e-12)
+    assert torch.equal(coil_sensitivities(coils, shape), maps)  # deterministic
+    maps[0] = 0  # a copy: the cache is untouched
+    again = coil_sensitivities(coils, shape)
+    torch.testing.assert_close(again.abs().square().sum(0), torch.ones(shape, dtype=torch.float64), rtol=0, atol=1e-12)
+    # the coils see different parts of the image, smoothly (small neighbour differences)
+    assert all(not torch.allclose(again[0].abs(), again[c].abs()) for c in range(1, coils))
+    assert (again[..., 1:] - again[..., :-1]).abs().max() < 0.5
+    assert (again[..., 1:, :] - again[..., :-1, :]).abs().max() < 0.5
+    m32 = coil_sensitivities(coils, shape, dtype=torch.complex64)
+    assert m32.dtype == torch.complex64
+    torch.testing.assert_close(m32, again.to(torch.complex64))
+
+
+@pytest.mark.parametrize("dtype, atol", [(torch.float32, 1e-5), (torch.float64, 1e-10)])
+@pytest.mark.parametrize("mask", ["equispaced", "random"])
+def test_multicoil_full_sampling_rss_is_the_image(dtype, atol, mask):
+    x = _images(3, 1, 12, 10, dtype=dtype)
+    for coils in (2, 5):
+        task = make_task("mri", sigma=0.0, accel=1, mask=mask, coils=coils)
+        inp, target = task.corrupt(x, generator=_gen(0), example_ids=torch.tensor([0, 1, 2]))
+        assert inp.shape == (3, 1, 12, 10) and inp.dtype == dtype and target is x
+        torch.testing.assert_close(inp, x, rtol=0, atol=atol)
+
+
+def test_multicoil_measurements_are_masked_coil_kspace(monkeypatch):
+    task = make_task("mri", sigma=0.0, accel=4, center_fraction=0.2, mask="random", coils=4)
+    x = _images(3, 1, 16, 16)
+    ids = torch.tensor([2, 7, 9])
+    seen = _spy_kspace(monkeypatch)
+    inp, _ = task.corrupt(x, generator=_gen(0), example_ids=ids)
+    (k,) = seen
+    assert k.shape == (3, 4, 16, 16)
+    maps = coil_sensitivities(4, (16, 16))
+    masks = task.column_masks((16, 16), ids)
+    expected = fft2c(maps * x) * masks[:, None, None, :]
+    torch.testing.assert_close(k, expected, rtol=0, atol=1e-12)
+    rss = ifft2c(expected).abs().square().sum(1, keepdim=True).sqrt()
+    torch.testing.assert_close(inp, rss, rtol=0, atol=1e-12)
+
+
+def test_multicoil_noise_only_on_sampled_entries_per_coil_and_masks_shared(monkeypatch):
+    sigma, coils = 0.2, 4
+    task = make_task("mri", sigma=sigma, accel=4, mask="random", coils=coils)
+    x = torch.zeros(8, 1, 32, 32, dtype=torch.float64)
+    ids = torch.arange(8)
+    seen = _spy_kspace(monkeypatch)
+    task.corrupt(x, generator=_gen(4), example_ids=ids)
+    (k,) = seen  # pure noise, (B, coils, h, w)
+    masks = task.column_masks((32, 32), ids)
+    assert len({tuple(r.tolist()) for r in masks}) > 1  # per-example masks differ ...
+    for c in range(coils):  # ... and every coil of an example uses that example's mask
+        sampled_cols = (k[:, c].abs() > 0).all(dim=1)  # (B, w): every row nonzero on sampled columns
+        assert torch.equal(sampled_cols, masks)
+        sampled = masks[:, None, :].expand(8, 32, 32)
+        assert k[:, c][~sampled].abs().max() == 0
+        vals = k[:, c][sampled]
+        for part in (vals.real, vals.imag):
+            assert abs(part.std().item() / sigma - 1) < 0.06
+    # independent noise across coils
+    sampled = masks[:, None, :].expand(8, 32, 32)
+    a, b = k[:, 0][sampled], k[:, 1][sampled]
+    assert abs(torch.corrcoef(torch.stack([a.real, b.real]))[0, 1].item()) < 0.05
+
+
+def test_multicoil_noise_scales_with_sigma_from_the_same_draw(monkeypatch):
+    x = _images(2, 1, 16, 16)
+    seen = _spy_kspace(monkeypatch)
+    for sigma in (0.1, 0.3, 0.0):
+        make_task("mri", sigma=sigma, coils=3).corrupt(x, generator=_gen(3))
+    k1, k3, k0 = seen
+    torch.testing.assert_close(k3 - k0, 3 * (k1 - k0), rtol=0, atol=1e-12)
+
+
+def test_coils_1_is_the_single_coil_task():
+    x = _images(3, 1, 16, 16)
+    ids = torch.tensor([0, 4, 8])
+    for kw in ({}, {"mask": "random", "accel": 8.0}, {"complex_input": True}):
+        single, explicit = make_task("mri", **kw), make_task("mri", coils=1, **kw)
+        assert explicit == single and explicit.describe() == single.describe() and "coils" not in single.describe()
+        a, _ = single.corrupt(x, generator=_gen(5), example_ids=ids)
+        b, _ = explicit.corrupt(x, generator=_gen(5), example_ids=ids)
+        assert torch.equal(a, b)
+        fa, _ = single.corrupt_fixed(x, seed=1, noise_ids=ids, example_ids=ids)
+        fb, _ = explicit.corrupt_fixed(x, seed=1, noise_ids=ids, example_ids=ids)
+        assert torch.equal(fa, fb)
+
+
+def test_multicoil_rss_differs_from_single_coil_when_undersampled():
+    x = _images(2, 1, 16, 16)
+    single, _ = make_task("mri", sigma=0.0, accel=4).corrupt(x, generator=_gen(0))
+    multi, _ = make_task("mri", sigma=0.0, accel=4, coils=4).corrupt(x, generator=_gen(0))
+    assert multi.shape == single.shape == (2, 1, 16, 16)
+    assert (multi - single).abs().max() > 1e-3
+    # the single-coil magnitude zero-filled image is the RSS with one uniform coil, not these coils
+    assert (multi - x).abs().mean() > 1e-3
+
+
+def test_multicoil_task_fields_describe_and_reproducibility():
+    task = make_task("mri", coils=np.int64(8), accel=4, sigma=0.05)
+    assert task.coils == 8 and type(task.coils) is int
+    d = json.loads(json.dumps(task.describe()))
+    assert d["coils"] == 8 and make_task(**d) == task
+    assert task.in_channels(1) == 1 and task.out_channels(1) == 1
+    row = {"sigma": 0.1, "accel": 4.0, "center_fraction": 0.08, "mask": "equispaced", "complex_input": False,
+           "coils": 1, "scale": 2, "sr_kernel": "block"}
+    for name in TASK_NAMES:  # a flat row with the default coils builds every task
+        assert make_task(name, **row).name == name
+    x = _images(2, 1, 16, 16, dtype=torch.float32)
+    state = torch.random.get_rng_state()
+    a, _ = task.corrupt(x, generator=_gen(7), example_ids=torch.tensor([1, 2]))
+    b, _ = task.corrupt(x, generator=_gen(7), example_ids=torch.tensor([1, 2]))
+    c, _ = task.corrupt(x, generator=_gen(8), example_ids=torch.tensor([1, 2]))
+    assert torch.equal(state, torch.random.get_rng_state())
+    assert a.dtype == torch.float32 and torch.isfinite(a).all()
+    assert torch.equal(a, b) and not torch.allclose(a, c)
+    assert torch.equal(task.column_masks((16, 16), torch.tensor([3])), make_task("mri").column_masks((16, 16), [3]))
+
+
+def test_multicoil_corrupt_fixed_is_independent_of_batching():
+    task = make_task("mri", coils=4, mask="random")
+    x = _images(4, 1, 16, 16)
+    nids = torch.tensor([10, 11, 12, 13])
+    full, target = task.corrupt_fixed(x, seed=3, noise_ids=nids, example_ids=nids)
+    assert target is x and full.shape == (4, 1, 16, 16)
+    perm = torch.tensor([3, 1, 0, 2])
+    shuffled, _ = task.corrupt_fixed(x[perm], seed=3, noise_ids=nids[perm], example_ids=nids[perm])
+    assert torch.equal(shuffled, full[perm])
+    single, _ = task.corrupt_fixed(x[1:2], seed=3, noise_ids=nids[1:2], example_ids=nids[1:2])
+    assert torch.equal(single, full[1:2])
+    assert not torch.allclose(task.corrupt_fixed(x, seed=4, noise_ids=nids, example_ids=nids)[0], full)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_multicoil_cpu_generator_gives_the_same_noise_on_cuda():
+    task = make_task("mri", sigma=0.1, coils=4)
+    x = _images(2, 1, 16, 16)
+    cpu, _ = task.corrupt(x, generator=_gen(0))
+    gpu, _ = task.corrupt(x.cuda(), generator=_gen(0))
+    assert gpu.is_cuda
+    torch.testing.assert_close(gpu.cpu(), cpu, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "build, match",
+    [
+        (lambda: make_task("mri", coils=0), "coils=0 must be a positive integer"),
+        (lambda: make_task("mri", coils=-2), "coils=-2 must be a positive integer"),
+        (lambda: make_task("mri", coils=2.5), "coils=2.5 must be an integer"),
+        (lambda: make_task("mri", coils=4.0), "coils=4.0 must be an integer"),
+        (lambda: make_task("mri", coils=True), "coils=True must be an integer"),
+        (lambda: make_task("mri", coils="8"), "must be an integer"),
+        (lambda: make_task("denoise", coils=8), "coils=8 applies to task 'mri' only"),
+        (lambda: make_task("sr", coils=2), "coils=2 applies to task 'mri' only"),
+        (lambda: Task("denoise", coils=0), "coils=0 must be a positive integer"),
+        (lambda: make_task("mri", coils=4, complex_input=True), "complex_input=True is single-coil only"),
+        (lambda: make_task("mri", coils=4).operator_spec((8, 8)), "no theory operator"),
+        (lambda: make_task("mri", coils=4).corrupt(_images(1, 2, 8, 8), generator=_gen(0)), "single-channel"),
+        (lambda: coil_sensitivities(0, (8, 8)), "coils=0"),
+        (lambda: coil_sensitivities(2, (8,)), "shape"),
+        (lambda: coil_sensitivities(2, (8, 8), dtype=torch.float32), "dtype"),
+    ],
+)
+def test_multicoil_bad_inputs_one_line_value_error(build, match):
     _one_line_error(build, match)
