@@ -43,7 +43,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from theory.operators import MRI, Denoise, SuperResolution, operator_from_dict
+from theory.operators import MRI, Denoise, SuperResolution, check_mri_sampling, operator_from_dict
 from theory.validation import finite_float as _float_field
 from theory.validation import integer as _int_value
 
@@ -60,7 +60,6 @@ __all__ = [
 
 TASK_NAMES: tuple[str, ...] = ("denoise", "mri", "sr")
 SR_KERNELS: tuple[str, ...] = ("block", "bicubic")
-MASK_TYPES: tuple[str, ...] = ("equispaced", "random")
 _DIMS = (-2, -1)
 
 Spec = Union[Denoise, MRI, SuperResolution]
@@ -448,16 +447,7 @@ class Task:
         sigma = _float_field("sigma", self.sigma, "noise standard deviation on the [0, 1] scale")
         if sigma < 0:
             raise ValueError(f"sigma={self.sigma!r} must be >= 0 (noise standard deviation on the [0, 1] scale)")
-        accel = _float_field("accel", self.accel, "MRI acceleration factor")
-        if accel < 1:
-            raise ValueError(f"accel={self.accel!r} must be >= 1 (MRI acceleration factor)")
-        cf = _float_field("center_fraction", self.center_fraction, "fraction of fully sampled centre columns")
-        if not 0 < cf <= 1:
-            raise ValueError(
-                f"center_fraction={self.center_fraction!r} must be in (0, 1] (fraction of fully sampled centre columns)"
-            )
-        if self.mask not in MASK_TYPES:
-            raise ValueError(f"mask={self.mask!r} must be 'equispaced' or 'random' (MRI column sampling pattern)")
+        accel, cf = check_mri_sampling(self.accel, self.center_fraction, self.mask)
         if not isinstance(self.complex_input, (bool, np.bool_)):
             raise ValueError(f"complex_input={self.complex_input!r} must be True or False (MRI network input)")
         coils = _int_value("coils", self.coils, "number of simulated MRI receive coils")

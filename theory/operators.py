@@ -191,6 +191,23 @@ class Denoise:
         return {"operator": "denoise", "shape": list(self.shape)}
 
 
+def check_mri_sampling(accel: Any, center_fraction: Any, mask: Any) -> tuple[float, float]:
+    """Validate MRI sampling parameters (the spec's and empirical's MRI task share it).
+
+    Returns:
+        (accel, center_fraction) as floats; raises a one-line ValueError naming the parameter.
+    """
+    a = _as_finite_float("accel", accel, "acceleration factor")
+    if a < 1:
+        raise ValueError(f"accel={accel!r} must be >= 1 (acceleration factor)")
+    cf = _as_finite_float("center_fraction", center_fraction, "fraction of fully sampled centre columns")
+    if not 0 < cf <= 1:
+        raise ValueError(f"center_fraction={center_fraction!r} must be in (0, 1] (fraction of fully sampled centre columns)")
+    if mask not in MASK_TYPES:
+        raise ValueError(f"mask={mask!r} must be 'equispaced' or 'random' (column sampling pattern)")
+    return a, cf
+
+
 @dataclass(frozen=True)
 class MRI:
     """Cartesian single-coil MRI with column (phase-encode) undersampling, fastMRI conventions.
@@ -241,16 +258,7 @@ class MRI:
         shape = _normalise_shape(self.shape)
         if len(shape) != 2:
             raise ValueError(f"shape={shape} must be 2-D (h, w) for MRI; pass the image height and width")
-        accel = _as_finite_float("accel", self.accel, "acceleration factor")
-        if accel < 1:
-            raise ValueError(f"accel={self.accel!r} must be >= 1 (acceleration factor)")
-        cf = _as_finite_float("center_fraction", self.center_fraction, "fraction of fully sampled centre columns")
-        if not 0 < cf <= 1:
-            raise ValueError(
-                f"center_fraction={self.center_fraction!r} must be in (0, 1] (fraction of fully sampled centre columns)"
-            )
-        if self.mask not in MASK_TYPES:
-            raise ValueError(f"mask={self.mask!r} must be 'equispaced' or 'random' (column sampling pattern)")
+        accel, cf = check_mri_sampling(self.accel, self.center_fraction, self.mask)
         seed = _as_int("seed", self.seed, "mask random seed")
         if seed < 0:
             raise ValueError(f"seed={seed} must be a non-negative integer (mask random seed)")
