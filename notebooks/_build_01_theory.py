@@ -6,23 +6,14 @@ CI executes the notebook (tests/test_notebooks.py); keep it under a minute on 2 
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
-import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+from _nbcells import Cells  # noqa: E402 (sibling module; builders run as scripts)
 
 OUT = Path(__file__).resolve().parent / "01_theory.ipynb"
 
-CELLS: list[tuple[str, str]] = []
-
-
-def md(text: str) -> None:
-    CELLS.append(("md", textwrap.dedent(text).strip("\n")))
-
-
-def code(text: str) -> None:
-    CELLS.append(("code", textwrap.dedent(text).strip("\n")))
+CELLS = Cells()
+md, code = CELLS.md, CELLS.code
 
 
 # ------------------------------------------------------------------------------------------ intro
@@ -603,18 +594,6 @@ code(
 )
 
 
-def build() -> nbformat.NotebookNode:
-    nb = new_notebook()
-    nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
-    nb.metadata["language_info"] = {"name": "python"}
-    for kind, src in CELLS:
-        nb.cells.append(new_markdown_cell(src) if kind == "md" else new_code_cell(src))
-    for i, cell in enumerate(nb.cells):  # stable ids keep diffs of regenerated notebooks small
-        cell["id"] = f"cell-{i:02d}"
-    nbformat.validate(nb)
-    return nb
-
 
 if __name__ == "__main__":
-    nbformat.write(build(), OUT)
-    print(f"wrote {OUT} ({len(CELLS)} cells, no outputs)")
+    CELLS.write(OUT)
