@@ -40,7 +40,7 @@ DEFAULTS: dict[str, Any] = {
     # model
     "N": 100, "arch": "unet", "width": 16, "depth": 2, "residual": True,
     # training (empirical.train.TrainConfig)
-    "optimizer": "adam", "lr": 1e-3, "weight_decay": 0.0, "batch_size": 8, "epochs": 50.0, "min_steps": 300,
+    "optimizer": "adam", "loss": "mse", "lr": 1e-3, "weight_decay": 0.0, "batch_size": 8, "epochs": 50.0, "min_steps": 300,
     "max_steps": 3000, "schedule": "plateau", "plateau_factor": 0.5, "plateau_patience": 3, "min_lr": 1e-5,
     "early_stop_patience": 8, "eval_every": 100, "eval_batch": 32, "device": "auto", "bf16": True,
     "channels_last": True, "compile": False, "seed": 0,

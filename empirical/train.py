@@ -1,10 +1,11 @@
 """Train one reconstruction network: one plain function, read in one sitting.
 
-``train(model, task, train_x, val_x, cfg, checkpoint=PATH)`` runs Adam/AdamW on the MSE between the
-network's output and the clean image, with fresh noise (and for MRI, the example's own mask) at
+``train(model, task, train_x, val_x, cfg, checkpoint=PATH)`` runs Adam/AdamW/RMSprop on a loss
+between the network's output and the clean image (MSE as the paper's denoising, L1, or the paper's
+MRI loss 1 − SSIM with the target's maximum as data range), with fresh noise (and for MRI, the example's own mask) at
 every step, evaluates on a validation set with fixed, seeded noise every ``eval_every`` steps,
 decays the learning rate on a validation plateau (or by a cosine schedule), stops early, and
-keeps the best weights by validation PSNR. Every evaluation writes an atomic checkpoint (model,
+keeps the best weights by validation PSNR (SSIM when the loss is SSIM). Every evaluation writes an atomic checkpoint (model,
 optimiser, scheduler, RNG state, history, config) that ``train`` resumes from; checkpoints load
 with ``weights_only=True``, so loading never executes pickled code.
 
@@ -25,7 +26,7 @@ from typing import Any
 import torch
 from torch import nn
 
-__all__ = ["TrainConfig", "TrainResult", "train", "evaluate", "budget_steps", "pick_device", "CheckpointError"]
+__all__ = ["TrainConfig", "TrainResult", "train", "evaluate", "budget_steps", "loss_fn", "pick_device", "CheckpointError"]
 
 CKPT_FORMAT = "reconscale-ckpt-1"
 
@@ -38,7 +39,8 @@ class CheckpointError(ValueError):
 class TrainConfig:
     """Optimisation settings (the model and data are arguments of :func:`train`)."""
 
-    optimizer: str = "adam"  # "adam" | "adamw"
+    optimizer: str = "adam"  # "adam" | "adamw" | "rmsprop" (the paper's MRI runs)
+    loss: str = "mse"  # "mse" | "l1" | "ssim" (1 − SSIM, 7×7 window, data range = target max; paper MRI)
     lr: float = 1e-3
     weight_decay: float = 0.0
     batch_size: int = 8
@@ -60,8 +62,10 @@ class TrainConfig:
     clamp: bool = True  # clamp outputs to [0, 1] for metrics (images); False for the subspace source
 
     def __post_init__(self) -> None:
-        if self.optimizer not in ("adam", "adamw"):
-            raise ValueError(f"optimizer={self.optimizer!r}: use 'adam' or 'adamw'")
+        if self.optimizer not in ("adam", "adamw", "rmsprop"):
+            raise ValueError(f"optimizer={self.optimizer!r}: use 'adam', 'adamw' or 'rmsprop'")
+        if self.loss not in ("mse", "l1", "ssim"):
+            raise ValueError(f"loss={self.loss!r}: use 'mse', 'l1' or 'ssim'")
         if self.schedule not in ("plateau", "cosine", "constant"):
             raise ValueError(f"schedule={self.schedule!r}: use 'plateau', 'cosine' or 'constant'")
         for name in ("lr", "epochs"):
@@ -92,6 +96,23 @@ class TrainResult:
 def budget_steps(N: int, cfg: TrainConfig) -> int:
     """Gradient steps for a training set of N examples: clip(epochs·N/batch, min_steps, max_steps)."""
     return int(min(max(round(cfg.epochs * N / cfg.batch_size), cfg.min_steps), cfg.max_steps))
+
+
+def loss_fn(out: torch.Tensor, target: torch.Tensor, kind: str) -> torch.Tensor:
+    """Scalar training loss of (B, C, H, W) outputs against targets (computed in float32 or wider).
+
+    ``"ssim"`` is fastMRI's SSIM loss: 1 − mean SSIM (skimage conventions, 7×7 uniform window)
+    with each target's maximum as its data range, so it is scale-free like the paper's MRI metric.
+    """
+    out = out.float()
+    if kind == "mse":
+        return torch.mean((out - target) ** 2)
+    if kind == "l1":
+        return torch.mean(torch.abs(out - target))
+    from .metrics import ssim  # noqa: PLC0415
+
+    r = target.detach().flatten(1).amax(dim=1).clamp_min(1e-8)
+    return (1.0 - ssim(out, target, data_range=r).mean()).float()
 
 
 def pick_device(name: str) -> torch.device:
@@ -194,7 +215,7 @@ def train(
         progress: tqdm bar over steps.
 
     Returns:
-        :class:`TrainResult` with the best weights (by validation PSNR, or MSE when not clamped).
+        :class:`TrainResult` with the best weights (by validation PSNR — SSIM for the SSIM loss — or MSE when not clamped).
     """
     t0 = time.perf_counter()
     device = pick_device(cfg.device)
@@ -204,7 +225,7 @@ def train(
         model = model.to(memory_format=torch.channels_last)
     fwd = torch.compile(model) if cfg.compile else model
     steps = budget_steps(train_x.shape[0], cfg)
-    opt_cls = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
+    opt_cls = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "rmsprop": torch.optim.RMSprop}[cfg.optimizer]
     opt = opt_cls(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     if cfg.schedule == "plateau":
         sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", factor=cfg.plateau_factor,
@@ -215,7 +236,7 @@ def train(
         sched = None
     gen = torch.Generator(device="cpu").manual_seed(cfg.seed)  # batches and training noise (resampled every step)
     cfg_dict = {"train": asdict(cfg), "run": run_config or {}}
-    score_key = "psnr" if cfg.clamp else "mse"
+    score_key = ("ssim" if cfg.loss == "ssim" else "psnr") if cfg.clamp else "mse"
     sign = 1.0 if cfg.clamp else -1.0  # maximise PSNR / minimise MSE
 
     step, best, best_step, stale, history, best_state = 0, -math.inf, -1, 0, [], None
@@ -246,7 +267,8 @@ def train(
             if cuda and cfg.channels_last:
                 inp = inp.contiguous(memory_format=torch.channels_last)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cuda and cfg.bf16):
-                loss = torch.mean((fwd(inp).float() - target) ** 2)
+                out = fwd(inp)
+            loss = loss_fn(out, target, cfg.loss)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
