@@ -1,7 +1,50 @@
-"""reconscale.bridge — fits and figures joining theory and experiment (numpy/scipy/matplotlib).
+"""reconscale.bridge — scaling laws for theory and experiment on one N axis (numpy/scipy/matplotlib).
 
-Not built yet (issue "bridge"); today it holds the ``reconscale`` console entry point, which
-dispatches lazily to each package's commands. Never imports torch.
+Fitted laws (:mod:`bridge.laws`), their uncertainty (:mod:`bridge.uncertainty`), the joint law in
+data and model size (:mod:`bridge.joint`), torch-free reading of sweep results
+(:mod:`bridge.results`), theory-vs-experiment alignment and calibration (:mod:`bridge.compare`).
+Figures live in :mod:`bridge.plot` (pure drawing functions) and :mod:`bridge.figures` (from
+tables); neither is imported here, so ``import bridge`` never loads matplotlib. ``bridge`` never
+imports torch or ``empirical``: it reads what a sweep wrote.
 """
 
-__all__: list[str] = []
+from .compare import Calibration, Curve, align, calibrate, compare_fits, empirical_curve, theory_curve
+from .joint import JointLaw, gain_table, params_for_width, smallest_width
+from .laws import BrokenPowerLaw, FloorPowerLaw, Law, PowerLaw, SaturatingLaw
+from .results import aggregate, load_table, read_ledger, results_table, select_per_N
+from .uncertainty import (Bootstrap, BreakResult, bootstrap, compare_laws, detect_break, extrapolate, mse_to_psnr,
+                          n_to_margin, n_to_margin_ci, psnr_to_mse)
+
+__all__ = [
+    "Bootstrap",
+    "BreakResult",
+    "BrokenPowerLaw",
+    "Calibration",
+    "Curve",
+    "FloorPowerLaw",
+    "JointLaw",
+    "Law",
+    "PowerLaw",
+    "SaturatingLaw",
+    "aggregate",
+    "align",
+    "bootstrap",
+    "calibrate",
+    "compare_fits",
+    "compare_laws",
+    "detect_break",
+    "empirical_curve",
+    "extrapolate",
+    "gain_table",
+    "load_table",
+    "mse_to_psnr",
+    "n_to_margin",
+    "n_to_margin_ci",
+    "params_for_width",
+    "psnr_to_mse",
+    "read_ledger",
+    "results_table",
+    "select_per_N",
+    "smallest_width",
+    "theory_curve",
+]

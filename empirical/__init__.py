@@ -11,7 +11,7 @@ from .data import Source, Split, make_source
 from .ledger import Ledger
 from .metrics import conventions, nmse, psnr, ssim
 from .models import LinearNet, SwinIRLite, UNet, build_model, param_count
-from .sweep import expand, load_config, results_table, run_one, run_sweep, select_per_N
+from .sweep import expand, load_config, run_one, run_sweep
 from .tasks import Task, TorchOperator, make_task
 from .train import CheckpointError, TrainConfig, TrainResult, budget_steps
 
@@ -40,9 +40,7 @@ __all__ = [
     "nmse",
     "param_count",
     "psnr",
-    "results_table",
     "run_one",
     "run_sweep",
-    "select_per_N",
     "ssim",
 ]

@@ -1,4 +1,5 @@
-"""``reconscale sweep`` and ``reconscale results`` — the empirical half of the command line.
+"""``reconscale sweep`` — the empirical half of the command line (``reconscale results`` reads the
+ledger without torch and lives in :mod:`bridge.cli`).
 
 Bad input gives one line on stderr and exit code 2; nothing is written.
 """
@@ -11,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-__all__ = ["sweep_main", "results_main"]
+__all__ = ["sweep_main"]
 
 
 class UsageError(Exception):
@@ -66,48 +67,3 @@ def sweep_main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("reconscale sweep: interrupted; finished runs are in the ledger, re-run to resume", file=sys.stderr)
         return 130
-
-
-def results_main(argv: Sequence[str] | None = None) -> int:
-    """``reconscale results DIR [--format csv|json|parquet] [--select]``."""
-    p = _Parser(prog="reconscale results", description="Export a sweep's ledger as a tidy table.")
-    p.add_argument("dir", help="sweep directory (holding ledger.sqlite)")
-    p.add_argument("--format", choices=("csv", "json", "parquet"), default="csv")
-    p.add_argument("--out", default=None, help="write to this file (required for parquet)")
-    p.add_argument("--select", action="store_true",
-                   help="per N: the best width by validation and its test metric, mean ± std over seeds and max")
-    p.add_argument("--metric", default="psnr", help="metric for --select (psnr, ssim, mse, nmse)")
-    try:
-        a = p.parse_args(list(sys.argv[1:] if argv is None else argv))
-        from theory.setups import write_table  # noqa: PLC0415
-
-        from .ledger import Ledger  # noqa: PLC0415
-        from .sweep import results_table, select_per_N  # noqa: PLC0415
-
-        path = Path(a.dir) / "ledger.sqlite"
-        if not path.exists():
-            raise UsageError(f"reconscale results: error: no ledger at {path}; give the directory of a sweep")
-        with Ledger(path) as led:
-            table = results_table(led.rows())
-        if a.metric not in ("psnr", "ssim", "mse", "nmse"):
-            raise UsageError(f"reconscale results: error: --metric {a.metric!r}: use psnr, ssim, mse or nmse")
-        rows = select_per_N(table, metric=a.metric) if a.select else table
-        if a.format == "parquet":
-            if a.out is None:
-                raise UsageError("reconscale results: error: --format parquet needs --out FILE")
-            try:
-                import pandas as pd  # noqa: PLC0415
-
-                pd.DataFrame(rows).to_parquet(a.out)
-            except ImportError:
-                raise UsageError("reconscale results: error: parquet needs pandas and pyarrow "
-                                 "(pip install pandas pyarrow); or use --format csv") from None
-            return 0
-        text = write_table(rows, a.out, a.format)
-        if a.out is None:
-            sys.stdout.write(text)
-        return 0
-    except UsageError as e:
-        return _fail(str(e))
-    except ValueError as e:
-        return _fail(f"reconscale results: error: {e}")

@@ -23,8 +23,8 @@ else:  # pragma: no cover
 
 from .ledger import Ledger
 
-__all__ = ["DEFAULTS", "load_config", "expand", "run_task", "run_data", "run_one", "run_sweep", "results_table",
-           "select_per_N", "CONFIG_DIR", "parse_override"]
+__all__ = ["DEFAULTS", "load_config", "expand", "run_task", "run_data", "run_one", "run_sweep", "CONFIG_DIR",
+           "parse_override"]
 
 CONFIG_DIR = Path(__file__).with_name("configs")
 
@@ -282,55 +282,3 @@ def run_sweep(cfg: dict, out: str | Path, *, executor: str = "local", workers: i
     finally:
         ledger.close()
     return out / "ledger.sqlite"
-
-
-# ---------------------------------------------------------------------- results
-def results_table(rows: Iterable[dict]) -> list[dict]:
-    """Tidy rows: the run's axes and settings, status, params and flattened val/test metrics."""
-    out = []
-    for r in rows:
-        flat = {"run_id": r["run_id"], "sweep": r["sweep"], "status": r["status"], "reason": r["reason"],
-                **{k: v for k, v in r["config"].items()}, "params": r["params"], "best_step": r["best_step"],
-                "steps": r["steps"], "wall_s": r["wall_s"], "device": r["device"]}
-        m = r["metrics"]
-        for part in ("val", "test", "test_input"):
-            for k, v in m.get(part, {}).items():
-                flat[f"{part}_{k}"] = v
-        for k, v in m.get("conventions", {}).items():
-            flat[f"conv_{k}"] = v
-        out.append(flat)
-    return out
-
-
-def select_per_N(table: list[dict], *, metric: str = "psnr") -> list[dict]:
-    """Per N (and any other axis except width and seed): the width with the best mean validation
-    score, then its test score — mean ± std over seeds and the max (the released plots take the max)."""
-    import numpy as np  # noqa: PLC0415
-
-    done = [r for r in table if r["status"] == "done"]
-    higher = metric in ("psnr", "ssim")
-    key_skip = {"width", "seed", "run_id", "status", "reason", "params", "best_step", "steps", "wall_s", "device"}
-    axes = [k for k in DEFAULTS if k not in key_skip and len({json.dumps(r.get(k)) for r in done}) > 1]
-    groups: dict[tuple, dict[Any, list[dict]]] = {}
-    for r in done:
-        g = tuple(json.dumps(r.get(k)) for k in axes)
-        groups.setdefault(g, {}).setdefault(r["width"], []).append(r)
-    out = []
-    for g, by_width in groups.items():
-        def val_score(rs: list[dict]) -> float:
-            return float(np.mean([r[f"val_{metric}"] for r in rs]))
-
-        best_w = (max if higher else min)(by_width, key=lambda w: val_score(by_width[w]))
-        rs = by_width[best_w]
-        test = np.array([r[f"test_{metric}"] for r in rs])
-        row = {k: json.loads(v) for k, v in zip(axes, g)}
-        row.update({"width": best_w, "params": rs[0]["params"], "seeds": len(rs), f"test_{metric}_mean": float(test.mean()),
-                    f"test_{metric}_std": float(test.std(ddof=1)) if len(rs) > 1 else 0.0,
-                    f"test_{metric}_max": float(test.max() if higher else test.min()),
-                    f"val_{metric}_mean": val_score(rs)})
-        if f"test_input_{metric}" in rs[0]:
-            row[f"input_{metric}"] = float(np.mean([r[f"test_input_{metric}"] for r in rs]))
-        out.append(row)
-    out.sort(key=lambda r: tuple(json.dumps(r.get(k)) for k in axes if k != "N") + (r.get("N", 0),))
-    return out
-

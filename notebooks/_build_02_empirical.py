@@ -61,8 +61,9 @@ code(
     import numpy as np
     import torch
 
+    from bridge.results import results_table, select_per_N  # reading results needs no torch
     from empirical import (Ledger, TrainConfig, budget_steps, build_model, expand, load_config, make_source,
-                           make_task, results_table, run_sweep, select_per_N)
+                           make_task, run_sweep)
     from empirical.baselines import evaluate_baselines, reconstruct
     from empirical.data import TEST_OFFSET
     from empirical.metrics import evaluate as task_metrics  # per-image metrics under a task's conventions

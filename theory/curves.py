@@ -67,7 +67,8 @@ def _analytic(problem: Problem, Ns: np.ndarray, estimators: Sequence[Estimator],
         bar = tqdm(total=n_pop * Ns.size, desc=method, unit="point", leave=False)
     try:
         for q in range(n_pop):
-            pop = problem.population(rng=np.random.default_rng([base, q]))
+            # Rotation invariant: one canonical population has the spectral data of every draw.
+            pop = problem.population(rng=None if n_pop == 1 else np.random.default_rng([base, q]))
             sp = pop.spectrum()
             for j, N in enumerate(Ns):
                 floors[q, j] = sp.floor

@@ -81,9 +81,18 @@ class Problem:
         """True when every population draw has the same spectral data (so one draw suffices)."""
         return self.is_denoising or not self.signal.random_basis
 
-    def population(self, *, rng: np.random.Generator) -> "Population":
-        """Draw the signal basis (U for the subspace model) and return the population."""
-        B = self.signal.factor(rng=rng)
+    def population(self, *, rng: np.random.Generator | None) -> "Population":
+        """Draw the signal basis (U for the subspace model) and return the population.
+
+        ``rng=None`` is allowed only for rotation-invariant problems (denoising, or a fixed basis):
+        their spectral data do not depend on the draw, so the canonical basis is used (no QR).
+        """
+        if rng is None:
+            if not self.rotation_invariant:
+                raise ValueError("rng=None needs a rotation-invariant problem; pass rng= to draw the signal basis")
+            B = self.signal.canonical_factor()
+        else:
+            B = self.signal.factor(rng=rng)
         A = None if self.is_denoising else self.operator.matrix()
         return Population(B, A, self.sigma)
 

@@ -54,6 +54,10 @@ class SubspaceSignal:
         """Draw B = U, shape (n, d)."""
         return random_orthonormal(self.n, self.d, rng=rng)
 
+    def canonical_factor(self) -> np.ndarray:
+        """U = the first d standard basis vectors, (n, d): any basis has the same spectral data."""
+        return np.eye(self.n, self.d)
+
     def describe(self) -> dict:
         return {"signal": "subspace", "n": self.n, "d": self.d}
 
@@ -121,6 +125,12 @@ class SpectralSignal:
         else:
             V = np.eye(self.n)[:, keep]
         return V * np.sqrt(mu[keep])
+
+    def canonical_factor(self) -> np.ndarray:
+        """B in the identity basis, (n, p): the spectral data of any basis."""
+        mu = np.asarray(self.eigenvalues)
+        keep = mu > 0
+        return np.eye(self.n)[:, keep] * np.sqrt(mu[keep])
 
     def describe(self) -> dict:
         return {"signal": self.label, "n": self.n, "basis": self.basis}

@@ -1,0 +1,500 @@
+"""Uncertainty, model choice, break detection and extrapolation for the scaling laws of ``bridge.laws``.
+
+Bootstrap. A fitted law ``θ̂ = fit(N, y)`` is refitted on B resamples; percentile intervals of the
+refits' reported parameters (or predictions) estimate its sampling distribution. Resampling:
+
+* ``groups`` given (e.g. the seed of each point): a cluster bootstrap — draw whole groups with
+  replacement, each keeping all its points (seeds are the independent units of an experiment);
+* otherwise, when every distinct N has at least 2 points: resample points with replacement within
+  each N (stratified), so every N stays present and few-point fits do not break;
+* otherwise (one point per N): a residual bootstrap — ``y* = T⁻¹(T(ŷ) + s ⋅ e*)`` with ``e*`` drawn
+  from the centred standardised fitting-space residuals ``(T(y) − T(ŷ))/s`` inflated by
+  ``√(m/(m−p))``, since resampling a single point per N would leave the data unchanged.
+
+With n points per stratum (or n groups) the resampled spread is smaller than the true one by about
+``√((n−1)/n)``: intervals from 2–3 replicates are somewhat narrow.
+
+Model choice (:func:`compare_laws`): Gaussian information criteria ``AIC = m ln(RSS/m) + 2p`` and
+``BIC = m ln(RSS/m) + p ln m`` of each law fitted in the same residual space, plus an
+extrapolation check: fit without the ``holdout`` largest distinct N and report the RMS fitting-space
+error on those points.
+
+Break detection (:func:`detect_break`): a one-break BNSL ``y = c + b N^(−c0) (1 + (N/d)^(1/f))^(−c1 f)``
+on risk-like data (positive, decreasing in N); the break d is supported when the BNSL beats both
+``c + a N^α`` and ``β N^α`` by BIC and its bootstrap interval lies strictly inside the observed N range.
+PSNR is not risk-like: convert it first with :func:`psnr_to_mse`, ``MSE = R² 10^(−PSNR/10)`` for
+data range R.
+
+Margins (:func:`n_to_margin`): the N at which a law is within ``margin`` of its asymptote, i.e. solves
+``gap(N) = margin`` where ``gap = a N^α`` (floor law, closed form ``N = (margin/a)^(1/α)``),
+``A N^α`` (saturating law, in dB) or the floorless BNSL term (numerically, ``brentq`` on ln N).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from scipy.optimize import brentq
+
+from .laws import BrokenPowerLaw, FloorPowerLaw, Law, PowerLaw, SaturatingLaw
+
+__all__ = [
+    "Bootstrap",
+    "BreakResult",
+    "bootstrap",
+    "compare_laws",
+    "detect_break",
+    "extrapolate",
+    "n_to_margin",
+    "n_to_margin_ci",
+    "psnr_to_mse",
+    "mse_to_psnr",
+]
+
+_MAX_BOOT = 1000  # every refitted law is stored
+
+
+def _check_level(level: float) -> float:
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level must be in (0, 1), e.g. 0.95; got {level!r}")
+    return float(level)
+
+
+def _quantiles(a: NDArray, level: float, **kw: Any) -> tuple[NDArray, NDArray]:
+    q = np.quantile(a, [(1.0 - level) / 2.0, (1.0 + level) / 2.0], axis=0, **kw)
+    return q[0], q[1]
+
+
+def _per_point(x: ArrayLike | None, name: str, m: int) -> NDArray | None:
+    if x is None:
+        return None
+    a = np.asarray(x)
+    if a.shape != (m,):
+        raise ValueError(f"{name} has shape {a.shape} but N has shape ({m},): pass one value per point")
+    return a
+
+
+@dataclass(frozen=True, eq=False)
+class Bootstrap:
+    """Bootstrap refits of a law.
+
+    Attributes:
+        law: the law fitted on the full data.
+        samples: (B, p) ``coef_`` of the successful refits, in ``law.param_names`` order.
+        laws: the B fitted clones (to predict with).
+        n_failed: refits that raised and were skipped.
+        N: (m,) the observed N.
+        indices: B arrays of the resampled point indices (``arange(m)`` for the residual scheme).
+        scheme: ``"groups"``, ``"stratified"`` or ``"residuals"``.
+    """
+
+    law: Law
+    samples: NDArray[np.float64]
+    laws: tuple[Law, ...]
+    n_failed: int
+    N: NDArray[np.float64]
+    indices: tuple[NDArray[np.int64], ...]
+    scheme: str
+
+    @property
+    def param_names(self) -> tuple[str, ...]:
+        return tuple(self.law.param_names)
+
+    def ci(self, level: float = 0.95) -> dict[str, tuple[float, float]]:
+        """Percentile intervals of the reported parameters: name -> (lo, hi)."""
+        lo, hi = _quantiles(self.samples, _check_level(level))
+        return {n: (float(a), float(b)) for n, a, b in zip(self.param_names, lo, hi)}
+
+    def se(self) -> dict[str, float]:
+        """Bootstrap standard deviation of each reported parameter."""
+        if len(self.samples) < 2:
+            return {n: math.nan for n in self.param_names}
+        sd = self.samples.std(axis=0, ddof=1)
+        return {n: float(v) for n, v in zip(self.param_names, sd)}
+
+    def predict_samples(self, N: ArrayLike, **extra: Any) -> NDArray[np.float64]:
+        """(B, len(N)) predictions of every refit."""
+        return np.stack([law.predict(N, **extra) for law in self.laws])
+
+    def predict_band(self, N: ArrayLike, level: float = 0.95, **extra: Any) -> tuple[NDArray, NDArray]:
+        """Percentile band of the refits' predictions: (lo, hi), each (len(N),)."""
+        return _quantiles(self.predict_samples(N, **extra), _check_level(level))
+
+
+def _fit_kwargs(sigma: NDArray | None, extra: Mapping[str, NDArray], idx: NDArray) -> dict[str, Any]:
+    kw: dict[str, Any] = {k: v[idx] for k, v in extra.items()}
+    if sigma is not None:
+        kw["sigma"] = sigma[idx]
+    return kw
+
+
+def bootstrap(
+    law: Law,
+    N: ArrayLike,
+    y: ArrayLike,
+    *,
+    sigma: ArrayLike | None = None,
+    groups: ArrayLike | None = None,
+    extra: Mapping[str, ArrayLike] | None = None,
+    n_boot: int = 200,
+    rng: np.random.Generator,
+) -> Bootstrap:
+    """Bootstrap a law's fit (see the module docstring for the resampling schemes).
+
+    Args:
+        law: a law instance (fitted or not; clones are fitted).
+        N: (m,) training-set sizes.
+        y: (m,) metric values.
+        sigma: optional (m,) standard errors of y, passed to ``fit``.
+        groups: optional (m,) labels (e.g. seed); resample whole groups.
+        extra: optional per-point (m,) arrays passed to ``fit`` as keyword arguments (e.g. ``P``).
+        n_boot: number of resamples B, 2..1000.
+        rng: the only source of randomness.
+
+    Returns:
+        A :class:`Bootstrap`. Raises ValueError if more than half of the refits fail.
+    """
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(f"rng must be a numpy Generator (np.random.default_rng(seed)); got {type(rng).__name__}")
+    if not 2 <= int(n_boot) <= _MAX_BOOT:
+        raise ValueError(f"n_boot must be between 2 and {_MAX_BOOT}; got {n_boot!r}")
+    N = np.asarray(N, dtype=float)
+    y = np.asarray(y, dtype=float)
+    if N.ndim != 1:
+        raise ValueError(f"N must be 1-D with shape (m,); got shape {N.shape}: pass a flat array")
+    m = N.shape[0]
+    sigma_a = _per_point(sigma, "sigma", m) if sigma is not None else None
+    groups_a = _per_point(groups, "groups", m)
+    extra_a = {k: _per_point(v, f"extra[{k!r}]", m) for k, v in (extra or {}).items()}
+    sigma_a = None if sigma_a is None else sigma_a.astype(float)
+
+    full = law.clone().fit(N, y, **_fit_kwargs(sigma_a, extra_a, np.arange(m)))
+
+    # the resampling scheme
+    if groups_a is not None:
+        scheme = "groups"
+        _, inv = np.unique(groups_a, return_inverse=True)
+        members = [np.flatnonzero(inv == g) for g in range(inv.max() + 1)]
+    else:
+        _, inv, counts = np.unique(N, return_inverse=True, return_counts=True)
+        members = [np.flatnonzero(inv == k) for k in range(counts.size)]
+        scheme = "stratified" if counts.min() >= 2 else "residuals"
+    if scheme == "residuals":
+        # fitting-space transform from the law's `space` (works for any law exposing it)
+        log_space = getattr(full, "space", "log") == "log"
+        to_sp, from_sp = (np.log, np.exp) if log_space else (np.asarray, np.asarray)
+        pred_sp = to_sp(full.predict(N, **extra_a))
+        s = np.ones(m) if sigma_a is None else (sigma_a / y if log_space else sigma_a)  # delta method
+        e = (to_sp(y) - pred_sp) / s
+        e = (e - e.mean()) * math.sqrt(m / max(m - full.n_params, 1))
+
+    samples, fitted, indices, n_failed = [], [], [], 0
+    for _ in range(int(n_boot)):
+        if scheme == "groups":
+            pick = rng.integers(0, len(members), size=len(members))
+            idx = np.concatenate([members[g] for g in pick])
+            yb = y[idx]
+        elif scheme == "stratified":
+            idx = np.concatenate([rng.choice(mem, size=mem.size, replace=True) for mem in members])
+            yb = y[idx]
+        else:
+            idx = np.arange(m)
+            yb = from_sp(pred_sp + s * rng.choice(e, size=m, replace=True))
+        try:
+            refit = law.clone().fit(N[idx], yb, **_fit_kwargs(sigma_a, extra_a, idx))
+        except (ValueError, np.linalg.LinAlgError):
+            n_failed += 1
+            continue
+        samples.append(refit.coef_)
+        fitted.append(refit)
+        indices.append(idx)
+    if n_failed > n_boot / 2:
+        raise ValueError(
+            f"{n_failed} of {n_boot} bootstrap refits of {type(law).__name__} failed: the law is not identifiable "
+            "on resampled data; add points/seeds or use a law with fewer parameters"
+        )
+    return Bootstrap(
+        law=full,
+        samples=np.array(samples),
+        laws=tuple(fitted),
+        n_failed=n_failed,
+        N=N.copy(),
+        indices=tuple(indices),
+        scheme=scheme,
+    )
+
+
+def compare_laws(
+    laws: Sequence[Law],
+    N: ArrayLike,
+    y: ArrayLike,
+    *,
+    sigma: ArrayLike | None = None,
+    holdout: int = 1,
+) -> list[dict[str, Any]]:
+    """Fit several laws and rank them by BIC.
+
+    Args:
+        laws: unfitted law instances, all with the same residual space (log or linear).
+        N: (m,) training-set sizes.
+        y: (m,) metric values.
+        sigma: optional (m,) standard errors of y.
+        holdout: how many of the largest distinct N to hold out for ``holdout_error``.
+
+    Returns:
+        Rows sorted by BIC: ``{"law", "label", "n_params", "aic", "bic", "holdout_error", "fitted"}``;
+        ``holdout_error`` is the RMS fitting-space residual on the held-out points of the law fitted
+        on the rest (NaN if too few points remain), ``fitted`` the law fitted on all points.
+    """
+    laws = list(laws)
+    if not laws:
+        raise ValueError("compare_laws needs at least one law: pass e.g. [PowerLaw(), FloorPowerLaw()]")
+    spaces = {law.space for law in laws}
+    if len(spaces) > 1:
+        raise ValueError(
+            f"compare_laws needs laws with one residual space; got {sorted(spaces)}: AIC/BIC of log and linear "
+            "residuals are not comparable, so compare log-space laws and dB laws separately"
+        )
+    if int(holdout) < 0:
+        raise ValueError(f"holdout must be >= 0 distinct N; got {holdout!r}")
+    N = np.asarray(N, dtype=float)
+    y = np.asarray(y, dtype=float)
+    sig = None if sigma is None else np.asarray(sigma, dtype=float)
+    distinct = np.unique(N) if N.ndim == 1 else np.array([])
+    held = distinct[distinct.size - int(holdout):] if 0 < int(holdout) < distinct.size else distinct[:0]
+    test = np.isin(N, held)
+
+    rows = []
+    for law in laws:
+        fitted = law.clone().fit(N, y, sigma=sig)
+        err = math.nan
+        if test.any():
+            train = ~test
+            try:
+                part = law.clone().fit(N[train], y[train], sigma=None if sig is None else sig[train])
+            except ValueError:  # too few distinct N left for this law
+                pass
+            else:
+                err = float(np.sqrt(np.mean(part.residuals(N[test], y[test]) ** 2)))
+        rows.append(
+            {
+                "law": type(law).__name__,
+                "label": fitted.label(),
+                "n_params": fitted.n_params,
+                "aic": fitted.aic_,
+                "bic": fitted.bic_,
+                "holdout_error": err,
+                "fitted": fitted,
+            }
+        )
+    return sorted(rows, key=lambda r: (math.isnan(r["bic"]), r["bic"]))
+
+
+@dataclass(frozen=True, eq=False)
+class BreakResult:
+    """Where a steep power law slows (see :func:`detect_break`).
+
+    Attributes:
+        N_break: the fitted break position d of the one-break BNSL.
+        ci: bootstrap percentile interval (lo, hi) of the break.
+        slope_before: local log-log slope before the break (−c0).
+        slope_after: local log-log slope after it (−c0 − c1), ignoring the floor.
+        supported: BNSL beats FloorPowerLaw and PowerLaw by BIC and the interval lies strictly
+            inside the observed N range.
+        law: the fitted BrokenPowerLaw.
+        bic: BIC of the three laws by class name.
+        bootstrap: the bootstrap of the BNSL.
+    """
+
+    N_break: float
+    ci: tuple[float, float]
+    slope_before: float
+    slope_after: float
+    supported: bool
+    law: BrokenPowerLaw
+    bic: dict[str, float]
+    bootstrap: Bootstrap
+
+
+def detect_break(
+    N: ArrayLike,
+    y: ArrayLike,
+    *,
+    sigma: ArrayLike | None = None,
+    groups: ArrayLike | None = None,
+    n_boot: int = 200,
+    level: float = 0.95,
+    rng: np.random.Generator,
+) -> BreakResult:
+    """Locate where a decreasing risk's power law slows, with a bootstrap interval.
+
+    y must be risk-like (positive, decreasing in N: MSE, NMSE, 1 − SSIM). For PSNR pass
+    ``psnr_to_mse(psnr, data_range)``.
+
+    Args:
+        N: (m,) training-set sizes (at least 6 distinct).
+        y: (m,) positive risk values.
+        sigma: optional (m,) standard errors of y.
+        groups: optional (m,) labels (seed) for a cluster bootstrap.
+        n_boot: bootstrap resamples.
+        level: interval level.
+        rng: the only source of randomness.
+
+    Returns:
+        A :class:`BreakResult`.
+    """
+    level = _check_level(level)
+    power = PowerLaw().fit(N, y, sigma=sigma)
+    if power.exponent_ >= 0:
+        raise ValueError(
+            f"detect_break needs risk-like y decreasing in N; the log-log slope is {power.exponent_:+.3g}: "
+            "for PSNR pass psnr_to_mse(psnr)"
+        )
+    floor = FloorPowerLaw().fit(N, y, sigma=sigma)
+    boot = bootstrap(BrokenPowerLaw(breaks=1), N, y, sigma=sigma, groups=groups, n_boot=n_boot, rng=rng)
+    broken = boot.law
+    assert isinstance(broken, BrokenPowerLaw)
+    lo, hi = _quantiles(boot.samples[:, broken.param_names.index("d1")], level)
+    n_lo, n_hi = broken.n_range_
+    bic = {"BrokenPowerLaw": broken.bic_, "FloorPowerLaw": floor.bic_, "PowerLaw": power.bic_}
+    supported = bool(broken.bic_ < floor.bic_ and broken.bic_ < power.bic_ and n_lo < lo and hi < n_hi)
+    return BreakResult(
+        N_break=float(broken.breaks_[0]),
+        ci=(float(lo), float(hi)),
+        slope_before=float(broken.exponents_[0]),
+        slope_after=float(broken.exponents_[1]),
+        supported=supported,
+        law=broken,
+        bic=bic,
+        bootstrap=boot,
+    )
+
+
+def extrapolate(boot: Bootstrap, N: ArrayLike, *, level: float = 0.95, **extra: Any) -> list[dict[str, float]]:
+    """Predictions at (typically larger) N with intervals, and the gain over the largest observed N.
+
+    ``gain = predict(N) − predict(N_max_observed)``; its interval is taken over the same refits
+    (paired), so it is much narrower than the difference of the two prediction bands.
+
+    Args:
+        boot: a :class:`Bootstrap`.
+        N: (k,) sizes to predict at.
+        level: interval level.
+        **extra: per-point (k,) arrays passed to ``predict`` (joint laws).
+
+    Returns:
+        k rows ``{"N", "predict", "lo", "hi", "gain", "gain_lo", "gain_hi"}``.
+    """
+    level = _check_level(level)
+    N = np.atleast_1d(np.asarray(N, dtype=float))
+    N_ref = np.full_like(N, boot.N.max())
+    pred = boot.law.predict(N, **extra)
+    gain = pred - boot.law.predict(N_ref, **extra)
+    S = boot.predict_samples(N, **extra)
+    lo, hi = _quantiles(S, level)
+    glo, ghi = _quantiles(S - boot.predict_samples(N_ref, **extra), level)
+    return [
+        {"N": float(n), "predict": float(p), "lo": float(a), "hi": float(b),
+         "gain": float(g), "gain_lo": float(c), "gain_hi": float(d)}
+        for n, p, a, b, g, c, d in zip(N, pred, lo, hi, gain, glo, ghi)
+    ]
+
+
+def _solve_gap(law: Law, target: float) -> float:
+    """Largest N where ``law.gap`` falls to ``target`` (brentq on ln N over N in [e^-50, e^250])."""
+    u = np.linspace(-50.0, 250.0, 1201)
+
+    def h(v: NDArray | float) -> NDArray:
+        with np.errstate(over="ignore", divide="ignore", under="ignore"):
+            return np.log(law.gap(np.exp(np.atleast_1d(v)))) - math.log(target)
+
+    hu = h(u)
+    if hu[-1] > 0:
+        return math.inf
+    above = np.flatnonzero(hu > 0)
+    if above.size == 0:
+        return 0.0  # within the margin already at N = e^-50
+    i = int(above[-1])
+    return float(math.exp(brentq(lambda v: float(h(v)[0]), u[i], u[i + 1], xtol=1e-12, rtol=1e-14)))
+
+
+def n_to_margin(law: Law, margin: float, *, relative: bool = False, method: str = "auto") -> float:
+    """The N at which a fitted law is within ``margin`` of its asymptote.
+
+    Solves ``gap(N) = margin`` (``margin × |asymptote|`` when ``relative``): closed form
+    ``(margin/a)^(1/α)`` for FloorPowerLaw and SaturatingLaw, brentq on ln N for BrokenPowerLaw
+    (``method="numeric"`` forces the numerical route for any law with a ``gap``).
+
+    Args:
+        law: a fitted FloorPowerLaw, SaturatingLaw or BrokenPowerLaw.
+        margin: positive distance to the asymptote (units of y, or a fraction when relative).
+        relative: measure the margin relative to the asymptote.
+        method: ``"auto"`` or ``"numeric"``.
+
+    Returns:
+        N (inf if the law never gets that close, e.g. α ≥ 0 or a zero floor with ``relative``).
+    """
+    if method not in ("auto", "numeric"):
+        raise ValueError(f"method must be 'auto' or 'numeric'; got {method!r}")
+    if not hasattr(law, "gap"):
+        raise ValueError(
+            f"{type(law).__name__} has no asymptote, so no margin to it: use FloorPowerLaw, SaturatingLaw "
+            "or BrokenPowerLaw"
+        )
+    if not law.is_fitted:
+        raise ValueError(f"{type(law).__name__} is not fitted yet: call fit(N, y) before n_to_margin")
+    if not (np.isfinite(margin) and margin > 0):
+        raise ValueError(f"margin must be a positive number; got {margin!r}")
+    if isinstance(law, SaturatingLaw):
+        asymptote, amp, alpha = law.asymptote_, law.amplitude_, law.exponent_
+    else:
+        asymptote = law.floor_  # type: ignore[attr-defined]
+        amp, alpha = getattr(law, "amplitude_", math.nan), getattr(law, "exponent_", math.nan)
+    target = margin * abs(asymptote) if relative else float(margin)
+    if target <= 0:
+        return math.inf
+    if method == "auto" and isinstance(law, (FloorPowerLaw, SaturatingLaw)):
+        if alpha >= 0:
+            return math.inf
+        with np.errstate(over="ignore"):
+            return float(np.exp(math.log(target / amp) / alpha))
+    if isinstance(law, BrokenPowerLaw) and law.exponents_[-1] >= 0:
+        return math.inf
+    return _solve_gap(law, target)
+
+
+def n_to_margin_ci(
+    boot: Bootstrap, margin: float, *, relative: bool = False, level: float = 0.95
+) -> tuple[float, float, float]:
+    """:func:`n_to_margin` of the full fit and its bootstrap percentile interval: (estimate, lo, hi).
+
+    Refits that never reach the margin give inf, so the interval's order statistics are taken
+    without interpolation (``lo`` rounds down, ``hi`` up).
+    """
+    level = _check_level(level)
+    est = n_to_margin(boot.law, margin, relative=relative)
+    vals = np.array([n_to_margin(law, margin, relative=relative) for law in boot.laws])
+    lo = np.quantile(vals, (1.0 - level) / 2.0, method="lower")
+    hi = np.quantile(vals, (1.0 + level) / 2.0, method="higher")
+    return float(est), float(lo), float(hi)
+
+
+def psnr_to_mse(psnr: ArrayLike, data_range: float = 1.0) -> NDArray[np.float64]:
+    """``MSE = R² 10^(−PSNR/10)`` for data range R (same shape as ``psnr``)."""
+    if not data_range > 0:
+        raise ValueError(f"data_range must be positive; got {data_range!r}")
+    return data_range**2 * 10.0 ** (-np.asarray(psnr, dtype=float) / 10.0)
+
+
+def mse_to_psnr(mse: ArrayLike, data_range: float = 1.0) -> NDArray[np.float64]:
+    """``PSNR = 10 log10(R² / MSE)`` for data range R (same shape as ``mse``; MSE > 0)."""
+    mse = np.asarray(mse, dtype=float)
+    if not data_range > 0:
+        raise ValueError(f"data_range must be positive; got {data_range!r}")
+    if (mse <= 0).any():
+        raise ValueError("mse must be positive for PSNR (10 log10(R²/MSE)): drop zero-error points")
+    return 10.0 * np.log10(data_range**2 / mse)

@@ -1,0 +1,262 @@
+"""bridge.uncertainty: bootstrap schemes and coverage, model choice, breaks, extrapolation, margins."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from bridge.laws import BrokenPowerLaw, FloorPowerLaw, PowerLaw, SaturatingLaw
+from bridge.uncertainty import (
+    Bootstrap,
+    bootstrap,
+    compare_laws,
+    detect_break,
+    extrapolate,
+    mse_to_psnr,
+    n_to_margin,
+    n_to_margin_ci,
+    psnr_to_mse,
+)
+
+GRID = np.geomspace(8, 16384, 12)
+REL = 0.03
+
+
+def floor_data(rng, reps=3, c=0.01, a=2.0, alpha=-0.6):
+    N = np.repeat(GRID, reps)
+    return N, (c + a * N**alpha) * np.exp(REL * rng.standard_normal(N.size))
+
+
+def bnsl_curve(N, c, b, c0, c1, d1, f1):
+    return c + b * N ** (-c0) * (1 + (N / d1) ** (1 / f1)) ** (-c1 * f1)
+
+
+# -------------------------------------------------------------------------------------- bootstrap
+def test_stratified_bootstrap_keeps_every_N(rng):
+    N, y = floor_data(rng)
+    boot = bootstrap(FloorPowerLaw(), N, y, n_boot=20, rng=rng)
+    assert isinstance(boot, Bootstrap) and boot.scheme == "stratified"
+    assert boot.samples.shape == (20, 3) and len(boot.laws) == 20 and boot.n_failed == 0
+    for idx in boot.indices:
+        np.testing.assert_array_equal(np.sort(N[idx]), N)  # each N keeps its count
+    np.testing.assert_array_equal(boot.samples, np.array([law.coef_ for law in boot.laws]))
+    ci, se = boot.ci(0.9), boot.se()
+    for j, name in enumerate(boot.param_names):
+        lo, hi = ci[name]
+        assert lo <= hi and se[name] > 0
+        assert np.quantile(boot.samples[:, j], 0.05) == pytest.approx(lo)
+    with pytest.raises(ValueError, match="level must be in"):
+        boot.ci(95)
+
+
+def test_group_bootstrap_resamples_whole_seeds(rng):
+    N, y = floor_data(rng)
+    seeds = np.tile(np.arange(3), GRID.size)  # point i came from seed i % 3
+    boot = bootstrap(FloorPowerLaw(), N, y, groups=seeds, n_boot=20, rng=rng)
+    assert boot.scheme == "groups"
+    members = {s: set(np.flatnonzero(seeds == s)) for s in range(3)}
+    drawn_patterns = set()
+    for idx in boot.indices:
+        counts = np.bincount(seeds[idx], minlength=3) // GRID.size
+        # the resample is a multiset of whole seeds: each drawn seed brings all of its points
+        expected = sorted(sum(([*members[s]] * k for s, k in enumerate(counts)), []))
+        assert sorted(idx.tolist()) == expected and counts.sum() == 3
+        drawn_patterns.add(tuple(counts))
+    assert len(drawn_patterns) > 1
+
+
+def test_residual_bootstrap_when_one_point_per_N(rng):
+    N = np.geomspace(8, 16384, 30)
+    y = 2.0 * N**-0.5 * np.exp(REL * rng.standard_normal(N.size))
+    boot = bootstrap(PowerLaw(), N, y, n_boot=200, rng=rng)
+    assert boot.scheme == "residuals"
+    assert all(np.array_equal(idx, np.arange(N.size)) for idx in boot.indices)
+    x = np.log(N)
+    se = REL / np.sqrt(np.sum((x - x.mean()) ** 2))
+    # 200 refits estimate a std to ~5%; the residual scale comes from one dataset (~13%)
+    assert boot.se()["exponent"] == pytest.approx(se, rel=0.45)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("reps", [6, 1])
+def test_bootstrap_ci_coverage(rng, reps):
+    """The 90% percentile interval of the exponent covers the truth at about the nominal rate."""
+    alpha = -0.5
+    N = np.repeat(GRID, reps) if reps > 1 else np.geomspace(8, 16384, 30)
+    hits, n_data = 0, 100
+    for _ in range(n_data):
+        y = 2.0 * N**alpha * np.exp(REL * rng.standard_normal(N.size))
+        lo, hi = bootstrap(PowerLaw(), N, y, n_boot=100, rng=rng).ci(0.9)["exponent"]
+        hits += lo <= alpha <= hi
+    # the bootstrap spread is ~sqrt((n-1)/n) too small for n replicates: nominal 0.90 gives ~0.86-0.88;
+    # 100 datasets estimate the rate to ±3.5%
+    assert 0.75 <= hits / n_data <= 0.99, hits
+
+
+def test_bootstrap_forwards_extra_aligned(rng):
+    class ScaledPowerLaw(PowerLaw):
+        """y = P β N^α for a known per-point factor P (a stand-in for a joint law)."""
+
+        def fit(self, N, y, *, sigma=None, P):
+            self.P_seen_ = np.asarray(P)
+            return super().fit(N, np.asarray(y) / P, sigma=sigma)
+
+        def predict(self, N, *, P=1.0):
+            return super().predict(N) * P
+
+    N = np.repeat(GRID, 2)
+    P = rng.uniform(1.0, 5.0, N.size)
+    y = P * 0.7 * N**-0.4  # exact only if P stays aligned with its point
+    boot = bootstrap(ScaledPowerLaw(), N, y, extra={"P": P}, n_boot=10, rng=rng)
+    np.testing.assert_allclose(boot.samples[:, 1], -0.4, atol=1e-10)
+    lo, hi = boot.predict_band(np.array([1e5]), P=np.array([2.0]))
+    assert lo[0] == pytest.approx(2.0 * 0.7 * 1e5**-0.4, rel=1e-9)
+    with pytest.raises(ValueError, match=r"extra\['P'\] has shape"):
+        bootstrap(ScaledPowerLaw(), N, y, extra={"P": P[1:]}, n_boot=10, rng=rng)
+
+
+def test_failed_refits_are_counted(rng):
+    # four seeds, each measured at a single N: a resample with < 3 distinct seeds cannot fit 3 parameters
+    N = np.repeat(GRID[[0, 3, 6, 9]], 2)
+    y = (0.01 + 2.0 * N**-0.6) * np.exp(REL * rng.standard_normal(N.size))
+    groups = np.repeat(np.arange(4), 2)
+    boot = bootstrap(FloorPowerLaw(), N, y, groups=groups, n_boot=100, rng=rng)
+    # P(fewer than 3 distinct of 4 draws) = 88/256 ≈ 0.34
+    assert 0 < boot.n_failed < 50 and boot.n_failed + len(boot.laws) == 100
+    with pytest.raises(ValueError, match="bootstrap refits of FloorPowerLaw failed"):
+        bootstrap(FloorPowerLaw(), N[:6], y[:6], groups=groups[:6], n_boot=50, rng=rng)
+
+
+def test_bootstrap_bad_inputs(rng):
+    N, y = floor_data(rng)
+    with pytest.raises(ValueError, match="rng must be a numpy Generator"):
+        bootstrap(PowerLaw(), N, y, rng=0)
+    with pytest.raises(ValueError, match="n_boot must be between"):
+        bootstrap(PowerLaw(), N, y, n_boot=5000, rng=rng)
+    with pytest.raises(ValueError, match="groups has shape"):
+        bootstrap(PowerLaw(), N, y, groups=[0, 1], rng=rng)
+
+
+# ---------------------------------------------------------------------------------- extrapolation
+def test_predict_band_and_paired_gain(rng):
+    N, y = floor_data(rng)
+    boot = bootstrap(FloorPowerLaw(), N, y, n_boot=60, rng=rng)
+    Nq = np.array([GRID[-1], 1e5, 1e6])
+    lo, hi = boot.predict_band(Nq, level=0.9)
+    pred = boot.law.predict(Nq)
+    assert np.all(lo <= hi) and lo.shape == (3,)
+    rows = extrapolate(boot, Nq, level=0.9)
+    assert [r["N"] for r in rows] == list(Nq)
+    np.testing.assert_allclose([r["predict"] for r in rows], pred)
+    np.testing.assert_allclose([r["lo"] for r in rows], lo)
+    # at the largest observed N the gain is exactly 0 in every refit
+    assert rows[0]["gain"] == rows[0]["gain_lo"] == rows[0]["gain_hi"] == 0.0
+    for r in rows[1:]:
+        assert r["gain_lo"] <= r["gain"] <= r["gain_hi"] < 0  # a decreasing risk keeps decreasing
+        # pairing: the gain's interval is narrower than the prediction band at N
+        assert r["gain_hi"] - r["gain_lo"] < r["hi"] - r["lo"]
+
+
+# -------------------------------------------------------------------------------- model selection
+def test_compare_laws_prefers_floor_on_floor_data(rng):
+    N, y = floor_data(rng)
+    rows = compare_laws([PowerLaw(), FloorPowerLaw()], N, y)
+    assert [r["law"] for r in rows] == ["FloorPowerLaw", "PowerLaw"]
+    assert rows[0]["bic"] < rows[1]["bic"] and rows[0]["n_params"] == 3
+    assert rows[0]["holdout_error"] < rows[1]["holdout_error"]
+    # holdout error = RMS log residual at the largest N of a fit on the others
+    keep = N < N.max()
+    part = FloorPowerLaw().fit(N[keep], y[keep])
+    expect = np.sqrt(np.mean(part.residuals(N[~keep], y[~keep]) ** 2))
+    assert rows[0]["holdout_error"] == pytest.approx(expect)
+    assert rows[0]["label"] == rows[0]["fitted"].label()
+
+
+def test_compare_laws_holdout_edge_cases(rng):
+    N, y = floor_data(rng)
+    rows = {r["law"]: r for r in compare_laws([PowerLaw(), FloorPowerLaw()], N, y, holdout=10)}
+    assert math.isnan(rows["FloorPowerLaw"]["holdout_error"])  # 2 distinct N left for 3 parameters
+    assert np.isfinite(rows["PowerLaw"]["holdout_error"])
+    rows0 = compare_laws([PowerLaw()], N, y, holdout=0)
+    assert math.isnan(rows0[0]["holdout_error"])
+    with pytest.raises(ValueError, match="one residual space"):
+        compare_laws([FloorPowerLaw(), SaturatingLaw()], N, y)
+
+
+# ----------------------------------------------------------------------------------- break finding
+def test_detect_break_on_broken_data(rng):
+    # steep slope -0.8 that slows to -0.2 after N = 300
+    N = np.repeat(GRID, 3)
+    y = bnsl_curve(N, 0.0, 2.0, 0.8, -0.6, 300.0, 0.3) * np.exp(REL * rng.standard_normal(N.size))
+    res = detect_break(N, y, n_boot=60, rng=rng)
+    assert res.supported
+    lo, hi = res.ci
+    assert lo <= res.N_break <= hi
+    # 95% interval from 3 replicates (≈ 89% actual); a 10% slack keeps a failure meaning a bug
+    assert lo / 1.1 <= 300.0 <= hi * 1.1, res.ci
+    # ≈ 4 linearised standard errors (0.03 before; 0.08 after, where the slope trades off with the floor)
+    assert res.slope_before == pytest.approx(-0.8, abs=0.12)
+    assert res.slope_after == pytest.approx(-0.2, abs=0.3)
+    assert res.bic["BrokenPowerLaw"] < min(res.bic["FloorPowerLaw"], res.bic["PowerLaw"])
+
+
+def test_detect_break_not_supported_on_pure_power_law(rng):
+    N = np.repeat(GRID, 3)
+    y = 2.0 * N**-0.6 * np.exp(REL * rng.standard_normal(N.size))
+    res = detect_break(N, y, n_boot=30, rng=rng)
+    assert not res.supported
+    with pytest.raises(ValueError, match="psnr_to_mse"):
+        detect_break(N, mse_to_psnr(y), n_boot=30, rng=rng)
+
+
+# ------------------------------------------------------------------------------------------ margins
+def test_n_to_margin_closed_forms_match_numeric(rng):
+    N, y = floor_data(rng)
+    law = FloorPowerLaw().fit(N, y)
+    for margin in (1e-2, 1e-3, 1e-5):
+        closed = n_to_margin(law, margin)
+        assert closed == pytest.approx(n_to_margin(law, margin, method="numeric"), rel=1e-9)
+        assert law.gap(closed)[0] == pytest.approx(margin, rel=1e-9)
+    rel = n_to_margin(law, 0.1, relative=True)
+    assert law.gap(rel)[0] == pytest.approx(0.1 * law.floor_, rel=1e-9)
+    psnr = 32.0 - 9.0 * N**-0.4 + 0.05 * rng.standard_normal(N.size)
+    sat = SaturatingLaw().fit(N, psnr)
+    assert n_to_margin(sat, 0.1) == pytest.approx(n_to_margin(sat, 0.1, method="numeric"), rel=1e-9)
+    assert sat.gap(n_to_margin(sat, 0.1))[0] == pytest.approx(0.1, rel=1e-9)
+
+
+def test_n_to_margin_broken_and_limits(rng):
+    N = np.repeat(GRID, 3)
+    y = bnsl_curve(N, 0.002, 2.0, 0.8, -0.4, 300.0, 0.3) * np.exp(REL * rng.standard_normal(N.size))
+    law = BrokenPowerLaw().fit(N, y)
+    margins = [1e-2, 1e-3, 1e-4, 1e-6, 1e-9]
+    Ns = [n_to_margin(law, m) for m in margins]
+    for m, n in zip(margins, Ns):
+        assert law.gap(n)[0] == pytest.approx(m, rel=1e-8)
+    assert np.all(np.diff(Ns) > 0)  # margin -> 0 sends N -> inf
+    assert n_to_margin(law, 1e-300) > 1e30
+    with pytest.raises(ValueError, match="PowerLaw has no asymptote"):
+        n_to_margin(PowerLaw().fit(N, y), 0.01)
+    with pytest.raises(ValueError, match="not fitted"):
+        n_to_margin(FloorPowerLaw(), 0.01)
+    with pytest.raises(ValueError, match="margin must be a positive"):
+        n_to_margin(law, -1.0)
+
+
+def test_n_to_margin_ci(rng):
+    N, y = floor_data(rng)
+    boot = bootstrap(FloorPowerLaw(), N, y, n_boot=40, rng=rng)
+    est, lo, hi = n_to_margin_ci(boot, 1e-3, level=0.9)
+    assert lo <= est <= hi
+    assert est == n_to_margin(boot.law, 1e-3)
+
+
+def test_psnr_mse_round_trip():
+    psnr = np.array([20.0, 30.0, 41.5])
+    np.testing.assert_allclose(psnr_to_mse(psnr), [1e-2, 1e-3, 10**-4.15])
+    np.testing.assert_allclose(mse_to_psnr(psnr_to_mse(psnr, 255.0), 255.0), psnr)
+    assert psnr_to_mse(20.0, data_range=255.0) == pytest.approx(255.0**2 / 100)
+    with pytest.raises(ValueError, match="mse must be positive"):
+        mse_to_psnr([0.0])
