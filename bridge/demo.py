@@ -201,6 +201,10 @@ def render_report(s: dict) -> str:
         lines.append(f"**Break**: not determined ({br.get('error')}).")
     else:
         lines.append("**Break**: needs at least 6 values of N.")
+    flo = next((r for r in f["laws"] if r["law"] == "FloorPowerLaw" and "floor" in r), None)
+    if flo and flo["floor_lo"] <= 1e-6 * flo["amplitude"]:
+        lines.append("- The floor is not identified at these N (its interval reaches 0): the extrapolations below are "
+                     "those of a pure power law, an upper bound if the curve flattens later.")
     for r in f["extrapolation"]:
         lines.append(f"- N = {r['N']:.0e}: {r['law']} predicts {_fmt_ci(r['predict'], r['lo'], r['hi'], 4)}, a gain of "
                      f"{_fmt_ci(r['gain'], r['gain_lo'], r['gain_hi'])} over the largest N trained.")
@@ -239,12 +243,16 @@ def summary_text(s: dict) -> str:
     text += "baselines: " + ", ".join(f"{k} {v:.2f}" for k, v in s["baselines"].items()) + "\n"
     sat = next((r for r in f["laws"] if r["law"] == "SaturatingLaw" and "asymptote" in r), None)
     if sat:
-        text += f"PSNR law: {sat['fit']}  (asymptote {_fmt_ci(sat['asymptote'], sat['asymptote_lo'], sat['asymptote_hi'], 4)} dB)\n"
+        ident = sat["asymptote_hi"] - sat["asymptote_lo"] < 3.0 and sat["asymptote_hi"] < sat["asymptote"] + 1e-9 + 3
+        text += f"PSNR law: {sat['fit']}" + (f"  (asymptote {_fmt_ci(sat['asymptote'], sat['asymptote_lo'], sat['asymptote_hi'], 4)} dB)\n"
+                                            if ident else "  (asymptote not identified at these N)\n")
     flo = next((r for r in f["laws"] if r["law"] == "FloorPowerLaw" and "floor" in r), None)
     if flo:
         with np.errstate(divide="ignore"):
             p_inf = [float(-10 * np.log10(flo[k])) for k in ("floor", "floor_hi", "floor_lo")]
         text += f"MSE law: {flo['fit']}  (PSNR asymptote {_fmt_ci(*p_inf, 4)} dB)\n"
+    if flo and flo["floor_lo"] <= 1e-6 * flo["amplitude"]:
+        text += "floor not identified at these N (its interval reaches 0): the gains below are a pure power law's\n"
     for r in f["extrapolation"]:
         text += f"gain at N={r['N']:.0e}: {_fmt_ci(r['gain'], r['gain_lo'], r['gain_hi'])} dB\n"
     br = f.get("break")
