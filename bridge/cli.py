@@ -10,12 +10,13 @@ Bad input gives one line on stderr and exit code 2; nothing is written.
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import json
 import sys
 from pathlib import Path
 from typing import Any, Sequence
+
+from theory.cli import UsageError, _Parser  # one-line usage errors, shared by every command
 
 __all__ = ["main", "COMMANDS"]
 
@@ -33,13 +34,6 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
 }
 
 
-class UsageError(Exception):
-    pass
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:
-        raise UsageError(f"{self.prog}: error: {message}")
 
 
 def _fail(msg: str) -> int:

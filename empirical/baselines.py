@@ -42,7 +42,6 @@ SSIM are computed after the same clamp for both).
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import math
@@ -54,6 +53,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from theory.cli import UsageError, _Parser  # one-line usage errors, shared by every command
 
 __all__ = [
     "BASELINES",
@@ -595,13 +596,6 @@ def evaluate_baselines(run: dict, *, names: Sequence[str] | None = None, tune: b
 # --------------------------------------------------------------------------- command line
 
 
-class UsageError(Exception):
-    pass
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(f"{self.prog}: error: {message}")
 
 
 def _combo(run: dict, task: Any) -> dict:

@@ -6,22 +6,16 @@ Bad input gives one line on stderr and exit code 2; nothing is written.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 from typing import Sequence
 
+from theory.cli import UsageError, _Parser  # one-line usage errors, shared by every command
+
 __all__ = ["sweep_main"]
 
 
-class UsageError(Exception):
-    pass
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:
-        raise UsageError(f"{self.prog}: error: {message}")
 
 
 def _fail(msg: str) -> int:
