@@ -56,6 +56,7 @@ from scipy.optimize import least_squares, nnls
 
 from theory.validation import finite_float
 
+from ._validate import vector
 from .uncertainty import mse_to_psnr
 
 __all__ = ["JointLaw", "gain_table", "smallest_width", "params_for_width"]
@@ -71,25 +72,10 @@ class _Predictor(Protocol):
     def predict(self, N: ArrayLike, *, P: ArrayLike) -> np.ndarray: ...
 
 
-def _as_1d(name: str, value: ArrayLike, *, positive: bool) -> np.ndarray:
-    """``value`` as a finite float (m,) array, or a one-line ValueError naming ``name``."""
-    try:
-        arr = np.atleast_1d(np.asarray(value, dtype=float))
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be numeric; got {type(value).__name__}") from None
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be 1-D; got shape {arr.shape}: pass one value per point")
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} has {int(np.sum(~np.isfinite(arr)))} non-finite values: drop or fix those points")
-    if positive and np.any(arr <= 0):
-        raise ValueError(f"{name} must be positive; got min {arr.min():g}: errors and counts live on a log scale")
-    return arr
-
-
 def _broadcast_np(N: ArrayLike, P: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """Positive 1-D N and P broadcast against each other (scalars allowed), each (m,)."""
-    n = _as_1d("N", N, positive=True)
-    p = _as_1d("P", P, positive=True)
+    n = vector("N", N, positive=True)
+    p = vector("P", P, positive=True)
     try:
         n, p = np.broadcast_arrays(n, p)
     except ValueError:
@@ -175,14 +161,14 @@ class JointLaw:
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
         if self.loss not in _LOSSES:
             raise ValueError(f"loss={self.loss!r} is not supported; choose from {', '.join(_LOSSES)}")
-        n = _as_1d("N", N, positive=True)
-        yy = _as_1d("y", y, positive=True)
-        p = _as_1d("P", P, positive=True)
+        n = vector("N", N, positive=True)
+        yy = vector("y", y, positive=True)
+        p = vector("P", P, positive=True)
         if not n.size == yy.size == p.size:
             raise ValueError(f"N, y and P must have the same length; got {n.size}, {yy.size} and {p.size}")
         sig = None
         if sigma is not None:
-            sig = _as_1d("sigma", sigma, positive=True)
+            sig = vector("sigma", sigma, positive=True)
             if sig.size != yy.size:
                 raise ValueError(f"sigma must have one entry per point; got {sig.size} for {yy.size} points")
         n_distinct, p_distinct = np.unique(n).size, np.unique(p).size
@@ -346,7 +332,7 @@ class JointLaw:
         """Unweighted fitting-space residuals log y - log E(N, P), (m,)."""
         self._check_fitted()
         n, p = _broadcast_np(N, P)
-        yy = _as_1d("y", y, positive=True)
+        yy = vector("y", y, positive=True)
         if yy.size != n.size:
             raise ValueError(f"y must have one entry per (N, P) point; got {yy.size} for {n.size}")
         return np.log(yy) - np.log(self.predict(n, P=p))
@@ -395,7 +381,7 @@ def gain_table(
     n, p = _broadcast_np(N, P)
     widths = None
     if width is not None:
-        widths = _as_1d("width", width, positive=True)
+        widths = vector("width", width, positive=True)
         if widths.size != n.size:
             raise ValueError(f"width must have one entry per (N, P) point; got {widths.size} for {n.size}")
     e0 = law.predict(n, P=p)
@@ -451,9 +437,9 @@ def smallest_width(
     margin = finite_float("margin_db", margin_db, "the tolerated PSNR shortfall in dB, e.g. 0.1")
     if margin < 0:
         raise ValueError(f"margin_db must be >= 0; got {margin:g}")
-    n = _as_1d("N", N, positive=True)
-    w = _as_1d("widths", widths, positive=True)
-    pw = _as_1d("params", params, positive=True)
+    n = vector("N", N, positive=True)
+    w = vector("widths", widths, positive=True)
+    pw = vector("params", params, positive=True)
     if w.size != pw.size:
         raise ValueError(f"widths and params must have the same length; got {w.size} and {pw.size}")
     if np.unique(w).size != w.size:
@@ -489,8 +475,8 @@ def params_for_width(
     Returns:
         f(width) -> parameter counts of the same shape as ``width`` (a float for a scalar).
     """
-    w = _as_1d("widths", widths, positive=True)
-    pw = _as_1d("params", params, positive=True)
+    w = vector("widths", widths, positive=True)
+    pw = vector("params", params, positive=True)
     if w.size != pw.size:
         raise ValueError(f"widths and params must have the same length; got {w.size} and {pw.size}")
     if w.size < 2 or np.unique(w).size != w.size:

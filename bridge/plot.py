@@ -47,6 +47,8 @@ from matplotlib.container import ErrorbarContainer
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from ._validate import vector
+
 __all__ = [
     "ESTIMATOR_STYLES",
     "empirical_vs_N",
@@ -85,23 +87,6 @@ def _check_ax(ax: Any) -> Axes:
     return ax
 
 
-def _vec(name: str, x: Any, *, positive: bool = False, why: str = "the log axis") -> np.ndarray:
-    """A non-empty finite 1-D float array (strictly positive if asked)."""
-    try:
-        a = np.asarray(x, dtype=float)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be numeric array-like; got {type(x).__name__}") from None
-    if a.ndim != 1:
-        raise ValueError(f"{name} must be 1-D; got shape {a.shape}: pass a flat array")
-    if a.size == 0:
-        raise ValueError(f"{name} is empty: pass at least one point")
-    if not np.all(np.isfinite(a)):
-        raise ValueError(f"{name} has non-finite values: drop NaN/inf entries before plotting")
-    if positive and np.any(a <= 0):
-        raise ValueError(f"{name} has non-positive values (min {a.min():g}), which {why} cannot show: drop them")
-    return a
-
-
 def _same_len(names: Sequence[str], *arrays: np.ndarray) -> None:
     sizes = [a.size for a in arrays]
     if len(set(sizes)) > 1:
@@ -112,7 +97,7 @@ def _same_len(names: Sequence[str], *arrays: np.ndarray) -> None:
 def _err(name: str, err: Any, size: int) -> np.ndarray | None:
     if err is None:
         return None
-    e = _vec(name, err)
+    e = vector(name, err)
     if e.size != size:
         raise ValueError(f"{name} has length {e.size} but the data have {size}: pass one error per point")
     if np.any(e < 0):
@@ -131,8 +116,8 @@ def _unpack(name: str, item: Any, *, sizes: tuple[int, ...]) -> tuple:
 def _xy_err(name: str, item: Any, *, logy: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Validate an ``(N, y, err-or-None)`` (or ``(N, y)``) tuple; returns it sorted by N."""
     parts = _unpack(name, item, sizes=(2, 3))
-    n = _vec(f"{name} N", parts[0], positive=True, why="the log N axis")
-    y = _vec(f"{name} values", parts[1], positive=logy, why="the log y axis")
+    n = vector(f"{name} N", parts[0], positive=True, why="the log N axis")
+    y = vector(f"{name} values", parts[1], positive=logy, why="the log y axis")
     _same_len((f"{name} N", f"{name} values"), n, y)
     e = _err(f"{name} err", parts[2] if len(parts) == 3 else None, n.size)
     order = np.argsort(n, kind="stable")
@@ -295,7 +280,7 @@ def theory_risk_vs_N(
                   marker=style["marker"], linestyle=style["linestyle"], markersize=4,
                   lw=1.5 if name == "optimal" else 1.0)
     if floor is not None:
-        f = _vec("floor", [floor], positive=True, why="the log risk axis")[0]
+        f = vector("floor", [floor], positive=True, why="the log risk axis")[0]
         ax.axhline(f, color="0.4", linestyle="--", lw=1.0, label="error floor").set_gid("floor")
     for i, fit in enumerate(fits or ()):
         parts = _unpack(f"fits[{i}]", fit, sizes=(2, 3))
@@ -339,8 +324,8 @@ def theory_risk_vs_k(
         ValueError: shape mismatch, empty or non-positive inputs.
     """
     ax = _check_ax(ax)
-    kk = _vec("k", k, positive=True, why="the log k axis")
-    nn = _vec("N", N, positive=True, why="a training-set size")
+    kk = vector("k", k, positive=True, why="the log k axis")
+    nn = vector("N", N, positive=True, why="a training-set size")
     r = np.asarray(risk, dtype=float)
     if r.shape != (nn.size, kk.size):
         raise ValueError(f"risk has shape {r.shape}, expected (len(N), len(k)) = {(nn.size, kk.size)}")
@@ -363,7 +348,7 @@ def theory_risk_vs_k(
     _proxy(ax, "minimum over $k$", linestyle="none", marker="*", markersize=9, color="white",
            markeredgecolor="black", markeredgewidth=0.5)
     if floor is not None:
-        f = _vec("floor", [floor], positive=True, why="the log risk axis")[0]
+        f = vector("floor", [floor], positive=True, why="the log risk axis")[0]
         ax.axhline(f, color="0.4", linestyle="--", lw=1.0, label="error floor").set_gid("floor")
     return _finish(ax, xlabel="gradient-descent steps $k$", ylabel="risk $R(W^k)$")
 
@@ -407,12 +392,12 @@ def empirical_vs_N(
     ax = _check_ax(ax)
     if not isinstance(runs, Mapping) or "N" not in runs or "value" not in runs:
         raise ValueError("runs must be a dict with arrays 'N' and 'value' (and optionally 'width')")
-    n = _vec("runs['N']", runs["N"], positive=True, why="the log N axis")
-    v = _vec("runs['value']", runs["value"])
+    n = vector("runs['N']", runs["N"], positive=True, why="the log N axis")
+    v = vector("runs['value']", runs["value"])
     _same_len(("runs['N']", "runs['value']"), n, v)
     ax.set_xscale("log")
     if runs.get("width") is not None:
-        w = _vec("runs['width']", runs["width"])
+        w = vector("runs['width']", runs["width"])
         _same_len(("runs['N']", "runs['width']"), n, w)
         widths = np.unique(w)
         for width, color in zip(widths, _sequential(widths.size, "plasma")):
@@ -428,7 +413,7 @@ def empirical_vs_N(
                   lw=1.3, label=label, zorder=3)
     hi = float(n.max())
     if extrapolate_to is not None:
-        ext = _vec("extrapolate_to", [extrapolate_to], positive=True, why="the log N axis")[0]
+        ext = vector("extrapolate_to", [extrapolate_to], positive=True, why="the log N axis")[0]
         if ext <= n.min():
             raise ValueError(f"extrapolate_to={ext:g} is not above the smallest run N={n.min():g}: pass a larger N")
         if ext > hi:
@@ -437,8 +422,8 @@ def empirical_vs_N(
             hi = ext
     if band is not None:
         parts = _unpack("band", band, sizes=(3,))
-        bn = _vec("band N_grid", parts[0], positive=True, why="the log N axis")
-        blo, bhi = _vec("band lo", parts[1]), _vec("band hi", parts[2])
+        bn = vector("band N_grid", parts[0], positive=True, why="the log N axis")
+        blo, bhi = vector("band lo", parts[1]), vector("band hi", parts[2])
         _same_len(("band N_grid", "band lo", "band hi"), bn, blo, bhi)
         if np.any(blo > bhi):
             raise ValueError("band has lo > hi somewhere: pass (N_grid, lower, upper) in that order")
@@ -451,7 +436,7 @@ def empirical_vs_N(
         y = _predict("fit", fit, grid, logy=False, where=f" on [{n.min():g}, {hi:g}]")
         _plot(ax, grid, y, color="tab:blue", lw=1.3, linestyle="--", label=_fit_text(fit), gid="fit")
     for i, (name, value) in enumerate((baselines or {}).items()):
-        b = _vec(f"baselines[{name!r}]", [value])[0]
+        b = vector(f"baselines[{name!r}]", [value])[0]
         ax.axhline(b, color="0.35", lw=1.0, linestyle=_BASELINE_STYLES[i % len(_BASELINE_STYLES)],
                    label=str(name)).set_gid("baseline")
     return _finish(ax, xlabel=_N_LABEL, ylabel=metric)
@@ -490,9 +475,9 @@ def metric_vs_params(
         ValueError: mismatched lengths, non-positive P or N, a prediction that is not finite.
     """
     ax = _check_ax(ax)
-    p = _vec("params", params, positive=True, why="the log P axis")
-    v = _vec("value", value)
-    nn = _vec("N", N, positive=True, why="a training-set size")
+    p = vector("params", params, positive=True, why="the log P axis")
+    v = vector("value", value)
+    nn = vector("N", N, positive=True, why="a training-set size")
     _same_len(("params", "value", "N"), p, v, nn)
     if law is not None:
         _check_law("law", law)
