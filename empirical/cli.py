@@ -6,16 +6,25 @@ Bad input gives one line on stderr and exit code 2; nothing is written.
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from theory.cli import UsageError, _Parser  # one-line usage errors, shared by every command
 
+if TYPE_CHECKING:
+    from .executors import ExecutorConfig
+
 __all__ = ["sweep_main"]
 
-
+# executor flags → ExecutorConfig fields (which executors each applies to: empirical.executors.APPLIES)
+_EXECUTOR_FLAGS = {"workers": "--workers", "address": "--address", "cpus_per_run": "--cpus-per-run",
+                   "gpus_per_run": "--gpus-per-run", "threads_per_run": "--threads-per-run",
+                   "timeout_min": "--timeout-min", "partition": "--partition",
+                   "array_parallelism": "--array-parallelism", "cluster": "--slurm-cluster",
+                   "slurm_params": "--slurm-param"}
 
 
 def _fail(msg: str) -> int:
@@ -31,8 +40,28 @@ def sweep_main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--out", default=None, help="sweep directory (default: sweeps/<name>)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config key (TOML value), e.g. --set N=[16,64] --set sigma=0.1")
-    p.add_argument("--executor", choices=("local", "process"), default="local")
-    p.add_argument("--workers", type=int, default=2, help="processes for --executor process")
+    p.add_argument("--executor", choices=("local", "process", "ray", "slurm"), default="local",
+                   help="where runs train: in this process, a local process pool, Ray tasks, or SLURM jobs (submitit)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="process: pool size (default 2); ray: runs in flight, and the local Ray instance's size")
+    e = p.add_argument_group("ray and slurm")
+    e.add_argument("--address", default=None, help="ray: an existing cluster ('auto', 'ray://host:10001'); "
+                   "default: start a local instance")
+    e.add_argument("--cpus-per-run", type=float, default=None, help="CPUs per run (ray: fractions allowed; default 1)")
+    e.add_argument("--gpus-per-run", type=float, default=None,
+                   help="GPUs per run (ray: 0.25 packs four runs on a GPU; slurm: an integer; default 0)")
+    e.add_argument("--threads-per-run", type=int, default=None,
+                   help="torch threads per run (default: ceil(cpus per run) for ray/slurm, torch's default otherwise)")
+    g = p.add_argument_group("slurm (submitit)")
+    g.add_argument("--timeout-min", type=int, default=None,
+                   help="time limit per job in minutes (default 60); a timed-out job is requeued and resumes")
+    g.add_argument("--partition", default=None, help="SLURM partition (default: the cluster's)")
+    g.add_argument("--array-parallelism", type=int, default=None, help="runs in flight at once (the job array's %%)")
+    g.add_argument("--slurm-cluster", dest="cluster", choices=("slurm", "local"), default=None,
+                   help="slurm: submit to the scheduler (default); local: run the jobs as local processes")
+    g.add_argument("--slurm-param", dest="slurm_params", action="append", default=None, metavar="KEY=VALUE",
+                   help="extra submitit parameter (TOML value), e.g. --slurm-param mem_gb=16 "
+                   "--slurm-param slurm_account=lab")
     p.add_argument("--retry-failed", action="store_true", help="run failed runs again")
     p.add_argument("--dry-run", action="store_true", help="list the runs and exit")
     p.add_argument("--quiet", action="store_true")
@@ -45,15 +74,13 @@ def sweep_main(argv: Sequence[str] | None = None) -> int:
             runs = expand(cfg)
         except ValueError as e:
             raise UsageError(f"reconscale sweep: error: {e}") from None
-        if a.workers < 1:
-            raise UsageError(f"reconscale sweep: error: --workers {a.workers} must be ≥ 1")
+        ecfg = _executor_config(a)
         if a.dry_run:
             for r in runs:
                 print(json.dumps({k: r[k] for k in ("task", "data", "N", "arch", "width", "seed")}))
             return 0
         out = Path(a.out) if a.out else Path("sweeps") / cfg["name"]
-        path = run_sweep(cfg, out, executor=a.executor, workers=a.workers, retry_failed=a.retry_failed,
-                         progress=not a.quiet)
+        path = run_sweep(cfg, out, executor=ecfg, retry_failed=a.retry_failed, progress=not a.quiet)
         print(f"ledger: {path}", file=sys.stderr)
         return 0
     except UsageError as e:
@@ -61,3 +88,34 @@ def sweep_main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("reconscale sweep: interrupted; finished runs are in the ledger, re-run to resume", file=sys.stderr)
         return 130
+
+
+def _executor_config(a: argparse.Namespace) -> ExecutorConfig:
+    """The executor flags as an ExecutorConfig; inapplicable flags, bad values and a missing optional
+    dependency are usage errors, raised before anything is written."""
+    from .executors import APPLIES, ExecutorConfig, missing_dependency  # noqa: PLC0415
+    from .sweep import parse_override  # noqa: PLC0415
+
+    given = {name: getattr(a, name) for name in _EXECUTOR_FLAGS if getattr(a, name) is not None}
+    for name in given:
+        kinds = APPLIES.get(name, ())
+        if kinds and a.executor not in kinds:
+            raise UsageError(f"reconscale sweep: error: {_EXECUTOR_FLAGS[name]} applies to --executor "
+                             f"{' or '.join(kinds)}, not {a.executor}")
+    if "slurm_params" in given:
+        try:
+            given["slurm_params"] = dict(parse_override(item) for item in given["slurm_params"])
+        except ValueError as e:
+            raise UsageError(f"reconscale sweep: error: {str(e).replace('--set', '--slurm-param')}") from None
+    try:
+        ecfg = ExecutorConfig(kind=a.executor, **given)
+    except ValueError as e:
+        msg, name = str(e), str(e).split("=", 1)[0]
+        if name in _EXECUTOR_FLAGS:  # name the flag the user typed, not the field
+            msg = f"{_EXECUTOR_FLAGS[name]} {msg[len(name) + 1:]}"
+        raise UsageError(f"reconscale sweep: error: {msg}") from None
+    module = missing_dependency(a.executor)
+    if module is not None:
+        raise UsageError(f"reconscale sweep: error: --executor {a.executor} needs {module}; "
+                         "install it with pip install 'reconscale[distributed]'")
+    return ecfg

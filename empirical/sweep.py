@@ -3,18 +3,20 @@
 Any key may be a list, which makes it a sweep axis (N, width, seed, arch, sigma, size, accel,
 scale, …), so each of the paper's ablations is one config. ``run_sweep`` registers every run as
 pending, skips finished ones, resumes interrupted ones from their checkpoints, retries failed ones
-on request, and writes results only from the driver (executors return rows).
+on request, and writes results only from the driver (executors return rows; see
+:mod:`empirical.executors` for the local, process, Ray and SLURM executors).
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import os
 import platform
 import sys
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -23,8 +25,11 @@ else:  # pragma: no cover
 
 from .ledger import Ledger
 
-__all__ = ["DEFAULTS", "load_config", "expand", "run_task", "run_data", "run_one", "run_sweep", "CONFIG_DIR",
-           "parse_override"]
+if TYPE_CHECKING:
+    from .executors import ExecutorConfig
+
+__all__ = ["DEFAULTS", "load_config", "expand", "run_task", "run_data", "build_run", "finish_row", "run_one",
+           "write_result", "run_sweep", "CONFIG_DIR", "parse_override"]
 
 CONFIG_DIR = Path(__file__).with_name("configs")
 
@@ -164,39 +169,67 @@ def run_data(run: dict, *, with_train: bool = True) -> dict:
     return out
 
 
-def run_one(run: dict, run_dir: str | Path, *, progress: bool = False) -> dict:
-    """Train and evaluate one run; returns the ledger row (never raises for training failures)."""
+def build_run(run: dict) -> tuple[dict, Any, Any, int]:
+    """Data, freshly initialised model, training config and parameter count of one run config.
+
+    The model's initial weights depend on ``run["seed"]`` only (torch's global RNG is forked and
+    seeded around the construction, so nothing leaks into or out of it).
+
+    Returns:
+        ``(data, model, train_config, params)``: ``data`` as :func:`run_data`.
+    """
     import torch  # noqa: PLC0415
 
     from .models import build_model, param_count  # noqa: PLC0415
-    from .train import TrainConfig, evaluate, train  # noqa: PLC0415
+    from .train import TrainConfig  # noqa: PLC0415
 
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
     d = run_data(run)
-    task, clamp = d["task"], d["clamp"]
-    C = run["channels"]
+    task, C = d["task"], run["channels"]
     tcfg = TrainConfig(**{f.name: run[f.name] for f in fields(TrainConfig) if f.name in run and f.name != "clamp"},
-                       clamp=clamp)
+                       clamp=d["clamp"])
     extra = {"num_pool_layers": run["depth"]} if run["arch"] == "unet" else {}
     with torch.random.fork_rng(devices=[]):  # module init draws from torch's global RNG: isolate and seed it
         torch.manual_seed(run["seed"])
         model = build_model(run["arch"], in_chans=task.in_channels(C), out_chans=task.out_channels(C),
                             width=run["width"], image_shape=(run["size"], run["size"]),
                             residual=run["residual"] and task.in_channels(C) == task.out_channels(C), **extra)
-    params = param_count(model)
-    res = train(model, task, d["train_x"], d["val_x"], tcfg, train_ids=d["train_mask_ids"], val_ids=d["val_ids"],
-                val_mask_ids=d["val_mask_ids"], checkpoint=run_dir / "ckpt.pt",
-                run_config=json.loads(json.dumps(run)), progress=progress)
+    return d, model, tcfg, param_count(model)
+
+
+def finish_row(run: dict, d: dict, model: Any, res: Any, params: int, tcfg: Any) -> dict:
+    """The ledger row of a trained run: status and, when done, the best weights' test metrics
+    next to the input's own (``model`` is left holding the best weights)."""
+    from .train import evaluate  # noqa: PLC0415
+
     row = {"status": res.status, "reason": res.reason, "params": params, "best_step": res.best_step,
            "steps": res.steps, "wall_s": res.wall_s, "device": res.device, "versions": _versions()}
     if res.status == "done":
         model.load_state_dict(res.best_state)
+        task, clamp = d["task"], d["clamp"]
         kw = {"seed": run["seed"] + 20_000, "ids": d["test_ids"], "mask_ids": d["test_mask_ids"], "clamp": clamp}
         test = evaluate(model, task, d["test_x"], batch=tcfg.eval_batch, **kw)
         baseline = _input_metrics(task, d["test_x"], **kw)
         row["metrics"] = {"val": res.best_val, "test": test, "test_input": baseline, "history": res.history,
                           "conventions": _conventions(run, task)}
+    return row
+
+
+def run_one(run: dict, run_dir: str | Path, *, progress: bool = False) -> dict:
+    """Train and evaluate one run; returns the ledger row (never raises for training failures).
+
+    The row is also written atomically, with the run's config, to ``run_dir/result.json``, so a
+    finished run is not lost when the driver dies before recording it (:func:`run_sweep` adopts it).
+    """
+    from .train import train  # noqa: PLC0415
+
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    d, model, tcfg, params = build_run(run)
+    res = train(model, d["task"], d["train_x"], d["val_x"], tcfg, train_ids=d["train_mask_ids"], val_ids=d["val_ids"],
+                val_mask_ids=d["val_mask_ids"], checkpoint=run_dir / "ckpt.pt",
+                run_config=json.loads(json.dumps(run)), progress=progress)
+    row = finish_row(run, d, model, res, params, tcfg)
+    write_result(run_dir, run, row)
     return row
 
 
@@ -227,31 +260,53 @@ def _conventions(run: dict, task: Any) -> dict:
         return {}
 
 
-def _execute(pending: list[tuple[str, dict, Path]], executor: str, workers: int, progress: bool,
-             on_result: Callable[[str, dict], None], on_start: Callable[[str], None]) -> None:
-    if executor == "local":
-        for rid, run, rdir in pending:
-            on_start(rid)
-            on_result(rid, run_one(run, rdir, progress=progress))
-        return
-    if executor != "process":
-        raise ValueError(f"executor {executor!r}: use local or process")
-    import multiprocessing as mp  # noqa: PLC0415
-    from concurrent.futures import ProcessPoolExecutor, as_completed  # noqa: PLC0415
-
-    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
-        futs = {}
-        for rid, run, rdir in pending:
-            on_start(rid)
-            futs[pool.submit(run_one, run, rdir)] = rid
-        for fut in as_completed(futs):
-            on_result(futs[fut], fut.result())
+def write_result(run_dir: Path, run: dict, row: dict) -> None:
+    """Atomically write ``run_dir/result.json`` ({"config", "row"}): a finished run survives a dead driver."""
+    tmp = run_dir / f".result.json.{os.getpid()}.tmp"
+    tmp.write_text(json.dumps({"config": run, "row": row}, sort_keys=True))
+    os.replace(tmp, run_dir / "result.json")
 
 
-def run_sweep(cfg: dict, out: str | Path, *, executor: str = "local", workers: int = 2, retry_failed: bool = False,
-              progress: bool = True) -> Path:
-    """Run every combination of ``cfg`` into ``out/ledger.sqlite``; resumable. Returns the ledger path."""
+def _finished_result(run: dict, run_dir: Path) -> dict | None:
+    """The row in ``run_dir/result.json`` if it is a finished ("done") run of exactly ``run``'s config."""
+    try:
+        saved = json.loads((run_dir / "result.json").read_text())
+        row = saved["row"]
+        same = saved["config"] == json.loads(json.dumps(run))
+    except (OSError, ValueError, KeyError, TypeError):  # missing, truncated or foreign: train instead
+        return None
+    return row if same and isinstance(row, dict) and row.get("status") == "done" else None
+
+
+def run_sweep(cfg: dict, out: str | Path, *, executor: str | ExecutorConfig = "local", workers: int | None = None,
+              retry_failed: bool = False, progress: bool = True) -> Path:
+    """Run every combination of ``cfg`` into ``out/ledger.sqlite``; resumable. Returns the ledger path.
+
+    Args:
+        cfg: a flat sweep config (:func:`load_config`).
+        out: the sweep directory (ledger, ``runs/<run id>/``, and ``submitit/`` for SLURM).
+        executor: "local", "process", "ray" or "slurm", or an
+            :class:`~empirical.executors.ExecutorConfig` with per-run resources and cluster options.
+        workers: with a kind name: processes (process) or runs in flight (ray).
+        retry_failed: run failed runs again (by default they stay failed).
+        progress: progress bars.
+
+    A run whose ``result.json`` records it as done with the same config (its worker finished but
+    the driver died before writing the ledger) is recorded without training again; interrupted runs
+    resume from their checkpoints.
+    """
+    from .executors import ExecutorConfig, execute, require  # noqa: PLC0415
+
+    if isinstance(executor, ExecutorConfig):
+        if workers is not None:
+            raise ValueError("pass workers inside the ExecutorConfig, not next to it")
+        ecfg = executor
+    else:
+        ecfg = ExecutorConfig(kind=executor, workers=workers)
+    require(ecfg.kind)  # a missing optional dependency fails before anything is written
     out = Path(out)
+    if ecfg.kind == "slurm" and ecfg.folder is None:
+        ecfg = replace(ecfg, folder=str(out / "submitit"))
     runs = expand(cfg)
     ledger = Ledger(out / "ledger.sqlite")
     try:
@@ -260,6 +315,10 @@ def run_sweep(cfg: dict, out: str | Path, *, executor: str = "local", workers: i
             rid = ledger.add(cfg["name"], run)
             row = ledger.get(rid)
             if row["status"] == "done" or (row["status"] == "failed" and not retry_failed):
+                continue
+            saved = _finished_result(run, out / "runs" / rid)
+            if saved is not None:
+                ledger.finish(rid, saved)
                 continue
             pending.append((rid, run, out / "runs" / rid))
         bar = None
@@ -275,7 +334,8 @@ def run_sweep(cfg: dict, out: str | Path, *, executor: str = "local", workers: i
                 bar.set_postfix_str(f"last: {row['status']}")
 
         try:
-            _execute(pending, executor, workers, progress and executor == "local", on_result, ledger.start)
+            execute(pending, ecfg, on_start=ledger.start, on_result=on_result,
+                    progress=progress and ecfg.kind == "local")
         finally:
             if bar is not None:
                 bar.close()
