@@ -4,10 +4,13 @@ Tasks (denoising, accelerated MRI, super-resolution) whose operators are built f
 ``theory`` operator specs; offline data sources (the theory's subspace model, dead leaves,
 phantoms, bundled photographs, any image folder) with nested training sets; U-Net, a compact
 SwinIR and the theory's twin ``LinearNet``; one plain training function with atomic, resumable
-checkpoints; sweeps from flat TOML configs into a SQLite ledger.
+checkpoints; sweeps from flat TOML configs into a SQLite ledger, run locally, in processes, on
+Ray or on SLURM (submitit); data-parallel training of one large run with torchrun (``empirical.ddp``).
 """
 
 from .data import Source, Split, make_source
+from .ddp import train_ddp
+from .executors import ExecutorConfig
 from .ledger import Ledger
 from .metrics import conventions, nmse, psnr, ssim
 from .models import LinearNet, SwinIRLite, UNet, build_model, param_count
@@ -20,6 +23,7 @@ from .train import CheckpointError, TrainConfig, TrainResult, budget_steps
 
 __all__ = [
     "CheckpointError",
+    "ExecutorConfig",
     "Ledger",
     "LinearNet",
     "Source",
@@ -43,4 +47,5 @@ __all__ = [
     "run_one",
     "run_sweep",
     "ssim",
+    "train_ddp",
 ]

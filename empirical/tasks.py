@@ -586,6 +586,7 @@ class Task:
         *,
         generator: torch.Generator,
         example_ids: torch.Tensor | None = None,
+        column_masks: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Measure and corrupt clean images: (network input, target).
 
@@ -611,6 +612,9 @@ class Task:
             example_ids: MRI: (B,) non-negative int ids seeding each example's mask (one fixed
                 mask per example or volume); None uses the seed-0 mask for all. Ignored by
                 denoise and SR (validated if given).
+            column_masks: MRI only, instead of ``example_ids``: (B, W) bool sampled columns
+                already on x's device (rows of :meth:`column_masks`, e.g. gathered from a table
+                resident on the GPU, so a training step needs no host round trip for the ids).
 
         Returns:
             ``(net_input, target)``: (B, in_channels(C), H, W) and (B, out_channels(C), H, W),
@@ -625,15 +629,24 @@ class Task:
         b, c = x.shape[:2]
         self._check_channels(c)
         ids = None if example_ids is None else _id_tensor(example_ids, b, "example_ids")
+        if column_masks is not None:
+            if self.name != "mri" or ids is not None:
+                raise ValueError("column_masks is for task 'mri' only, and replaces example_ids; pass one of them")
+            if (column_masks.dtype != torch.bool or tuple(column_masks.shape) != (b, x.shape[3])
+                    or column_masks.device != x.device):
+                raise ValueError(f"column_masks must be a ({b}, {x.shape[3]}) bool tensor on {x.device}, "
+                                 f"got {tuple(column_masks.shape)} {column_masks.dtype} on {column_masks.device}")
         if self.name == "denoise":
             return x + self.sigma * _noise(tuple(x.shape), generator, x), x
         if self.name == "mri":
-            return self._corrupt_mri(x, generator, ids), x
+            return self._corrupt_mri(x, generator, ids, column_masks), x
         return self._corrupt_sr(x, generator), x
 
-    def _corrupt_mri(self, x: torch.Tensor, generator: torch.Generator, ids: torch.Tensor | None) -> torch.Tensor:
+    def _corrupt_mri(self, x: torch.Tensor, generator: torch.Generator, ids: torch.Tensor | None,
+                     masks: torch.Tensor | None = None) -> torch.Tensor:
         b, _, h, w = x.shape
-        masks = self.column_masks((h, w), ids, batch_size=b, device=x.device)  # (B, w)
+        if masks is None:
+            masks = self.column_masks((h, w), ids, batch_size=b, device=x.device)  # (B, w)
         if self.coils > 1:
             return self._corrupt_multicoil(x, generator, masks)
         noise = _noise((b, 2, h, w), generator, x)

@@ -9,6 +9,12 @@ keeps the best weights by validation PSNR (SSIM when the loss is SSIM). Every ev
 optimiser, scheduler, RNG state, history, config) that ``train`` resumes from; checkpoints load
 with ``weights_only=True``, so loading never executes pickled code.
 
+On a GPU a step is built for throughput: bf16 autocast, channels_last, fused Adam, optional
+``torch.compile``; a training set of up to 4 GiB (``RESIDENT_MAX_BYTES``) and its MRI masks stay on
+the GPU, and batches and noise are drawn there from one device generator, so a step neither copies
+from nor waits for the host (the loss is read back only at evaluations). Data-parallel training of
+one large run over several GPUs or processes is :func:`empirical.ddp.train_ddp` (``torchrun``).
+
 Budget rule per N: ``steps = clip(round(epochs · N / batch_size), min_steps, max_steps)`` —
 ``epochs`` passes over the training set, at least ``min_steps`` updates for small N, capped for
 large N (:func:`budget_steps`).
@@ -26,9 +32,12 @@ from typing import Any
 import torch
 from torch import nn
 
-__all__ = ["TrainConfig", "TrainResult", "train", "evaluate", "budget_steps", "loss_fn", "pick_device", "CheckpointError"]
+__all__ = ["TrainConfig", "TrainResult", "train", "evaluate", "budget_steps", "loss_fn", "make_optimizer", "pick_device",
+           "CheckpointError"]
 
-CKPT_FORMAT = "reconscale-ckpt-1"
+CKPT_FORMAT = "reconscale-ckpt-2"  # 2: records whether the run had stopped early
+#: Training sets up to this size are kept on the GPU for the whole run (see :func:`train`).
+RESIDENT_MAX_BYTES = 4 << 30
 
 
 class CheckpointError(ValueError):
@@ -185,6 +194,37 @@ def _load_checkpoint(path: Path, cfg_dict: dict) -> dict:
     return ck
 
 
+def make_optimizer(model: nn.Module, cfg: TrainConfig, steps: int, device: torch.device) -> tuple[Any, Any]:
+    """The optimiser of ``cfg`` over ``model``'s parameters and its lr schedule (None for "constant").
+
+    Adam/AdamW use the fused CUDA kernel on the GPU (one launch for all parameters).
+    """
+    opt_cls = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "rmsprop": torch.optim.RMSprop}[cfg.optimizer]
+    kw = {"fused": True} if device.type == "cuda" and cfg.optimizer != "rmsprop" else {}
+    opt = opt_cls(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, **kw)
+    if cfg.schedule == "plateau":
+        sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", factor=cfg.plateau_factor,
+                                                           patience=cfg.plateau_patience, min_lr=cfg.min_lr)
+    elif cfg.schedule == "cosine":
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps, eta_min=cfg.min_lr)
+    else:
+        sched = None
+    return opt, sched
+
+
+def _ckpt_state(cfg_dict: dict, model: nn.Module, opt: Any, sched: Any, **state: Any) -> dict:
+    """Everything a resumed run needs: weights, optimiser, schedule, config and loop ``state``."""
+    return {"format": CKPT_FORMAT, "config": cfg_dict, "model": model.state_dict(), "optimizer": opt.state_dict(),
+            "scheduler": sched.state_dict() if sched else {}, **state}
+
+
+def _restore(ck: dict, model: nn.Module, opt: Any, sched: Any) -> None:
+    model.load_state_dict(ck["model"])
+    opt.load_state_dict(ck["optimizer"])
+    if sched is not None:
+        sched.load_state_dict(ck["scheduler"])
+
+
 def train(
     model: nn.Module,
     task: Any,
@@ -224,32 +264,32 @@ def train(
     if cuda and cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
     fwd = torch.compile(model) if cfg.compile else model
-    steps = budget_steps(train_x.shape[0], cfg)
-    opt_cls = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "rmsprop": torch.optim.RMSprop}[cfg.optimizer]
-    opt = opt_cls(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    if cfg.schedule == "plateau":
-        sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", factor=cfg.plateau_factor,
-                                                           patience=cfg.plateau_patience, min_lr=cfg.min_lr)
-    elif cfg.schedule == "cosine":
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps, eta_min=cfg.min_lr)
-    else:
-        sched = None
-    gen = torch.Generator(device="cpu").manual_seed(cfg.seed)  # batches and training noise (resampled every step)
+    n_train = train_x.shape[0]
+    steps = budget_steps(n_train, cfg)
+    opt, sched = make_optimizer(model, cfg, steps, device)
+    # Batches and training noise (resampled every step) come from one generator on the training
+    # device: on CUDA the draws never touch the host (a CUDA run's noise stream is the GPU's,
+    # distributed as the CPU's but not equal to it).
+    gen = torch.Generator(device=device).manual_seed(cfg.seed)
+    # Small training sets live on the GPU with their MRI masks (a (N, W) table), so a step does
+    # no host transfer and no host sync; larger ones are gathered on the host and copied per step.
+    resident = cuda and train_x.numel() * train_x.element_size() <= RESIDENT_MAX_BYTES
+    data = train_x.to(device) if resident else train_x
+    mask_table = None
+    if resident and task.name == "mri":
+        mask_table = task.column_masks(tuple(train_x.shape[-2:]), train_ids, batch_size=n_train, device=device)
     cfg_dict = {"train": asdict(cfg), "run": run_config or {}}
     score_key = ("ssim" if cfg.loss == "ssim" else "psnr") if cfg.clamp else "mse"
     sign = 1.0 if cfg.clamp else -1.0  # maximise PSNR / minimise MSE
 
-    step, best, best_step, stale, history, best_state = 0, -math.inf, -1, 0, [], None
+    step, best, best_step, stale, history, best_state, stopped = 0, -math.inf, -1, 0, [], None, False
     ckpt = Path(checkpoint) if checkpoint is not None else None
     if ckpt is not None and ckpt.exists():
         ck = _load_checkpoint(ckpt, cfg_dict)
-        model.load_state_dict(ck["model"])
-        opt.load_state_dict(ck["optimizer"])
-        if sched is not None:
-            sched.load_state_dict(ck["scheduler"])
+        _restore(ck, model, opt, sched)
         gen.set_state(ck["rng"])
-        step, best, best_step, stale = ck["step"], ck["best"], ck["best_step"], ck["stale"]
-        history, best_state = ck["history"], ck["best_state"]
+        step, best, best_step, stale, history, best_state, stopped = (
+            ck["step"], ck["best"], ck["best_step"], ck["stale"], ck["history"], ck["best_state"], ck["stopped"])
 
     bar = None
     if progress:
@@ -259,11 +299,16 @@ def train(
     status, reason = "done", ""
     model.train()
     try:
-        while step < steps:
-            idx = torch.randint(train_x.shape[0], (min(cfg.batch_size, train_x.shape[0]),), generator=gen)
-            inp, target = task.corrupt(train_x[idx], generator=gen,
-                                       example_ids=None if train_ids is None else train_ids[idx])
-            inp, target = inp.to(device, non_blocking=True), target.to(device, non_blocking=True)
+        while step < steps and not stopped:
+            idx = torch.randint(n_train, (min(cfg.batch_size, n_train),), generator=gen, device=device)
+            if mask_table is not None:
+                inp, target = task.corrupt(data[idx], generator=gen, column_masks=mask_table[idx])
+            elif resident:  # mask ids matter for MRI only
+                inp, target = task.corrupt(data[idx], generator=gen)
+            else:
+                host_idx = idx.to(data.device)  # a no-op unless a large set stays on the host
+                inp, target = task.corrupt(data[host_idx].to(device, non_blocking=True), generator=gen,
+                                           example_ids=None if train_ids is None else train_ids[host_idx])
             if cuda and cfg.channels_last:
                 inp = inp.contiguous(memory_format=torch.channels_last)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cuda and cfg.bf16):
@@ -300,14 +345,12 @@ def train(
                 stale += 1
             if isinstance(sched, torch.optim.lr_scheduler.ReduceLROnPlateau):
                 sched.step(score)
-            if ckpt is not None:
-                _atomic_save({"format": CKPT_FORMAT, "config": cfg_dict, "model": model.state_dict(),
-                              "optimizer": opt.state_dict(), "scheduler": sched.state_dict() if sched else {},
-                              "rng": gen.get_state(), "step": step, "best": best, "best_step": best_step,
-                              "stale": stale, "history": history, "best_state": best_state}, ckpt)
             at_floor = cfg.schedule != "plateau" or opt.param_groups[0]["lr"] <= cfg.min_lr * (1 + 1e-9)
-            if at_floor and stale >= cfg.early_stop_patience:
-                break
+            stopped = at_floor and stale >= cfg.early_stop_patience  # saved, so a resumed run stays stopped
+            if ckpt is not None:
+                _atomic_save(_ckpt_state(cfg_dict, model, opt, sched, rng=gen.get_state(), step=step, best=best,
+                                         best_step=best_step, stale=stale, history=history, best_state=best_state,
+                                         stopped=stopped), ckpt)
     finally:
         if bar is not None:
             bar.close()

@@ -1,0 +1,325 @@
+"""Data-parallel training of one large run: ``torchrun``, DistributedDataParallel, DistributedSampler.
+
+For the paper's large points (N up to 10⁵ images, U-Nets up to ~500M parameters) one run is spread
+over P processes (GPUs, or CPU processes with the gloo backend)::
+
+    torchrun --standalone --nproc_per_node 8 -m empirical.ddp paper-denoise --out sweeps/big \\
+        --set N=100000 --set width=256
+
+The config must expand to exactly one run. The run lands in the same layout and ledger as
+``reconscale sweep`` (``OUT/ledger.sqlite``, ``OUT/runs/<run id>/``), written by rank 0 only, so
+``reconscale results OUT`` and the bridge read it like any sweep. Re-running the command resumes
+from the rank-0 checkpoint; a finished run is not trained again.
+
+Sampling, and why P does not change the trajectory. Every step consumes one global batch of
+``batch_size`` examples: epoch e is the :class:`~torch.utils.data.DistributedSampler` permutation
+of the N examples (seed ``cfg.seed``, reshuffled per epoch), each process takes ``batch_size / P``
+of its share per step, and the P local batches of step t are exactly the examples of the
+single-process batch t (positions ``[t·B, (t+1)·B)`` of the permutation; the last ``N mod B``
+examples of an epoch are skipped, as by ``drop_last``). An example's training noise (and MRI mask)
+is fixed per (epoch, example) through :meth:`empirical.tasks.Task.corrupt_fixed`, not drawn from a
+per-process stream, and DDP averages the P local mean-loss gradients, which is the gradient of the
+global batch mean. So a run on P processes follows the one-process run up to floating-point
+reduction order, and a checkpoint resumes on any P that divides ``batch_size``. Validation is
+sharded over the processes and all-reduced, so every process takes the same selection and
+learning-rate decisions.
+
+This differs from :func:`empirical.train.train` only in the sampler (epochs without replacement
+instead of uniform draws with replacement) and in the noise stream; a DDP run is compared with
+``--nproc_per_node 1`` of the same command, not with a sweep run of the same config.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.utils.data import DistributedSampler
+
+from .train import (TrainConfig, TrainResult, _atomic_save, _ckpt_state, _load_checkpoint, _restore, budget_steps,
+                    evaluate, loss_fn, make_optimizer, pick_device)
+
+__all__ = ["train_ddp", "epoch_batches", "main"]
+
+_METRICS = ("mse", "psnr", "ssim", "nmse")
+
+
+def _context() -> tuple[int, int, int]:
+    """(rank, world size, local rank): from the process group when one is initialised, else (0, 1, 0)."""
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", dist.get_rank()))
+    return 0, 1, 0
+
+
+def epoch_batches(N: int, *, batch_size: int, world: int, rank: int, seed: int, epoch: int) -> torch.Tensor:
+    """This process's local batches of one epoch.
+
+    Args:
+        N: training set size (≥ ``batch_size``).
+        batch_size: the global batch B (a multiple of ``world``).
+        world, rank: number of processes P and this one's rank.
+        seed, epoch: the permutation's seed and epoch (``DistributedSampler.set_epoch``).
+
+    Returns:
+        (N // B, B / P) int64 tensor: row t holds the dataset indices this process trains on at
+        step t of the epoch. Over the P ranks, row t is the single-process row t (as a set).
+    """
+    sampler = DistributedSampler(range(N), num_replicas=world, rank=rank, shuffle=True, seed=seed, drop_last=False)
+    sampler.set_epoch(epoch)
+    b, steps = batch_size // world, N // batch_size
+    return torch.tensor(list(sampler)[: steps * b], dtype=torch.int64).reshape(steps, b)
+
+
+def _noise_seed(seed: int, epoch: int) -> int:
+    # ≥ 2³², so never equal to a validation (seed + 10 000) or test (seed + 20 000) noise seed.
+    return ((seed + 1) << 32) + epoch
+
+
+def _evaluate_sharded(model: nn.Module, task: Any, images: torch.Tensor, *, ids: torch.Tensor | None,
+                      mask_ids: torch.Tensor | None, rank: int, world: int, **kw: Any) -> dict:
+    """:func:`empirical.train.evaluate` over ``images[rank::world]``, all-reduced into the full-set means."""
+    n_all = images.shape[0]
+    ids = torch.arange(n_all) if ids is None else ids
+    mask_ids = ids if mask_ids is None else mask_ids
+    part = slice(rank, None, world)
+    n = images[part].shape[0]
+    local = evaluate(model, task, images[part], ids=ids[part], mask_ids=mask_ids[part], **kw) if n else {}
+    device = next(model.parameters()).device
+    sums = torch.tensor([local.get(k, 0.0) * n for k in _METRICS], dtype=torch.float64, device=device)
+    if world > 1:
+        dist.all_reduce(sums)
+    return {k: float(v) / n_all for k, v in zip(_METRICS, sums.tolist())}
+
+
+def train_ddp(
+    model: nn.Module,
+    task: Any,
+    train_x: torch.Tensor,
+    val_x: torch.Tensor,
+    cfg: TrainConfig,
+    *,
+    train_ids: torch.Tensor | None = None,
+    val_ids: torch.Tensor | None = None,
+    val_mask_ids: torch.Tensor | None = None,
+    checkpoint: str | Path | None = None,
+    run_config: dict | None = None,
+    progress: bool = False,
+) -> TrainResult:
+    """Train ``model`` data-parallel over the initialised process group (or alone, without one).
+
+    Every process calls this with the same arguments (the same full ``train_x``: each indexes its
+    own share). Rank 0 writes the checkpoint; every rank resumes from it.
+
+    Args:
+        model: maps (B, C_in, H, W) inputs to (B, C_out, H, W); identical initial weights on every
+            rank (DDP also broadcasts rank 0's).
+        task: has ``corrupt_fixed(x, *, seed, noise_ids, example_ids)`` (:class:`empirical.tasks.Task`).
+        train_x: (N, C, H, W) clean training images (CPU), N ≥ ``cfg.batch_size``.
+        val_x: (N_val, C, H, W) clean validation images (fixed, seeded noise).
+        cfg: optimisation settings; ``cfg.batch_size`` is the global batch, a multiple of the
+            number of processes.
+        train_ids, val_ids, val_mask_ids, checkpoint, run_config, progress: as :func:`empirical.train.train`.
+
+    Returns:
+        :class:`~empirical.train.TrainResult`, the same on every rank.
+
+    Raises:
+        ValueError: ``batch_size`` not divisible by the number of processes, or N < batch_size.
+    """
+    t0 = time.perf_counter()
+    rank, world, local_rank = _context()
+    N = train_x.shape[0]
+    if cfg.batch_size % world:
+        raise ValueError(f"batch_size={cfg.batch_size} is not divisible by the {world} processes; "
+                         f"use a multiple of {world} (the global batch is split evenly)")
+    if N < cfg.batch_size:
+        raise ValueError(f"N={N} is smaller than batch_size={cfg.batch_size}; lower batch_size for DDP runs")
+    device = pick_device(cfg.device)
+    cuda = device.type == "cuda"
+    if cuda:
+        device = torch.device("cuda", local_rank)
+        torch.cuda.set_device(device)
+    model = model.to(device)
+    if cuda and cfg.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    net = nn.parallel.DistributedDataParallel(model, device_ids=[local_rank] if cuda else None) if world > 1 else model
+    fwd = torch.compile(net) if cfg.compile else net
+    steps, per_epoch = budget_steps(N, cfg), N // cfg.batch_size
+    opt, sched = make_optimizer(model, cfg, steps, device)
+    # "sampler" keeps a train() checkpoint (uniform draws with replacement) from being resumed here.
+    cfg_dict = {"train": asdict(cfg), "run": run_config or {}, "sampler": "ddp-epochs"}
+    score_key = ("ssim" if cfg.loss == "ssim" else "psnr") if cfg.clamp else "mse"
+    sign = 1.0 if cfg.clamp else -1.0
+    eval_kw = {"seed": cfg.seed + 10_000, "ids": val_ids, "mask_ids": val_mask_ids, "batch": cfg.eval_batch,
+               "clamp": cfg.clamp, "autocast": cuda and cfg.bf16, "rank": rank, "world": world}
+
+    step, best, best_step, stale, history, best_state, stopped = 0, -math.inf, -1, 0, [], None, False
+    ckpt = Path(checkpoint) if checkpoint is not None else None
+    if ckpt is not None and ckpt.exists():
+        ck = _load_checkpoint(ckpt, cfg_dict)
+        _restore(ck, model, opt, sched)
+        step, best, best_step, stale, history, best_state, stopped = (
+            ck["step"], ck["best"], ck["best_step"], ck["stale"], ck["history"], ck["best_state"], ck["stopped"])
+
+    bar = None
+    if progress and rank == 0:
+        from tqdm.auto import tqdm  # noqa: PLC0415
+
+        bar = tqdm(total=steps, initial=step, desc=f"train ×{world}", unit="step", leave=False)
+    status, reason, batches, batches_epoch = "done", "", None, -1
+    model.train()
+    try:
+        while step < steps and not stopped:
+            epoch, t = divmod(step, per_epoch)
+            if epoch != batches_epoch:
+                batches = epoch_batches(N, batch_size=cfg.batch_size, world=world, rank=rank, seed=cfg.seed,
+                                        epoch=epoch)
+                batches_epoch = epoch
+            idx = batches[t]
+            inp, target = task.corrupt_fixed(train_x[idx], seed=_noise_seed(cfg.seed, epoch), noise_ids=idx,
+                                             example_ids=None if train_ids is None else train_ids[idx])
+            inp, target = inp.to(device, non_blocking=True), target.to(device, non_blocking=True)
+            if cuda and cfg.channels_last:
+                inp = inp.contiguous(memory_format=torch.channels_last)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cuda and cfg.bf16):
+                out = fwd(inp)
+            loss = loss_fn(out, target, cfg.loss)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()  # DDP all-reduces (averages) the gradients here
+            opt.step()
+            step += 1
+            if isinstance(sched, torch.optim.lr_scheduler.CosineAnnealingLR):
+                sched.step()
+            if bar is not None:
+                bar.update(1)
+            if step % cfg.eval_every and step != steps:
+                continue
+            # -- evaluation (sharded), selection, schedule, rank-0 checkpoint
+            train_loss = loss.detach().double()
+            if world > 1:
+                dist.all_reduce(train_loss)
+            train_loss = float(train_loss) / world  # the global batch's mean loss
+            if not math.isfinite(train_loss):
+                status, reason = "failed", f"non-finite training loss ({train_loss}) at step {step}"
+                break
+            val = _evaluate_sharded(model, task, val_x, **eval_kw)
+            score = sign * val[score_key]
+            if not math.isfinite(score):
+                status, reason = "failed", f"non-finite validation {score_key} at step {step}"
+                break
+            history.append({"step": step, "train_loss": train_loss, "lr": opt.param_groups[0]["lr"],
+                            **{f"val_{k}": v for k, v in val.items()}})
+            if score > best:
+                best, best_step, stale = score, step, 0
+                best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+            else:
+                stale += 1
+            if isinstance(sched, torch.optim.lr_scheduler.ReduceLROnPlateau):
+                sched.step(score)
+            at_floor = cfg.schedule != "plateau" or opt.param_groups[0]["lr"] <= cfg.min_lr * (1 + 1e-9)
+            stopped = at_floor and stale >= cfg.early_stop_patience
+            if ckpt is not None and rank == 0:
+                _atomic_save(_ckpt_state(cfg_dict, model, opt, sched, step=step, best=best, best_step=best_step,
+                                         stale=stale, history=history, best_state=best_state, stopped=stopped), ckpt)
+            if world > 1:
+                dist.barrier()  # nobody runs ahead of a checkpoint that is still being written
+    finally:
+        if bar is not None:
+            bar.close()
+    best_val = next((h for h in history if h["step"] == best_step), {})
+    if status == "done" and best_state is None:
+        status, reason = "failed", "no evaluation was completed"
+    backend = dist.get_backend() if world > 1 else "none"
+    return TrainResult(status=status, reason=reason, best_step=best_step, steps=step,
+                       best_val={k[4:]: v for k, v in best_val.items() if k.startswith("val_")}, history=history,
+                       wall_s=time.perf_counter() - t0, device=f"{device} ×{world} (DDP, {backend})",
+                       best_state=best_state)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``torchrun [--nproc_per_node P] -m empirical.ddp CONFIG --out DIR [--set key=value ...]``."""
+    from theory.cli import UsageError, _Parser  # noqa: PLC0415
+
+    from .ledger import Ledger, run_id  # noqa: PLC0415
+    from .sweep import build_run, expand, finish_row, load_config, write_result  # noqa: PLC0415
+
+    rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
+    p = _Parser(prog="python -m empirical.ddp", description="Train one run data-parallel (launch with torchrun).")
+    p.add_argument("config", help="a TOML file or a shipped config name; must expand to exactly one run")
+    p.add_argument("--out", required=True, help="sweep directory (ledger.sqlite and runs/ are written by rank 0)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key (TOML value)")
+    p.add_argument("--quiet", action="store_true")
+    try:
+        a = p.parse_args(list(sys.argv[1:] if argv is None else argv))
+        try:
+            cfg = load_config(a.config, a.set)
+            runs = expand(cfg)
+            if len(runs) != 1:
+                raise ValueError(f"the config expands to {len(runs)} runs; a DDP run trains one: make every axis a "
+                                 "single value with --set (e.g. --set N=100000 --set width=256)")
+            if runs[0]["batch_size"] % world:
+                raise ValueError(f"batch_size={runs[0]['batch_size']} is not divisible by the {world} processes; "
+                                 "set a multiple with --set batch_size=…")
+            if runs[0]["N"] < runs[0]["batch_size"]:
+                raise ValueError(f"N={runs[0]['N']} is smaller than batch_size={runs[0]['batch_size']}")
+        except ValueError as e:
+            raise UsageError(f"python -m empirical.ddp: error: {e}") from None
+    except UsageError as e:
+        if rank == 0:
+            print(str(e).splitlines()[0], file=sys.stderr)
+        return 2
+    run = runs[0]
+    if world > 1:
+        gpu = torch.cuda.is_available() and run["device"] != "cpu"
+        dist.init_process_group(backend="nccl" if gpu else "gloo")
+    try:
+        out = Path(a.out)
+        rid = run_id(run)
+        run_dir = out / "runs" / rid
+        done = [False]
+        if rank == 0:
+            with Ledger(out / "ledger.sqlite") as led:
+                led.add(cfg["name"], run)
+                done[0] = led.get(rid)["status"] == "done"
+                if not done[0]:
+                    led.start(rid)
+            run_dir.mkdir(parents=True, exist_ok=True)
+        if world > 1:
+            dist.broadcast_object_list(done, src=0)
+        if done[0]:
+            if rank == 0:
+                print(f"run {rid} is already done in {out / 'ledger.sqlite'}", file=sys.stderr)
+            return 0
+        d, model, tcfg, params = build_run(run)
+        res = train_ddp(model, d["task"], d["train_x"], d["val_x"], tcfg, train_ids=d["train_mask_ids"],
+                        val_ids=d["val_ids"], val_mask_ids=d["val_mask_ids"], checkpoint=run_dir / "ckpt.pt",
+                        run_config=json.loads(json.dumps(run)), progress=not a.quiet)
+        if rank == 0:
+            row = finish_row(run, d, model, res, params, tcfg)
+            row["world_size"] = world
+            write_result(run_dir, run, row)
+            with Ledger(out / "ledger.sqlite") as led:
+                led.finish(rid, row)
+            print(f"ledger: {out / 'ledger.sqlite'} (run {rid}: {row['status']})", file=sys.stderr)
+        return 0
+    except KeyboardInterrupt:
+        if rank == 0:
+            print("python -m empirical.ddp: interrupted; re-run the same command to resume from the checkpoint",
+                  file=sys.stderr)
+        return 130
+    finally:
+        if world > 1 and dist.is_initialized():
+            dist.destroy_process_group()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
