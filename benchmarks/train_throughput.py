@@ -43,6 +43,12 @@ Columns
   (``torch.autocast("cpu", dtype=torch.bfloat16)``, NCHW; often slower than fp32 on CPUs without
   AMX/AVX512-BF16). No MFU. The script prints ``GPU figures pending: no CUDA device``.
 
+* **train()** (``--library``): ``empirical.train.train`` itself with the default ``TrainConfig``
+  (bf16 autocast, channels_last, fused Adam on CUDA; the training set resident on the GPU; batches
+  and noise from a device generator; no per-step host sync), timed as the difference of two budgets
+  (``steps`` and ``3·steps``, one evaluation each) so that set-up and evaluation cancel. Its ratio to
+  the ``fp32`` column is the library's speed-up over a plain fp32 loop of the same U-Net and batch.
+
 Target of the issue (GPU only): bf16 autocast + channels_last ≥ 2× the fp32 training throughput
 (the ``ratio`` column; PASS/FAIL per width is printed, informational only). On the CPU no target
 applies. The script always exits 0 (argument errors aside).
@@ -59,7 +65,7 @@ Run
 ---
     python benchmarks/train_throughput.py                      # CPU ~2 min; GPU well under a minute
     python benchmarks/train_throughput.py --quick              # smoke test
-    python benchmarks/train_throughput.py --widths 16,64,128,256 --size 256 --batch 10 --compile
+    python benchmarks/train_throughput.py --widths 16,64,128,256 --size 256 --batch 10 --compile --library
     python benchmarks/train_throughput.py --peak-tflops 756 --json tput.json   # H100 PCIe
 """
 
@@ -287,6 +293,39 @@ def measure(base_model: nn.Module, task, data: torch.Tensor, *, seed: int, batch
             "warmup_loss": final_loss, "gpu_util_pct": util}
 
 
+def measure_library(base_model: nn.Module, task, data: torch.Tensor, *, seed: int, batch: int, steps: int,
+                    device: torch.device, lr: float, compile_model: bool) -> dict:
+    """Images/s of ``empirical.train.train`` itself with its default (GPU-tuned) configuration.
+
+    ``train`` is called with budgets of ``steps`` and ``3·steps`` steps (one evaluation, at the
+    end, on one batch); the difference of the median wall times of the two (3 repeats each)
+    cancels the set-up, the data transfer and the evaluation, leaving 2·steps training steps.
+    """
+    from empirical.train import TrainConfig, train  # noqa: PLC0415
+
+    host = data.cpu()  # train() takes host tensors and makes the set resident itself
+
+    def run(n_steps: int) -> float:
+        cfg = TrainConfig(batch_size=batch, min_steps=n_steps, max_steps=n_steps, eval_every=n_steps, eval_batch=batch,
+                          lr=lr, seed=seed, compile=compile_model, device=device.type, early_stop_patience=10**6)
+        model = copy.deepcopy(base_model)
+        t0 = time.perf_counter()
+        res = train(model, task, host, host[:batch], cfg)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        if res.status != "done":
+            raise RuntimeError(f"train() failed in the benchmark: {res.reason}")
+        return time.perf_counter() - t0
+
+    run(steps)  # warm-up: cuDNN heuristics, allocator, compilation
+    short = statistics.median(run(steps) for _ in range(REPEATS))
+    long = statistics.median(run(3 * steps) for _ in range(REPEATS))
+    dt = long - short
+    img_s = 2 * steps * batch / dt if dt > 0 else float("nan")
+    return {"img_s": img_s, "times_s": [short, long], "median_s": dt, "warmup_s": float("nan"),
+            "warmup_loss": float("nan"), "gpu_util_pct": None}
+
+
 # ----------------------------------------------------------------------------------- main
 
 
@@ -316,6 +355,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="torch.backends.cudnn.benchmark = True (train.py leaves it off)")
     p.add_argument("--peak-tflops", type=float, default=H100_SXM_BF16_DENSE_TFLOPS,
                    help="ASSUMED peak for MFU, TFLOP/s (default 989 = H100 SXM dense bf16)")
+    p.add_argument("--library", action="store_true",
+                   help="also time empirical.train.train itself (default config: bf16, channels_last, fused Adam, "
+                        "resident data) by the difference of two budgets")
     p.add_argument("--json", type=Path, help="write the results to this file")
     p.add_argument("--quick", action="store_true", help="smoke test: widths 8,16, size 64, steps 5, warmup 2")
     args = p.parse_args(argv)
@@ -409,6 +451,15 @@ def main(argv: list[str] | None = None) -> int:
                   flush=True)
         a, b = (row["columns"][label] for label, _ in cols)
         row["ratio"] = b["img_s"] / a["img_s"]
+        if args.library:
+            r = measure_library(base, task, data, seed=args.seed, batch=args.batch, steps=args.steps, device=device,
+                                lr=args.lr, compile_model=args.compile and cuda)
+            if cuda:
+                r["mfu_pct"] = 100 * train_flops_img * r["img_s"] / (args.peak_tflops * 1e12)
+            row["columns"]["train()"] = r
+            row["ratio_library"] = r["img_s"] / a["img_s"]
+            print(f"  width {w:>4} {'train()':<16} {r['img_s']:10.1f} img/s  (median wall {r['times_s'][0]:.2f} s for "
+                  f"{args.steps} steps, {r['times_s'][1]:.2f} s for {3 * args.steps})", flush=True)
         if cuda:
             row["meets_target"] = row["ratio"] >= TARGET_RATIO
         rows.append(row)
@@ -422,6 +473,8 @@ def main(argv: list[str] | None = None) -> int:
     # -- table
     la, lb = cols[0][0], cols[1][0]
     head = ["arch", "width", "params", "size", "batch", "GFLOP/img", f"{la} img/s", f"{lb} img/s", "ratio"]
+    if args.library:
+        head += ["train() img/s", "train()/fp32"]
     if cuda:
         head += [f"MFU {la} %", f"MFU {lb} %", "target"]
         if sampler is not None:
@@ -432,6 +485,8 @@ def main(argv: list[str] | None = None) -> int:
         line = [r["arch"], str(r["width"]), f"{r['params']:,}", str(r["size"]), str(r["batch"]),
                 f"{r['train_flops_per_image'] / 1e9:.2f}", f"{ca['img_s']:.1f}", f"{cb['img_s']:.1f}",
                 f"{r['ratio']:.2f}x"]
+        if args.library:
+            line += [f"{r['columns']['train()']['img_s']:.1f}", f"{r['ratio_library']:.2f}x"]
         if cuda:
             line += [f"{ca['mfu_pct']:.2f}", f"{cb['mfu_pct']:.2f}",
                      f"{'PASS' if r['meets_target'] else 'FAIL'} (>= {TARGET_RATIO:g}x)"]
