@@ -45,8 +45,8 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DistributedSampler
 
-from .train import (TrainConfig, TrainResult, _atomic_save, _ckpt_state, _load_checkpoint, _restore, budget_steps,
-                    evaluate, loss_fn, make_optimizer, pick_device)
+from .train import (TrainConfig, TrainResult, _atomic_save, _ckpt_state, _load_checkpoint, _Progress, _restore,
+                    budget_steps, evaluate, loss_fn, make_optimizer, pick_device)
 
 __all__ = ["train_ddp", "epoch_batches", "main"]
 
@@ -162,24 +162,23 @@ def train_ddp(
     eval_kw = {"seed": cfg.seed + 10_000, "ids": val_ids, "mask_ids": val_mask_ids, "batch": cfg.eval_batch,
                "clamp": cfg.clamp, "autocast": cuda and cfg.bf16, "rank": rank, "world": world}
 
-    step, best, best_step, stale, history, best_state, stopped = 0, -math.inf, -1, 0, [], None, False
+    run = _Progress()
     ckpt = Path(checkpoint) if checkpoint is not None else None
     if ckpt is not None and ckpt.exists():
         ck = _load_checkpoint(ckpt, cfg_dict)
         _restore(ck, model, opt, sched)
-        step, best, best_step, stale, history, best_state, stopped = (
-            ck["step"], ck["best"], ck["best_step"], ck["stale"], ck["history"], ck["best_state"], ck["stopped"])
+        run = _Progress.restore(ck)
 
     bar = None
     if progress and rank == 0:
         from tqdm.auto import tqdm  # noqa: PLC0415
 
-        bar = tqdm(total=steps, initial=step, desc=f"train ×{world}", unit="step", leave=False)
+        bar = tqdm(total=steps, initial=run.step, desc=f"train ×{world}", unit="step", leave=False)
     status, reason, batches, batches_epoch = "done", "", None, -1
     model.train()
     try:
-        while step < steps and not stopped:
-            epoch, t = divmod(step, per_epoch)
+        while run.step < steps and not run.stopped:
+            epoch, t = divmod(run.step, per_epoch)
             if epoch != batches_epoch:
                 batches = epoch_batches(N, batch_size=cfg.batch_size, world=world, rank=rank, seed=cfg.seed,
                                         epoch=epoch)
@@ -196,12 +195,12 @@ def train_ddp(
             opt.zero_grad(set_to_none=True)
             loss.backward()  # DDP all-reduces (averages) the gradients here
             opt.step()
-            step += 1
+            run.step += 1
             if isinstance(sched, torch.optim.lr_scheduler.CosineAnnealingLR):
                 sched.step()
             if bar is not None:
                 bar.update(1)
-            if step % cfg.eval_every and step != steps:
+            if run.step % cfg.eval_every and run.step != steps:
                 continue
             # -- evaluation (sharded), selection, schedule, rank-0 checkpoint
             train_loss = loss.detach().double()
@@ -209,40 +208,23 @@ def train_ddp(
                 dist.all_reduce(train_loss)
             train_loss = float(train_loss) / world  # the global batch's mean loss
             if not math.isfinite(train_loss):
-                status, reason = "failed", f"non-finite training loss ({train_loss}) at step {step}"
+                status, reason = "failed", f"non-finite training loss ({train_loss}) at step {run.step}"
                 break
             val = _evaluate_sharded(model, task, val_x, **eval_kw)
             score = sign * val[score_key]
             if not math.isfinite(score):
-                status, reason = "failed", f"non-finite validation {score_key} at step {step}"
+                status, reason = "failed", f"non-finite validation {score_key} at step {run.step}"
                 break
-            history.append({"step": step, "train_loss": train_loss, "lr": opt.param_groups[0]["lr"],
-                            **{f"val_{k}": v for k, v in val.items()}})
-            if score > best:
-                best, best_step, stale = score, step, 0
-                best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
-            else:
-                stale += 1
-            if isinstance(sched, torch.optim.lr_scheduler.ReduceLROnPlateau):
-                sched.step(score)
-            at_floor = cfg.schedule != "plateau" or opt.param_groups[0]["lr"] <= cfg.min_lr * (1 + 1e-9)
-            stopped = at_floor and stale >= cfg.early_stop_patience
+            run.record(val, score, train_loss, model, opt, sched, cfg)  # identical on every rank
             if ckpt is not None and rank == 0:
-                _atomic_save(_ckpt_state(cfg_dict, model, opt, sched, step=step, best=best, best_step=best_step,
-                                         stale=stale, history=history, best_state=best_state, stopped=stopped), ckpt)
+                _atomic_save(_ckpt_state(cfg_dict, model, opt, sched, **vars(run)), ckpt)
             if world > 1:
                 dist.barrier()  # nobody runs ahead of a checkpoint that is still being written
     finally:
         if bar is not None:
             bar.close()
-    best_val = next((h for h in history if h["step"] == best_step), {})
-    if status == "done" and best_state is None:
-        status, reason = "failed", "no evaluation was completed"
     backend = dist.get_backend() if world > 1 else "none"
-    return TrainResult(status=status, reason=reason, best_step=best_step, steps=step,
-                       best_val={k[4:]: v for k, v in best_val.items() if k.startswith("val_")}, history=history,
-                       wall_s=time.perf_counter() - t0, device=f"{device} ×{world} (DDP, {backend})",
-                       best_state=best_state)
+    return run.result(status, reason, wall_s=time.perf_counter() - t0, device=f"{device} ×{world} (DDP, {backend})")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -100,6 +100,46 @@ class TrainResult:
     wall_s: float = 0.0
     device: str = "cpu"
     best_state: dict | None = None
+
+
+@dataclass
+class _Progress:
+    """A run's loop state, saved in every checkpoint: where it is and its best weights so far."""
+
+    step: int = 0
+    best: float = -math.inf  # best validation score (sign-adjusted: larger is better)
+    best_step: int = -1
+    stale: int = 0  # evaluations since the best one
+    history: list = field(default_factory=list)
+    best_state: dict | None = None
+    stopped: bool = False  # stopped early (saved, so a resumed run stays stopped)
+
+    def record(self, val: dict, score: float, train_loss: float, model: nn.Module, opt: Any, sched: Any,
+               cfg: TrainConfig) -> None:
+        """One evaluation: log it, keep the best weights, step the plateau schedule, decide early stopping."""
+        self.history.append({"step": self.step, "train_loss": train_loss, "lr": opt.param_groups[0]["lr"],
+                             **{f"val_{k}": v for k, v in val.items()}})
+        if score > self.best:
+            self.best, self.best_step, self.stale = score, self.step, 0
+            self.best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+        else:
+            self.stale += 1
+        if isinstance(sched, torch.optim.lr_scheduler.ReduceLROnPlateau):
+            sched.step(score)
+        at_floor = cfg.schedule != "plateau" or opt.param_groups[0]["lr"] <= cfg.min_lr * (1 + 1e-9)
+        self.stopped = at_floor and self.stale >= cfg.early_stop_patience
+
+    def result(self, status: str, reason: str, *, wall_s: float, device: str) -> TrainResult:
+        if status == "done" and self.best_state is None:
+            status, reason = "failed", "no evaluation was completed"
+        best_val = next((h for h in self.history if h["step"] == self.best_step), {})
+        return TrainResult(status=status, reason=reason, best_step=self.best_step, steps=self.step,
+                           best_val={k[4:]: v for k, v in best_val.items() if k.startswith("val_")},
+                           history=self.history, wall_s=wall_s, device=device, best_state=self.best_state)
+
+    @classmethod
+    def restore(cls, ck: dict) -> "_Progress":
+        return cls(**{f.name: ck[f.name] for f in fields(cls)})
 
 
 def budget_steps(N: int, cfg: TrainConfig) -> int:
@@ -282,24 +322,23 @@ def train(
     score_key = ("ssim" if cfg.loss == "ssim" else "psnr") if cfg.clamp else "mse"
     sign = 1.0 if cfg.clamp else -1.0  # maximise PSNR / minimise MSE
 
-    step, best, best_step, stale, history, best_state, stopped = 0, -math.inf, -1, 0, [], None, False
+    run = _Progress()
     ckpt = Path(checkpoint) if checkpoint is not None else None
     if ckpt is not None and ckpt.exists():
         ck = _load_checkpoint(ckpt, cfg_dict)
         _restore(ck, model, opt, sched)
         gen.set_state(ck["rng"])
-        step, best, best_step, stale, history, best_state, stopped = (
-            ck["step"], ck["best"], ck["best_step"], ck["stale"], ck["history"], ck["best_state"], ck["stopped"])
+        run = _Progress.restore(ck)
 
     bar = None
     if progress:
         from tqdm.auto import tqdm  # noqa: PLC0415
 
-        bar = tqdm(total=steps, initial=step, desc="train", unit="step", leave=False)
+        bar = tqdm(total=steps, initial=run.step, desc="train", unit="step", leave=False)
     status, reason = "done", ""
     model.train()
     try:
-        while step < steps and not stopped:
+        while run.step < steps and not run.stopped:
             idx = torch.randint(n_train, (min(cfg.batch_size, n_train),), generator=gen, device=device)
             if mask_table is not None:
                 inp, target = task.corrupt(data[idx], generator=gen, column_masks=mask_table[idx])
@@ -317,46 +356,28 @@ def train(
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            step += 1
+            run.step += 1
             if isinstance(sched, torch.optim.lr_scheduler.CosineAnnealingLR):
                 sched.step()
             if bar is not None:
                 bar.update(1)
-            if step % cfg.eval_every and step != steps:
+            if run.step % cfg.eval_every and run.step != steps:
                 continue
             # -- evaluation, selection, schedule, checkpoint (one host sync per evaluation)
             train_loss = float(loss.detach())
             if not math.isfinite(train_loss):
-                status, reason = "failed", f"non-finite training loss ({train_loss}) at step {step}"
+                status, reason = "failed", f"non-finite training loss ({train_loss}) at step {run.step}"
                 break
             val = evaluate(model, task, val_x, seed=cfg.seed + 10_000, ids=val_ids, mask_ids=val_mask_ids,
-                           batch=cfg.eval_batch,
-                           clamp=cfg.clamp, autocast=cuda and cfg.bf16)
+                           batch=cfg.eval_batch, clamp=cfg.clamp, autocast=cuda and cfg.bf16)
             score = sign * val[score_key]
             if not math.isfinite(score):
-                status, reason = "failed", f"non-finite validation {score_key} at step {step}"
+                status, reason = "failed", f"non-finite validation {score_key} at step {run.step}"
                 break
-            lr_now = opt.param_groups[0]["lr"]
-            history.append({"step": step, "train_loss": train_loss, "lr": lr_now, **{f"val_{k}": v for k, v in val.items()}})
-            if score > best:
-                best, best_step, stale = score, step, 0
-                best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
-            else:
-                stale += 1
-            if isinstance(sched, torch.optim.lr_scheduler.ReduceLROnPlateau):
-                sched.step(score)
-            at_floor = cfg.schedule != "plateau" or opt.param_groups[0]["lr"] <= cfg.min_lr * (1 + 1e-9)
-            stopped = at_floor and stale >= cfg.early_stop_patience  # saved, so a resumed run stays stopped
+            run.record(val, score, train_loss, model, opt, sched, cfg)
             if ckpt is not None:
-                _atomic_save(_ckpt_state(cfg_dict, model, opt, sched, rng=gen.get_state(), step=step, best=best,
-                                         best_step=best_step, stale=stale, history=history, best_state=best_state,
-                                         stopped=stopped), ckpt)
+                _atomic_save(_ckpt_state(cfg_dict, model, opt, sched, rng=gen.get_state(), **vars(run)), ckpt)
     finally:
         if bar is not None:
             bar.close()
-    best_val = next((h for h in history if h["step"] == best_step), {})
-    if status == "done" and best_state is None:
-        status, reason = "failed", "no evaluation was completed"
-    return TrainResult(status=status, reason=reason, best_step=best_step, steps=step,
-                       best_val={k[4:]: v for k, v in best_val.items() if k.startswith("val_")},
-                       history=history, wall_s=time.perf_counter() - t0, device=str(device), best_state=best_state)
+    return run.result(status, reason, wall_s=time.perf_counter() - t0, device=str(device))
