@@ -46,7 +46,7 @@ from torch import nn
 from torch.utils.data import DistributedSampler
 
 from .train import (TrainConfig, TrainResult, _atomic_save, _ckpt_state, _load_checkpoint, _Progress, _restore,
-                    budget_steps, evaluate, loss_fn, make_optimizer, pick_device)
+                    _step, budget_steps, evaluate, make_optimizer, pick_device)
 
 __all__ = ["train_ddp", "epoch_batches", "main"]
 
@@ -187,17 +187,8 @@ def train_ddp(
             inp, target = task.corrupt_fixed(train_x[idx], seed=_noise_seed(cfg.seed, epoch), noise_ids=idx,
                                              example_ids=None if train_ids is None else train_ids[idx])
             inp, target = inp.to(device, non_blocking=True), target.to(device, non_blocking=True)
-            if cuda and cfg.channels_last:
-                inp = inp.contiguous(memory_format=torch.channels_last)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cuda and cfg.bf16):
-                out = fwd(inp)
-            loss = loss_fn(out, target, cfg.loss)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()  # DDP all-reduces (averages) the gradients here
-            opt.step()
+            loss = _step(fwd, opt, sched, inp, target, cfg, cuda)  # DDP averages the gradients
             run.step += 1
-            if isinstance(sched, torch.optim.lr_scheduler.CosineAnnealingLR):
-                sched.step()
             if bar is not None:
                 bar.update(1)
             if run.step % cfg.eval_every and run.step != steps:

@@ -265,6 +265,22 @@ def _restore(ck: dict, model: nn.Module, opt: Any, sched: Any) -> None:
         sched.load_state_dict(ck["scheduler"])
 
 
+def _step(fwd: Any, opt: Any, sched: Any, inp: torch.Tensor, target: torch.Tensor, cfg: TrainConfig,
+          cuda: bool) -> torch.Tensor:
+    """One optimiser step on a (B, C_in, H, W) input batch; returns the loss (not read back)."""
+    if cuda and cfg.channels_last:
+        inp = inp.contiguous(memory_format=torch.channels_last)
+    with torch.autocast(inp.device.type, dtype=torch.bfloat16, enabled=cuda and cfg.bf16):
+        out = fwd(inp)
+    loss = loss_fn(out, target, cfg.loss)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()  # under DDP, the gradients are all-reduced (averaged) here
+    opt.step()
+    if isinstance(sched, torch.optim.lr_scheduler.CosineAnnealingLR):
+        sched.step()
+    return loss
+
+
 def train(
     model: nn.Module,
     task: Any,
@@ -348,17 +364,8 @@ def train(
                 host_idx = idx.to(data.device)  # a no-op unless a large set stays on the host
                 inp, target = task.corrupt(data[host_idx].to(device, non_blocking=True), generator=gen,
                                            example_ids=None if train_ids is None else train_ids[host_idx])
-            if cuda and cfg.channels_last:
-                inp = inp.contiguous(memory_format=torch.channels_last)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cuda and cfg.bf16):
-                out = fwd(inp)
-            loss = loss_fn(out, target, cfg.loss)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+            loss = _step(fwd, opt, sched, inp, target, cfg, cuda)
             run.step += 1
-            if isinstance(sched, torch.optim.lr_scheduler.CosineAnnealingLR):
-                sched.step()
             if bar is not None:
                 bar.update(1)
             if run.step % cfg.eval_every and run.step != steps:

@@ -14,3 +14,22 @@ def seed(request) -> int:
 @pytest.fixture
 def rng(seed) -> np.random.Generator:
     return np.random.default_rng(seed)
+
+
+@pytest.fixture
+def crash_at_checkpoint(monkeypatch):
+    """``arm(module, n)``: the n-th checkpoint ``module`` writes is written, then the run "dies"
+    (KeyboardInterrupt), as a killed process would right after saving; later saves are normal."""
+
+    def arm(module, n: int) -> None:
+        orig, calls = module._atomic_save, {"n": 0}
+
+        def save(obj, path):
+            orig(obj, path)
+            calls["n"] += 1
+            if calls["n"] == n:
+                raise KeyboardInterrupt
+
+        monkeypatch.setattr(module, "_atomic_save", save)
+
+    return arm

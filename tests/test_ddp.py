@@ -79,19 +79,10 @@ def test_two_gloo_processes_match_one_process(tmp_path):
     assert json.loads((run_dir / "result.json").read_text())["row"]["world_size"] == 2
 
 
-def test_interrupted_run_resumes_on_another_number_of_processes(tmp_path, monkeypatch):
+def test_interrupted_run_resumes_on_another_number_of_processes(tmp_path, crash_at_checkpoint):
     ref_dir = tmp_path / "ref"
     assert ddp_mod.main(["quick-denoise", "--out", str(ref_dir), "--quiet", *TINY]) == 0
-    calls = {"n": 0}
-    orig = train_mod._atomic_save
-
-    def crash_after_second_checkpoint(obj, path):
-        orig(obj, path)
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(ddp_mod, "_atomic_save", crash_after_second_checkpoint)
+    crash_at_checkpoint(ddp_mod, 2)
     out = tmp_path / "b"
     assert ddp_mod.main(["quick-denoise", "--out", str(out), "--quiet", *TINY]) == 130
     assert _row(out)["status"] == "running"

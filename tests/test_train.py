@@ -110,25 +110,15 @@ def test_resident_training_does_no_per_step_host_sync(name):
 
 @cuda
 @pytest.mark.gpu
-def test_cuda_run_resumes_bit_identically(tmp_path):
+def test_cuda_run_resumes_bit_identically(tmp_path, crash_at_checkpoint):
     task = make_task("denoise", sigma=0.1)
     g = torch.Generator().manual_seed(1)
     x, val = torch.rand(16, 1, 16, 16, generator=g), torch.rand(4, 1, 16, 16, generator=g)
     cfg = TrainConfig(max_steps=40, min_steps=40, eval_every=10, device="cuda", batch_size=4, bf16=False,
                       early_stop_patience=100)
     ref = train(_net(0), task, x, val, cfg)
-    calls = {"n": 0}
-    orig = train_mod._atomic_save
-
-    def crash(obj, path):
-        orig(obj, path)
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise KeyboardInterrupt
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(train_mod, "_atomic_save", crash)
-        with pytest.raises(KeyboardInterrupt):
-            train(_net(0), task, x, val, cfg, checkpoint=tmp_path / "c.pt")
+    crash_at_checkpoint(train_mod, 2)
+    with pytest.raises(KeyboardInterrupt):
+        train(_net(0), task, x, val, cfg, checkpoint=tmp_path / "c.pt")
     res = train(_net(0), task, x, val, cfg, checkpoint=tmp_path / "c.pt")
     assert [h["val_psnr"] for h in res.history] == pytest.approx([h["val_psnr"] for h in ref.history], abs=1e-4)
