@@ -27,6 +27,26 @@ _EXECUTOR_FLAGS = {"workers": "--workers", "address": "--address", "cpus_per_run
                    "slurm_params": "--slurm-param"}
 
 
+def config_arguments(p: argparse.ArgumentParser, *, config_help: str, out_help: str, out_required: bool = False) -> None:
+    """The arguments every config-driven command shares: CONFIG, ``--out``, ``--set``, ``--quiet``."""
+    p.add_argument("config", help=config_help)
+    p.add_argument("--out", required=out_required, default=None, help=out_help)
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config key (TOML value), e.g. --set N=[16,64] --set sigma=0.1")
+    p.add_argument("--quiet", action="store_true")
+
+
+def load_runs(a: argparse.Namespace, prog: str) -> tuple[dict, list[dict]]:
+    """The parsed arguments' config and its runs; any problem is a one-line :class:`UsageError`."""
+    from .sweep import expand, load_config  # noqa: PLC0415
+
+    try:
+        cfg = load_config(a.config, a.set)
+        return cfg, expand(cfg)
+    except ValueError as e:
+        raise UsageError(f"{prog}: error: {e}") from None
+
+
 def _fail(msg: str) -> int:
     print(msg.splitlines()[0], file=sys.stderr)
     return 2
@@ -36,10 +56,8 @@ def sweep_main(argv: Sequence[str] | None = None) -> int:
     """``reconscale sweep CONFIG [--out DIR] [--set key=value ...]``."""
     p = _Parser(prog="reconscale sweep", description="Train every (N, width, seed, …) combination of a sweep "
                 "config into a resumable SQLite ledger.")
-    p.add_argument("config", help="a TOML file or a shipped config name (quick-denoise, quick-mri, quick-sr, …)")
-    p.add_argument("--out", default=None, help="sweep directory (default: sweeps/<name>)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config key (TOML value), e.g. --set N=[16,64] --set sigma=0.1")
+    config_arguments(p, config_help="a TOML file or a shipped config name (quick-denoise, quick-mri, quick-sr, …)",
+                     out_help="sweep directory (default: sweeps/<name>)")
     p.add_argument("--executor", choices=("local", "process", "ray", "slurm"), default="local",
                    help="where runs train: in this process, a local process pool, Ray tasks, or SLURM jobs (submitit)")
     p.add_argument("--workers", type=int, default=None,
@@ -64,16 +82,11 @@ def sweep_main(argv: Sequence[str] | None = None) -> int:
                    "--slurm-param slurm_account=lab")
     p.add_argument("--retry-failed", action="store_true", help="run failed runs again")
     p.add_argument("--dry-run", action="store_true", help="list the runs and exit")
-    p.add_argument("--quiet", action="store_true")
     try:
         a = p.parse_args(list(sys.argv[1:] if argv is None else argv))
-        from .sweep import expand, load_config, run_sweep  # noqa: PLC0415
+        from .sweep import run_sweep  # noqa: PLC0415
 
-        try:
-            cfg = load_config(a.config, a.set)
-            runs = expand(cfg)
-        except ValueError as e:
-            raise UsageError(f"reconscale sweep: error: {e}") from None
+        cfg, runs = load_runs(a, "reconscale sweep")
         ecfg = _executor_config(a)
         if a.dry_run:
             for r in runs:

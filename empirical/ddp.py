@@ -222,35 +222,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``torchrun [--nproc_per_node P] -m empirical.ddp CONFIG --out DIR [--set key=value ...]``."""
     from theory.cli import UsageError, _Parser  # noqa: PLC0415
 
+    from .cli import config_arguments, load_runs  # noqa: PLC0415
     from .ledger import Ledger, run_id  # noqa: PLC0415
-    from .sweep import build_run, expand, finish_row, load_config, write_result  # noqa: PLC0415
+    from .sweep import build_run, finish_row, write_result  # noqa: PLC0415
 
+    prog = "python -m empirical.ddp"
     rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
-    p = _Parser(prog="python -m empirical.ddp", description="Train one run data-parallel (launch with torchrun).")
-    p.add_argument("config", help="a TOML file or a shipped config name; must expand to exactly one run")
-    p.add_argument("--out", required=True, help="sweep directory (ledger.sqlite and runs/ are written by rank 0)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key (TOML value)")
-    p.add_argument("--quiet", action="store_true")
+    p = _Parser(prog=prog, description="Train one run data-parallel (launch with torchrun).")
+    config_arguments(p, config_help="a TOML file or a shipped config name; must expand to exactly one run",
+                     out_help="sweep directory (ledger.sqlite and runs/ are written by rank 0)", out_required=True)
     try:
         a = p.parse_args(list(sys.argv[1:] if argv is None else argv))
-        try:
-            cfg = load_config(a.config, a.set)
-            runs = expand(cfg)
-            if len(runs) != 1:
-                raise ValueError(f"the config expands to {len(runs)} runs; a DDP run trains one: make every axis a "
-                                 "single value with --set (e.g. --set N=100000 --set width=256)")
-            if runs[0]["batch_size"] % world:
-                raise ValueError(f"batch_size={runs[0]['batch_size']} is not divisible by the {world} processes; "
-                                 "set a multiple with --set batch_size=…")
-            if runs[0]["N"] < runs[0]["batch_size"]:
-                raise ValueError(f"N={runs[0]['N']} is smaller than batch_size={runs[0]['batch_size']}")
-        except ValueError as e:
-            raise UsageError(f"python -m empirical.ddp: error: {e}") from None
+        cfg, runs = load_runs(a, prog)
+        run = runs[0]
+        if len(runs) != 1:
+            problem = (f"the config expands to {len(runs)} runs; a DDP run trains one: make every axis a single value "
+                       "with --set (e.g. --set N=100000 --set width=256)")
+        elif run["batch_size"] % world:
+            problem = (f"batch_size={run['batch_size']} is not divisible by the {world} processes; "
+                       "set a multiple with --set batch_size=…")
+        elif run["N"] < run["batch_size"]:
+            problem = f"N={run['N']} is smaller than batch_size={run['batch_size']}"
+        else:
+            problem = ""
+        if problem:
+            raise UsageError(f"{prog}: error: {problem}")
     except UsageError as e:
         if rank == 0:
             print(str(e).splitlines()[0], file=sys.stderr)
         return 2
-    run = runs[0]
     if world > 1:
         gpu = torch.cuda.is_available() and run["device"] != "cpu"
         dist.init_process_group(backend="nccl" if gpu else "gloo")
