@@ -5,6 +5,9 @@ the table compares E R(W^{k*}) from Monte Carlo (mean ± SEM over draws of Y, po
 the RMT deterministic equivalent and the large-N law, plus least squares where N > n + 1 (exact
 identity R*(N−1)/(N−n−1)). Relative errors are (form − MC)/MC.
 
+``--quick`` (a smoke test, ~5 s): two points, (200, 20, 0.1, 800) with least squares and
+(400, 40, 0.1, 200), 6 draws each unless ``--runs`` is given.
+
     python benchmarks/asymptotic_accuracy.py [--runs 20] [--quick] [--json FILE]
 """
 
@@ -28,7 +31,8 @@ POINTS = [  # (n, d, sigma, N)
     (100, 10, 0.1, 30), (100, 10, 0.1, 1024),
     (1000, 10, 0.1, 100), (1000, 10, 0.1, 4096), (1000, 50, 0.1, 100), (1000, 50, 0.1, 4096),
 ]
-QUICK = [p for p in POINTS if p[0] <= 400][:6]
+# smoke test: one point above n + 1 (so least squares and its exact identity are exercised), one below n
+QUICK = [(200, 20, 0.1, 800), (400, 40, 0.1, 200)]
 
 
 def measure(n: int, d: int, sigma: float, N: int, runs: int) -> dict:
@@ -49,18 +53,21 @@ def measure(n: int, d: int, sigma: float, N: int, runs: int) -> dict:
     row = {"n": n, "d": d, "sigma": sigma, "N": N, "k_star": k, "mc": mc, "mc_sem": sem, "rmt": rmt, "large_n": ln,
            "rmt_err": (rmt - mc) / mc, "large_n_err": (ln - mc) / mc, "floor": pop.floor, "rmt_seconds": t_rmt}
     if ols:
-        row |= {"ols_mc": float(np.mean(ols)), "ols_exact": ols_expected_risk(pop, N),
-                "ols_rmt": float(rmt_curve(pop, N, "ols")[0])}
+        row |= {"ols_mc": float(np.mean(ols)), "ols_mc_sem": float(np.std(ols, ddof=1) / np.sqrt(runs)),
+                "ols_exact": ols_expected_risk(pop, N), "ols_rmt": float(rmt_curve(pop, N, "ols")[0])}
     return row
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--runs", type=int, default=20)
-    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--runs", type=int, default=None, help="Monte Carlo draws per point (default 20; 6 with --quick)")
+    ap.add_argument("--quick", action="store_true", help="smoke test: 2 points, 6 draws")
     ap.add_argument("--json", default=None)
     a = ap.parse_args()
-    rows = [measure(*p, runs=a.runs) for p in (QUICK if a.quick else POINTS)]
+    runs = a.runs if a.runs is not None else (6 if a.quick else 20)
+    if runs < 2:
+        ap.error("--runs must be ≥ 2 (a standard error needs two draws)")
+    rows = [measure(*p, runs=runs) for p in (QUICK if a.quick else POINTS)]
     print(f"{'n':>5} {'d':>4} {'σ':>5} {'N':>6} {'k*':>5} {'MC (±SEM)':>20} {'RMT':>9} {'err':>7} {'large-N':>9} {'err':>7}  OLS MC / exact / RMT")
     for r in rows:
         ols = f"  {r['ols_mc']:.5f} / {r['ols_exact']:.5f} / {r['ols_rmt']:.5f}" if "ols_mc" in r else ""

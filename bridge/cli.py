@@ -3,22 +3,26 @@
 Each command group lives in its home package and is imported only when used, so
 ``reconscale theory …`` never loads torch or matplotlib, and the bridge commands (``results``,
 ``fit``, ``plot``, ``compare``, ``paper-figures``) never load torch. ``demo`` trains networks, so it
-needs the ``empirical`` extra.
+needs the ``empirical`` extra. ``python -m bridge …`` is the same as ``reconscale …``.
 
-Bad input gives one line on stderr and exit code 2; nothing is written.
+Every command runs through :func:`theory.command.run_command`: bad input gives one line on stderr
+and exit code 2 (nothing is written); a failed write gives one line and exit code 1. Every file is
+written with :func:`theory.io.atomic_write`.
 """
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from theory.cli import UsageError, _Parser  # one-line usage errors, shared by every command
+from theory.command import Parser, UsageError, run_command  # the CLI layer every command shares
 
-__all__ = ["main", "COMMANDS"]
+__all__ = ["main", "COMMANDS", "version"]
 
 # command -> (module, function, one-line help); functions take argv and return the exit code.
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -33,25 +37,6 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "demo": ("bridge.demo", "demo_main", "the one-command demo: theory, a CPU sweep, baselines, fits, figures, report"),
 }
 
-
-
-
-def _fail(msg: str) -> int:
-    print(msg.splitlines()[0], file=sys.stderr)
-    return 2
-
-
-def _run(prog: str, body: Any) -> int:
-    """Run a command body, turning bad input into one line and exit code 2."""
-    try:
-        return int(body() or 0)
-    except UsageError as e:
-        return _fail(str(e))
-    except ValueError as e:
-        return _fail(f"{prog}: error: {e}")
-    except KeyboardInterrupt:
-        print(f"{prog}: interrupted; re-run to resume", file=sys.stderr)
-        return 130
 
 
 def _where(items: Sequence[str]) -> dict[str, Any]:
@@ -82,15 +67,15 @@ def _write(text: str, out: str | None) -> None:
     if out is None:
         sys.stdout.write(text)
         return
-    from theory.setups import _atomic_write_text  # noqa: PLC0415
+    from theory.io import atomic_write  # noqa: PLC0415
 
-    _atomic_write_text(Path(out), text)
+    atomic_write(out, text)
 
 
 # ----------------------------------------------------------------------------------------- results
 def results_main(argv: Sequence[str] | None = None) -> int:
     """``reconscale results DIR [--format csv|json|parquet] [--select]``."""
-    p = _Parser(prog="reconscale results", description="Export a sweep's ledger as a tidy table (no torch needed).")
+    p = Parser(prog="reconscale results", description="Export a sweep's ledger as a tidy table (no torch needed).")
     p.add_argument("dir", help="sweep directory (holding ledger.sqlite)")
     p.add_argument("--format", choices=("csv", "json", "parquet"), default="csv")
     p.add_argument("--out", default=None, help="write to this file (required for parquet)")
@@ -100,7 +85,7 @@ def results_main(argv: Sequence[str] | None = None) -> int:
 
     def body() -> int:
         a = p.parse_args(list(sys.argv[1:] if argv is None else argv))
-        from theory.setups import write_table  # noqa: PLC0415
+        from theory.io import atomic_write, write_table  # noqa: PLC0415
 
         from .results import read_ledger, results_table, select_per_N  # noqa: PLC0415
 
@@ -116,14 +101,15 @@ def results_main(argv: Sequence[str] | None = None) -> int:
             except ImportError:
                 raise UsageError("reconscale results: error: parquet needs pandas and pyarrow "
                                  "(pip install pandas pyarrow); or use --format csv") from None
-            pd.DataFrame(rows).to_parquet(a.out)
+            frame = pd.DataFrame(rows)
+            atomic_write(a.out, lambda fh: frame.to_parquet(fh))
             return 0
         text = write_table(rows, a.out, a.format)
         if a.out is None:
             sys.stdout.write(text)
         return 0
 
-    return _run("reconscale results", body)
+    return run_command("reconscale results", body)
 
 
 # --------------------------------------------------------------------------------------------- fit
@@ -156,7 +142,7 @@ def _curve_points(rows: list[dict], y: str | None, select: bool) -> tuple[Any, A
 
 def fit_main(argv: Sequence[str] | None = None) -> int:
     """``reconscale fit TABLE [--y COL] [--where K=V] [--window LO,HI] [--boot B] [--format text|json]``."""
-    p = _Parser(prog="reconscale fit", description="Fit scaling laws to a results table: the paper's windowed power "
+    p = Parser(prog="reconscale fit", description="Fit scaling laws to a results table: the paper's windowed power "
                 "law, a power law with a floor, a broken power law (BNSL) and, for PSNR/SSIM, the saturating form; "
                 "bootstrap intervals over seeds/runs, AIC/BIC and held-out error, break N, extrapolation.")
     p.add_argument("table", help="a sweep directory, or a CSV/JSON table from `reconscale results` or `theory`")
@@ -209,7 +195,7 @@ def fit_main(argv: Sequence[str] | None = None) -> int:
         _write(text, a.out)
         return 0
 
-    return _run("reconscale fit", body)
+    return run_command("reconscale fit", body)
 
 
 # -------------------------------------------------------------------------------------------- plot
@@ -235,30 +221,35 @@ def _theory_setup_curves(rows: list[dict], setup: int) -> tuple[dict, float, Any
     return curves, floor, sel
 
 
-#: Windows of the pure power-law fits drawn in figure 1 (per setup, from its d and n): the steep
-#: regime where GD learns the subspace (d ≤ N ≤ n) and the slow regime near the floor (N ≥ 4n).
-#: The paper's windows are hand-picked and not published as numbers; this rule reproduces their
-#: intent and ``reconscale fit --window`` refits any other choice.
+#: ``--windows`` of figure 1's power-law fits: the released notebook's table
+#: (:data:`bridge.figures.RELEASED_WINDOWS`, the default) or the rule (:func:`paper_windows`).
+WINDOW_CHOICES = ("released", "rule")
+
+
 def paper_windows(d: int, n: int, N_max: float) -> list[tuple[float, float]]:
-    return [(float(d), float(n)), (float(min(4 * n, N_max / 4)), float(N_max))]
+    """The rule for W^{k_opt}'s fit windows (``--windows rule``): d ≤ N ≤ n and N ≥ min(4n, N_max/4);
+    see :func:`bridge.figures.rule_windows`. ``reconscale fit --window`` refits any other choice."""
+    from .figures import rule_windows  # noqa: PLC0415
+
+    return rule_windows(d, n, N_max)
 
 
-def _figure_theory(rows: list[dict], setup: int, path: str) -> list[Path]:
-    from .laws import PowerLaw  # noqa: PLC0415
+def _figure_theory(rows: list[dict], setup: int, path: str, *, windows: str = "released",
+                   fits: list[dict] | None = None) -> list[Path]:
+    """Figure 1 for one setup; ``fits`` from :func:`bridge.figures.window_fits` (computed over
+    ``windows`` when None, its notes printed on stderr)."""
+    from .figures import window_fits  # noqa: PLC0415
     from .plot import new_figure, save, theory_risk_vs_N, theory_risk_vs_k  # noqa: PLC0415
 
     curves, floor, sel = _theory_setup_curves(rows, setup)
     n, d, sigma = sel[0]["n"], sel[0]["d"], sel[0]["sigma"]
-    fits = []
-    if "gd-oracle" in curves:
-        N, mean, _ = curves["gd-oracle"]
-        for lo, hi in paper_windows(d, n, float(N.max())):
-            try:
-                fits.append((PowerLaw(window=(lo, hi)).fit(N, mean), (lo, hi), "gd-oracle"))
-            except ValueError:
-                continue  # fewer than 2 points in this window for this grid
+    if fits is None:
+        fits, notes = window_fits(curves, d, n, sigma, windows=windows)
+        for note in notes:
+            print(f"setup {setup}: {note}", file=sys.stderr)
+    drawn = [(f["law"], f["window"], f["estimator"]) for f in fits]
     fig, (ax1, ax2) = new_figure(2, 1, size=(5.2, 4.2))
-    theory_risk_vs_N(ax1, curves, floor=floor, fits=fits, title=f"setup {setup}: n={n}, d={d}, σ={sigma:g}")
+    theory_risk_vs_N(ax1, curves, floor=floor, fits=drawn, title=f"setup {setup}: n={n}, d={d}, σ={sigma:g}")
     gd = [r for r in sel if r["estimator"] == "gd"]
     if gd:
         import numpy as np  # noqa: PLC0415
@@ -279,7 +270,7 @@ def _figure_theory(rows: list[dict], setup: int, path: str) -> list[Path]:
 
 def plot_main(argv: Sequence[str] | None = None) -> int:
     """``reconscale plot TABLE --figure theory|risk-vs-k|empirical|params --out FILE``."""
-    p = _Parser(prog="reconscale plot", description="Draw one of the paper's figure types from a results file "
+    p = Parser(prog="reconscale plot", description="Draw one of the paper's figure types from a results file "
                 "(PNG and PDF).")
     p.add_argument("table", help="theory setups table (CSV/JSON) or a sweep directory / exported runs table")
     p.add_argument("--figure", choices=FIGURES, required=True,
@@ -318,13 +309,13 @@ def plot_main(argv: Sequence[str] | None = None) -> int:
         print("\n".join(str(q) for q in paths), file=sys.stderr)
         return 0
 
-    return _run("reconscale plot", body)
+    return run_command("reconscale plot", body)
 
 
 # ----------------------------------------------------------------------------------------- compare
 def compare_main(argv: Sequence[str] | None = None) -> int:
     """``reconscale compare THEORY_TABLE SWEEP_DIR [--setup S] [--interpolate] [--calibrate] [--out DIR]``."""
-    p = _Parser(prog="reconscale compare", description="Theory and experiment on one N axis (error relative to "
+    p = Parser(prog="reconscale compare", description="Theory and experiment on one N axis (error relative to "
                 "the noisy input): aligned table, the same law fitted to both side by side, optionally the linear "
                 "theory calibrated to the experiment, and figure 4.")
     p.add_argument("theory", help="a `reconscale theory setups` or `theory curve` table (CSV/JSON)")
@@ -376,15 +367,18 @@ def compare_main(argv: Sequence[str] | None = None) -> int:
                                    calibrated=None if cal is None else (cal.N, cal.y))
         return 0
 
-    return _run("reconscale compare", body)
+    return run_command("reconscale compare", body)
 
 
 # ------------------------------------------------------------------------------------ paper-figures
 def paper_figures_main(argv: Sequence[str] | None = None) -> int:
-    """``reconscale paper-figures [--runs R] [--setups 1-8] [--out DIR]``."""
-    p = _Parser(prog="reconscale paper-figures", description="Compute the paper's theory setups (resumable) and "
+    """``reconscale paper-figures [--runs R] [--setups 1-8] [--windows released|rule] [--out DIR]``."""
+    p = Parser(prog="reconscale paper-figures", description="Compute the paper's theory setups (resumable) and "
                 "draw figure 1 for each: R vs N for W*, W_PCA, W^∞, W^{k_opt} with windowed power-law fits, and "
                 "R(W^k) vs k; writes the fits (windowed and with a floor) to fits.csv.")
+    p.add_argument("--windows", choices=WINDOW_CHOICES, default="released",
+                   help="fit windows of β N^α: released — the released notebook's windows for W^{k_opt} and "
+                        "W_PCA (default); rule — W^{k_opt} over d..n and N ≥ min(4n, N_max/4)")
     p.add_argument("--runs", type=int, default=5)
     p.add_argument("--setups", default="1-8", help="e.g. 1-5,7,8 (setup 6 has n = 10000: slow on a CPU)")
     p.add_argument("--kmax", type=int, default=5000)
@@ -394,9 +388,11 @@ def paper_figures_main(argv: Sequence[str] | None = None) -> int:
 
     def body() -> int:
         a = p.parse_args(list(sys.argv[1:] if argv is None else argv))
-        from theory.setups import parse_setups, run_setups, write_table  # noqa: PLC0415
+        from theory.io import write_table  # noqa: PLC0415
+        from theory.setups import parse_setups, run_setups  # noqa: PLC0415
 
-        from .laws import FloorPowerLaw, PowerLaw  # noqa: PLC0415
+        from .figures import window_fits  # noqa: PLC0415
+        from .laws import FloorPowerLaw  # noqa: PLC0415
         from .results import load_table  # noqa: PLC0415
 
         setups = parse_setups(a.setups)
@@ -408,18 +404,21 @@ def paper_figures_main(argv: Sequence[str] | None = None) -> int:
         rows = load_table(table)
         fit_rows = []
         for s in setups:
-            paths = _figure_theory(rows, s.id, str(out / f"fig1_setup{s.id}"))
             curves, floor, _ = _theory_setup_curves(rows, s.id)
+            wfits, notes = window_fits(curves, s.d, s.n, s.sigma, windows=a.windows)
+            for note in notes:
+                print(f"setup {s.id}: {note}", file=sys.stderr)
+            paths = _figure_theory(rows, s.id, str(out / f"fig1_setup{s.id}"), fits=wfits)
+            for w in wfits:
+                f = w["law"]
+                fit_rows.append({"setup": s.id, "n": s.n, "d": s.d, "sigma": s.sigma, "estimator": w["estimator"],
+                                 "law": "power", "window": w["window_text"], "windows": w["windows"],
+                                 "beta": f.amplitude_, "alpha": f.exponent_, "floor": None, "true_floor": floor})
             N, mean, _ = curves["gd-oracle"]
-            for lo, hi in paper_windows(s.d, s.n, float(N.max())):
-                f = PowerLaw(window=(lo, hi)).fit(N, mean)
-                fit_rows.append({"setup": s.id, "n": s.n, "d": s.d, "sigma": s.sigma, "law": "power",
-                                 "window": f"{lo:g}-{hi:g}", "beta": f.amplitude_, "alpha": f.exponent_,
-                                 "floor": None, "true_floor": floor})
             f = FloorPowerLaw().fit(N, mean)
-            fit_rows.append({"setup": s.id, "n": s.n, "d": s.d, "sigma": s.sigma, "law": "floor",
-                             "window": "all", "beta": f.amplitude_, "alpha": f.exponent_, "floor": f.floor_,
-                             "true_floor": floor})
+            fit_rows.append({"setup": s.id, "n": s.n, "d": s.d, "sigma": s.sigma, "estimator": "gd-oracle",
+                             "law": "floor", "window": "all", "windows": None, "beta": f.amplitude_,
+                             "alpha": f.exponent_, "floor": f.floor_, "true_floor": floor})
             print(f"setup {s.id}: {', '.join(str(q) for q in paths)}", file=sys.stderr)
         write_table(fit_rows, out / "fits.csv", "csv")
         from .report import table_text  # noqa: PLC0415
@@ -427,35 +426,80 @@ def paper_figures_main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.write(table_text(fit_rows))
         return 0
 
-    return _run("reconscale paper-figures", body)
+    return run_command("reconscale paper-figures", body)
 
 
 # ------------------------------------------------------------------------------------------ dispatch
-def _usage() -> str:
-    lines = ["usage: reconscale COMMAND ...", "", "commands:"]
-    lines += [f"  {name:<14} {helptext}" for name, (_, _, helptext) in COMMANDS.items()]
-    lines += ["", "Run 'reconscale COMMAND --help' for a command's options."]
-    return "\n".join(lines)
+def version() -> str:
+    """The installed reconscale version; the source tree's pyproject.toml when not installed."""
+    from importlib.metadata import PackageNotFoundError  # noqa: PLC0415
+    from importlib.metadata import version as _dist_version  # noqa: PLC0415
+
+    try:
+        return _dist_version("reconscale")
+    except PackageNotFoundError:
+        pyproject = Path(__file__).resolve().parents[1] / "pyproject.toml"
+        try:
+            m = re.search(r'^version\s*=\s*"([^"]+)"', pyproject.read_text(), re.MULTILINE)
+        except OSError:
+            m = None
+        return m.group(1) if m else "unknown"
+
+
+def _command_name(text: str) -> str:
+    if text not in COMMANDS:
+        raise argparse.ArgumentTypeError(f"unknown command {text!r}; choose from {', '.join(COMMANDS)}")
+    return text
+
+
+def build_parser() -> Parser:
+    """The root parser: a command from :data:`COMMANDS`, the rest of argv passed to it untouched."""
+    p = Parser(prog="reconscale", add_help=False, formatter_class=argparse.RawDescriptionHelpFormatter,
+               usage="reconscale [--version] [--help] COMMAND ...",
+               description="Scaling laws of deep-learning image reconstruction: theory and experiment on one N axis.",
+               epilog="commands:\n" + "\n".join(f"  {name:<14} {helptext}"
+                                                for name, (_, _, helptext) in COMMANDS.items())
+               + "\n\nRun 'reconscale COMMAND --help' for a command's options.")
+    p.add_argument("-h", "--help", action="store_true", help="show this message and exit")
+    p.add_argument("--version", action="store_true", help="print the version and exit")
+    p.add_argument("command", nargs="?", type=_command_name, choices=list(COMMANDS), metavar="COMMAND",
+                   help="one of the commands below; its own options follow it")
+    p.add_argument("args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    return p
+
+
+def _select(argv: list[str], chosen: list) -> int:
+    """Parse the root arguments; put the command's function and its argv in ``chosen``."""
+    p = build_parser()
+    a = p.parse_args(argv)
+    if a.help:
+        print(p.format_help(), end="")
+        return 0
+    if a.version:
+        print(f"reconscale {version()}")
+        return 0
+    if a.command is None:  # bare `reconscale`: the usage, as an error
+        print(p.format_help(), end="", file=sys.stderr)
+        return 2
+    module_name, func, _ = COMMANDS[a.command]
+    try:
+        module = importlib.import_module(module_name)  # lazily: `reconscale theory` never loads torch
+    except ImportError as e:
+        extra = "empirical" if module_name.startswith("empirical") or a.command == "demo" else "dev"
+        raise UsageError(f"reconscale {a.command}: error: {e}; install the extra: pip install 'reconscale[{extra}]'")
+    chosen.append((getattr(module, func), a.args))
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point; returns the process exit code (2 for bad usage)."""
+    """Entry point of ``reconscale`` and ``python -m bridge``; returns the process exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] in ("-h", "--help"):
-        print(_usage())
-        return 0 if argv else 2
-    group = argv[0]
-    if group not in COMMANDS:
-        print(f"reconscale: error: unknown command {group!r}; choose from {', '.join(COMMANDS)}", file=sys.stderr)
-        return 2
-    module_name, func, _ = COMMANDS[group]
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as e:
-        extra = "empirical" if module_name.startswith("empirical") or group == "demo" else "dev"
-        print(f"reconscale {group}: error: {e}; install the extra: pip install 'reconscale[{extra}]'", file=sys.stderr)
-        return 2
-    return int(getattr(module, func)(argv[1:]) or 0)
+    chosen: list = []
+    code = run_command("reconscale", lambda: _select(argv, chosen))
+    if not chosen:
+        return code
+    func, args = chosen[0]
+    return int(func(args) or 0)  # the command maps its own errors to messages and exit codes
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -56,9 +56,9 @@ SMOKE = DemoConfig(N=(4, 8, 16, 32), widths=(4, 6), seeds=(0, 1), n_boot=30, cal
 
 
 def _atomic_json(path: Path, obj: Any) -> None:
-    from theory.setups import _atomic_write_text  # noqa: PLC0415
+    from theory.io import atomic_write  # noqa: PLC0415
 
-    _atomic_write_text(path, json.dumps(obj, indent=1, default=float) + "\n")
+    atomic_write(path, json.dumps(obj, indent=1, default=float) + "\n")
 
 
 def _command(args: list[str], what: str, quiet: bool) -> None:
@@ -162,9 +162,9 @@ def run_demo(out: str | Path, cfg: DemoConfig = DemoConfig(), *, progress: bool 
                "theory_vs_experiment": side, "figures": [str(p.relative_to(out)) for p in paths]}
     summary["wall_s"] = time.perf_counter() - t_start
     _atomic_json(out / "summary.json", summary)
-    from theory.setups import _atomic_write_text  # noqa: PLC0415
+    from theory.io import atomic_write  # noqa: PLC0415
 
-    _atomic_write_text(out / "report.md", render_report(summary))
+    atomic_write(out / "report.md", render_report(summary))
     return summary
 
 
@@ -267,9 +267,9 @@ def summary_text(s: dict) -> str:
 
 def demo_main(argv: Sequence[str] | None = None) -> int:
     """``reconscale demo [--out DIR] [--smoke]``."""
-    from .cli import UsageError, _Parser, _run  # noqa: PLC0415
+    from theory.command import Parser, UsageError, run_command  # noqa: PLC0415
 
-    p = _Parser(prog="reconscale demo", description="Theory curves, a small CPU denoising sweep on real photographs "
+    p = Parser(prog="reconscale demo", description="Theory curves, a small CPU denoising sweep on real photographs "
                 "next to classical baselines, fitted laws with intervals, the calibrated linear theory, figures 2–4 "
                 "and a markdown report in DIR. Re-running resumes.")
     p.add_argument("--out", default="reconscale_demo", help="output directory (default: reconscale_demo)")
@@ -288,7 +288,7 @@ def demo_main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.write(summary_text(s))
         return 0
 
-    return _run("reconscale demo", body)
+    return run_command("reconscale demo", body, resume_hint="re-run the same command to resume")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,8 +1,11 @@
-"""Figures 2–4 from results tables: the glue between tables, fits and :mod:`bridge.plot`.
+"""Figures 2–4 from results tables, and the fit windows of figure 1: the glue between tables, fits
+and :mod:`bridge.plot`.
 
-Every function takes rows (a runs table: :func:`bridge.results.load_table`) or curves, fits what
-the figure shows, draws with the pure functions of :mod:`bridge.plot`, writes PNG and PDF next to
-``path`` and returns the written paths. So every figure is regenerable from a results file.
+Every figure function takes rows (a runs table: :func:`bridge.results.load_table`) or curves, fits
+what the figure shows, draws with the pure functions of :mod:`bridge.plot`, writes PNG and PDF next
+to ``path`` and returns the written paths. So every figure is regenerable from a results file.
+Figure 1's windowed power-law fits come from :func:`window_fits` (windows of the released notebook,
+:data:`RELEASED_WINDOWS`, or the rule :func:`rule_windows`).
 """
 
 from __future__ import annotations
@@ -12,9 +15,107 @@ from typing import Any, Sequence
 
 import numpy as np
 
-__all__ = ["empirical_figure", "params_figure", "overlay_figure", "fit_joint", "METRIC_LABELS"]
+__all__ = ["empirical_figure", "params_figure", "overlay_figure", "fit_joint", "METRIC_LABELS", "RELEASED_WINDOWS",
+           "WINDOW_MODES", "released_windows", "rule_windows", "window_fits"]
 
 METRIC_LABELS = {"psnr": "test PSNR (dB)", "ssim": "test SSIM", "mse": "test MSE", "nmse": "test NMSE"}
+
+
+#: Fit windows ``[N_start, N_end]`` of the released theory notebook (Klug & Heckel, ICLR 2023;
+#: transcribed in ``../shared/paper.md``, "Theory model"), per setup ``(d, n, σ)``: estimator ->
+#: window of the least-squares fit of log10 R on log10 N, for W^{k_opt} ("gd-oracle") and W_PCA
+#: ("pca"). Figure 1 uses these by default (``reconscale paper-figures --windows released``).
+#: (10, 1000, 0.1)'s W^{k_opt} window ends at N = 80, which is not on the d = 10 grid of
+#: :data:`theory.setups.N_GRIDS` (the released notebook fails there). We do not add N = 80 to the
+#: grid: the fit uses the grid points inside the window, 18..64 (its W_PCA window [80, 256] likewise
+#: uses 100 and 256), and fits.csv says so: ``"18-80 (grid points 18..64)"``.
+RELEASED_WINDOWS: dict[tuple[int, int, float], dict[str, tuple[float, float]]] = {
+    (10, 100, 0.05): {"gd-oracle": (8.0, 24.0), "pca": (10.0, 44.0)},
+    (10, 100, 0.1): {"gd-oracle": (8.0, 24.0), "pca": (10.0, 44.0)},
+    (10, 100, 0.2): {"gd-oracle": (8.0, 24.0), "pca": (10.0, 44.0)},
+    (10, 1000, 0.05): {"gd-oracle": (10.0, 44.0), "pca": (10.0, 100.0)},
+    (10, 1000, 0.1): {"gd-oracle": (18.0, 80.0), "pca": (80.0, 256.0)},
+    (10, 10000, 0.1): {"gd-oracle": (100.0, 256.0), "pca": (512.0, 2048.0)},
+    (50, 1000, 0.1): {"gd-oracle": (50.0, 100.0), "pca": (50.0, 256.0)},
+    (100, 1000, 0.1): {"gd-oracle": (80.0, 175.0), "pca": (80.0, 175.0)},
+}
+
+#: ``--windows`` choices of ``reconscale paper-figures``: the released notebook's table, or the rule.
+WINDOW_MODES = ("released", "rule")
+
+
+def released_windows(d: int, n: int, sigma: float) -> dict[str, tuple[float, float]] | None:
+    """The released notebook's windows for setup ``(d, n, σ)`` (σ compared to 1e-9), None if absent."""
+    for (d0, n0, s0), w in RELEASED_WINDOWS.items():
+        if int(d) == d0 and int(n) == n0 and abs(float(sigma) - s0) <= 1e-9:
+            return dict(w)
+    return None
+
+
+def rule_windows(d: int, n: int, N_max: float) -> list[tuple[float, float]]:
+    """The rule for W^{k_opt}'s windows (``--windows rule``, and setups not in :data:`RELEASED_WINDOWS`):
+    the steep regime where GD learns the subspace (d ≤ N ≤ n) and the slow regime near the floor
+    (N ≥ min(4n, N_max/4))."""
+    return [(float(d), float(n)), (float(min(4 * n, N_max / 4)), float(N_max))]
+
+
+def _window_text(N: np.ndarray, lo: float, hi: float) -> str:
+    inside = N[(N >= lo) & (N <= hi)]
+    text = f"{lo:g}-{hi:g}"
+    if inside.size and (inside[0] != lo or inside[-1] != hi):
+        text += f" (grid points {inside[0]:g}..{inside[-1]:g})"
+    return text
+
+
+def window_fits(curves: dict[str, tuple], d: int, n: int, sigma: float, *,
+                windows: str = "released") -> tuple[list[dict], list[str]]:
+    """Figure 1's pure power laws β N^α, each fitted (log-log least squares) over its window.
+
+    Args:
+        curves: estimator -> ``(N, mean, err)`` (as for :func:`bridge.plot.theory_risk_vs_N`).
+        d, n, sigma: the setup.
+        windows: "released" — the released notebook's windows (:data:`RELEASED_WINDOWS`) for
+            "gd-oracle" and "pca"; a setup not in that table falls back to the rule, with a note —
+            or "rule" — :func:`rule_windows` for "gd-oracle" only.
+
+    Returns:
+        (fits, notes): each fit a dict with ``estimator``, ``window`` (lo, hi), ``window_text`` (with
+        the grid points used when an end is not on the grid), ``windows`` (where the window came
+        from) and ``law`` (the fitted :class:`bridge.laws.PowerLaw`); notes are lines for the user
+        (a fallback to the rule, a window skipped for too few points).
+    """
+    from .laws import PowerLaw  # noqa: PLC0415
+
+    if windows not in WINDOW_MODES:
+        raise ValueError(f"windows must be one of {', '.join(WINDOW_MODES)}; got {windows!r}")
+    notes: list[str] = []
+    plan: list[tuple[str, float, float]] = []
+    source = windows
+    table = released_windows(d, n, sigma) if windows == "released" else None
+    if table is not None:
+        plan = [(est, lo, hi) for est, (lo, hi) in table.items()]
+    else:
+        if windows == "released":
+            source = "rule (setup not in the released table)"
+            notes.append(f"(d={d}, n={n}, σ={sigma:g}) is not a setup of the released notebook: W^{{k_opt}} is "
+                         "fitted over the rule's windows (d..n and N ≥ min(4n, N_max/4))")
+        if "gd-oracle" in curves:
+            N_max = float(np.max(curves["gd-oracle"][0]))
+            plan = [("gd-oracle", lo, hi) for lo, hi in rule_windows(d, n, N_max)]
+    fits = []
+    for est, lo, hi in plan:
+        if est not in curves:
+            notes.append(f"no {est} curve in the table: its {lo:g}-{hi:g} fit is skipped")
+            continue
+        N, mean = np.asarray(curves[est][0], float), np.asarray(curves[est][1], float)
+        try:
+            law = PowerLaw(window=(lo, hi)).fit(N, mean)
+        except ValueError as e:
+            notes.append(f"{est} window {lo:g}-{hi:g} skipped: {e}")
+            continue
+        fits.append({"estimator": est, "window": (lo, hi), "window_text": _window_text(N, lo, hi),
+                     "windows": source, "law": law})
+    return fits, notes
 
 
 def _done(rows: Sequence[dict]) -> list[dict]:

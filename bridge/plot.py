@@ -35,7 +35,6 @@ end is truncated one decade below the mean (``mean / 10``) and the upper end is 
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -46,6 +45,8 @@ from matplotlib.axes import Axes
 from matplotlib.container import ErrorbarContainer
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+
+from theory.io import atomic_write
 
 from ._validate import vector
 
@@ -602,19 +603,9 @@ def save(fig: Figure, path: str | os.PathLike) -> list[Path]:
     if not p.name:
         raise ValueError(f"path {str(path)!r} has no file name: pass a stem like 'figures/fig1'")
     stem = p.with_suffix("") if p.suffix.lower() in (".png", ".pdf") else p
-    stem.parent.mkdir(parents=True, exist_ok=True)
     written = []
     for fmt, extra in (("png", {"dpi": 150}), ("pdf", {"metadata": {"CreationDate": None}})):
         target = stem.parent / f"{stem.name}.{fmt}"
-        # Temp file in the same directory so os.replace is an atomic rename: readers never see a half file.
-        # (os.open with 0o666 so the final file gets the usual umask permissions, unlike mkstemp's 0o600.)
-        tmp = stem.parent / f".{stem.name}.{os.getpid()}.{uuid.uuid4().hex[:12]}.{fmt}.tmp"
-        try:
-            with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), "wb") as fh:
-                fig.savefig(fh, format=fmt, bbox_inches="tight", **extra)
-            os.replace(tmp, target)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        atomic_write(target, lambda fh, fmt=fmt, extra=extra: fig.savefig(fh, format=fmt, bbox_inches="tight", **extra))
         written.append(target)
     return written

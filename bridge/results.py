@@ -18,7 +18,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-import sqlite3
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -31,42 +30,37 @@ __all__ = ["load_table", "read_ledger", "results_table", "select_per_N", "aggreg
 HIGHER_IS_BETTER = frozenset({"psnr", "ssim"})
 
 # Columns of the tidy table that are bookkeeping, not sweep axes.
-_META = {"run_id", "sweep", "status", "reason", "params", "best_step", "steps", "wall_s", "device", "width", "seed"}
+_META = {"run_id", "sweep", "status", "reason", "warning", "params", "best_step", "steps", "wall_s", "device", "width", "seed"}
 
 
 def read_ledger(path: str | Path) -> list[dict]:
-    """Rows of a sweep ledger (``DIR`` or ``DIR/ledger.sqlite``), JSON columns decoded; read-only."""
+    """Rows of a sweep ledger (``DIR`` or ``DIR/ledger.sqlite``), JSON columns decoded; read-only.
+
+    The ledger's schema has one home, :mod:`empirical.ledger`, which imports no torch.
+    """
+    from empirical.ledger import Ledger  # noqa: PLC0415
+
     p = Path(path)
     if p.is_dir():
         p = p / "ledger.sqlite"
     if not p.is_file():
         raise ValueError(f"no ledger at {p}; give a sweep directory (holding ledger.sqlite) or a CSV/JSON table")
-    try:
-        db = sqlite3.connect(f"{p.resolve().as_uri()}?mode=ro", uri=True)
-        try:
-            cur = db.execute("SELECT * FROM runs ORDER BY run_id")
-            names = [c[0] for c in cur.description]
-            rows = [dict(zip(names, r)) for r in cur.fetchall()]
-        finally:
-            db.close()
-    except sqlite3.DatabaseError as e:
-        raise ValueError(f"{p} is not a reconscale ledger ({e}); point at a sweep directory") from None
-    for r in rows:
-        for k in ("config", "metrics", "versions"):
-            if k in r:
-                r[k] = json.loads(r[k])
-    return rows
+    with Ledger.open_readonly(p) as led:
+        return led.rows()
 
 
 def results_table(rows: Iterable[dict]) -> list[dict]:
     """Tidy rows: the run's axes and settings, status, params and flattened val/test metrics."""
     out = []
     for r in rows:
+        config = dict(r["config"])
+        source = config.pop("source", None) or {}
         flat = {"run_id": r["run_id"], "sweep": r["sweep"], "status": r["status"], "reason": r["reason"],
-                **dict(r["config"]), "params": r["params"], "best_step": r["best_step"],
-                "steps": r["steps"], "wall_s": r["wall_s"], "device": r["device"]}
+                "warning": r.get("warning", ""), **config, **{f"source.{k}": v for k, v in sorted(source.items())},
+                "params": r["params"], "best_step": r["best_step"], "steps": r["steps"], "wall_s": r["wall_s"],
+                "device": r["device"]}
         m = r["metrics"]
-        for part in ("val", "test", "test_input"):
+        for part in ("val", "val_input", "test", "test_input"):
             for k, v in m.get(part, {}).items():
                 flat[f"{part}_{k}"] = v
         for k, v in m.get("conventions", {}).items():
@@ -178,6 +172,7 @@ def select_per_N(table: Sequence[dict], *, metric: str = "psnr") -> list[dict]:
         test = np.array([r[f"test_{metric}"] for r in rs], dtype=float)
         row = {k: json.loads(v) for k, v in zip(axes, g)}
         row.update({"width": best_w, "params": rs[0]["params"], "seeds": len(rs),
+                    "warned": sum(bool(r.get("warning")) for r in rs),
                     f"test_{metric}_mean": float(test.mean()),
                     f"test_{metric}_std": float(test.std(ddof=1)) if len(rs) > 1 else 0.0,
                     f"test_{metric}_max": float(test.max() if higher else test.min()),

@@ -1,11 +1,11 @@
 """Classical (non-learned) reconstructions, evaluated exactly like a sweep run's network.
 
 ``evaluate_baselines(run)`` builds the run's test set and fixed test noise as
-:func:`empirical.sweep.run_one` does (seed ``run["seed"] + 20_000``, noise and example ids = the
-test indices) and scores each baseline with :func:`empirical.train.evaluate` — the same function,
+:func:`empirical.run.run_one` does (seed ``run.seed + TEST_NOISE_SEED``, noise and example ids =
+the test indices) and scores each baseline with :func:`empirical.train.evaluate` — the same function,
 noise and metric conventions that score the networks — so a table can put both side by side.
 Baselines with a free parameter are tuned on the run's *validation* set (the training source,
-fixed noise seed ``run["seed"] + 10_000``, ids = the validation indices), never on the test set.
+fixed noise seed ``run.seed + VAL_NOISE_SEED``, ids = the validation indices), never on the test set.
 
 Methods, per task (:data:`BASELINES`):
 
@@ -54,7 +54,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from theory.cli import UsageError, _Parser  # one-line usage errors, shared by every command
+from theory.command import Parser, UsageError, run_command  # the CLI layer every command shares
 
 __all__ = [
     "BASELINES",
@@ -278,21 +278,6 @@ def tv_prox(f: np.ndarray, lam: Any, *, n_iter: int = 50, p0: np.ndarray | None 
     return f - lam_c * _grad_t(p), p
 
 
-def _fft2c(x: np.ndarray) -> np.ndarray:
-    """The tasks' unitary centred DFT (:func:`empirical.tasks.fft2c`) in numpy."""
-    import scipy.fft as sfft  # noqa: PLC0415
-
-    ax = (-2, -1)
-    return sfft.fftshift(sfft.fft2(sfft.ifftshift(x, axes=ax), norm="ortho"), axes=ax)
-
-
-def _ifft2c(k: np.ndarray) -> np.ndarray:
-    import scipy.fft as sfft  # noqa: PLC0415
-
-    ax = (-2, -1)
-    return sfft.fftshift(sfft.ifft2(sfft.ifftshift(k, axes=ax), norm="ortho"), axes=ax)
-
-
 def tv_cs(z: np.ndarray, masks: np.ndarray, lam: Any, *, n_iter: int = 100, checkpoints: Sequence[int] = (),
           inner: int = _TV_INNER) -> np.ndarray | dict[int, np.ndarray]:
     """TV-regularised least squares from undersampled k-space, over real images.
@@ -313,15 +298,20 @@ def tv_cs(z: np.ndarray, masks: np.ndarray, lam: Any, *, n_iter: int = 100, chec
         (B, H, W) real x after ``n_iter`` iterations, or ``{k: x_k}`` for k in
         ``checkpoints`` when given.
     """
+    import scipy  # noqa: PLC0415
+    import scipy.fft  # noqa: F401, PLC0415  (fft2c/ifft2c use the namespace's .fft: scipy.fft here)
+
+    from theory.operators import fft2c, ifft2c  # noqa: PLC0415  (the project's one centred FFT)
+
     z = np.asarray(z, dtype=np.complex128)
     m = np.asarray(masks, dtype=bool)[:, None, :]
-    y = np.where(m, _fft2c(z), 0)
+    y = np.where(m, fft2c(z, scipy), 0)
     x = z.real.copy()
     v, t, p = x, 1.0, None
     snaps: dict[int, np.ndarray] = {}
     for k in range(1, n_iter + 1):
-        resid = np.where(m, _fft2c(v), 0) - y
-        x_new, p = tv_prox(v - _ifft2c(resid).real, lam, n_iter=inner, p0=p)
+        resid = np.where(m, fft2c(v, scipy), 0) - y
+        x_new, p = tv_prox(v - ifft2c(resid, scipy).real, lam, n_iter=inner, p0=p)
         t_new = (1.0 + math.sqrt(1.0 + 4.0 * t * t)) / 2.0
         v = x_new + ((t - 1.0) / t_new) * (x_new - x)
         x, t = x_new, t_new
@@ -417,17 +407,11 @@ def reconstruct(name: str, task: Any, net_input: torch.Tensor, *, sigma: float, 
 # --------------------------------------------------------------------------- data of a run
 
 
-def _make_task(run: dict) -> Any:
-    from .sweep import run_task  # noqa: PLC0415
+def _run_config(run: Any) -> Any:
+    """A :class:`~empirical.config.RunConfig` from one, or from a (partial) flat dict."""
+    from .config import DEFAULTS, RunConfig  # noqa: PLC0415
 
-    return run_task(run)
-
-
-def _datasets(run: dict) -> dict:
-    """The run's task, validation and test images and ids, exactly as the run itself builds them."""
-    from .sweep import run_data  # noqa: PLC0415
-
-    return run_data(run, with_train=False)
+    return run if isinstance(run, RunConfig) else RunConfig.from_dict({**DEFAULTS, **run})
 
 
 def _eval_task(name: str, task: Any) -> Any:
@@ -465,7 +449,7 @@ def tune_params(name: str, task: Any, val_x: torch.Tensor, *, seed: int, ids: to
         name: a baseline in :data:`TUNED` (others return :func:`default_params`).
         task: the run's task.
         val_x: (n_val, C, H, W) clean validation images.
-        seed: the validation noise seed (``run["seed"] + 10_000``).
+        seed: the validation noise seed (``run.seed + empirical.train.VAL_NOISE_SEED``).
         ids: (n_val,) validation indices (noise ids; also the mask ids unless ``mask_ids``).
         mask_ids: (n_val,) MRI mask ids when they differ from ``ids`` (fastMRI: volumes).
         clamp: image data (score by PSNR after the conventions' clamp) or not (score by MSE).
@@ -552,9 +536,9 @@ def evaluate_baselines(run: dict, *, names: Sequence[str] | None = None, tune: b
     """Metrics of classical baselines on a sweep run's test set, with the run's fixed test noise.
 
     Args:
-        run: a flat run config (one element of :func:`empirical.sweep.expand`); N, width, arch,
-            depth and the training keys are ignored.
-        names: baselines to evaluate (default: all of ``BASELINES[run["task"]]``).
+        run: a run (one element of :func:`empirical.config.expand`, or a flat dict of its keys);
+            N, width, arch, depth and the training keys are ignored.
+        names: baselines to evaluate (default: all of ``BASELINES[run.task]``).
         tune: tune :data:`TUNED` parameters on the validation set (else :func:`default_params`).
 
     Returns:
@@ -562,14 +546,15 @@ def evaluate_baselines(run: dict, *, names: Sequence[str] | None = None, tune: b
         :func:`empirical.train.evaluate`), or ``{name: {"skipped": reason}}`` for a baseline whose
         optional package is missing.
     """
-    from .sweep import DEFAULTS  # noqa: PLC0415
-    from .train import evaluate  # noqa: PLC0415
+    from .plan import load_data, plan  # noqa: PLC0415
+    from .train import TEST_NOISE_SEED, VAL_NOISE_SEED, evaluate  # noqa: PLC0415
 
-    run = {**DEFAULTS, **run}
-    if run["n_test"] < 1:
+    run = _run_config(run)
+    if run.n_test < 1:
         raise ValueError("n_test=0: there are no test images to evaluate baselines on")
-    d = _datasets(run)
-    task, clamp = d["task"], d["clamp"]
+    p = plan(run)
+    d = load_data(p, with_train=False)  # exactly the images and ids the run itself is tested on
+    task, clamp = p.task, p.clamp
     chosen = _check_names(names, task)
     rng = _clamp_range(task, clamp)
     out: dict[str, dict] = {}
@@ -581,14 +566,14 @@ def evaluate_baselines(run: dict, *, names: Sequence[str] | None = None, tune: b
             out[name] = {"skipped": reason}
             continue
         if tune and name in TUNED:
-            params = tune_params(name, task, d["val_x"], seed=run["seed"] + 10_000, ids=d["val_ids"],
-                                 mask_ids=d["val_mask_ids"], clamp=clamp)
+            params = tune_params(name, task, d.val_x, seed=run.seed + VAL_NOISE_SEED, ids=d.val_ids,
+                                 mask_ids=d.val_mask_ids, clamp=clamp)
         else:
             params = default_params(name, task, sigma=task.sigma)
         etask = _eval_task(name, task)
-        module = _Baseline(name, etask, task.sigma, params, d["test_mask_ids"], rng)
-        res = evaluate(module, etask, d["test_x"], seed=run["seed"] + 20_000, ids=d["test_ids"],
-                       mask_ids=d["test_mask_ids"], batch=d["test_x"].shape[0], clamp=clamp)
+        module = _Baseline(name, etask, task.sigma, params, d.test_mask_ids, rng)
+        res = evaluate(module, etask, d.test_x, seed=run.seed + TEST_NOISE_SEED, ids=d.test_ids,
+                       mask_ids=d.test_mask_ids, batch=d.test_x.shape[0], clamp=clamp)
         out[name] = {**res, "params": params}
     return out
 
@@ -602,10 +587,10 @@ def _combo(run: dict, task: Any) -> dict:
     """The keys that define what a baseline sees: task fields, data, sizes, seeds (not N, width, …)."""
     desc = task.describe()
     row = {"task": desc.pop("name"), **desc}
-    row.update({k: run[k] for k in _COMBO_DATA_KEYS})
-    if run["data"] == "subspace":
-        row["d"] = run["d"]
-    row["seed"] = run["seed"]
+    row.update({k: getattr(run, k) for k in _COMBO_DATA_KEYS})
+    if run.data == "subspace":
+        row["d"] = run.d
+    row["seed"] = run.seed
     return row
 
 
@@ -615,7 +600,7 @@ def _cell(v: Any, fmt: str) -> Any:
 
 def baselines_main(argv: Sequence[str] | None = None) -> int:
     """``reconscale baselines CONFIG [--set key=value ...] [--format csv|json] [--out FILE] [--names a,b]``."""
-    p = _Parser(prog="reconscale baselines", description="Classical baselines (noisy input, wavelet, TV, BM3D; "
+    p = Parser(prog="reconscale baselines", description="Classical baselines (noisy input, wavelet, TV, BM3D; "
                 "zero-filled, TV compressed sensing; upsampled, bicubic) on a sweep config's test sets with the "
                 "same fixed noise as the networks; one row per (task, data, size, noise, seed) combination and "
                 "baseline.")
@@ -626,17 +611,19 @@ def baselines_main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--out", default=None, help="write the table to this file instead of stdout")
     p.add_argument("--names", default=None, help="comma-separated baselines (default: all of each task's)")
     p.add_argument("--no-tune", action="store_true", help="use default parameters instead of tuning on validation")
-    try:
-        a = p.parse_args(list(sys.argv[1:] if argv is None else argv))
-        from theory.setups import write_table  # noqa: PLC0415
 
-        from .sweep import expand, load_config  # noqa: PLC0415
+    def body() -> int:
+        a = p.parse_args(list(sys.argv[1:] if argv is None else argv))
+        from theory.io import write_table  # noqa: PLC0415
+
+        from .config import expand, load_config  # noqa: PLC0415
+        from .plan import plan  # noqa: PLC0415
 
         try:
             runs = expand(load_config(a.config, a.set))
             combos: dict[str, tuple[dict, Any, dict]] = {}
             for run in runs:
-                task = _make_task(run)
+                task = plan(run).task
                 key = _combo(run, task)
                 combos.setdefault(json.dumps(key, sort_keys=True), (run, task, key))
         except ValueError as e:
@@ -674,6 +661,5 @@ def baselines_main(argv: Sequence[str] | None = None) -> int:
         if a.out is None:
             sys.stdout.write(text)
         return 0
-    except UsageError as e:
-        print(str(e).splitlines()[0], file=sys.stderr)
-        return 2
+
+    return run_command("reconscale baselines", body)

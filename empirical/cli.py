@@ -1,7 +1,10 @@
 """``reconscale sweep`` — the empirical half of the command line (``reconscale results`` reads the
 ledger without torch and lives in :mod:`bridge.cli`).
 
-Bad input gives one line on stderr and exit code 2; nothing is written.
+Every value is checked before anything is written (:func:`empirical.sweep.run_sweep` validates the
+runs, the executor flags and ``--out`` first): bad input gives one line on stderr and exit code 2.
+Exit code 0 means every run of the config is done; 1 that some failed (their reasons are in the
+ledger: ``reconscale results DIR``) or that the sweep stopped on a storage error.
 """
 
 from __future__ import annotations
@@ -12,12 +15,13 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
-from theory.cli import UsageError, _Parser  # one-line usage errors, shared by every command
+from theory.command import Parser, UsageError, run_command
 
 if TYPE_CHECKING:
+    from .config import RunConfig
     from .executors import ExecutorConfig
 
-__all__ = ["sweep_main"]
+__all__ = ["sweep_main", "config_arguments", "load_runs"]
 
 # executor flags → ExecutorConfig fields (which executors each applies to: empirical.executors.APPLIES)
 _EXECUTOR_FLAGS = {"workers": "--workers", "address": "--address", "cpus_per_run": "--cpus-per-run",
@@ -32,30 +36,22 @@ def config_arguments(p: argparse.ArgumentParser, *, config_help: str, out_help: 
     p.add_argument("config", help=config_help)
     p.add_argument("--out", required=out_required, default=None, help=out_help)
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config key (TOML value), e.g. --set N=[16,64] --set sigma=0.1")
+                   help="override a config key (TOML value), e.g. --set N=[16,64] --set sigma=0.1; "
+                   "data-source options as --set source.KEY=VALUE")
     p.add_argument("--quiet", action="store_true")
 
 
-def load_runs(a: argparse.Namespace, prog: str) -> tuple[dict, list[dict]]:
-    """The parsed arguments' config and its runs; any problem is a one-line :class:`UsageError`."""
-    from .sweep import expand, load_config  # noqa: PLC0415
+def load_runs(a: argparse.Namespace) -> list[RunConfig]:
+    """The parsed arguments' runs, typed and de-duplicated; any problem is a ``ValueError`` (one line)."""
+    from .config import expand, load_config  # noqa: PLC0415
 
-    try:
-        cfg = load_config(a.config, a.set)
-        return cfg, expand(cfg)
-    except ValueError as e:
-        raise UsageError(f"{prog}: error: {e}") from None
-
-
-def _fail(msg: str) -> int:
-    print(msg.splitlines()[0], file=sys.stderr)
-    return 2
+    return expand(load_config(a.config, a.set))
 
 
 def sweep_main(argv: Sequence[str] | None = None) -> int:
     """``reconscale sweep CONFIG [--out DIR] [--set key=value ...]``."""
-    p = _Parser(prog="reconscale sweep", description="Train every (N, width, seed, …) combination of a sweep "
-                "config into a resumable SQLite ledger.")
+    p = Parser(prog="reconscale sweep", description="Train every (N, width, seed, …) combination of a sweep "
+               "config into a resumable SQLite ledger.")
     config_arguments(p, config_help="a TOML file or a shipped config name (quick-denoise, quick-mri, quick-sr, …)",
                      out_help="sweep directory (default: sweeps/<name>)")
     p.add_argument("--executor", choices=("local", "process", "ray", "slurm"), default="local",
@@ -81,54 +77,57 @@ def sweep_main(argv: Sequence[str] | None = None) -> int:
                    help="extra submitit parameter (TOML value), e.g. --slurm-param mem_gb=16 "
                    "--slurm-param slurm_account=lab")
     p.add_argument("--retry-failed", action="store_true", help="run failed runs again")
-    p.add_argument("--dry-run", action="store_true", help="list the runs and exit")
-    try:
-        a = p.parse_args(list(sys.argv[1:] if argv is None else argv))
-        from .sweep import run_sweep  # noqa: PLC0415
+    p.add_argument("--dry-run", action="store_true", help="validate and list the runs, write nothing")
 
-        cfg, runs = load_runs(a, "reconscale sweep")
+    def body() -> int:
+        a = p.parse_args(list(sys.argv[1:] if argv is None else argv))
+        runs = load_runs(a)
         ecfg = _executor_config(a)
         if a.dry_run:
+            from .plan import validate  # noqa: PLC0415
+
+            validate(runs)
             for r in runs:
-                print(json.dumps({k: r[k] for k in ("task", "data", "N", "arch", "width", "seed")}))
+                print(json.dumps({"id": r.id, **{k: getattr(r, k) for k in ("task", "data", "N", "arch", "width",
+                                                                             "seed")}}))
             return 0
-        out = Path(a.out) if a.out else Path("sweeps") / cfg["name"]
-        path = run_sweep(cfg, out, executor=ecfg, retry_failed=a.retry_failed, progress=not a.quiet)
-        print(f"ledger: {path}", file=sys.stderr)
-        return 0
-    except UsageError as e:
-        return _fail(str(e))
-    except KeyboardInterrupt:
-        print("reconscale sweep: interrupted; finished runs are in the ledger, re-run to resume", file=sys.stderr)
-        return 130
+        from .sweep import run_sweep  # noqa: PLC0415
+
+        out = Path(a.out) if a.out else Path("sweeps") / runs[0].name
+        summary = run_sweep(runs, out, executor=ecfg, retry_failed=a.retry_failed, progress=not a.quiet)
+        print(f"reconscale sweep: {summary.line()}", file=sys.stderr)
+        return 0 if summary.complete else 1
+
+    return run_command("reconscale sweep", body,
+                       resume_hint="finished runs are in the ledger; re-run the same command to resume")
 
 
 def _executor_config(a: argparse.Namespace) -> ExecutorConfig:
     """The executor flags as an ExecutorConfig; inapplicable flags, bad values and a missing optional
     dependency are usage errors, raised before anything is written."""
     from .executors import APPLIES, ExecutorConfig, missing_dependency  # noqa: PLC0415
-    from .sweep import parse_override  # noqa: PLC0415
+    from .config import parse_override  # noqa: PLC0415
 
     given = {name: getattr(a, name) for name in _EXECUTOR_FLAGS if getattr(a, name) is not None}
     for name in given:
         kinds = APPLIES.get(name, ())
         if kinds and a.executor not in kinds:
-            raise UsageError(f"reconscale sweep: error: {_EXECUTOR_FLAGS[name]} applies to --executor "
+            raise UsageError(f"{_EXECUTOR_FLAGS[name]} applies to --executor "
                              f"{' or '.join(kinds)}, not {a.executor}")
     if "slurm_params" in given:
         try:
             given["slurm_params"] = dict(parse_override(item) for item in given["slurm_params"])
         except ValueError as e:
-            raise UsageError(f"reconscale sweep: error: {str(e).replace('--set', '--slurm-param')}") from None
+            raise UsageError(str(e).replace("--set", "--slurm-param")) from None
     try:
         ecfg = ExecutorConfig(kind=a.executor, **given)
     except ValueError as e:
         msg, name = str(e), str(e).split("=", 1)[0]
         if name in _EXECUTOR_FLAGS:  # name the flag the user typed, not the field
             msg = f"{_EXECUTOR_FLAGS[name]} {msg[len(name) + 1:]}"
-        raise UsageError(f"reconscale sweep: error: {msg}") from None
+        raise UsageError(msg) from None
     module = missing_dependency(a.executor)
     if module is not None:
-        raise UsageError(f"reconscale sweep: error: --executor {a.executor} needs {module}; "
+        raise UsageError(f"--executor {a.executor} needs {module}; "
                          "install it with pip install 'reconscale[distributed]'")
     return ecfg

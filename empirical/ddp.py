@@ -31,12 +31,9 @@ instead of uniform draws with replacement) and in the noise stream; a DDP run is
 
 from __future__ import annotations
 
-import json
-import math
 import os
 import sys
 import time
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -45,8 +42,8 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DistributedSampler
 
-from .train import (TrainConfig, TrainResult, _atomic_save, _ckpt_state, _load_checkpoint, _Progress, _restore,
-                    _step, budget_steps, evaluate, make_optimizer, pick_device)
+from .train import (VAL_NOISE_SEED, TrainConfig, TrainResult, budget_steps, checkpoint_identity, checkpoint_state,
+                    evaluate, make_optimizer, optimizer_step, pick_device, record_evaluation, resume, save_checkpoint)
 
 __all__ = ["train_ddp", "epoch_batches", "main"]
 
@@ -156,18 +153,12 @@ def train_ddp(
     steps, per_epoch = budget_steps(N, cfg), N // cfg.batch_size
     opt, sched = make_optimizer(model, cfg, steps, device)
     # "sampler" keeps a train() checkpoint (uniform draws with replacement) from being resumed here.
-    cfg_dict = {"train": asdict(cfg), "run": run_config or {}, "sampler": "ddp-epochs"}
-    score_key = ("ssim" if cfg.loss == "ssim" else "psnr") if cfg.clamp else "mse"
-    sign = 1.0 if cfg.clamp else -1.0
-    eval_kw = {"seed": cfg.seed + 10_000, "ids": val_ids, "mask_ids": val_mask_ids, "batch": cfg.eval_batch,
+    cfg_dict = checkpoint_identity(cfg, run_config, sampler="ddp-epochs")
+    eval_kw = {"seed": cfg.seed + VAL_NOISE_SEED, "ids": val_ids, "mask_ids": val_mask_ids, "batch": cfg.eval_batch,
                "clamp": cfg.clamp, "autocast": cuda and cfg.bf16, "rank": rank, "world": world}
 
-    run = _Progress()
     ckpt = Path(checkpoint) if checkpoint is not None else None
-    if ckpt is not None and ckpt.exists():
-        ck = _load_checkpoint(ckpt, cfg_dict)
-        _restore(ck, model, opt, sched)
-        run = _Progress.restore(ck)
+    run, _ = resume(ckpt, cfg_dict, model, opt, sched)
 
     bar = None
     if progress and rank == 0:
@@ -187,7 +178,7 @@ def train_ddp(
             inp, target = task.corrupt_fixed(train_x[idx], seed=_noise_seed(cfg.seed, epoch), noise_ids=idx,
                                              example_ids=None if train_ids is None else train_ids[idx])
             inp, target = inp.to(device, non_blocking=True), target.to(device, non_blocking=True)
-            loss = _step(fwd, opt, sched, inp, target, cfg, cuda)  # DDP averages the gradients
+            loss = optimizer_step(fwd, opt, sched, inp, target, cfg, cuda)  # DDP averages the gradients
             run.step += 1
             if bar is not None:
                 bar.update(1)
@@ -198,17 +189,14 @@ def train_ddp(
             if world > 1:
                 dist.all_reduce(train_loss)
             train_loss = float(train_loss) / world  # the global batch's mean loss
-            if not math.isfinite(train_loss):
-                status, reason = "failed", f"non-finite training loss ({train_loss}) at step {run.step}"
-                break
             val = _evaluate_sharded(model, task, val_x, **eval_kw)
-            score = sign * val[score_key]
-            if not math.isfinite(score):
-                status, reason = "failed", f"non-finite validation {score_key} at step {run.step}"
+            reason = record_evaluation(run, val, train_loss, cfg, model, opt, sched)  # identical on every rank
+            if reason:
+                status = "failed"
                 break
-            run.record(val, score, train_loss, model, opt, sched, cfg)  # identical on every rank
             if ckpt is not None and rank == 0:
-                _atomic_save(_ckpt_state(cfg_dict, model, opt, sched, **vars(run)), ckpt)
+                save_checkpoint(checkpoint_state(cfg_dict, model, opt, sched, run, attempt_s=time.perf_counter() - t0),
+                                ckpt)
             if world > 1:
                 dist.barrier()  # nobody runs ahead of a checkpoint that is still being written
     finally:
@@ -220,48 +208,51 @@ def train_ddp(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``torchrun [--nproc_per_node P] -m empirical.ddp CONFIG --out DIR [--set key=value ...]``."""
-    from theory.cli import UsageError, _Parser  # noqa: PLC0415
+    from theory.command import Parser, UsageError, run_command  # noqa: PLC0415
 
     from .cli import config_arguments, load_runs  # noqa: PLC0415
-    from .ledger import Ledger, run_id  # noqa: PLC0415
-    from .sweep import build_run, finish_row, write_result  # noqa: PLC0415
+    from .ledger import DriverLock, Ledger  # noqa: PLC0415
+    from .plan import load_data, validate  # noqa: PLC0415
+    from .run import finish_row, write_result  # noqa: PLC0415
+    from .sweep import check_out_dir  # noqa: PLC0415
 
     prog = "python -m empirical.ddp"
     rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
-    p = _Parser(prog=prog, description="Train one run data-parallel (launch with torchrun).")
+    p = Parser(prog=prog, description="Train one run data-parallel (launch with torchrun).")
     config_arguments(p, config_help="a TOML file or a shipped config name; must expand to exactly one run",
                      out_help="sweep directory (ledger.sqlite and runs/ are written by rank 0)", out_required=True)
-    try:
+
+    def check() -> Any:  # every rank validates; only rank 0 speaks
         a = p.parse_args(list(sys.argv[1:] if argv is None else argv))
-        cfg, runs = load_runs(a, prog)
-        run = runs[0]
+        runs = load_runs(a)
         if len(runs) != 1:
-            problem = (f"the config expands to {len(runs)} runs; a DDP run trains one: make every axis a single value "
-                       "with --set (e.g. --set N=100000 --set width=256)")
-        elif run["batch_size"] % world:
-            problem = (f"batch_size={run['batch_size']} is not divisible by the {world} processes; "
-                       "set a multiple with --set batch_size=…")
-        elif run["N"] < run["batch_size"]:
-            problem = f"N={run['N']} is smaller than batch_size={run['batch_size']}"
-        else:
-            problem = ""
-        if problem:
-            raise UsageError(f"{prog}: error: {problem}")
-    except UsageError as e:
-        if rank == 0:
-            print(str(e).splitlines()[0], file=sys.stderr)
-        return 2
+            raise UsageError(f"the config expands to {len(runs)} runs; a DDP run trains one: make every axis a "
+                             "single value with --set (e.g. --set N=100000 --set width=256)")
+        (plan,) = validate(runs)
+        run = plan.config
+        if run.batch_size % world:
+            raise UsageError(f"batch_size={run.batch_size} is not divisible by the {world} processes; "
+                             "set a multiple with --set batch_size=…")
+        if run.N < run.batch_size:
+            raise UsageError(f"N={run.N} is smaller than batch_size={run.batch_size}")
+        return a, plan, check_out_dir(a.out)
+
+    got: list = []
+    code = run_command(prog, lambda: got.append(check()) or 0) if rank == 0 else _quiet(lambda: got.append(check()))
+    if code or not got:
+        return code or 2
+    a, plan, out = got[0]
+    run = plan.config
     if world > 1:
-        gpu = torch.cuda.is_available() and run["device"] != "cpu"
+        gpu = torch.cuda.is_available() and run.device != "cpu"
         dist.init_process_group(backend="nccl" if gpu else "gloo")
+    lock = DriverLock(out)
     try:
-        out = Path(a.out)
-        rid = run_id(run)
-        run_dir = out / "runs" / rid
-        done = [False]
+        rid, run_dir, done = run.id, out / "runs" / run.id, [False]
         if rank == 0:
+            lock.acquire()
             with Ledger(out / "ledger.sqlite") as led:
-                led.add(cfg["name"], run)
+                led.add(run.name, rid, run.to_dict())
                 done[0] = led.get(rid)["status"] == "done"
                 if not done[0]:
                     led.start(rid)
@@ -272,26 +263,35 @@ def main(argv: Sequence[str] | None = None) -> int:
             if rank == 0:
                 print(f"run {rid} is already done in {out / 'ledger.sqlite'}", file=sys.stderr)
             return 0
-        d, model, tcfg, params = build_run(run)
-        res = train_ddp(model, d["task"], d["train_x"], d["val_x"], tcfg, train_ids=d["train_mask_ids"],
-                        val_ids=d["val_ids"], val_mask_ids=d["val_mask_ids"], checkpoint=run_dir / "ckpt.pt",
-                        run_config=json.loads(json.dumps(run)), progress=not a.quiet)
+        data = load_data(plan)
+        model = plan.model.build(run.seed)
+        res = train_ddp(model, plan.task, data.train_x, data.val_x, plan.train, train_ids=data.train_mask_ids,
+                        val_ids=data.val_ids, val_mask_ids=data.val_mask_ids, checkpoint=run_dir / "ckpt.pt",
+                        run_config=run.identity(), progress=not a.quiet)
         if rank == 0:
-            row = finish_row(run, d, model, res, params, tcfg)
-            row["world_size"] = world
+            row = finish_row(plan, data, model, res)
             write_result(run_dir, run, row)
             with Ledger(out / "ledger.sqlite") as led:
                 led.finish(rid, row)
-            print(f"ledger: {out / 'ledger.sqlite'} (run {rid}: {row['status']})", file=sys.stderr)
+            print(f"ledger: {out / 'ledger.sqlite'} (run {rid}: {row.status})", file=sys.stderr)
         return 0
     except KeyboardInterrupt:
         if rank == 0:
-            print("python -m empirical.ddp: interrupted; re-run the same command to resume from the checkpoint",
-                  file=sys.stderr)
+            print(f"{prog}: interrupted; re-run the same command to resume from the checkpoint", file=sys.stderr)
         return 130
     finally:
+        lock.release()
         if world > 1 and dist.is_initialized():
             dist.destroy_process_group()
+
+
+def _quiet(body: Any) -> int:
+    """A non-zero rank's validation: the same checks as rank 0, whose message the user sees."""
+    try:
+        body()
+        return 0
+    except Exception:  # rank 0 reports the problem in one line
+        return 2
 
 
 if __name__ == "__main__":

@@ -1,16 +1,21 @@
 """Where a sweep's runs execute: in the driver, in local processes, as Ray tasks, or as SLURM jobs.
 
-:func:`execute` takes the pending runs and one :class:`ExecutorConfig` and dispatches to one small
-function per kind. Whatever the kind, workers only compute: each run trains in its own run
-directory (``ckpt.pt``, ``result.json``) and returns its ledger row, and the driver alone writes the
-ledger through the ``on_start``/``on_result`` callbacks. A worker or driver that dies therefore
-loses no finished run: the row is in the ledger, or in ``result.json`` where the next
-:func:`empirical.sweep.run_sweep` picks it up, and unfinished runs resume from their checkpoints.
+The third step of the sweep path (config → runs → executor → one run → ledger). :func:`execute`
+takes the pending runs, the function that trains one run (:func:`empirical.run.run_one`, passed in:
+this module imports nothing of the sweep) and one :class:`ExecutorConfig`, and dispatches to one
+small function per kind. Whatever the kind, workers only compute: each run trains in its own run
+directory (``ckpt.pt``, ``result.json``) and returns its :class:`~empirical.ledger.Row`, and the
+driver alone writes the ledger through the ``on_start``/``on_result`` callbacks. A worker or driver
+that dies therefore loses no finished run: the row is in the ledger, or in ``result.json`` where
+the next :func:`empirical.sweep.run_sweep` picks it up, and unfinished runs resume from their
+checkpoints.
 
-A Ray task whose worker process dies is retried by Ray (up to 3 times, resuming from the run's
-checkpoint); a run that raises, or exhausts its retries, becomes a ``failed`` row with the reason,
-and the sweep goes on. SLURM jobs that time out or are preempted are requeued by submitit and
-resume from their checkpoints too.
+One error policy for every kind (:func:`guarded`): a run that raises becomes a ``failed`` row with
+its reason, and the sweep goes on — except for storage errors (disk full, read-only filesystem,
+no permission: :func:`is_storage_error`), which no later run could escape either, so they
+propagate and the driver stops the sweep cleanly. A Ray task whose worker process dies is retried
+by Ray (up to 3 times, resuming from the run's checkpoint); SLURM jobs that time out or are
+preempted are requeued by submitit and resume from their checkpoints too.
 
 ``ray`` and ``submitit`` are optional (``pip install 'reconscale[distributed]'``) and imported only
 inside the functions that use them.
@@ -22,14 +27,20 @@ local sweep with the same ``threads_per_run`` reproduces their ledgers bit for b
 
 from __future__ import annotations
 
+import errno
 import math
 import os
 import time
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-__all__ = ["ExecutorConfig", "KINDS", "APPLIES", "RunJob", "execute", "missing_dependency", "require"]
+if TYPE_CHECKING:
+    from .config import RunConfig
+    from .ledger import Row
+
+__all__ = ["ExecutorConfig", "KINDS", "APPLIES", "RunJob", "execute", "guarded", "is_storage_error",
+           "missing_dependency", "require"]
 
 KINDS = ("local", "process", "ray", "slurm")
 
@@ -51,9 +62,12 @@ _EXTRA = "pip install 'reconscale[distributed]'"
 _MODULE = {"ray": "ray", "slurm": "submitit"}
 _RAY_MAX_RETRIES = 3  # re-runs of a task whose worker process died (not of a task that raised)
 
-Pending = list[tuple[str, dict, Path]]  # (run id, run config, run directory)
+Pending = list[tuple[str, "RunConfig", Path]]  # (run id, run config, run directory)
+Work = Callable[..., "Row"]  # work(run, run_dir, progress=False) -> Row: empirical.run.run_one
 OnStart = Callable[[str], None]
-OnResult = Callable[[str, dict], None]
+OnResult = Callable[[str, "Row"], None]
+#: errno values that stop a sweep: every later run would hit them too.
+STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
 
 
 @dataclass(frozen=True)
@@ -165,18 +179,30 @@ def require(kind: str) -> None:
         raise ImportError(f"executor {kind!r} needs {module}; install it with {_EXTRA}")
 
 
-# --------------------------------------------------------------------------- the work of one run
-def _work(run: dict, run_dir: str | Path, threads: int | None, progress: bool = False) -> dict:
-    """Train one run with ``threads`` torch threads (restored afterwards); returns its ledger row."""
+# --------------------------------------------------------------------------- one run, one policy
+def is_storage_error(exc: BaseException) -> bool:
+    """A failure of the storage itself (disk full, quota, read-only): the sweep must stop."""
+    cause = getattr(exc, "cause", None)  # ray.exceptions.RayTaskError wraps the task's exception
+    exc = cause if isinstance(cause, BaseException) else exc
+    return isinstance(exc, OSError) and exc.errno in STORAGE_ERRNOS
+
+
+def guarded(work: Work, run: RunConfig, run_dir: str | Path, threads: int | None, progress: bool = False) -> Row:
+    """``work(run, run_dir)`` with ``threads`` torch threads (restored afterwards); an exception
+    becomes a ``failed`` row, except a storage error, which propagates."""
     import torch  # noqa: PLC0415
 
-    from . import sweep  # noqa: PLC0415  (looked up per call: tests monkeypatch sweep.run_one)
+    from .ledger import Row  # noqa: PLC0415
 
     before = torch.get_num_threads()
     if threads is not None:
         torch.set_num_threads(threads)
     try:
-        return sweep.run_one(run, run_dir, progress=progress)
+        return work(run, Path(run_dir), progress=progress)
+    except Exception as e:
+        if is_storage_error(e):
+            raise
+        return Row.failed(_reason(e))
     finally:
         torch.set_num_threads(before)
 
@@ -191,8 +217,11 @@ class RunJob:
     uninterrupted run.
     """
 
-    def __call__(self, run: dict, run_dir: str | Path, threads: int | None) -> dict:
-        return _work(run, run_dir, threads)
+    def __init__(self, work: Work) -> None:
+        self.work = work
+
+    def __call__(self, run: RunConfig, run_dir: str | Path, threads: int | None) -> Row:
+        return guarded(self.work, run, run_dir, threads)
 
     def checkpoint(self, *args: Any, **kwargs: Any) -> Any:
         """A ``submitit.helpers.DelayedSubmission`` that runs this job again with the same arguments."""
@@ -201,9 +230,11 @@ class RunJob:
         return DelayedSubmission(self, *args, **kwargs)
 
 
-def _failed(exc: BaseException) -> dict:
-    """The ledger row of a run whose task raised or whose worker died."""
-    return {"status": "failed", "reason": _reason(exc)}
+def _failed(exc: BaseException) -> Row:
+    """The row of a run whose worker died or whose job could not deliver a row."""
+    from .ledger import Row  # noqa: PLC0415
+
+    return Row.failed(_reason(exc))
 
 
 def _reason(exc: BaseException) -> str:
@@ -220,43 +251,64 @@ def _reason(exc: BaseException) -> str:
 
 
 # --------------------------------------------------------------------------- dispatch
-def execute(pending: Pending, cfg: ExecutorConfig, *, on_start: OnStart, on_result: OnResult,
+def execute(pending: Pending, work: Work, cfg: ExecutorConfig, *, on_start: OnStart, on_result: OnResult,
             progress: bool = False) -> None:
-    """Run ``pending`` (run id, run config, run dir) triples; report each to the driver's callbacks.
+    """Run ``pending`` (run id, run config, run dir) triples with ``work``; report each to the callbacks.
 
-    ``on_start(run_id)`` is called when a run is handed to a worker and ``on_result(run_id, row)``
-    as soon as it finishes (rows as :func:`empirical.sweep.run_one` returns them). ``progress``
-    shows per-run training bars (local executor only).
+    Args:
+        pending: the runs to train.
+        work: trains one run: ``work(run, run_dir, progress=False) -> Row``; a module-level
+            function (it is pickled to processes, Ray workers and SLURM jobs).
+        cfg: the executor and its resources.
+        on_start: called with the run id when a run is handed to a worker.
+        on_result: called with (run id, row) as soon as a run finishes.
+        progress: per-run training bars (local executor only).
+
+    Raises:
+        OSError: a storage error in any run (see :func:`is_storage_error`); runs still in flight
+            are abandoned (their checkpoints let them resume).
     """
     if not pending:
         return
     {"local": _local, "process": _process, "ray": _ray, "slurm": _slurm}[cfg.kind](
-        pending, cfg, on_start=on_start, on_result=on_result, progress=progress)
+        pending, work, cfg, on_start=on_start, on_result=on_result, progress=progress)
 
 
-def _local(pending: Pending, cfg: ExecutorConfig, *, on_start: OnStart, on_result: OnResult, progress: bool) -> None:
+def _local(pending: Pending, work: Work, cfg: ExecutorConfig, *, on_start: OnStart, on_result: OnResult,
+           progress: bool) -> None:
     threads = cfg.threads()
     for rid, run, rdir in pending:
         on_start(rid)
-        on_result(rid, _work(run, rdir, threads, progress))
+        on_result(rid, guarded(work, run, rdir, threads, progress))
 
 
-def _process(pending: Pending, cfg: ExecutorConfig, *, on_start: OnStart, on_result: OnResult,
+def _process(pending: Pending, work: Work, cfg: ExecutorConfig, *, on_start: OnStart, on_result: OnResult,
              progress: bool) -> None:
     import multiprocessing as mp  # noqa: PLC0415
     from concurrent.futures import ProcessPoolExecutor, as_completed  # noqa: PLC0415
+    from concurrent.futures.process import BrokenProcessPool  # noqa: PLC0415
 
     threads = cfg.threads()
     with ProcessPoolExecutor(max_workers=cfg.workers or 2, mp_context=mp.get_context("spawn")) as pool:
         futs = {}
         for rid, run, rdir in pending:
             on_start(rid)
-            futs[pool.submit(_work, run, rdir, threads)] = rid
-        for fut in as_completed(futs):
-            on_result(futs[fut], fut.result())
+            futs[pool.submit(guarded, work, run, rdir, threads)] = rid
+        try:
+            for fut in as_completed(futs):
+                try:
+                    row = fut.result()
+                except BrokenProcessPool as e:  # a worker process died (killed, out of memory)
+                    row = _failed(e)
+                on_result(futs[fut], row)
+        except BaseException:
+            for f in futs:
+                f.cancel()
+            raise
 
 
-def _ray(pending: Pending, cfg: ExecutorConfig, *, on_start: OnStart, on_result: OnResult, progress: bool) -> None:
+def _ray(pending: Pending, work: Work, cfg: ExecutorConfig, *, on_start: OnStart, on_result: OnResult,
+         progress: bool) -> None:
     """Ray tasks; a local instance is started (and stopped) only when none is initialised."""
     import logging  # noqa: PLC0415
 
@@ -274,19 +326,21 @@ def _ray(pending: Pending, cfg: ExecutorConfig, *, on_start: OnStart, on_result:
         else:  # an existing cluster: reconscale must be installed on its nodes
             ray.init(address=address, logging_level=logging.ERROR)
     try:
-        task = ray.remote(num_cpus=cfg.cpus_per_run, num_gpus=cfg.gpus_per_run, max_retries=_RAY_MAX_RETRIES)(_work)
+        task = ray.remote(num_cpus=cfg.cpus_per_run, num_gpus=cfg.gpus_per_run, max_retries=_RAY_MAX_RETRIES)(guarded)
         threads, cap = cfg.threads(), cfg.workers or len(pending)
         queue, active = list(pending), {}
         while queue or active:
             while queue and len(active) < cap:
                 rid, run, rdir = queue.pop(0)
                 on_start(rid)
-                active[task.remote(run, str(rdir), threads)] = rid
+                active[task.remote(work, run, str(rdir), threads)] = rid
             (ref,), _ = ray.wait(list(active), num_returns=1)
             rid = active.pop(ref)
             try:
                 row = ray.get(ref)
-            except Exception as e:  # the task raised, or its worker died more than max_retries times
+            except Exception as e:  # a storage error, or the worker died more than max_retries times
+                if is_storage_error(e):
+                    raise
                 row = _failed(e)
             on_result(rid, row)
     finally:
@@ -294,7 +348,8 @@ def _ray(pending: Pending, cfg: ExecutorConfig, *, on_start: OnStart, on_result:
             ray.shutdown()
 
 
-def _slurm(pending: Pending, cfg: ExecutorConfig, *, on_start: OnStart, on_result: OnResult, progress: bool) -> None:
+def _slurm(pending: Pending, work: Work, cfg: ExecutorConfig, *, on_start: OnStart, on_result: OnResult,
+           progress: bool) -> None:
     """submitit jobs: one job array on SLURM; throttled local processes for cluster "local"."""
     import submitit  # noqa: PLC0415
 
@@ -308,7 +363,7 @@ def _slurm(pending: Pending, cfg: ExecutorConfig, *, on_start: OnStart, on_resul
     if cfg.array_parallelism is not None:
         params["slurm_array_parallelism"] = cfg.array_parallelism
     ex.update_parameters(**{**params, **cfg.slurm_params})
-    job_fn, threads = RunJob(), cfg.threads()
+    job_fn, threads = RunJob(work), cfg.threads()
     queue, active = list(pending), []
     if cfg.cluster == "slurm":  # one array; SLURM throttles it (array_parallelism) and requeues it
         jobs = ex.map_array(job_fn, [r for _, r, _ in queue], [str(d) for _, _, d in queue], [threads] * len(queue))
@@ -328,7 +383,7 @@ def _slurm(pending: Pending, cfg: ExecutorConfig, *, on_start: OnStart, on_resul
             active.remove((job, rid))
             try:
                 row = job.result()
-            except Exception as e:  # the run raised, or the job was cancelled / ran out of requeues
+            except Exception as e:  # the job was cancelled, ran out of requeues, or hit a storage error
                 row = _failed(e)
             on_result(rid, row)
         if not finished:

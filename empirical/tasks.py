@@ -43,6 +43,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from theory import operators as _centred  # the one centred FFT (fft2c, ifft2c), namespace-generic
 from theory.operators import MRI, Denoise, SuperResolution, check_mri_sampling, operator_from_dict
 from theory.validation import finite_float as _float_field
 from theory.validation import integer as _int_value
@@ -60,7 +61,6 @@ __all__ = [
 
 TASK_NAMES: tuple[str, ...] = ("denoise", "mri", "sr")
 SR_KERNELS: tuple[str, ...] = ("block", "bicubic")
-_DIMS = (-2, -1)
 
 Spec = Union[Denoise, MRI, SuperResolution]
 
@@ -76,9 +76,8 @@ _TASK_FIELDS: dict[str, tuple[str, ...]] = {
 
 
 def fft2c(img: torch.Tensor) -> torch.Tensor:
-    """Unitary centred 2-D DFT over the last two axes, DC at index (h//2, w//2).
-
-    ``fftshift(fft2(ifftshift(img), norm="ortho"))``, identical to the theory's convention.
+    """Unitary centred 2-D DFT over the last two axes, DC at index (h//2, w//2): the project's one
+    centred FFT (:func:`theory.operators.fft2c`) on torch tensors.
 
     Args:
         img: (..., h, w) real or complex tensor.
@@ -86,11 +85,11 @@ def fft2c(img: torch.Tensor) -> torch.Tensor:
     Returns:
         (..., h, w) complex tensor (complex128 for float64 input, complex64 for float32).
     """
-    return torch.fft.fftshift(torch.fft.fft2(torch.fft.ifftshift(img, dim=_DIMS), norm="ortho"), dim=_DIMS)
+    return _centred.fft2c(img, torch)
 
 
 def ifft2c(ksp: torch.Tensor) -> torch.Tensor:
-    """Inverse (= conjugate transpose) of :func:`fft2c`.
+    """Inverse (= conjugate transpose) of :func:`fft2c` (:func:`theory.operators.ifft2c` on torch tensors).
 
     Args:
         ksp: (..., h, w) complex tensor, centred k-space.
@@ -98,7 +97,7 @@ def ifft2c(ksp: torch.Tensor) -> torch.Tensor:
     Returns:
         (..., h, w) complex tensor.
     """
-    return torch.fft.fftshift(torch.fft.ifft2(torch.fft.ifftshift(ksp, dim=_DIMS), norm="ortho"), dim=_DIMS)
+    return _centred.ifft2c(ksp, torch)
 
 
 # --------------------------------------------------------------------------- validation helpers

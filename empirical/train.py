@@ -23,7 +23,6 @@ large N (:func:`budget_steps`).
 from __future__ import annotations
 
 import math
-import os
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -32,10 +31,18 @@ from typing import Any
 import torch
 from torch import nn
 
-__all__ = ["TrainConfig", "TrainResult", "train", "evaluate", "budget_steps", "loss_fn", "make_optimizer", "pick_device",
-           "CheckpointError"]
+from theory.io import atomic_write
 
-CKPT_FORMAT = "reconscale-ckpt-2"  # 2: records whether the run had stopped early
+__all__ = ["TrainConfig", "TrainResult", "Progress", "train", "evaluate", "budget_steps", "loss_fn", "make_optimizer",
+           "pick_device", "selection_metric", "checkpoint_identity", "checkpoint_state", "optimizer_step", "resume", "record_evaluation", "save_checkpoint",
+           "load_checkpoint", "CheckpointError", "VAL_NOISE_SEED", "TEST_NOISE_SEED"]
+
+CKPT_FORMAT = "reconscale-ckpt-3"  # 2: records whether the run had stopped early; 3: wall time of all attempts
+_READABLE_FORMATS = ("reconscale-ckpt-2", CKPT_FORMAT)
+#: Offsets added to a run's seed for the fixed noise of its validation and test images (their
+#: per-image noise is seeded by (seed + offset, image id)); training noise never uses these seeds.
+VAL_NOISE_SEED: int = 10_000
+TEST_NOISE_SEED: int = 20_000
 #: Training sets up to this size are kept on the GPU for the whole run (see :func:`train`).
 RESIDENT_MAX_BYTES = 4 << 30
 
@@ -84,7 +91,19 @@ class TrainConfig:
             if int(getattr(self, name)) != getattr(self, name) or getattr(self, name) < 1:
                 raise ValueError(f"{name}={getattr(self, name)} must be a positive integer")
         if self.min_steps > self.max_steps:
-            raise ValueError(f"min_steps={self.min_steps} exceeds max_steps={self.max_steps}")
+            raise ValueError(f"min_steps={self.min_steps} exceeds max_steps={self.max_steps}; lower min_steps or "
+                             "raise max_steps")
+        if not (self.weight_decay >= 0 and math.isfinite(self.weight_decay)):
+            raise ValueError(f"weight_decay={self.weight_decay} must be a finite number ≥ 0")
+        if not 0 < self.plateau_factor < 1:
+            raise ValueError(f"plateau_factor={self.plateau_factor} must lie in (0, 1)")
+        if not (self.min_lr >= 0 and math.isfinite(self.min_lr)):
+            raise ValueError(f"min_lr={self.min_lr} must be a finite number ≥ 0")
+        for name in ("plateau_patience", "early_stop_patience"):
+            if int(getattr(self, name)) != getattr(self, name) or getattr(self, name) < 0:
+                raise ValueError(f"{name}={getattr(self, name)} must be an integer ≥ 0")
+        if not (self.device in ("auto", "cpu", "cuda") or str(self.device).startswith("cuda:")):
+            raise ValueError(f"device={self.device!r}: use 'auto', 'cpu', 'cuda' or 'cuda:N'")
 
 
 @dataclass
@@ -103,7 +122,7 @@ class TrainResult:
 
 
 @dataclass
-class _Progress:
+class Progress:
     """A run's loop state, saved in every checkpoint: where it is and its best weights so far."""
 
     step: int = 0
@@ -113,6 +132,7 @@ class _Progress:
     history: list = field(default_factory=list)
     best_state: dict | None = None
     stopped: bool = False  # stopped early (saved, so a resumed run stays stopped)
+    wall_s: float = 0.0  # training time of the earlier attempts (a resumed run counts all of them)
 
     def record(self, val: dict, score: float, train_loss: float, model: nn.Module, opt: Any, sched: Any,
                cfg: TrainConfig) -> None:
@@ -130,16 +150,29 @@ class _Progress:
         self.stopped = at_floor and self.stale >= cfg.early_stop_patience
 
     def result(self, status: str, reason: str, *, wall_s: float, device: str) -> TrainResult:
+        """The run's :class:`TrainResult`; ``wall_s`` is this attempt's time (earlier ones are added)."""
         if status == "done" and self.best_state is None:
             status, reason = "failed", "no evaluation was completed"
         best_val = next((h for h in self.history if h["step"] == self.best_step), {})
         return TrainResult(status=status, reason=reason, best_step=self.best_step, steps=self.step,
                            best_val={k[4:]: v for k, v in best_val.items() if k.startswith("val_")},
-                           history=self.history, wall_s=wall_s, device=device, best_state=self.best_state)
+                           history=self.history, wall_s=self.wall_s + wall_s, device=device,
+                           best_state=self.best_state)
 
     @classmethod
-    def restore(cls, ck: dict) -> "_Progress":
-        return cls(**{f.name: ck[f.name] for f in fields(cls)})
+    def restore(cls, ck: dict) -> "Progress":
+        return cls(**{f.name: ck[f.name] for f in fields(cls) if f.name in ck})
+
+
+def selection_metric(cfg: "TrainConfig") -> tuple[str, float]:
+    """The validation metric that picks the best weights, and its sign (larger sign·value is better).
+
+    PSNR for image outputs, SSIM when training on the SSIM loss (the paper's MRI protocol), MSE
+    when outputs are not images in [0, 1] (the subspace source).
+    """
+    if not cfg.clamp:
+        return "mse", -1.0
+    return ("ssim" if cfg.loss == "ssim" else "psnr"), 1.0
 
 
 def budget_steps(N: int, cfg: TrainConfig) -> int:
@@ -216,18 +249,22 @@ def evaluate(model: nn.Module, task: Any, images: torch.Tensor, *, seed: int, id
     return res
 
 
-def _atomic_save(obj: dict, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+def save_checkpoint(obj: dict, path: Path) -> None:
+    """Write a checkpoint atomically (:func:`theory.io.atomic_write`): a crash leaves the old one."""
+    atomic_write(path, lambda fh: torch.save(obj, fh))
 
 
-def _load_checkpoint(path: Path, cfg_dict: dict) -> dict:
+def load_checkpoint(path: Path, cfg_dict: dict) -> dict:
+    """Read a checkpoint written for ``cfg_dict`` (``weights_only``: loading never runs pickled code).
+
+    Raises:
+        CheckpointError: the file is truncated, foreign, or from another configuration.
+    """
     try:
         ck = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # truncated file, pickle payload, not a torch file
         raise CheckpointError(f"checkpoint {path} is unreadable ({type(e).__name__}); delete it to restart the run") from None
-    if not isinstance(ck, dict) or ck.get("format") != CKPT_FORMAT:
+    if not isinstance(ck, dict) or ck.get("format") not in _READABLE_FORMATS:
         raise CheckpointError(f"checkpoint {path} is not a reconscale checkpoint; delete it to restart the run")
     if ck.get("config") != cfg_dict:
         raise CheckpointError(f"checkpoint {path} belongs to another configuration; delete it or use another directory")
@@ -252,20 +289,56 @@ def make_optimizer(model: nn.Module, cfg: TrainConfig, steps: int, device: torch
     return opt, sched
 
 
-def _ckpt_state(cfg_dict: dict, model: nn.Module, opt: Any, sched: Any, **state: Any) -> dict:
-    """Everything a resumed run needs: weights, optimiser, schedule, config and loop ``state``."""
+def checkpoint_identity(cfg: TrainConfig, run_config: dict | None, **extra: Any) -> dict:
+    """What a checkpoint must match to be resumed: the training settings that change the result
+    (not the device or evaluation batching: :data:`empirical.config.NOT_IN_IDENTITY`), the run's
+    identity and ``extra`` (the sampler of a DDP run)."""
+    from .config import NOT_IN_IDENTITY  # noqa: PLC0415
+
+    return {"train": {k: v for k, v in asdict(cfg).items() if k not in NOT_IN_IDENTITY}, "run": run_config or {},
+            **extra}
+
+
+def checkpoint_state(cfg_dict: dict, model: nn.Module, opt: Any, sched: Any, run: Progress, *, attempt_s: float,
+                     **extra: Any) -> dict:
+    """Everything a resumed run needs: weights, optimiser, schedule, config, loop state (its wall
+    time including this attempt's ``attempt_s`` so far) and ``extra`` (the RNG state)."""
+    state = {**vars(run), "wall_s": run.wall_s + attempt_s}
     return {"format": CKPT_FORMAT, "config": cfg_dict, "model": model.state_dict(), "optimizer": opt.state_dict(),
-            "scheduler": sched.state_dict() if sched else {}, **state}
+            "scheduler": sched.state_dict() if sched else {}, **state, **extra}
 
 
-def _restore(ck: dict, model: nn.Module, opt: Any, sched: Any) -> None:
+def resume(checkpoint: Path | None, cfg_dict: dict, model: nn.Module, opt: Any, sched: Any) -> tuple[Progress, dict]:
+    """The loop state to start from: restored from ``checkpoint`` if it exists (weights, optimiser
+    and schedule are loaded in place), else fresh. Returns (progress, the checkpoint dict or {})."""
+    if checkpoint is None or not checkpoint.exists():
+        return Progress(), {}
+    ck = load_checkpoint(checkpoint, cfg_dict)
     model.load_state_dict(ck["model"])
     opt.load_state_dict(ck["optimizer"])
     if sched is not None:
         sched.load_state_dict(ck["scheduler"])
+    return Progress.restore(ck), ck
 
 
-def _step(fwd: Any, opt: Any, sched: Any, inp: torch.Tensor, target: torch.Tensor, cfg: TrainConfig,
+def record_evaluation(run: Progress, val: dict, train_loss: float, cfg: TrainConfig, model: nn.Module, opt: Any,
+                      sched: Any) -> str:
+    """Log one evaluation into ``run`` (selection, plateau schedule, early stop).
+
+    Returns:
+        "" when the run may go on, else why it failed (a non-finite training loss or validation score).
+    """
+    key, sign = selection_metric(cfg)
+    if not math.isfinite(train_loss):
+        return f"non-finite training loss ({train_loss}) at step {run.step}"
+    score = sign * val[key]
+    if not math.isfinite(score):
+        return f"non-finite validation {key} at step {run.step}"
+    run.record(val, score, train_loss, model, opt, sched, cfg)
+    return ""
+
+
+def optimizer_step(fwd: Any, opt: Any, sched: Any, inp: torch.Tensor, target: torch.Tensor, cfg: TrainConfig,
           cuda: bool) -> torch.Tensor:
     """One optimiser step on a (B, C_in, H, W) input batch; returns the loss (not read back)."""
     if cuda and cfg.channels_last:
@@ -334,17 +407,11 @@ def train(
     mask_table = None
     if resident and task.name == "mri":
         mask_table = task.column_masks(tuple(train_x.shape[-2:]), train_ids, batch_size=n_train, device=device)
-    cfg_dict = {"train": asdict(cfg), "run": run_config or {}}
-    score_key = ("ssim" if cfg.loss == "ssim" else "psnr") if cfg.clamp else "mse"
-    sign = 1.0 if cfg.clamp else -1.0  # maximise PSNR / minimise MSE
-
-    run = _Progress()
+    cfg_dict = checkpoint_identity(cfg, run_config)
     ckpt = Path(checkpoint) if checkpoint is not None else None
-    if ckpt is not None and ckpt.exists():
-        ck = _load_checkpoint(ckpt, cfg_dict)
-        _restore(ck, model, opt, sched)
+    run, ck = resume(ckpt, cfg_dict, model, opt, sched)
+    if ck:
         gen.set_state(ck["rng"])
-        run = _Progress.restore(ck)
 
     bar = None
     if progress:
@@ -364,7 +431,7 @@ def train(
                 host_idx = idx.to(data.device)  # a no-op unless a large set stays on the host
                 inp, target = task.corrupt(data[host_idx].to(device, non_blocking=True), generator=gen,
                                            example_ids=None if train_ids is None else train_ids[host_idx])
-            loss = _step(fwd, opt, sched, inp, target, cfg, cuda)
+            loss = optimizer_step(fwd, opt, sched, inp, target, cfg, cuda)
             run.step += 1
             if bar is not None:
                 bar.update(1)
@@ -372,18 +439,15 @@ def train(
                 continue
             # -- evaluation, selection, schedule, checkpoint (one host sync per evaluation)
             train_loss = float(loss.detach())
-            if not math.isfinite(train_loss):
-                status, reason = "failed", f"non-finite training loss ({train_loss}) at step {run.step}"
-                break
-            val = evaluate(model, task, val_x, seed=cfg.seed + 10_000, ids=val_ids, mask_ids=val_mask_ids,
+            val = evaluate(model, task, val_x, seed=cfg.seed + VAL_NOISE_SEED, ids=val_ids, mask_ids=val_mask_ids,
                            batch=cfg.eval_batch, clamp=cfg.clamp, autocast=cuda and cfg.bf16)
-            score = sign * val[score_key]
-            if not math.isfinite(score):
-                status, reason = "failed", f"non-finite validation {score_key} at step {run.step}"
+            reason = record_evaluation(run, val, train_loss, cfg, model, opt, sched)
+            if reason:
+                status = "failed"
                 break
-            run.record(val, score, train_loss, model, opt, sched, cfg)
             if ckpt is not None:
-                _atomic_save(_ckpt_state(cfg_dict, model, opt, sched, rng=gen.get_state(), **vars(run)), ckpt)
+                save_checkpoint(checkpoint_state(cfg_dict, model, opt, sched, run, attempt_s=time.perf_counter() - t0,
+                                                 rng=gen.get_state()), ckpt)
     finally:
         if bar is not None:
             bar.close()

@@ -62,8 +62,8 @@ code(
     import torch
 
     from bridge.results import results_table, select_per_N  # reading results needs no torch
-    from empirical import (Ledger, TrainConfig, budget_steps, build_model, expand, load_config, make_source,
-                           make_task, run_sweep)
+    from empirical import (Ledger, RunConfig, TrainConfig, budget_steps, expand, load_config, make_source, make_task,
+                           plan, run_sweep)
     from empirical.baselines import evaluate_baselines, reconstruct
     from empirical.data import TEST_OFFSET
     from empirical.metrics import evaluate as task_metrics  # per-image metrics under a task's conventions
@@ -189,8 +189,8 @@ md(
     ## 2. A small sweep on the CPU
 
     A sweep is a flat TOML config (`empirical/configs/*.toml`); every key not given takes its value
-    from `empirical.sweep.DEFAULTS`. **Any key that holds a list is a sweep axis**, and the runs
-    are the cartesian product of the axes (`expand`). The shipped `quick-denoise` config trains
+    from `empirical.config.RunConfig`. **Any key that holds a list is a sweep axis**, and the runs
+    are the cartesian product of the axes (`expand`, which returns typed `RunConfig` records). The shipped `quick-denoise` config trains
     residual U-Nets on patches of the training photographs (the source that transfers best to
     real photos; the README has the measurement) and tests on the held-out photos, for
     $N = 8 \dots 512$ and two widths.
@@ -217,7 +217,7 @@ code(
           f"n_val={cfg['n_val']}  n_test={cfg['n_test']}  arch={cfg['arch']}  depth={cfg['depth']}")
     print(f"{len(runs)} runs:")
     for run in runs:
-        print(f"  N={run['N']:4d}  width={run['width']}  seed={run['seed']}  steps={budget_steps(run['N'], tcfg)}")
+        print(f"  N={run.N:4d}  width={run.width}  seed={run.seed}  steps={budget_steps(run.N, tcfg)}  id={run.id}")
     print("\nCLI equivalent:\n  reconscale sweep quick-denoise --out DIR --set data=deadleaves-textured --set size=32 --set 'N=[8,16,32,128,512]' "
           "--set 'width=[8]' --set min_steps=600 --set max_steps=600 --set eval_every=30")
     """
@@ -225,8 +225,10 @@ code(
 
 md(
     r"""
-    `run_sweep(cfg, out)` registers every run in `out/ledger.sqlite` (its id is a hash of its full
-    config), trains the pending ones one after the other and writes one checkpoint per run under
+    `run_sweep(runs, out)` first validates every run (task, data, model, training settings — a bad
+    value is a one-line `ValueError` before anything is written), then registers every run in
+    `out/ledger.sqlite` (its id is a hash of the settings that change its result), trains the
+    pending ones one after the other and writes one checkpoint per run under
     `out/runs/<run id>/ckpt.pt`. We write into a fresh temporary directory so the repository stays
     clean.
     """
@@ -236,8 +238,9 @@ code(
     r"""
     OUT = Path(tempfile.mkdtemp(prefix="reconscale-02-"))
     t = time.perf_counter()
-    ledger_path = run_sweep(cfg, OUT, progress=False)
-    print(f"first call : {time.perf_counter() - t:6.1f} s  -> {ledger_path.relative_to(OUT.parent)}")
+    summary = run_sweep(runs, OUT, progress=False)
+    ledger_path = summary.ledger
+    print(f"first call : {time.perf_counter() - t:6.1f} s  -> {summary.line()}")
     """
 )
 
@@ -256,7 +259,7 @@ code(
     with Ledger(ledger_path) as ledger:
         before = {r["run_id"]: (r["updated"], r["attempts"]) for r in ledger.rows()}
     t = time.perf_counter()
-    run_sweep(cfg, OUT, progress=False)
+    run_sweep(runs, OUT, progress=False)
     dt = time.perf_counter() - t
     with Ledger(ledger_path) as ledger:
         after = {r["run_id"]: (r["updated"], r["attempts"]) for r in ledger.rows()}
@@ -422,33 +425,30 @@ md(
 
     A run's checkpoint holds the latest weights and, under `"best_state"`, the best ones. It loads
     with `torch.load(..., weights_only=True)`, so no pickled code is executed. We rebuild the model
-    of the largest $N$ exactly as `empirical.sweep.run_one` does, rebuild its test set with the
-    same fixed test noise (seed `seed + 20000`, noise id = test index) and check that the mean
+    of the largest $N$ exactly as `empirical.run.run_one` does (its `RunPlan`), rebuild its test set
+    with the same fixed test noise (seed `seed + TEST_NOISE_SEED`, noise id = test index) and check that the mean
     test PSNR reproduces the ledger's before showing two crops.
     """
 )
 
 code(
     r"""
+    from empirical.plan import load_data
+    from empirical.train import TEST_NOISE_SEED
+
     row = max(rows, key=lambda r: r["config"]["N"])
-    run = row["config"]
-    task = make_task(run["task"], sigma=run["sigma"])
-    C = run["channels"]
-    with torch.random.fork_rng(devices=[]):  # as run_one: seeded initialisation (overwritten below anyway)
-        torch.manual_seed(run["seed"])
-        model = build_model(run["arch"], in_chans=task.in_channels(C), out_chans=task.out_channels(C),
-                            width=run["width"], image_shape=(run["size"], run["size"]),
-                            residual=run["residual"], num_pool_layers=run["depth"])
+    run = RunConfig.from_dict(row["config"])
+    p = plan(run)  # the run's task, data sources and model spec, exactly as run_one builds them
+    task = p.task
+    model = p.model.build(run.seed)
     ckpt = torch.load(OUT / "runs" / row["run_id"] / "ckpt.pt", map_location="cpu", weights_only=True)
     model.load_state_dict(ckpt["best_state"])
     model.eval()
-    print(f"run {row['run_id']}: N={run['N']}, checkpoint at step {ckpt['step']}, best step {ckpt['best_step']}")
+    print(f"run {row['run_id']}: N={run.N}, checkpoint at step {ckpt['step']}, best step {ckpt['best_step']}")
 
-    tsrc = make_source(run["test_data"], size=run["size"], channels=C, seed=run["data_seed"])
-    test_idx = tsrc.split(n_train=0, n_val=0, n_test=run["n_test"], seed=run["data_seed"]).test
-    ids = torch.from_numpy(np.array(test_idx, dtype=np.int64))
-    x = torch.from_numpy(tsrc.batch(test_idx))
-    inp, target = task.corrupt_fixed(x, seed=run["seed"] + 20_000, noise_ids=ids, example_ids=ids)
+    d = load_data(p, with_train=False)
+    ids, x = d.test_ids, d.test_x
+    inp, target = task.corrupt_fixed(x, seed=run.seed + TEST_NOISE_SEED, noise_ids=ids, example_ids=ids)
     with torch.no_grad():
         out = model(inp)
     tv = reconstruct("tv", task, inp, sigma=task.sigma, params=base["tv"]["params"])
@@ -462,8 +462,8 @@ code(
     for r, j in enumerate(show):
         show_row(axes[r], [inp[j], tv[j].clamp(0, 1), out[j].clamp(0, 1), target[j]],
                  [f"noisy {p_in[j]:.1f} dB", f"TV {p_tv[j]:.1f} dB", f"U-Net {p_net[j]:.1f} dB", "target"])
-        axes[r, 0].set_ylabel(tsrc.test_crops[j][0], fontsize=8)
-    fig.suptitle(f"test crops, U-Net trained on N={run['N']} dead-leaves images")
+        axes[r, 0].set_ylabel(p.test_source.test_crops[j][0], fontsize=8)
+    fig.suptitle(f"test crops, U-Net trained on N={run.N} dead-leaves images")
     fig.tight_layout()
     plt.show()
     """

@@ -22,7 +22,7 @@ def crash_at_checkpoint(monkeypatch):
     (KeyboardInterrupt), as a killed process would right after saving; later saves are normal."""
 
     def arm(module, n: int) -> None:
-        orig, calls = module._atomic_save, {"n": 0}
+        orig, calls = module.save_checkpoint, {"n": 0}
 
         def save(obj, path):
             orig(obj, path)
@@ -30,6 +30,6 @@ def crash_at_checkpoint(monkeypatch):
             if calls["n"] == n:
                 raise KeyboardInterrupt
 
-        monkeypatch.setattr(module, "_atomic_save", save)
+        monkeypatch.setattr(module, "save_checkpoint", save)
 
     return arm

@@ -11,14 +11,14 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("skimage")
 
 from empirical import baselines as B  # noqa: E402
-from empirical import sweep as sweep_mod  # noqa: E402
+from empirical.config import DEFAULTS  # noqa: E402
 from empirical.tasks import fft2c, make_task  # noqa: E402
 
 
 def run_cfg(**kw):
     base = {"task": "denoise", "data": "deadleaves-textured", "test_data": "photos", "size": 32, "n_val": 8,
             "n_test": 8, "N": 8, "seed": 0}
-    return {**sweep_mod.DEFAULTS, **base, **kw}
+    return {**DEFAULTS, **base, **kw}
 
 
 def mri_cfg(**kw):
@@ -85,10 +85,13 @@ def test_tuner_gets_validation_images_only(monkeypatch):
     monkeypatch.setattr(B, "tune_params", spy)
     B.evaluate_baselines(run, names=["input", "tv"])
     assert [s[0] for s in seen] == ["tv"]
-    d = B._datasets(run)
+    from empirical.plan import load_data, plan
+    from empirical.train import VAL_NOISE_SEED
+
+    d = load_data(plan(B._run_config(run)), with_train=False)
     _, val_x, seed, ids = seen[0]
-    assert torch.equal(val_x, d["val_x"]) and torch.equal(ids, d["val_ids"]) and seed == run["seed"] + 10_000
-    flat_test = d["test_x"].flatten(1)
+    assert torch.equal(val_x, d.val_x) and torch.equal(ids, d.val_ids) and seed == run["seed"] + VAL_NOISE_SEED
+    flat_test = d.test_x.flatten(1)
     assert not any(torch.equal(v, t) for v in val_x.flatten(1) for t in flat_test)
 
 
@@ -96,14 +99,16 @@ def test_tuner_gets_validation_images_only(monkeypatch):
 def test_tuned_parameters_do_not_depend_on_the_test_images(monkeypatch, cfg):
     name = "tv" if cfg["task"] == "denoise" else "tv-cs"
     ref = B.evaluate_baselines(cfg, names=[name])[name]
-    orig = B._datasets
+    from empirical import plan as plan_mod
 
-    def garbage(run):
-        d = orig(run)
+    orig = plan_mod.load_data
+
+    def garbage(p, **kw):
+        d = orig(p, **kw)
         g = torch.Generator().manual_seed(7)
-        return {**d, "test_x": torch.rand(d["test_x"].shape, generator=g)}
+        return dataclasses.replace(d, test_x=torch.rand(d.test_x.shape, generator=g))
 
-    monkeypatch.setattr(B, "_datasets", garbage)
+    monkeypatch.setattr(plan_mod, "load_data", garbage)
     bad = B.evaluate_baselines(cfg, names=[name])[name]
     assert bad["params"] == ref["params"]
     assert bad["psnr"] != ref["psnr"]
@@ -193,8 +198,13 @@ def test_bicubic_beats_block_replication():
 ], ids=["denoise", "mri", "mri-complex", "sr"])
 def test_input_baseline_equals_the_sweeps_input_metrics(cfg, name):
     res = B.evaluate_baselines(cfg, names=[name])[name]
-    d = B._datasets(cfg)
-    ref = sweep_mod._input_metrics(d["task"], d["test_x"], seed=cfg["seed"] + 20_000, ids=d["test_ids"], clamp=True)
+    from empirical.plan import load_data, plan
+    from empirical.run import input_metrics
+    from empirical.train import TEST_NOISE_SEED
+
+    p = plan(B._run_config(cfg))
+    d = load_data(p, with_train=False)
+    ref = input_metrics(p.task, d.test_x, seed=cfg["seed"] + TEST_NOISE_SEED, ids=d.test_ids, clamp=True)
     assert res["psnr"] == pytest.approx(ref["psnr"], abs=1e-9)
     assert res["ssim"] == pytest.approx(ref["ssim"], abs=1e-9)
     if cfg["task"] == "mri":  # no clamp convention: identical outputs

@@ -1,5 +1,6 @@
-"""Smoke tests of the benchmark scripts that have a ``--quick`` mode: each runs as a user runs it
-(a subprocess), exits 0, and reports finite numbers in its ``--json`` file."""
+"""Smoke tests of the benchmark scripts, each in its ``--quick`` mode: each runs as a user runs it
+(a subprocess), exits 0, and reports finite numbers in its ``--json`` file that agree with what they
+claim (ratios are the ratios of the reported times, counts match a count written out here)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import math
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -73,3 +76,91 @@ def test_sweep_packing_quick(tmp_path):
         # columns, and the pinned sequential one) must have written identical metrics, run by run
         same_threads = [c for c in res["metric_checks"] if c["must_match"]]
         assert same_threads and all(c["identical"] for c in same_threads)
+
+
+def test_theory_speed_quick(tmp_path):
+    """Closed-form GD path vs the literal loop (one seed, k ≤ 1000) and one setup through the command."""
+    out = tmp_path / "speed.json"
+    r = _bench("theory_speed.py", "--quick", "--json", str(out), timeout=300)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    res = json.loads(out.read_text())
+    gd = res["gd_path"]
+    assert res["quick"] and gd["kmax"] == 1000 and len(gd["seeds"]) == 1
+    assert gd["agree"] and gd["max_rel_diff_risk"] <= gd["tolerance"] == 1e-8
+    c = gd["seeds"][0]
+    assert c["argmin_closed_form"] == c["argmin_loop"] or c["argmin_tie"]
+    assert 0 < c["argmin_loop"] < 1000  # an interior oracle k: the curve really has a minimum
+    assert c["max_rel_diff_weights"] <= 1e-8 and c["max_rel_diff_hoisted_loop"] <= 1e-8
+    # ratios are what they say: loop time / closed-form time (medians), > 1 (5000 steps: ~100×)
+    assert math.isclose(gd["speedup"], gd["loop_s"] / gd["closed_form_s"]) and gd["speedup"] > 1
+    assert all(_finite_pos(c[k]) for k in ("closed_form_s", "loop_s", "loop_hoisted_s"))
+    st = res["setups"]
+    assert st["rc"] == 0 and st["setups"] == "1" and st["runs"] == 2 and st["rows"] > 0 and _finite_pos(st["wall_s"])
+    for line in ("closed-form GD path", "speed-up vs the paper's loop", "max rel. diff of risk curves",
+                 "theory setups 1"):
+        assert line in r.stdout
+
+
+def test_asymptotic_accuracy_quick(tmp_path):
+    """Two points: the random-matrix equivalent within 5% of Monte Carlo's *excess* (plus 3 SEM), least
+    squares' Monte Carlo on its exact identity, and the printed table's columns."""
+    out = tmp_path / "acc.json"
+    r = _bench("asymptotic_accuracy.py", "--quick", "--json", str(out), timeout=300)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    rows = json.loads(out.read_text())
+    assert [(x["n"], x["d"], x["sigma"], x["N"]) for x in rows] == [(200, 20, 0.1, 800), (400, 40, 0.1, 200)]
+    header = r.stdout.splitlines()[0]
+    assert all(col in header for col in ("MC (±SEM)", "RMT", "large-N", "OLS MC / exact / RMT"))
+    for x in rows:
+        assert x["floor"] == pytest.approx(x["sigma"] ** 2 / (1 + x["sigma"] ** 2), rel=1e-12)
+        assert 0 < x["k_star"] < 5000
+        assert math.isclose(x["rmt_err"], (x["rmt"] - x["mc"]) / x["mc"])
+        assert math.isclose(x["large_n_err"], (x["large_n"] - x["mc"]) / x["mc"])
+        assert abs(x["rmt"] - x["mc"]) <= 0.05 * (x["mc"] - x["floor"]) + 3 * x["mc_sem"]
+    ols = rows[0]
+    n, N, floor = ols["n"], ols["N"], ols["floor"]
+    assert math.isclose(ols["ols_exact"], floor * (N - 1) / (N - n - 1))  # R*(N−1)/(N−n−1)
+    assert math.isclose(ols["ols_rmt"], floor * N / (N - n), rel_tol=1e-6)  # the equivalent's R*·N/(N − n)
+    assert abs(ols["ols_mc"] - ols["ols_exact"]) <= 4 * ols["ols_mc_sem"]
+    assert "ols_mc" not in rows[1]  # N < n + 1: no least-squares identity
+
+
+def _unet_macs(c_io: int, C: int, pools: int, size: int) -> int:
+    """Forward multiply-accumulates of the U-Net on one size×size image, layer by layer: a k×k conv costs
+    k²·c_in·c_out per output pixel; the 2×2 stride-2 transposed conv 4·c_in·c_out per *input* pixel."""
+    ch = [C * 2**level for level in range(pools + 1)]
+    res = [size // 2**level for level in range(pools + 1)]
+    macs, c_in = 0, c_io
+    for level in range(pools + 1):  # down blocks and the bottleneck
+        macs += 9 * (c_in * ch[level] + ch[level] ** 2) * res[level] ** 2
+        c_in = ch[level]
+    for level in range(pools, 0, -1):
+        macs += 4 * ch[level] * ch[level - 1] * res[level] ** 2  # transposed conv, input at res[level]
+        macs += 9 * (ch[level] * ch[level - 1] + ch[level - 1] ** 2) * res[level - 1] ** 2
+    return macs + ch[0] * c_io * size**2  # 1×1 output conv
+
+
+def test_train_throughput_quick(tmp_path):
+    """The smoke mode with its sizes cut further (explicit options win over --quick): two tiny U-Nets,
+    both columns timed; parameter and MAC counts against a count written out here."""
+    pytest.importorskip("torch")
+    out = tmp_path / "tput.json"
+    r = _bench("train_throughput.py", "--quick", "--widths", "4,8", "--size", "32", "--batch", "4", "--steps", "2",
+               "--warmup", "1", "--pool", "16", "--device", "cpu", "--json", str(out), timeout=300)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    res = json.loads(out.read_text())
+    assert res["config"]["quick"] and res["widths"] == [4, 8] and res["gpu_pending"]
+    assert "GPU figures pending: no CUDA device" in r.stdout
+    # exact counts: width 4 and 8, RGB, 2 pools (29,299 at width 8 is the README's "29k")
+    assert [row["params"] for row in res["rows"]] == [7_387, 29_299]
+    for row in res["rows"]:
+        assert row["size"] == 32 and row["batch"] == 4
+        assert row["fwd_macs_per_image"] == _unet_macs(3, row["width"], 2, 32)
+        assert row["train_flops_per_image"] == 6 * row["fwd_macs_per_image"]
+        cols = row["columns"]
+        assert set(cols) == {"fp32", "bf16(cpu)"}
+        for col in cols.values():
+            assert _finite_pos(col["img_s"]) and len(col["times_s"]) == res["repeats"] == 3
+            # images/s = steps · batch / median repeat time
+            assert math.isclose(col["img_s"], 2 * 4 / sorted(col["times_s"])[1], rel_tol=1e-9)
+        assert math.isclose(row["ratio"], cols["bf16(cpu)"]["img_s"] / cols["fp32"]["img_s"])

@@ -14,11 +14,13 @@ from empirical.data import (
     INDEX_LIMIT,
     PHOTO_TEST,
     PHOTO_TRAIN,
+    SPECS,
     TEST_OFFSET,
     VAL_OFFSET,
     DeadLeavesSource,
     Split,
     make_source,
+    source_options,
 )
 
 GENERATED = ["subspace", "deadleaves", "deadleaves-textured", "phantoms", "photos"]
@@ -373,6 +375,43 @@ def test_folder_errors(image_tree, tmp_path):
         s.image(11)
 
 
+@pytest.mark.parametrize("where", ["nope", "class_b/notes.txt"])
+def test_folder_path_errors_are_one_line(image_tree, tmp_path, where):
+    path = tmp_path / "nope" if where == "nope" else image_tree / where
+    with pytest.raises(ValueError, match="does not exist|is not a directory") as err:
+        make_source(f"folder:{path}", size=16)
+    assert "\n" not in str(err.value) and str(path) in str(err.value)
+
+
+def test_split_asking_for_more_images_than_the_folder_has_is_one_line(tmp_path):
+    from skimage import io
+
+    root = tmp_path / "five"
+    root.mkdir()
+    for k in range(5):
+        io.imsave(root / f"{k}.png", np.full((20, 20), 40 * k, np.uint8), check_contrast=False)
+    s = make_source(f"folder:{root}", size=16)
+    with pytest.raises(ValueError, match=r"= 10 images but .*five has only 5; lower the counts") as err:
+        s.split(n_train=10, n_val=0, n_test=0, seed=0)
+    assert "\n" not in str(err.value)
+    sp = s.split(n_train=3, n_val=1, n_test=1, seed=0)
+    with pytest.raises(ValueError, match=r"N=4 exceeds the training pool of 3 images") as err:
+        sp.train(4)
+    assert "\n" not in str(err.value)
+
+
+def test_folder_and_photos_enlarge_images_smaller_than_size(image_tree):
+    # a size above every file's short side (38..45 px) is not an error: files are enlarged, then cropped
+    s = make_source(f"folder:{image_tree}", size=64, channels=3)
+    good = [k for k, f in enumerate(s.files) if "broken" not in f]
+    b = s.batch(np.array(good[:3]))
+    assert b.shape == (3, 3, 64, 64) and 0 <= b.min() and b.max() <= 1
+    # photos are at most 512 px on the short side: larger sizes enlarge them too
+    p = make_source("photos", size=600)
+    x = p.image(0)
+    assert x.shape == (1, 600, 600) and 0 <= x.min() and x.max() <= 1
+
+
 def test_folder_skip_corrupt_warns_once_and_counts(image_tree):
     s = make_source(f"folder:{image_tree}", size=16)
     assert s.describe()["skipped"] == 0
@@ -387,6 +426,24 @@ def test_folder_skip_corrupt_warns_once_and_counts(image_tree):
     json.dumps(d)
     with pytest.warns(UserWarning), pytest.raises(ValueError, match="only 10 readable"):
         s.split(n_train=7, n_val=2, n_test=2, seed=0, skip_corrupt=True)
+
+
+def test_folder_skip_corrupt_is_a_source_option(image_tree):
+    s = make_source(f"folder:{image_tree}", size=16, skip_corrupt=True)
+    assert s.skip_corrupt is True and s.describe()["skip_corrupt"] is True
+    with pytest.warns(UserWarning, match="skipped 1 unreadable") as record:
+        sp = s.split(n_train=6, n_val=2, n_test=2, seed=0)
+    assert len(record) == 1
+    bad = s.files.index(os.path.join("class_b", "broken.png"))
+    assert bad not in np.concatenate([sp.train_pool, sp.val, sp.test])
+    # the split() argument still overrides the field for one call (no scan, so no warning)
+    every = s.split(n_train=7, n_val=2, n_test=2, seed=0, skip_corrupt=False)
+    assert bad in np.concatenate([every.train_pool, every.val, every.test])
+    plain = make_source(f"folder:{image_tree}", size=16)
+    assert plain.skip_corrupt is False and plain.describe()["skip_corrupt"] is False
+    np.testing.assert_array_equal(plain.split(n_train=7, n_val=2, n_test=2, seed=0).train_pool, every.train_pool)
+    with pytest.raises(ValueError, match="skip_corrupt='yes' must be True or False"):
+        make_source(f"folder:{image_tree}", size=16, skip_corrupt="yes")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -405,6 +462,38 @@ def test_make_source_bad_spec_and_options():
         make_source("deadleaves", size=16, seed=-1)
     with pytest.raises(ValueError, match="empty"):
         make_source("folder:", size=16)
+
+
+def test_source_options_lists_every_option_with_its_default():
+    assert source_options("subspace") == {"d": 10}
+    assert source_options("deadleaves") == {"rmin": None, "rmax": 0.5, "alpha": 3.0}
+    assert source_options("deadleaves-textured") == {
+        "rmin": None, "rmax": 0.5, "alpha": 3.0, "gradient": 0.3, "texture_amplitude": 0.15, "n_textures": 4, "blur_max": 1.5,
+    }
+    assert source_options("phantoms") == {"phase": True, "min_ellipses": 4, "max_ellipses": 10}
+    assert source_options("photos") == {"short_side_factor": 2.0}
+    assert source_options("folder:PATH") == source_options("folder:/any/where") == {"crop": "center", "skip_corrupt": False}
+    assert source_options("fastmri:PATH") == {"target": "auto", "acquisition": None}
+    for spec in SPECS:
+        assert not {"size", "channels", "seed", "cache_dir", "path"} & set(source_options(spec))
+    with pytest.raises(ValueError, match=r"unknown source spec 'imagenet'; use one of: subspace") as err:
+        source_options("imagenet")
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("spec", GENERATED)
+def test_every_listed_option_is_accepted_at_its_default(spec):
+    opts = source_options(spec)
+    assert make_source(spec, size=SIZE, **opts) == make_source(spec, size=SIZE)
+    with pytest.raises(ValueError, match=r"unknown option\(s\) bogus") as err:
+        make_source(spec, size=SIZE, bogus=1)
+    msg = str(err.value)
+    assert "\n" not in msg and msg.endswith("allowed: " + (", ".join(sorted(opts)) or "none"))
+
+
+def test_folder_options_are_accepted_at_their_default(image_tree):
+    spec = f"folder:{image_tree}"
+    assert make_source(spec, size=16, **source_options(spec)) == make_source(spec, size=16)
 
 
 @pytest.mark.parametrize("spec", GENERATED)
@@ -427,3 +516,14 @@ def test_batch_cache_roundtrip(tmp_path):
     other = make_source("deadleaves-textured", size=SIZE, seed=4, cache_dir=str(tmp_path / "cache"))
     assert not np.array_equal(other.batch(idx), a)
     assert len(os.listdir(tmp_path / "cache")) == 3 and not any(f.endswith(".tmp") for f in os.listdir(tmp_path / "cache"))
+
+
+def test_cache_files_are_readable_by_others(tmp_path):
+    old = os.umask(0o022)
+    try:
+        cache = tmp_path / "cache"
+        make_source("deadleaves", size=16, cache_dir=str(cache)).batch(np.arange(3))
+    finally:
+        os.umask(old)
+    (f,) = os.listdir(cache)
+    assert f.endswith(".npy") and (os.stat(cache / f).st_mode & 0o777) == 0o644

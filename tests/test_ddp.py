@@ -76,7 +76,8 @@ def test_two_gloo_processes_match_one_process(tmp_path):
     # rank 0 alone wrote the run directory: one checkpoint, one result file
     run_dir = tmp_path / "p2" / "runs" / two["run_id"]
     assert sorted(f.name for f in run_dir.iterdir()) == ["ckpt.pt", "result.json"]
-    assert json.loads((run_dir / "result.json").read_text())["row"]["world_size"] == 2
+    assert (tmp_path / "p2" / ".driver.lock").exists()  # rank 0 held the directory like any sweep driver
+    assert "×2" in json.loads((run_dir / "result.json").read_text())["row"]["device"]
 
 
 def test_interrupted_run_resumes_on_another_number_of_processes(tmp_path, crash_at_checkpoint):

@@ -96,7 +96,8 @@ def test_gradient_flow_is_small_step_limit_of_gd(rng):
     errs = []
     for m in (100, 1000, 10000):  # GD with η = t/m for m steps → W(t), error O(1/m)
         errs.append(np.abs(gradient_descent(X, Y, [m], lr=t / m)[0] - W_gf).max())
-    assert errs[2] < errs[1] < errs[0]
+    # first order in 1/m: each 10× more steps cuts the error 10× (observed 10.0 ± 0.05 over seeds)
+    assert errs[0] / errs[1] == pytest.approx(10.0, rel=0.1) and errs[1] / errs[2] == pytest.approx(10.0, rel=0.1)
     assert errs[2] < 1e-3 * np.abs(W_gf).max()
     f, _ = gf_filter(np.array([0.0, 1.0]), [0.0, 1e12], lr=1.0)
     assert np.all(np.isfinite(f)) and f[1, 1] == 1.0 and f[1, 0] == 0.0
@@ -118,15 +119,48 @@ def test_pca_projects_on_top_subspace(rng):
 
 
 def test_unstable_lr_is_a_clear_error(rng):
+    """Clearly outside (2.5/λ_max) raises, clearly inside (1.99/λ_max) runs and converges with the loop."""
     pop, X, Y = _data(rng)
     lam_max = np.linalg.eigvalsh(Y @ Y.T)[-1]
-    with pytest.raises(ValueError, match="unstable"):
-        gradient_descent(X, Y, [10], lr=2.0 / lam_max)
-    with pytest.raises(ValueError, match="unstable"):
-        gd_loop(X, Y, [10], lr=2.5 / lam_max)
+    for fn in (gradient_descent, gd_loop):
+        with pytest.raises(ValueError, match="unstable") as e:
+            fn(X, Y, [10], lr=2.5 / lam_max)
+        assert "\n" not in str(e.value)
+    inside = 1.99 / lam_max  # oscillating (ηλ_max > 1) but stable
+    np.testing.assert_allclose(gradient_descent(X, Y, [0, 7, 40], lr=inside), gd_loop(X, Y, [0, 7, 40], lr=inside),
+                               atol=1e-10, rtol=1e-8)
     with pytest.raises(ValueError, match="positive"):
         check_lr(-1.0, 1.0)
-    check_lr(1.99, 1.0)  # just inside is fine
+    with pytest.raises(ValueError, match="positive"):
+        check_lr(float("nan"), 1.0)
+
+
+def test_stability_boundary_is_defined_by_the_tolerance(rng):
+    """η·λ_max ≥ 2(1 − rtol) raises, below it does not: exactly 2/λ_max raises whichever route computed λ_max."""
+    from theory.estimators import LR_STABILITY_RTOL, lr_is_unstable
+
+    tol = LR_STABILITY_RTOL
+    assert 1e-14 < tol < 1e-6  # far above rounding of λ_max, far below any step anyone would choose
+    for lam in (1e-3, 1.0, 7.3, 1e6):
+        for below, above in ((2 * (1 - 2 * tol), 2 * (1 - tol / 2)), (1.99, 2.0), (1.0, 2.5)):
+            check_lr(below / lam, lam)  # inside
+            assert not lr_is_unstable(below / lam, lam)
+            with pytest.raises(ValueError, match="unstable"):
+                check_lr(above / lam, lam)
+        # the exact boundary, perturbed by rounding either way, is refused
+        for eps in (-4e-16, 0.0, 4e-16):
+            with pytest.raises(ValueError, match="unstable"):
+                check_lr(2 * (1 + eps) / lam, lam)
+    # η = 2/λ_max with λ_max from eigvalsh, from the SVD and from the library's own factorisation: the
+    # fitted spectrum sees a slightly different λ_max, yet every route raises in both GD implementations
+    pop, X, Y = _data(rng)
+    routes = [np.linalg.eigvalsh(Y @ Y.T)[-1], np.linalg.svd(Y, compute_uv=False)[0] ** 2,
+              float(TrainingSpectrum.fit(Y).lam[0])]
+    assert np.ptp(routes) <= 1e-12 * routes[0]
+    for lam_max in routes:
+        for fn in (gradient_descent, gd_loop):
+            with pytest.raises(ValueError, match="unstable"):
+                fn(X, Y, [10], lr=2.0 / lam_max)
 
 
 @pytest.mark.parametrize("N", [3, 5, 9, 30])  # YᵀY-eigh, YᵀY-eigh, SVD, YYᵀ-eigh for m = 12

@@ -12,8 +12,10 @@ torch = pytest.importorskip("torch")
 from bridge.cli import main as cli_main  # noqa: E402
 from empirical import executors as ex_mod  # noqa: E402
 from empirical import sweep as sweep_mod  # noqa: E402
+from empirical.config import DEFAULTS, expand, load_config  # noqa: E402
 from empirical.executors import ExecutorConfig, RunJob  # noqa: E402
-from empirical.ledger import Ledger, run_id  # noqa: E402
+from empirical.ledger import Ledger, Row  # noqa: E402
+from empirical.run import finished_result, run_one  # noqa: E402
 
 TINY = {"name": "tiny", "data": "deadleaves", "size": 16, "N": [4, 12], "width": 4, "depth": 1, "n_val": 6,
         "n_test": 4, "batch_size": 4, "epochs": 5.0, "min_steps": 30, "max_steps": 60, "eval_every": 15,
@@ -23,7 +25,7 @@ THREADS = 1  # what Ray and SLURM runs default to with cpus_per_run=1; the refer
 
 
 def tiny_cfg(**kw):
-    return {**sweep_mod.DEFAULTS, **TINY, **kw}
+    return {**DEFAULTS, **TINY, **kw}
 
 
 def ledger_rows(path):
@@ -35,7 +37,7 @@ def ledger_rows(path):
 def reference(tmp_path_factory):
     """The tiny sweep through the local executor, with the thread count the distributed runs use."""
     out = tmp_path_factory.mktemp("reference")
-    path = sweep_mod.run_sweep(tiny_cfg(), out, executor=ExecutorConfig(threads_per_run=THREADS), progress=False)
+    path = sweep_mod.run_sweep(tiny_cfg(), out, executor=ExecutorConfig(threads_per_run=THREADS), progress=False).ledger
     rows = ledger_rows(path)
     assert [r["status"] for r in rows] == ["done", "done"]
     return rows
@@ -60,7 +62,7 @@ def _submitit():
 def test_ray_sweep_equals_local(tmp_path, reference):
     ray = _ray()
     path = sweep_mod.run_sweep(tiny_cfg(), tmp_path, executor=ExecutorConfig(kind="ray", workers=2), progress=False)
-    assert_same_ledger(path, reference)
+    assert_same_ledger(path.ledger, reference)
     assert not ray.is_initialized()  # the instance the executor started is stopped again
 
 
@@ -68,24 +70,28 @@ def test_submitit_local_sweep_equals_local(tmp_path, reference):
     _submitit()
     path = sweep_mod.run_sweep(tiny_cfg(), tmp_path, executor=ExecutorConfig(kind="slurm", cluster="local"),
                                progress=False)
-    assert_same_ledger(path, reference)
+    assert_same_ledger(path.ledger, reference)
     logs = sorted((tmp_path / "submitit").glob("*_log.out"))
     assert len(logs) == len(reference)  # one job per run, its files under the sweep directory
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["ledger.sqlite", "runs", "submitit"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".driver.lock", "ledger.sqlite", "runs", "submitit"]
 
 
 def test_process_sweep_equals_local_exactly(tmp_path, reference):
     ecfg = ExecutorConfig(kind="process", workers=2, threads_per_run=THREADS)
-    assert_same_ledger(sweep_mod.run_sweep(tiny_cfg(), tmp_path, executor=ecfg, progress=False), reference)
+    assert_same_ledger(sweep_mod.run_sweep(tiny_cfg(), tmp_path, executor=ecfg, progress=False).ledger, reference)
 
 
-def test_threads_per_run_is_applied_and_restored(tmp_path, monkeypatch):
+def test_threads_per_run_is_applied_and_restored(tmp_path):
     seen = []
-    monkeypatch.setattr(sweep_mod, "run_one", lambda run, d, progress=False: seen.append(torch.get_num_threads()) or {})
+
+    def work(run, d, progress=False):
+        seen.append(torch.get_num_threads())
+        return Row("done")
+
     before = torch.get_num_threads()
     target = 1 if before > 1 else 2
-    ex_mod._work({}, tmp_path, target)
-    ex_mod._work({}, tmp_path, None)
+    ex_mod.guarded(work, None, tmp_path, target)
+    ex_mod.guarded(work, None, tmp_path, None)
     assert seen == [target, before] and torch.get_num_threads() == before
     assert ExecutorConfig(kind="ray", cpus_per_run=2.5).threads() == 3
     assert ExecutorConfig(kind="slurm", threads_per_run=4).threads() == 4
@@ -96,11 +102,13 @@ def test_threads_per_run_is_applied_and_restored(tmp_path, monkeypatch):
 def _driver_died_after_first_run(out, cfg):
     """The state a driver killed at the worst moment leaves: run 0 finished in its worker (ckpt and
     result.json written) but the ledger still says running; run 1 pending."""
-    runs = sweep_mod.expand(cfg)
+    runs = expand(cfg)
+    rids = [r.id for r in runs]
     with Ledger(out / "ledger.sqlite") as led:
-        rids = [led.add(cfg["name"], r) for r in runs]
+        for r in runs:
+            led.add(r.name, r.id, r.to_dict())
         led.start(rids[0])
-    ex_mod._work(runs[0], out / "runs" / rids[0], THREADS)
+    ex_mod.guarded(run_one, runs[0], out / "runs" / rids[0], THREADS)
     with Ledger(out / "ledger.sqlite") as led:
         assert [led.get(r)["status"] for r in rids] == ["running", "pending"]
     return runs, rids
@@ -116,17 +124,15 @@ def test_killed_driver_resumes_without_retraining(tmp_path, reference, monkeypat
     runs, rids = _driver_died_after_first_run(tmp_path, cfg)
     done = tmp_path / "runs" / rids[0]
     stamps = {p.name: p.stat().st_mtime_ns for p in done.iterdir()}
+    work = run_one
     if kind == "local":  # in-process we can also forbid the call itself
-        real = sweep_mod.run_one
+        def work(run, *a, **k):
+            assert run.id != rids[0], "a finished run was trained again"
+            return run_one(run, *a, **k)
 
-        def only_second(run, *a, **k):
-            assert run_id(run) != rids[0], "a finished run was trained again"
-            return real(run, *a, **k)
-
-        monkeypatch.setattr(sweep_mod, "run_one", only_second)
     extra = {"workers": 2} if kind in ("process", "ray") else {"cluster": "local"} if kind == "slurm" else {}
     ecfg = ExecutorConfig(kind=kind, threads_per_run=THREADS, **extra)
-    assert_same_ledger(sweep_mod.run_sweep(cfg, tmp_path, executor=ecfg, progress=False), reference)
+    assert_same_ledger(sweep_mod.run_sweep(cfg, tmp_path, executor=ecfg, progress=False, work=work).ledger, reference)
     assert {p.name: p.stat().st_mtime_ns for p in done.iterdir()} == stamps  # no worker touched the finished run
 
 
@@ -138,43 +144,51 @@ def test_only_a_matching_finished_result_is_adopted(tmp_path, reference, monkeyp
     saved = json.loads((tmp_path / "runs" / rids[0] / "result.json").read_text())
     (other / "result.json").write_text(json.dumps(saved))  # a done result, but of another config
     trained = []
-    real = sweep_mod.run_one
-    monkeypatch.setattr(sweep_mod, "run_one", lambda run, *a, **k: trained.append(run_id(run)) or real(run, *a, **k))
-    sweep_mod.run_sweep(cfg, tmp_path, executor=ExecutorConfig(threads_per_run=THREADS), progress=False)
+    sweep_mod.run_sweep(cfg, tmp_path, executor=ExecutorConfig(threads_per_run=THREADS), progress=False,
+                        work=lambda run, *a, **k: trained.append(run.id) or run_one(run, *a, **k))
     assert trained == [rids[1]]
     assert_same_ledger(tmp_path / "ledger.sqlite", reference)
     (other / "result.json").write_text('{"config": ')  # truncated: ignored, the run trains (not crashes)
-    assert sweep_mod._finished_result(runs[1], other) is None
+    assert finished_result(runs[1], other) is None
 
 
 # --------------------------------------------------------------------------- failures become rows
-@pytest.mark.parametrize("kind", ["ray", "slurm"])
+@pytest.mark.parametrize("kind", ["local", "process", "ray", "slurm"])
 def test_a_run_that_raises_becomes_a_failed_row(tmp_path, reference, kind):
     ray = _ray() if kind == "ray" else None
     if kind == "slurm":
         _submitit()
     cfg = tiny_cfg()
-    runs = sweep_mod.expand(cfg)
-    bad = tmp_path / "runs" / run_id(runs[1])
+    runs = expand(cfg)
+    bad = tmp_path / "runs" / runs[1].id
     bad.mkdir(parents=True)
     (bad / "ckpt.pt").write_bytes(b"not a checkpoint")  # train() raises CheckpointError inside the worker
     if kind == "ray":  # an instance the caller started: the executor uses it and leaves it running
         ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR")
     try:
-        ecfg = ExecutorConfig(kind="ray", workers=2) if kind == "ray" else ExecutorConfig(kind="slurm", cluster="local")
-        path = sweep_mod.run_sweep(cfg, tmp_path, executor=ecfg, progress=False)
+        ecfg = {"ray": ExecutorConfig(kind="ray", workers=2), "slurm": ExecutorConfig(kind="slurm", cluster="local"),
+                "local": ExecutorConfig(threads_per_run=THREADS),
+                "process": ExecutorConfig(kind="process", workers=2, threads_per_run=THREADS)}[kind]
+        summary = sweep_mod.run_sweep(cfg, tmp_path, executor=ecfg, progress=False)
         if kind == "ray":
             assert ray.is_initialized()
     finally:
         if kind == "ray":
             ray.shutdown()
-    rows = ledger_rows(path)
+    rows = ledger_rows(summary.ledger)
     by_id = {r["run_id"]: r for r in rows}
-    failed = by_id[run_id(runs[1])]
-    assert failed["status"] == "failed"
+    failed = by_id[runs[1].id]
+    assert failed["status"] == "failed" and not summary.complete and summary.failed == 1
     assert "CheckpointError" in failed["reason"] and "unreadable" in failed["reason"], failed["reason"]
     assert "\n" not in failed["reason"]
-    assert by_id[run_id(runs[0])] == next(r for r in reference if r["run_id"] == run_id(runs[0]))
+    # the corrupt file was moved aside (named in the reason), so a retry trains from scratch
+    (aside,) = bad.glob("ckpt.pt.bad-*")
+    assert aside.name in failed["reason"] and aside.read_bytes() == b"not a checkpoint"
+    assert by_id[runs[0].id] == next(r for r in reference if r["run_id"] == runs[0].id)
+    if kind in ("local", "process"):
+        again = sweep_mod.run_sweep(cfg, tmp_path, executor=ecfg, progress=False, retry_failed=True)
+        assert again.complete
+        assert_same_ledger(again.ledger, reference)
 
 
 # --------------------------------------------------------------------------- SLURM requeue
@@ -182,29 +196,29 @@ def test_requeued_job_resumes_from_its_checkpoint(tmp_path, reference, monkeypat
     submitit = _submitit()
     from empirical import train as train_mod
 
-    run = sweep_mod.expand(tiny_cfg())[1]
-    rdir = tmp_path / "runs" / run_id(run)
-    orig_save = train_mod._atomic_save
+    run = expand(tiny_cfg())[1]
+    rdir = tmp_path / "runs" / run.id
+    orig_save = train_mod.save_checkpoint
 
     def preempted_after_first_checkpoint(obj, path):
         orig_save(obj, path)
         raise KeyboardInterrupt  # the job is stopped right after its first checkpoint
 
-    monkeypatch.setattr(train_mod, "_atomic_save", preempted_after_first_checkpoint)
-    submission = submitit.helpers.DelayedSubmission(RunJob(), run, str(rdir), THREADS)
+    monkeypatch.setattr(train_mod, "save_checkpoint", preempted_after_first_checkpoint)
+    submission = submitit.helpers.DelayedSubmission(RunJob(run_one), run, str(rdir), THREADS)
     with pytest.raises(KeyboardInterrupt):
         submission.result()
     assert (rdir / "ckpt.pt").exists() and not (rdir / "result.json").exists()
-    monkeypatch.setattr(train_mod, "_atomic_save", orig_save)
+    monkeypatch.setattr(train_mod, "save_checkpoint", orig_save)
     # what submitit does on timeout/preemption: ask the callable for its checkpoint, dump it, requeue
     requeued = submission._checkpoint_function()
     assert isinstance(requeued, submitit.helpers.DelayedSubmission)
     assert isinstance(requeued.function, RunJob) and requeued.args == (run, str(rdir), THREADS)
     requeued.dump(tmp_path / "submitted.pkl")
     row = submitit.helpers.DelayedSubmission.load(tmp_path / "submitted.pkl").result()
-    ref = next(r for r in reference if r["run_id"] == run_id(run))
-    assert row["status"] == "done"
-    assert (row["metrics"], row["best_step"], row["steps"]) == (ref["metrics"], ref["best_step"], ref["steps"])
+    ref = next(r for r in reference if r["run_id"] == run.id)
+    assert row.status == "done"
+    assert (row.metrics, row.best_step, row.steps) == (ref["metrics"], ref["best_step"], ref["steps"])
 
 
 # --------------------------------------------------------------------------- configuration and CLI
@@ -267,5 +281,5 @@ def test_cli_dry_run_accepts_executor_flags(tmp_path, capsys):
             "--timeout-min", "30", "--slurm-param", "mem_gb=8", "--array-parallelism", "4", "--dry-run"]
     assert cli_main(argv) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == len(sweep_mod.expand(sweep_mod.load_config("quick-denoise")))
+    assert len(lines) == len(expand(load_config("quick-denoise")))
     assert not any(tmp_path.iterdir())

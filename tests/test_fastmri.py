@@ -9,7 +9,7 @@ import h5py
 import numpy as np
 import pytest
 
-from empirical.data import FastMRISource, Split, make_source
+from empirical.data import FastMRISource, Split, ifft2c, kspace_target, make_source, source_options
 
 COILS = 4
 
@@ -225,14 +225,18 @@ def test_acquisition_filter(volumes):
 
 
 def test_path_errors(tmp_path):
-    with pytest.raises(ValueError, match=r"nope does not exist; pass a directory of fastMRI \.h5 files"):
-        FastMRISource(path=str(tmp_path / "nope"), size=16)
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty" / "readme.txt").write_text("x")
-    with pytest.raises(ValueError, match=r"no \.h5 files under .*empty"):
-        FastMRISource(path=str(tmp_path / "empty"), size=16)
-    with pytest.raises(ValueError, match=r"readme\.txt is neither a directory nor a \.h5 file"):
-        FastMRISource(path=str(tmp_path / "empty" / "readme.txt"), size=16)
+    for path, match in (
+        (tmp_path / "nope", r"nope does not exist; pass a directory of fastMRI \.h5 files"),
+        (tmp_path / "empty", r"no \.h5 files under .*empty"),
+        (tmp_path / "empty" / "readme.txt", r"readme\.txt is neither a directory nor a \.h5 file"),
+    ):
+        with pytest.raises(ValueError, match=match) as err:
+            FastMRISource(path=str(path), size=16)
+        assert "\n" not in str(err.value)
+        with pytest.raises(ValueError, match=match):
+            make_source(f"fastmri:{path}", size=16)
     with pytest.raises(ValueError, match="empty"):
         make_source("fastmri:", size=16)
 
@@ -294,30 +298,48 @@ def test_make_source_and_describe(volumes, tmp_path):
     idx = np.array([0, 6, 12])
     np.testing.assert_array_equal(s.batch(idx), s.batch(idx))  # second call from the cache
     assert len(list((tmp_path / "cache").iterdir())) == 1
-    with pytest.raises(ValueError, match=r"unknown option\(s\) crop for source 'fastmri:"):
+    with pytest.raises(ValueError, match=r"unknown option\(s\) crop for source 'fastmri:.*allowed: acquisition, target$"):
         make_source("fastmri:" + str(root), size=32, crop="center")
+
+
+def test_target_and_acquisition_are_source_options(volumes):
+    root, _ = volumes
+    spec = "fastmri:" + str(root)
+    assert source_options(spec) == {"target": "auto", "acquisition": None}
+    s = make_source(spec, size=16, target="esc", acquisition="CORPD_FBK")
+    assert s.files == ("vol_b.h5",) and s.describe()["targets"] == {"reconstruction_esc": 1}
+    assert make_source(spec, size=16, **source_options(spec)) == make_source(spec, size=16)
+
+
+def test_kspace_target_uses_the_project_centred_fft():
+    from theory.operators import ifft2c as theory_ifft2c
+
+    assert ifft2c is theory_ifft2c  # one centred FFT, re-exported for old importers
+    k = _kspace(np.random.default_rng(0), (COILS, 12, 10))
+    np.testing.assert_allclose(kspace_target(k), _reference_target(k), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(kspace_target(k[0]), _reference_target(k[0]), rtol=1e-6, atol=1e-7)
 
 
 def test_mri_sweep_on_fastmri_files_uses_one_mask_per_volume(volumes, tmp_path, monkeypatch):
     """End to end: a tiny MRI sweep on fake fastMRI files; masks are seeded by volume, not slice."""
-    from empirical import sweep as sweep_mod
-    from empirical import train as train_mod
+    from empirical import run as run_mod
+    from empirical.config import DEFAULTS, RunConfig
 
     root, _ = volumes
     seen = {}
-    orig = train_mod.train
+    orig = run_mod.train
 
     def spy(*a, **k):
         seen.update(k)
         return orig(*a, **k)
 
-    monkeypatch.setattr(train_mod, "train", spy)
-    run = {**sweep_mod.DEFAULTS, "task": "mri", "sigma": 0.01, "data": f"fastmri:{root}", "size": 16, "N": 4,
+    monkeypatch.setattr(run_mod, "train", spy)
+    run = {**DEFAULTS, "task": "mri", "sigma": 0.01, "data": f"fastmri:{root}", "size": 16, "N": 4,
            "n_val": 2, "n_test": 2, "width": 4, "depth": 1, "batch_size": 2, "min_steps": 10, "max_steps": 10,
            "eval_every": 5, "device": "cpu"}
-    row = sweep_mod.run_one(run, tmp_path / "r")
-    assert row["status"] == "done", row["reason"]
-    assert {"ssim", "psnr", "nmse"} <= row["metrics"]["test"].keys()
+    row = run_mod.run_one(RunConfig(**run), tmp_path / "r")
+    assert row.status == "done", row.reason
+    assert {"ssim", "psnr", "nmse"} <= row.metrics["test"].keys()
     src = make_source(f"fastmri:{root}", size=16)
     split = src.split(n_train=4, n_val=2, n_test=2, seed=0)
     assert seen["train_ids"].tolist() == src.volume_of(split.train(4)).tolist()  # volume ids, not slice indices

@@ -99,7 +99,7 @@ def test_residual_needs_equal_channels(cls):
 # ------------------------------------------------------------------------------------ linear
 
 
-def test_linear_starts_at_zero():
+def test_linear_starts_at_zero(torch_seed):
     net = LinearNet((2, 5, 7))
     assert net.weight.shape == (70, 70)
     assert isinstance(net.weight, torch.nn.Parameter)
@@ -143,15 +143,58 @@ def test_build_model_errors():
         build_model("swinir", in_chans=1, out_chans=1, width=20, num_heads=3)
 
 
-def test_param_count_matches_paper_ballpark():
-    # Paper: denoising U-Net, 2 pooling levels, RGB: 0.12M parameters at C = 16, 46.5M at C = 320.
-    p16 = param_count(build_model("unet", in_chans=3, out_chans=3, width=16, residual=True))
-    p32 = param_count(build_model("unet", in_chans=3, out_chans=3, width=32, residual=True))
-    assert 50_000 < p16 < 500_000
-    assert 3.8 < p32 / p16 < 4.1  # conv weights grow as width²
+def _unet_layers(in_chans: int, out_chans: int, C: int, pools: int) -> list[tuple[int, int, int, bool]]:
+    """The fastMRI U-Net written out from its description, as (kernel side, c_in, c_out, has bias) per layer.
+
+    Down: ConvBlock(c_in, C·2^l) for l < L, each two bias-free 3×3 convs (InstanceNorm without affine
+    parameters follows, so it adds none); bottleneck ConvBlock(C·2^(L−1), C·2^L); up: a bias-free 2×2
+    transposed conv C·2^l → C·2^(l−1), then ConvBlock(C·2^l, C·2^(l−1)) on upsampled ⊕ skip; a 1×1 conv
+    with bias to out_chans.
+    """
+    ch = [C * 2**level for level in range(pools + 1)]
+    layers, c_in = [], in_chans
+    for level in range(pools + 1):  # the last one is the bottleneck
+        layers += [(3, c_in, ch[level], False), (3, ch[level], ch[level], False)]
+        c_in = ch[level]
+    for level in range(pools, 0, -1):
+        layers += [(2, ch[level], ch[level - 1], False), (3, ch[level], ch[level - 1], False),
+                   (3, ch[level - 1], ch[level - 1], False)]
+    return layers + [(1, ch[0], out_chans, True)]
+
+
+def _count(layers) -> int:
+    return sum(k * k * c_in * c_out + (c_out if bias else 0) for k, c_in, c_out, bias in layers)
+
+
+def test_unet_param_count_is_the_papers_exactly():
+    """Paper (denoising U-Net, 2 pools, RGB): 0.12M parameters at width 16, 46.5M at 320 — exact integers
+    from the layer list, and the built model (on the meta device: no memory for 46.5M weights) has them."""
+    # width 16 written out layer by layer: 3→16, 16→16 | 16→32, 32→32 | 32→64, 64→64 | up 64→32 (2×2),
+    # 64→32, 32→32 | up 32→16 (2×2), 32→16, 16→16 | 1×1 16→3 + 3 biases
+    by_hand_16 = (9 * 3 * 16 + 9 * 16 * 16 + 9 * 16 * 32 + 9 * 32 * 32 + 9 * 32 * 64 + 9 * 64 * 64
+                  + 4 * 64 * 32 + 9 * 64 * 32 + 9 * 32 * 32 + 4 * 32 * 16 + 9 * 32 * 16 + 9 * 16 * 16 + 16 * 3 + 3)
+    assert by_hand_16 == _count(_unet_layers(3, 3, 16, 2)) == 116_707
+    assert _count(_unet_layers(3, 3, 320, 2)) == 46_499_203
+    assert round(116_707 / 1e6, 2) == 0.12 and round(46_499_203 / 1e6, 1) == 46.5  # the paper's figures
+    for width, expected in ((16, 116_707), (320, 46_499_203)):
+        with torch.device("meta"):
+            net = build_model("unet", in_chans=3, out_chans=3, width=width, residual=True)
+        assert param_count(net) == expected, width
+        # the same layer list, conv by conv, in the model's order
+        convs = [m for m in net.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))]
+        got = [(m.kernel_size[0], m.in_channels, m.out_channels, m.bias is not None) for m in convs]
+        assert sorted(got) == sorted(_unet_layers(3, 3, width, 2))
+    # the MRI range (4 pools, 1 channel): 1.94M at 16 and 496M at 256, as the docstring says
+    with torch.device("meta"):
+        net = build_model("unet", in_chans=1, out_chans=1, width=256, num_pool_layers=4)
+    assert param_count(net) == _count(_unet_layers(1, 1, 256, 4)) == 496_372_225
+    assert _count(_unet_layers(1, 1, 16, 4)) == 1_939_105
+
+
+def test_swinir_param_count_grows_with_width():
     s16 = param_count(build_model("swinir", in_chans=3, out_chans=3, width=16))
     s32 = param_count(build_model("swinir", in_chans=3, out_chans=3, width=32))
-    assert 3.0 < s32 / s16 < 4.1
+    assert 3.0 < s32 / s16 < 4.1  # attention/MLP weights grow as width², embeddings and biases as width
 
 
 def test_param_count_only_trainable():
@@ -193,7 +236,7 @@ def test_construction_deterministic_under_local_seed(arch):
             return _small(arch, 1, 1)
 
     a, b, c = build(7), build(7), build(8)
-    x = torch.randn(1, 1, 16, 16)
+    x = torch.randn(1, 1, 16, 16, generator=torch.Generator().manual_seed(0))  # not the global RNG
     for (_, pa), (_, pb) in zip(a.state_dict().items(), b.state_dict().items()):
         assert torch.equal(pa, pb)
     assert torch.equal(a(x), b(x))

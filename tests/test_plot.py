@@ -3,6 +3,8 @@ writes PNG + PDF atomically. Artists are found through the gids plot.py tags the
 
 from __future__ import annotations
 
+import os
+import stat
 import subprocess
 import sys
 
@@ -469,6 +471,16 @@ def test_save_failure_leaves_no_temp_file(tmp_path):
     with pytest.raises(RuntimeError, match="disk full"):
         plot.save(fig, tmp_path / "fig")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("umask,mode", [(0o022, 0o644), (0o077, 0o600)])
+def test_save_gives_the_permissions_open_would(tmp_path, umask, mode):
+    old = os.umask(umask)
+    try:
+        written = plot.save(_small_figure(), tmp_path / "fig")
+    finally:
+        os.umask(old)
+    assert [oct(stat.S_IMODE(p.stat().st_mode)) for p in written] == [oct(mode)] * 2
 
 
 def test_save_rejects_non_figure(tmp_path):

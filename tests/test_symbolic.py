@@ -205,7 +205,13 @@ def test_least_squares_monte_carlo(seed):
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_large_n_law_against_gradient_descent(seed):
-    """Run actual GD on L(W) = ½‖WY − X‖²; the large-N law holds up to O(R*·n/N)."""
+    """Run actual GD on L(W) = ½‖WY − X‖²; compare the *excess* R − R* with the large-N law.
+
+    At N = 1000·n the floor is 99.9% of the risk from k = 3 on, so a tolerance of O(R*·n/N) on the total
+    would exceed the excess itself. On the excess, measured over 4 seeds: k = 1, 10, 100 within 4.2%
+    (SEM 1.2-2.8%); k = 3 — the bias/variance crossover, where the law's Ŝ → Σ replacement misses the
+    subspace-estimation bias — the law is 13-22% low (SEM ~4%).
+    """
     n, d, sigma, N, draws = 20, 4, 0.5, 20000, 40
     tau = paper_tau(n, d, sigma, N)
     ks = [0, 1, 3, 10, 100]
@@ -223,7 +229,10 @@ def test_large_n_law_against_gradient_descent(seed):
             W = W - (tau / N) * (W @ G - B)
     mean, se = risks.mean(0), risks.std(0, ddof=1) / np.sqrt(draws)
     law = sym.large_n_gd_risk().numeric()(n, d, sigma, N, tau, np.array(ks))
-    assert np.all(np.abs(mean - law) <= 2 * ref_floor(sigma) * n / N + 4 * se)
+    assert mean[0] == pytest.approx(1.0, rel=1e-12) and law[0] == pytest.approx(1.0, rel=1e-12)  # W⁰ = 0
+    excess_mc, excess_law = mean - ref_floor(sigma), law - ref_floor(sigma)
+    rtol = np.array([0.0, 0.06, 0.35, 0.06, 0.06])
+    assert np.all(np.abs(excess_mc - excess_law) <= rtol * excess_law + 4 * se), (excess_mc - excess_law) / excess_law
 
 
 def test_large_n_law_limits():

@@ -52,13 +52,14 @@ from typing import Any
 import numpy as np
 from scipy.optimize import brentq, minimize_scalar
 
-from .estimators import gd_filter, gf_filter, ridge_filter
+from .estimators import gd_filter, gf_filter, lr_is_unstable, ridge_filter
 from .problem import Population, PopulationSpectrum
 
 __all__ = [
     "ols_expected_risk",
     "large_n_curve",
     "rmt_curve",
+    "check_rmt_sigma",
     "spectrum_support",
     "FILTER_KINDS",
 ]
@@ -114,7 +115,7 @@ def large_n_curve(pop: Population, N: int, kind: str, values: Any = None, *, lr:
     vals = _check_kind(kind, values)
     sp = spectrum if spectrum is not None else pop.spectrum()
     eta = pop.paper_lr(N) if lr == "paper" else float(lr)
-    if kind == "gd" and eta * N * sp.lam[0] >= 2.0:
+    if kind == "gd" and lr_is_unstable(eta * N, sp.lam[0]):  # same boundary (and tolerance) as check_lr
         raise ValueError(f"lr={eta:.4g} is unstable for the population: η·N·λ_max(Σ_y) ≥ 2; use a smaller lr")
     f = _population_filter(kind, vals, N * sp.lam, eta)
     bias = ((1.0 - f) ** 2) @ (sp.omega * sp.lam)
@@ -296,6 +297,20 @@ def _rmt_terms(sp: PopulationSpectrum, N: int, filt: _Filter, a: float, b: float
     return sp.floor + total.real / sp.trace_x
 
 
+def check_rmt_sigma(sigma: float) -> None:
+    """Refuse σ = 0 for the random-matrix equivalent, in one line that names the fix.
+
+    At σ = 0 the floor is 0 and Σ_y is singular (the data span only the signal's range), so the risk
+    of every filter that converges tends to 0: the contour quadrature's *relative* error criterion
+    has no scale, and the equivalent's derivation (a full-rank Σ_y bulk) does not apply.
+    """
+    if not sigma > 0:
+        raise ValueError(
+            f"asymptotic method: sigma = {sigma:g} is not supported (no noise: a zero floor and a singular Σ_y, "
+            "where the random-matrix equivalent is undefined); use method montecarlo or rao-blackwell, or a sigma > 0"
+        )
+
+
 def rmt_curve(pop: Population, N: int, kind: str, values: Any = None, *, lr: float | str = "paper",
               spectrum: PopulationSpectrum | None = None, rtol: float = 1e-7,
               return_info: bool = False) -> np.ndarray | tuple[np.ndarray, dict]:
@@ -311,15 +326,17 @@ def rmt_curve(pop: Population, N: int, kind: str, values: Any = None, *, lr: flo
         (K,) expected risks (and the info dict).
 
     Raises:
-        ValueError: unstable step (τ·b ≥ 2), a spectrum that reaches 0 where the filter needs a
-            contour that excludes it, or a quadrature that cannot reach ``rtol``.
+        ValueError: σ = 0 (see :func:`check_rmt_sigma`), unstable step (τ·b ≥ 2), a spectrum that
+            reaches 0 where the filter needs a contour that excludes it, or a quadrature that cannot
+            reach ``rtol``.
     """
+    check_rmt_sigma(pop.sigma)
     vals = _check_kind(kind, values)
     sp = spectrum if spectrum is not None else pop.spectrum()
     eta = pop.paper_lr(N) if lr == "paper" else float(lr)
     a, b = spectrum_support(sp, N)
     tau = eta * N
-    if kind in ("gd",) and tau * b >= 2.0:
+    if kind == "gd" and lr_is_unstable(tau, b):  # same boundary (and tolerance) as check_lr
         raise ValueError(f"lr={eta:.4g} is unstable: η·N·b = {tau * b:.4g} ≥ 2 at the spectrum's edge b; use a smaller lr")
     reg = vals / N if kind == "ridge" else vals
     if kind == "ols":

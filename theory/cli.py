@@ -11,16 +11,9 @@ import math
 import sys
 from typing import Sequence
 
+from .command import Parser, UsageError, run_command
+
 __all__ = ["main", "build_parser"]
-
-
-class UsageError(Exception):
-    """Bad command-line input; the message is the one line the user sees."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, not argparse's usage block
-        raise UsageError(f"{self.prog}: error: {message}")
 
 
 def _int_list(flag: str):
@@ -69,8 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     from .curves import METHODS  # noqa: PLC0415
     from .montecarlo import ESTIMATOR_NAMES  # noqa: PLC0415
 
-    p = _Parser(prog="reconscale theory", description="Risk of linear estimators learned from N examples.")
-    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    p = Parser(prog="reconscale theory", description="Risk of linear estimators learned from N examples.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
 
     c = sub.add_parser("curve", help="expected risk vs N for chosen estimators",
                        description="Expected risk E R(Ŵ) on an N grid; JSON or CSV records on stdout.")
@@ -175,7 +168,7 @@ def _curve(a: argparse.Namespace) -> int:
     import numpy as np  # noqa: PLC0415
 
     from .curves import expected_risk, to_records  # noqa: PLC0415
-    from .setups import write_table  # noqa: PLC0415
+    from .io import write_table  # noqa: PLC0415
 
     if any(v < 1 for v in a.N):
         raise UsageError(f"--N {','.join(map(str, a.N))}: every N must be a positive integer")
@@ -224,18 +217,12 @@ def _setups(a: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``reconscale theory …``; returns the exit code."""
-    try:
-        args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # Messages name the subcommand when there is one ("reconscale theory curve: error: …").
+    prog = f"reconscale theory {argv[0]}" if argv and argv[0] in ("curve", "setups") else "reconscale theory"
+
+    def body() -> int:
+        args = build_parser().parse_args(argv)
         return _curve(args) if args.command == "curve" else _setups(args)
-    except UsageError as e:
-        msg = str(e)
-        if not msg.startswith("reconscale"):
-            msg = f"reconscale theory {getattr(locals().get('args'), 'command', '')}: error: {msg}".replace("  ", " ")
-        print(msg.splitlines()[0] if msg else "reconscale theory: error", file=sys.stderr)
-        return 2
-    except ValueError as e:  # anything the library rejects that the flag checks did not catch
-        print(f"reconscale theory: error: {str(e).splitlines()[0]}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("reconscale theory: interrupted (finished blocks are kept; re-run to resume)", file=sys.stderr)
-        return 130
+
+    return run_command(prog, body, resume_hint="finished blocks are kept; re-run to resume")

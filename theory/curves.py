@@ -19,7 +19,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .asymptotics import large_n_curve, rmt_curve
+from .asymptotics import check_rmt_sigma, large_n_curve, rmt_curve
 from .montecarlo import Estimator, RiskCurve, _validate_N, montecarlo
 from .problem import Problem
 
@@ -51,6 +51,8 @@ def argmin_curve(curve, kmax: int, *, dense: bool) -> tuple[int, float]:
 
 def _analytic(problem: Problem, Ns: np.ndarray, estimators: Sequence[Estimator], *, method: str,
               runs: int, rng: np.random.Generator, lr: float | str, progress: bool) -> list[RiskCurve]:
+    if method == "asymptotic":
+        check_rmt_sigma(problem.sigma)  # before any work or progress bar: one clear line
     bad = [e.name for e in estimators if e.name in ("pca", "gd-val")]
     if bad:
         raise ValueError(f"estimator {bad[0]!r} needs draws; use --method montecarlo or rao-blackwell")

@@ -24,7 +24,9 @@ import numpy as np
 
 __all__ = [
     "TrainingSpectrum",
+    "LR_STABILITY_RTOL",
     "check_lr",
+    "lr_is_unstable",
     "gd_filter",
     "gf_filter",
     "ridge_filter",
@@ -104,14 +106,32 @@ class TrainingSpectrum:
         return (XYV * h[..., None, :]) @ self.V.T
 
 
+# Relative tolerance of the stability boundary η·λ_max = 2. λ_max reaches check_lr from different
+# routes (eigh of YYᵀ or of YᵀY, an SVD of Y, eigvalsh in gd_loop) that agree only to ~1e-15·m relative,
+# so a step set to exactly 2/λ_max by one route can land on either side of 2 by another. Everything
+# within this tolerance of the boundary is treated as the boundary, and the boundary is refused.
+LR_STABILITY_RTOL = 1e-9
+
+
+def lr_is_unstable(lr: float, lam_max: float) -> bool:
+    """True when η·λ_max ≥ 2·(1 − :data:`LR_STABILITY_RTOL`).
+
+    At η·λ_max = 2 the top mode's error flips sign every step without decaying (GD never converges),
+    and past it GD diverges; both are refused. Steps up to 2·(1 − rtol)/λ_max — oscillating but
+    convergent — are accepted, whatever rounding λ_max carries.
+    """
+    return lr * lam_max >= 2.0 * (1.0 - LR_STABILITY_RTOL)
+
+
 def check_lr(lr: float, lam_max: float) -> None:
-    """Raise if the step η is at or past the stability limit η·λ_max(YYᵀ) ≥ 2 (GD would diverge)."""
+    """Raise if the step η is at or past the stability limit η·λ_max(YYᵀ) = 2 (see :func:`lr_is_unstable`)."""
     if not np.isfinite(lr) or lr <= 0:
         raise ValueError(f"learning rate lr={lr} must be a positive finite number (or 'paper')")
-    if lr * lam_max >= 2.0:
+    if lr_is_unstable(lr, lam_max):
         raise ValueError(
-            f"learning rate lr={lr:.4g} is unstable: lr·λ_max(YYᵀ)={lr * lam_max:.4g} ≥ 2; "
-            f"use lr < {2.0 / lam_max:.4g} or lr='paper'"
+            f"learning rate lr={lr:.4g} is unstable: lr·λ_max(YYᵀ)={lr * lam_max:.10g} is at or past 2 "
+            f"(relative tolerance {LR_STABILITY_RTOL:g}); use lr < {2.0 * (1.0 - LR_STABILITY_RTOL) / lam_max:.4g} "
+            "or lr='paper'"
         )
 
 

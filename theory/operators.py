@@ -36,6 +36,8 @@ __all__ = [
     "MRI",
     "SuperResolution",
     "Operator",
+    "fft2c",
+    "ifft2c",
     "OPERATOR_NAMES",
     "make_operator",
     "operator_from_dict",
@@ -106,14 +108,29 @@ def _dense_matrix(forward: Any, n: int, m: int) -> np.ndarray:
 # --------------------------------------------------------------------------- centred unitary FFT
 
 
-def _fft2c(img: np.ndarray) -> np.ndarray:
-    """Unitary centred 2-D DFT over the last two axes: DC at index (h//2, w//2)."""
-    return np.fft.fftshift(np.fft.fft2(np.fft.ifftshift(img, axes=_IMAGE_AXES), norm="ortho"), axes=_IMAGE_AXES)
+def fft2c(x: Any, xp: Any = np) -> Any:
+    """Unitary centred 2-D DFT over the last two axes, ``fftshift(fft2(ifftshift(x), norm="ortho"))``.
+
+    The project's one centred FFT: DC sits at index (h//2, w//2). ``xp`` is the array namespace
+    whose ``fft`` module does the work (numpy, scipy, cupy, or torch for torch tensors: their
+    ``fft2``/``fftshift`` take the same positional arguments), so every package shares this
+    convention without ``theory`` importing torch.
+
+    Args:
+        x: (..., h, w) array or tensor.
+        xp: numpy (default), ``scipy``, ``cupy`` or ``torch``.
+
+    Returns:
+        (..., h, w) complex array of the same library.
+    """
+    f = xp.fft
+    return f.fftshift(f.fft2(f.ifftshift(x, _IMAGE_AXES), None, _IMAGE_AXES, "ortho"), _IMAGE_AXES)
 
 
-def _ifft2c(ksp: np.ndarray) -> np.ndarray:
-    """Inverse (= conjugate transpose) of :func:`_fft2c`."""
-    return np.fft.fftshift(np.fft.ifft2(np.fft.ifftshift(ksp, axes=_IMAGE_AXES), norm="ortho"), axes=_IMAGE_AXES)
+def ifft2c(k: Any, xp: Any = np) -> Any:
+    """Inverse (= conjugate transpose) of :func:`fft2c`; (..., h, w) → (..., h, w)."""
+    f = xp.fft
+    return f.fftshift(f.ifft2(f.ifftshift(k, _IMAGE_AXES), None, _IMAGE_AXES, "ortho"), _IMAGE_AXES)
 
 
 def _conjugate_index(size: int) -> np.ndarray:
@@ -338,7 +355,7 @@ class MRI:
         h, w = self.shape
         x = _real_batch(x, self.n, "x")
         batch = x.shape[:-1]
-        k = _fft2c(x.reshape(*batch, h, w))[..., self._mask].reshape(*batch, -1)
+        k = fft2c(x.reshape(*batch, h, w))[..., self._mask].reshape(*batch, -1)
         return np.concatenate([k.real, k.imag], axis=-1)
 
     def _zero_filled_kspace(self, y: np.ndarray) -> np.ndarray:
@@ -362,7 +379,7 @@ class MRI:
         Returns:
             (..., n) float64 array.
         """
-        img = _ifft2c(self._zero_filled_kspace(y))
+        img = ifft2c(self._zero_filled_kspace(y))
         return np.ascontiguousarray(img.real).reshape(*img.shape[:-2], self.n)
 
     def zero_filled(self, y: np.ndarray) -> np.ndarray:
@@ -374,7 +391,7 @@ class MRI:
         Returns:
             (..., h, w) complex128 image.
         """
-        return _ifft2c(self._zero_filled_kspace(y))
+        return ifft2c(self._zero_filled_kspace(y))
 
     def matrix(self) -> np.ndarray:
         """Dense matrix of A, shape (m, n)."""

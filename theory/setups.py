@@ -9,20 +9,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 
+from .io import atomic_write, write_table
 from .montecarlo import Estimator, montecarlo
 from .problem import Problem
 from .signals import SubspaceSignal
 
-__all__ = ["Setup", "SETUPS", "N_GRIDS", "K_GRID", "setup_rows", "run_setups", "write_table", "parse_setups"]
+__all__ = ["Setup", "SETUPS", "N_GRIDS", "K_GRID", "setup_rows", "run_setups", "parse_setups"]
 
 _POW2 = [256, 512, 1024, 2048, 4096, 8192, 16384]
 N_GRIDS: dict[int, tuple[int, ...]] = {
@@ -101,42 +100,6 @@ def setup_rows(setup: Setup, N: int, *, runs: int, seed: int, kmax: int, method:
     return rows
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", newline="") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_table(rows: Sequence[dict], path: str | Path | None, fmt: str) -> str:
-    """Serialise rows as JSON (an array) or CSV; write atomically to ``path`` or return the text."""
-    if fmt == "json":
-        text = json.dumps(list(rows), indent=None, allow_nan=True) + "\n"
-    elif fmt == "csv":
-        import csv  # noqa: PLC0415
-        import io  # noqa: PLC0415
-
-        keys: list[str] = []
-        for r in rows:
-            keys += [k for k in r if k not in keys]
-        buf = io.StringIO()
-        w = csv.DictWriter(buf, fieldnames=keys, lineterminator="\n")
-        w.writeheader()
-        for r in rows:
-            w.writerow({k: ("" if r.get(k) is None else r.get(k)) for k in keys})
-        text = buf.getvalue()
-    else:
-        raise ValueError(f"format {fmt!r}: use json or csv")
-    if path is not None:
-        _atomic_write_text(Path(path), text)
-    return text
-
-
 def run_setups(
     setups: Sequence[Setup], *, out: str | Path, runs: int = 5, seed: int = 0, kmax: int = 5000,
     method: str = "montecarlo", fmt: str = "csv", backend: str = "numpy", progress: bool = True,
@@ -163,7 +126,7 @@ def run_setups(
                 if bar is not None:
                     bar.set_postfix_str(f"setup {s.id} (n={s.n}, d={s.d}, σ={s.sigma}) N={N}")
                 block = setup_rows(s, N, runs=runs, seed=seed, kmax=kmax, method=method, backend=backend)
-                _atomic_write_text(part, json.dumps(block))
+                atomic_write(part, json.dumps(block))
             rows += block
             if on_block is not None:
                 on_block(s, N)
