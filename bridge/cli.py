@@ -161,7 +161,7 @@ def fit_main(argv: Sequence[str] | None = None) -> int:
         a = p.parse_args(list(sys.argv[1:] if argv is None else argv))
         import numpy as np  # noqa: PLC0415
 
-        from .report import analyse, table_text  # noqa: PLC0415
+        from .report import analyse, fit_text  # noqa: PLC0415
         from .results import filter_rows, load_table  # noqa: PLC0415
 
         if a.boot < 10:
@@ -176,22 +176,7 @@ def fit_main(argv: Sequence[str] | None = None) -> int:
             _write(json.dumps(res, indent=1, default=float) + "\n", a.out)
             return 0
         text = f"{col} vs N: {np.unique(N).size} N values, {N.size} points\n\n"
-        text += table_text(res["laws"], ["law", "scale", "fit", "aic", "bic", "holdout_error"])
-        for row in res["laws"]:
-            params = [k for k in row if f"{k}_lo" in row]
-            if params:
-                text += f"\n{row['law']} ({int(100 * a.level)}% bootstrap intervals):\n"
-                text += table_text([{"parameter": k, "value": row[k], "lo": row[f"{k}_lo"], "hi": row[f"{k}_hi"]}
-                                    for k in params])
-        if res.get("break"):
-            text += "\nbreak: " + ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-                                            for k, v in res["break"].items()) + "\n"
-        if res["extrapolation"]:
-            text += "\nextrapolation:\n" + table_text(res["extrapolation"])
-        if res["margin"]:
-            m = res["margin"]
-            text += (f"\nN to within {m['margin']:g} {m['unit']} of the asymptote: {m['N']:.3g} "
-                     f"[{m['lo']:.3g}, {m['hi']:.3g}]\n")
+        text += fit_text(res)
         _write(text, a.out)
         return 0
 
@@ -336,6 +321,7 @@ def compare_main(argv: Sequence[str] | None = None) -> int:
         import numpy as np  # noqa: PLC0415
 
         from .compare import align, calibrate, compare_fits, empirical_curve, theory_curve  # noqa: PLC0415
+        from .identify import finding_text, identify  # noqa: PLC0415
         from .report import table_text  # noqa: PLC0415
         from .results import load_table  # noqa: PLC0415
 
@@ -347,24 +333,38 @@ def compare_main(argv: Sequence[str] | None = None) -> int:
         aligned = [{"N": float(n), "theory": float(t), "experiment": float(e), "experiment_std": float(s)}
                    for n, t, e, s in zip(emp.N, th_al.y, emp.y, emp.err)]
         fits = compare_fits([th, emp], law=a.law, n_boot=a.boot, rng=rng)
+        for row in fits:  # the floor (or asymptote) of each side: a finding only if identified
+            if "floor" in row:
+                kind = "asymptote" if row["law"] == "SaturatingLaw" else "floor"
+                f = identify("floor", row["floor"], row["floor_lo"], row["floor_hi"], kind=kind)
+                row["identified"], row["reason"] = f["identified"], f["reason"]
+                row["floor_text"] = finding_text(f)
         text = "relative error (to the noisy input) on one N axis:\n" + table_text(aligned)
         text += "\nsame law, side by side:\n" + table_text(
-            fits, ["curve", "fit", "exponent", "exponent_lo", "exponent_hi", "floor", "floor_lo", "floor_hi"])
-        cal = None
+            fits, ["curve", "fit", "exponent", "exponent_lo", "exponent_hi", "floor_text"])
+        cal = cal_row = None
         if a.calibrate:
             done = [r for r in runs if r.get("status") == "done"]
             n = int(done[0]["size"]) ** 2 * int(done[0].get("channels", 1))
             cal = calibrate(emp, n=n, progress=True)
-            text += "\ncalibrated linear theory:\n" + table_text([cal.as_dict()])
+            cal_row = cal.as_dict()
+            fd = identify("d_eff", cal.d_eff, *cal.d_ci, kind="scale", bounds=(1.0, float(n)))
+            fs = identify("sigma", cal.sigma, *cal.sigma_ci, kind="scale")
+            cal_row["identified"] = fd["identified"] and fs["identified"]
+            cal_row["reason"] = "; ".join(f"{f['quantity']}: {f['reason']}" for f in (fd, fs) if not f["identified"])
+            text += ("\ncalibrated linear theory" + ("" if cal_row["identified"] else " (NOT IDENTIFIED)") + ":\n"
+                     + f"  d_eff: {finding_text(fd)}\n  σ: {finding_text(fs)}\n"
+                     + f"  RMS log error {cal.rms_log_error:.3g} over {cal.evaluations} theory curves\n")
         sys.stdout.write(text)
         if a.out:
             from . import figures  # noqa: PLC0415
 
             out = Path(a.out)
-            res = {"aligned": aligned, "fits": fits, "calibration": cal.as_dict() if cal else None}
+            res = {"aligned": aligned, "fits": fits, "calibration": cal_row}
             _write(json.dumps(res, indent=1, default=float) + "\n", str(out / "compare.json"))
+            drawn = cal is not None and cal_row["identified"]  # an unidentified calibration is not drawn
             figures.overlay_figure(th_al, emp, out / "fig4_theory_vs_experiment",
-                                   calibrated=None if cal is None else (cal.N, cal.y))
+                                   calibrated=(cal.N, cal.y) if drawn else None)
         return 0
 
     return run_command("reconscale compare", body)

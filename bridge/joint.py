@@ -42,7 +42,12 @@ within a margin of the best over the widths of a sweep, and :func:`params_for_wi
 log P against log width for widths outside the sweep.
 
 The law needs a grid: if every N has its own single width (e.g. only the per-N best width), the N
-and P terms are confounded and ``cov_`` will say so with huge variances.
+and P terms are confounded and ``fit`` refuses (ValueError).
+
+Fit quality. After ``fit``, ``residual_rms_`` (RMS log residual), ``seed_std_`` (the seeds' pooled
+within-(N, P) spread of log y), ``fit_ratio_`` (their ratio), ``fits_`` (ratio ≤ :data:`FIT_RATIO_MAX`;
+None without replicates) and ``fit_verdict_`` ("fits: …" / "does not fit: …") say whether the law
+describes the sweep to within its seed noise; :meth:`JointLaw.quality` returns them as a dict.
 """
 
 from __future__ import annotations
@@ -59,13 +64,17 @@ from theory.validation import finite_float
 from ._validate import vector
 from .uncertainty import mse_to_psnr
 
-__all__ = ["JointLaw", "gain_table", "smallest_width", "params_for_width"]
+__all__ = ["FIT_RATIO_MAX", "JointLaw", "gain_table", "smallest_width", "params_for_width"]
 
 _LOSSES = ("linear", "soft_l1", "huber", "cauchy", "arctan")
 _EXP_LO, _EXP_HI = 1e-3, 10.0  # exponent bounds: positive, and no steeper than any plausible law
 _AMP_BOUND = 200.0  # |log amplitude| bound of the internal variables, far from any real fit
 _N_REFINE = 6  # starts refined by the pilot least squares
 _N_ROBUST = 3  # pilot optima refined with the robust loss
+#: the law "does not fit" when its RMS log residual exceeds the seeds' pooled spread by this factor: with
+#: the right law the ratio is ≈ √((m − 5)/m) ≤ 1 (seed noise only); 1.5× leaves room for a handful of
+#: seeds' sampling error of their own spread.
+FIT_RATIO_MAX = 1.5
 
 
 class _Predictor(Protocol):
@@ -177,6 +186,11 @@ class JointLaw:
         if p_distinct < 2:
             raise ValueError(
                 f"fit needs at least 2 distinct P for JointLaw; got {p_distinct}: add widths or use a 1-D law"
+            )
+        if all(np.unique(p[n == v]).size < 2 for v in np.unique(n)):
+            raise ValueError(
+                "JointLaw needs at least one N trained at two or more widths; every N here has a single width "
+                "(e.g. the best width per N), so the N and P terms are confounded: fit the full (N, width) grid"
             )
         pairs = np.unique(np.column_stack([n, p]), axis=0).shape[0]
         if pairs < self.n_params:
@@ -293,7 +307,44 @@ class JointLaw:
             log_term = m * np.log(self.rss_ / m)
         self.aic_ = float(log_term + 2 * k)
         self.bic_ = float(log_term + k * np.log(m))
+        self._set_quality(n, p, yy)
         return self
+
+    def _set_quality(self, n: np.ndarray, p: np.ndarray, yy: np.ndarray) -> None:
+        """Residuals against the seeds' spread: ``fit_ratio_ = residual_rms_ / seed_std_``.
+
+        ``residual_rms_`` is the RMS of the unweighted log residuals ``log y − log E`` over all points,
+        ``seed_std_`` the pooled within-(N, P) standard deviation of ``log y`` (the seeds' spread; NaN
+        without replicates). ``fits_`` is ``fit_ratio_ <= FIT_RATIO_MAX`` (None without replicates) and
+        ``fit_verdict_`` says it in words: a law whose residuals exceed the seeds' spread by more than
+        :data:`FIT_RATIO_MAX` "does not fit".
+        """
+        ln_y = np.log(yy)
+        resid = ln_y - np.log(self.predict(n, P=p))
+        self.residual_rms_ = float(np.sqrt(np.mean(resid**2)))
+        ss, dof = 0.0, 0
+        for key in np.unique(np.column_stack([n, p]), axis=0):
+            v = ln_y[(n == key[0]) & (p == key[1])]
+            if v.size >= 2:
+                ss += float(np.sum((v - v.mean()) ** 2))
+                dof += v.size - 1
+        self.seed_std_ = float(np.sqrt(ss / dof)) if dof > 0 and ss > 0 else float("nan")
+        if np.isfinite(self.seed_std_):
+            self.fit_ratio_ = self.residual_rms_ / self.seed_std_
+            self.fits_: bool | None = bool(self.fit_ratio_ <= FIT_RATIO_MAX)
+            verdict = "fits" if self.fits_ else "does not fit"
+            self.fit_verdict_ = (f"{verdict}: RMS log residual {self.residual_rms_:.3g} is {self.fit_ratio_:.2f}× "
+                                 f"the seeds' spread {self.seed_std_:.3g} (threshold {FIT_RATIO_MAX:g}×)")
+        else:
+            self.fit_ratio_, self.fits_ = float("nan"), None
+            self.fit_verdict_ = (f"fit not checked: no (N, P) point has two or more seeds to measure their spread "
+                                 f"(RMS log residual {self.residual_rms_:.3g})")
+
+    def quality(self) -> dict[str, Any]:
+        """``{"residual_rms", "seed_std", "ratio", "fits", "verdict", "threshold"}`` (see ``fit``)."""
+        self._check_fitted()
+        return {"residual_rms": self.residual_rms_, "seed_std": self.seed_std_, "ratio": self.fit_ratio_,
+                "fits": self.fits_, "verdict": self.fit_verdict_, "threshold": FIT_RATIO_MAX}
 
     def _covariance(self, jac: np.ndarray, g: np.ndarray, m: int, k: int, *, scaled: bool) -> np.ndarray:
         """G s^2 (J^T J)^-1 G^T, (k, k); NaN where singular or s^2 undefined."""

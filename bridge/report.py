@@ -5,6 +5,14 @@ with bootstrap intervals, model choice (AIC/BIC, held-out extrapolation error), 
 extrapolation to N = 10⁵ and 10⁶ and the N needed to come within a margin of the asymptote.
 Quality metrics (PSNR in dB, SSIM) are also analysed on the error scale they come from
 (MSE = 10^(−PSNR/10) for a data range of 1; 1 − SSIM), where the power laws live.
+
+Every parameter and derived quantity is a *finding* row ``{quantity, law, value, lo, hi, identified,
+reason}`` judged by the one rule of :mod:`bridge.identify`; the floor's interval is boundary-aware
+(profile likelihood and a test of floor = 0, :func:`bridge.uncertainty.floor_profile`). The
+extrapolation the report uses is the envelope over the laws not rejected by their backtest
+(``reported: true``; :func:`bridge.uncertainty.envelope`), and every analysis carries a backtest (fit
+without the largest N, predict it). :func:`fit_text` prints "not identified: <reason>" in place of the
+numbers of unidentified quantities; :func:`extrapolation_band` gives figure 2 the reported band.
 :func:`table_text` and :func:`markdown_table` render rows for the terminal and the report.
 """
 
@@ -15,7 +23,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-__all__ = ["analyse", "table_text", "markdown_table", "EXTRAPOLATE_TO"]
+__all__ = ["analyse", "extrapolation_band", "fit_text", "table_text", "markdown_table", "EXTRAPOLATE_TO"]
 
 #: N at which fitted laws are extrapolated.
 EXTRAPOLATE_TO = (1e5, 1e6)
@@ -32,21 +40,78 @@ def _to_error(metric: str, y: np.ndarray) -> np.ndarray:
     return psnr_to_mse(y) if "psnr" in metric.lower() else 1.0 - y
 
 
-def _law_rows(boot: Any, *, scale: str, level: float) -> dict[str, Any]:
+_EXP_BOUNDS = {"FloorPowerLaw": (-8.0, -1e-4), "SaturatingLaw": (-8.0, -1e-4), "f1": (0.05, 3.0)}
+
+
+def _param_kind(law_name: str, param: str) -> str:
+    if param == "floor":
+        return "floor"
+    if param == "asymptote":
+        return "asymptote"
+    if param.startswith("d") and law_name == "BrokenPowerLaw":
+        return "break"
+    if param == "exponent" or (param == "f1" and law_name == "BrokenPowerLaw"):
+        return "exponent"
+    return "value"
+
+
+def _law_rows(boot: Any, *, scale: str, level: float, y: np.ndarray, metric: str,
+              floor_p: dict[str, float] | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The law's row (parameters with intervals, identified/reason) and one finding per parameter."""
+    from .identify import PSNR_LIMIT_DB, identify  # noqa: PLC0415
+
     law = boot.law
+    name = type(law).__name__
     ci = boot.ci(level)
-    row: dict[str, Any] = {"law": type(law).__name__, "scale": scale, "fit": law.label(),
+    row: dict[str, Any] = {"law": name, "scale": scale, "fit": law.label(),
                            "n_points": int(law.n_points_), "aic": float(law.aic_), "bic": float(law.bic_)}
-    for name in law.param_names:
-        row[name] = float(law.params_[name])
-        row[f"{name}_lo"], row[f"{name}_hi"] = ci[name]
-    return row
+    findings = []
+    exp_ci = ci.get("exponent")
+    for p in law.param_names:
+        v = float(law.params_[p])
+        lo, hi = ci[p]
+        kind = _param_kind(name, p)
+        ctx: dict[str, Any] = {"level": level}
+        if kind == "floor" and name == "FloorPowerLaw" and floor_p is not None:
+            ctx["test_p"] = floor_p["p0"]
+            # boundary-aware: the union of the bootstrap and profile-likelihood intervals, 0 when the
+            # test of floor = 0 does not reject
+            lo = 0.0 if floor_p["p0"] >= 1.0 - level else min(lo, floor_p["lo"])
+        elif kind == "asymptote":
+            upper = PSNR_LIMIT_DB if "psnr" in metric.lower() else (1.0 if "ssim" in metric.lower() else None)
+            ctx.update(upper=upper, y_range=(float(y.min()), float(y.max())),
+                       at_bound=exp_ci is not None and exp_ci[1] >= -1e-3)
+        elif kind == "break":
+            ctx["n_range"] = law.n_range_
+        elif kind == "exponent":
+            ctx["bounds"] = _EXP_BOUNDS.get(p if p == "f1" else name)
+        row[p] = v
+        row[f"{p}_lo"], row[f"{p}_hi"] = float(lo), float(hi)
+        f = identify(f"{name}.{p}", v, lo, hi, kind=kind, **ctx)
+        f["law"] = name
+        findings.append(f)
+    if name == "SaturatingLaw":
+        asy = findings[0]
+        if not asy["identified"]:  # the amplitude of a run-off asymptote runs off with it
+            for f in findings[1:]:
+                if f["identified"]:
+                    f["identified"], f["reason"] = False, "the asymptote is not identified: " + asy["reason"]
+    if name == "BrokenPowerLaw":
+        brk = next(f for f in findings if f["quantity"].endswith(".d1"))
+        if not brk["identified"]:  # slopes either side of an unidentified break are not findings either
+            for f in findings:
+                if f is not brk and f["quantity"].split(".")[1] in ("c0", "c1", "f1"):
+                    f["identified"], f["reason"] = False, "the break is not identified: " + brk["reason"]
+    bad = [f for f in findings if not f["identified"]]
+    row["identified"] = not bad
+    row["reason"] = "; ".join(f"{f['quantity'].split('.', 1)[1]}: {f['reason']}" for f in bad)
+    return row, findings
 
 
 def analyse(N: Sequence[float], y: Sequence[float], *, metric: str, groups: Sequence[Any] | None = None,
             n_boot: int = 200, level: float = 0.95, window: tuple[float, float] | None = None,
             margin: float | None = None, rng: np.random.Generator) -> dict[str, Any]:
-    """Fit the law family to one curve and summarise it.
+    """Fit the law family to one curve and summarise it, saying what the data cannot identify.
 
     Args:
         N: (m,) training-set sizes, one per run (repeats for seeds/runs).
@@ -60,11 +125,22 @@ def analyse(N: Sequence[float], y: Sequence[float], *, metric: str, groups: Sequ
         rng: randomness for the bootstraps.
 
     Returns:
-        ``{"laws": rows (one per law, parameters with intervals, AIC/BIC, holdout error),
-        "break": dict or None, "extrapolation": rows, "margin": dict, "best": law name, "metric": …}``.
+        ``{"laws": rows (one per law: parameters with intervals, AIC/BIC, holdout error, ``identified``,
+        ``reason``), "findings": rows ``{quantity, law, value, lo, hi, identified, reason}`` (every
+        parameter and derived quantity, see :mod:`bridge.identify`), "floor_test": the likelihood-ratio
+        test of floor = 0, "break": dict or None, "extrapolation": rows (one per law and N, and the
+        envelope over the laws not rejected by their backtest with ``reported: true``), "backtest":
+        rows (fit without the largest N, predict it), "margin": dict, "best": law name, "metric": …}``.
     """
+    from .identify import identify  # noqa: PLC0415
     from .laws import BrokenPowerLaw, FloorPowerLaw, PowerLaw, SaturatingLaw  # noqa: PLC0415
-    from .uncertainty import bootstrap, compare_laws, detect_break, extrapolate, n_to_margin_ci  # noqa: PLC0415
+    from .uncertainty import (  # noqa: PLC0415
+        bootstrap,
+        compare_laws,
+        detect_break,
+        floor_profile,
+        n_to_margin_ci,
+    )
 
     N = np.asarray(N, dtype=float)
     y = np.asarray(y, dtype=float)
@@ -74,11 +150,13 @@ def analyse(N: Sequence[float], y: Sequence[float], *, metric: str, groups: Sequ
     if g is not None and np.unique(g).size < 2:
         g = None
     quality = _is_quality(metric)
+    psnr = quality and "psnr" in metric.lower()
     err = _to_error(metric, y) if quality else y
-    err_name = ("mse" if "psnr" in metric.lower() else "1-ssim") if quality else metric
+    err_name = ("mse" if psnr else "1-ssim") if quality else metric
     kw = {"groups": g, "n_boot": n_boot, "rng": rng}
-    out: dict[str, Any] = {"metric": metric, "error_metric": err_name, "level": level, "laws": []}
+    out: dict[str, Any] = {"metric": metric, "error_metric": err_name, "level": level, "laws": [], "findings": []}
     n_distinct = np.unique(N).size
+    n_range = (float(N.min()), float(N.max()))
 
     boots: dict[str, Any] = {}
     candidates: list[tuple[str, Any, np.ndarray, str]] = [
@@ -93,12 +171,18 @@ def analyse(N: Sequence[float], y: Sequence[float], *, metric: str, groups: Sequ
         try:
             boots[name] = bootstrap(proto, N, yy, **kw)
         except ValueError as e:  # a law that cannot be fitted to this curve is reported, not fatal
-            out["laws"].append({"law": name, "scale": scale, "fit": f"not fitted: {e}"})
+            out["laws"].append({"law": name, "scale": scale, "fit": f"not fitted: {e}", "identified": False,
+                                "reason": f"not fitted: {e}"})
             continue
-        row = _law_rows(boots[name], scale=scale, level=level)
+        fp = None
+        if name == "FloorPowerLaw" and N.size > 3:
+            fp = floor_profile(N, err, boots[name].law, level=level)
+            out["floor_test"] = {"F": fp["F0"], "p": fp["p0"], "profile_lo": fp["lo"]}
+        row, findings = _law_rows(boots[name], scale=scale, level=level, y=yy, metric=scale, floor_p=fp)
         if name == "PowerLaw" and window is not None:
             row["window"] = f"{window[0]:g}–{window[1]:g}"
         out["laws"].append(row)
+        out["findings"] += findings
     # Model choice on the error scale (same residual space for all): BIC and held-out extrapolation.
     err_laws = [b.law.clone() for k, b in boots.items() if k != "SaturatingLaw"]
     if len(err_laws) > 1:
@@ -112,42 +196,191 @@ def analyse(N: Sequence[float], y: Sequence[float], *, metric: str, groups: Sequ
     if n_distinct >= 6:
         try:
             br = detect_break(N, err, groups=g, n_boot=n_boot, level=level, rng=rng)
-            out["break"] = {"N_break": br.N_break, "lo": br.ci[0], "hi": br.ci[1], "slope_before": br.slope_before,
-                            "slope_after": br.slope_after, "supported": br.supported}
         except ValueError as e:
-            out["break"] = {"error": str(e)}
-    # Extrapolation and the N needed to come within a margin of the asymptote, from the floor law on
-    # the error scale (the saturating PSNR form has a near-degenerate direction when the curve has
-    # not flattened yet: P∞ → ∞ with α → 0). For PSNR the predictions and gains are in dB,
-    # computed refit by refit (paired), and "within m dB" is a relative margin 10^(m/10) − 1.
-    floor_boot = boots.get("FloorPowerLaw")
-    out["extrapolation"], out["margin"] = [], {}
-    if floor_boot is not None:
-        psnr = quality and "psnr" in metric.lower()
-        if psnr:
-            from .uncertainty import mse_to_psnr  # noqa: PLC0415
-
-            grid = np.array([N.max(), *EXTRAPOLATE_TO])
-            full = mse_to_psnr(floor_boot.law.predict(grid))
-            samples = mse_to_psnr(floor_boot.predict_samples(grid))
-            q = [50 * (1 - level), 50 * (1 + level)]
-            for j, n_ext in enumerate(EXTRAPOLATE_TO, start=1):
-                lo, hi = np.percentile(samples[:, j], q)
-                glo, ghi = np.percentile(samples[:, j] - samples[:, 0], q)
-                out["extrapolation"].append({"law": "FloorPowerLaw (MSE → dB)", "N": n_ext, "predict": float(full[j]),
-                                             "lo": float(lo), "hi": float(hi), "gain": float(full[j] - full[0]),
-                                             "gain_lo": float(glo), "gain_hi": float(ghi)})
-            m_db = 0.1 if margin is None else margin
-            est, lo, hi = n_to_margin_ci(floor_boot, 10 ** (m_db / 10) - 1, relative=True, level=level)
-            out["margin"] = {"law": "FloorPowerLaw (MSE)", "margin": m_db, "unit": "dB", "N": est, "lo": lo, "hi": hi}
+            out["break"] = {"error": str(e), "identified": False, "reason": str(e)}
         else:
-            for r in extrapolate(floor_boot, list(EXTRAPOLATE_TO), level=level):
-                out["extrapolation"].append({"law": "FloorPowerLaw", **r})
-            m = 0.01 if margin is None else margin
-            est, lo, hi = n_to_margin_ci(floor_boot, m, relative=True, level=level)
-            out["margin"] = {"law": "FloorPowerLaw", "margin": m, "unit": "fraction of the floor", "N": est, "lo": lo,
-                             "hi": hi}
+            f = identify("break N", br.N_break, br.ci[0], br.ci[1], kind="break", n_range=n_range)
+            if f["identified"] and not br.supported:
+                f["identified"], f["reason"] = False, "the broken law does not beat c + a N^α and β N^α by BIC"
+            out["break"] = {"N_break": br.N_break, "lo": br.ci[0], "hi": br.ci[1], "slope_before": br.slope_before,
+                            "slope_after": br.slope_after, "supported": br.supported,
+                            "identified": f["identified"], "reason": f["reason"]}
+            out["findings"].append({**f, "law": "BrokenPowerLaw"})
+    if out["break"] is not None and not out["break"]["identified"]:
+        # a broken law whose break is not identified is not a finding, nor any of its parameters
+        why = "the break is not identified: " + out["break"]["reason"]
+        for f in out["findings"]:
+            if f.get("law") == "BrokenPowerLaw" and f["quantity"].startswith("BrokenPowerLaw."):
+                f["identified"], f["reason"] = False, why
+        for row in out["laws"]:
+            if row["law"] == "BrokenPowerLaw":
+                row["identified"], row["reason"] = False, why
+    # Extrapolation: every law's band and the envelope over the laws not rejected by their backtest
+    # (the band the report uses: ``reported: true``), on the error scale; PSNR in dB.
+    out["extrapolation"], out["backtest"], out["margin"] = [], [], {}
+    if n_distinct >= 4:
+        _extrapolate(out, N, err, boots, window=window, level=level, psnr=psnr, n_range=n_range)
+    # The N needed to come within a margin of the asymptote, from the floor law on the error scale
+    # ("within m dB" is a relative margin 10^(m/10) − 1). It needs an identified floor.
+    floor_boot = boots.get("FloorPowerLaw")
+    if floor_boot is not None:
+        if psnr:
+            m_val, unit, law_name = (0.1 if margin is None else margin), "dB", "FloorPowerLaw (MSE)"
+            rel_margin = 10 ** (m_val / 10) - 1
+        else:
+            m_val, unit, law_name = (0.01 if margin is None else margin), "fraction of the floor", "FloorPowerLaw"
+            rel_margin = m_val
+        est, lo, hi = n_to_margin_ci(floor_boot, rel_margin, relative=True, level=level)
+        f = identify("N to margin", est, lo, hi, kind="n_to_reach", n_range=n_range)
+        floor_f = next((x for x in out["findings"] if x["quantity"] == "FloorPowerLaw.floor"), None)
+        if floor_f is not None and not floor_f["identified"]:
+            f["identified"], f["reason"] = False, "the floor is not identified: " + floor_f["reason"]
+        out["margin"] = {"law": law_name, "margin": m_val, "unit": unit, "N": est, "lo": lo, "hi": hi,
+                         "identified": f["identified"], "reason": f["reason"]}
+        out["findings"].append({**f, "law": law_name})
     return out
+
+
+def _extrapolate(out: dict[str, Any], N: np.ndarray, err: np.ndarray, boots: dict[str, Any], *,
+                 window: tuple[float, float] | None, level: float, psnr: bool, n_range: tuple[float, float]) -> None:
+    """Fill ``out["extrapolation"]`` and ``out["backtest"]`` (see :func:`analyse`)."""
+    from .identify import PSNR_LIMIT_DB, identify  # noqa: PLC0415
+    from .uncertainty import envelope, mse_to_psnr  # noqa: PLC0415
+
+    def conv(v: np.ndarray) -> np.ndarray:
+        with np.errstate(divide="ignore", over="ignore"):
+            return mse_to_psnr(np.maximum(v, 1e-300)) if psnr else np.asarray(v, float)
+
+    use_boots = {k: b for k, b in boots.items() if k in ("FloorPowerLaw", "BrokenPowerLaw")
+                 or (k == "PowerLaw" and window is None)}
+    grid = np.array([N.max(), *EXTRAPOLATE_TO])
+    env = envelope(N, err, grid, level=level, boots=use_boots)
+    ctx = {"upper": PSNR_LIMIT_DB} if psnr else {"lower": 0.0}
+    suffix = " (MSE → dB)" if psnr else ""
+
+    def rows(name: str, p: np.ndarray, lo: np.ndarray, hi: np.ndarray, reported: bool) -> list[dict[str, Any]]:
+        P, L, H = conv(p), conv(lo), conv(hi)
+        if psnr:
+            L, H = H, L  # a larger MSE is a smaller PSNR
+        res = []
+        for j, n_ext in enumerate(EXTRAPOLATE_TO, start=1):
+            f = identify(f"{name} at N={n_ext:.0e}", P[j], L[j], H[j], kind="value", **ctx)
+            res.append({"law": name + suffix, "N": n_ext, "predict": float(P[j]), "lo": float(L[j]), "hi": float(H[j]),
+                        "gain": float(P[j] - P[0]), "gain_lo": float(L[j] - P[0]), "gain_hi": float(H[j] - P[0]),
+                        "reported": reported, "identified": f["identified"], "reason": f["reason"]})
+        return res
+
+    name = "envelope of " + " | ".join(env.kept)
+    env_rows = rows(name, env.predict, env.lo, env.hi, True)
+    out["extrapolation"] += env_rows
+    for r in env_rows:
+        out["findings"].append({"quantity": f"extrapolation at N={r['N']:.0e}", "law": r["law"], "value": r["predict"],
+                                "lo": r["lo"], "hi": r["hi"], "identified": r["identified"], "reason": r["reason"],
+                                "reported": True})
+    for k, (p, lo, hi) in env.bands.items():
+        for r in rows(k, p, lo, hi, False):
+            if k not in env.kept:
+                r["identified"] = False
+                r["reason"] = f"rejected by its backtest: {env.backtests[k]['reason']}"
+            out["extrapolation"].append(r)
+    # Backtest: every law, and the envelope itself, fitted without the largest N.
+    for k, bt in env.backtests.items():
+        out["backtest"].append(_bt_row(bt, psnr, conv, reported=False, kept=k in env.kept))
+    train = N < N.max()
+    n_held = float(N.max())
+    try:
+        part = envelope(N[train], err[train], [n_held], level=level)
+    except ValueError as e:
+        out["backtest"].append({"law": "envelope", "reported": True, "error": math.nan, "inside": False,
+                                "reason": str(e)})
+        return
+    obs = float(np.exp(np.mean(np.log(err[~train]))))
+    bt = {"law": "envelope of " + " | ".join(part.kept), "N": n_held, "observed": obs,
+          "predict": float(part.predict[0]), "lo": float(part.lo[0]), "hi": float(part.hi[0]),
+          "error": math.log(obs) - math.log(float(part.predict[0])), "inside": bool(part.lo[0] <= obs <= part.hi[0]),
+          "rejected": False, "reason": ""}
+    out["backtest"].append(_bt_row(bt, psnr, conv, reported=True, kept=True))
+
+
+def _bt_row(bt: dict[str, Any], psnr: bool, conv: Any, *, reported: bool, kept: bool) -> dict[str, Any]:
+    row = {"law": bt["law"], "N": bt["N"], "observed": bt["observed"], "predict": bt["predict"], "lo": bt["lo"],
+           "hi": bt["hi"], "inside": bt["inside"], "in_envelope": kept, "reported": reported, "reason": bt["reason"]}
+    if psnr and math.isfinite(bt["predict"]):
+        o, p, lo, hi = (float(conv(np.array([bt[k]]))[0]) for k in ("observed", "predict", "hi", "lo"))
+        row.update(observed=o, predict=p, lo=lo, hi=hi, error=o - p, error_unit="dB")
+    else:
+        row.update(error=bt["error"], error_unit="ln ratio")
+    return row
+
+
+def extrapolation_band(N: Sequence[float], y: Sequence[float], grid: Sequence[float], *, metric: str,
+                       level: float = 0.95) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The band the report uses (the law-family envelope), on a grid, in the metric's units.
+
+    For figure 2: PSNR/SSIM are converted to their error scale (MSE, 1 − SSIM), the envelope of
+    :func:`bridge.uncertainty.envelope` is taken there and converted back. Returns (centre, lo, hi),
+    each (len(grid),).
+    """
+    from .uncertainty import envelope, mse_to_psnr  # noqa: PLC0415
+
+    N = np.asarray(N, dtype=float)
+    y = np.asarray(y, dtype=float)
+    quality = _is_quality(metric)
+    err = _to_error(metric, y) if quality else y
+    env = envelope(N, err, np.asarray(grid, dtype=float), level=level)
+    if not quality:
+        return env.predict, env.lo, env.hi
+    if "psnr" in metric.lower():
+        with np.errstate(divide="ignore", over="ignore"):
+            conv = lambda v: mse_to_psnr(np.maximum(v, 1e-300))  # noqa: E731
+    else:
+        conv = lambda v: 1.0 - v  # noqa: E731
+    return conv(env.predict), conv(env.hi), conv(env.lo)
+
+
+def fit_text(res: dict[str, Any]) -> str:
+    """The plain-text report of :func:`analyse`: laws, parameters (``not identified: <reason>`` in place
+    of numbers for those the data cannot pin down), break, the reported extrapolation band, backtest and
+    margin."""
+    from .identify import finding_text  # noqa: PLC0415
+
+    lvl = int(round(100 * res["level"]))
+    shown = [{**r, "fit": r.get("fit") if r.get("identified", True) else "(not identified: see below)"}
+             for r in res["laws"]]
+    text = table_text(shown, ["law", "scale", "fit", "aic", "bic", "holdout_error", "identified"])
+    by_law: dict[str, list[dict]] = {}
+    for f in res.get("findings", []):
+        if "." in f["quantity"] and f["quantity"].split(".", 1)[0] == f.get("law"):
+            by_law.setdefault(f["law"], []).append(f)
+    for law, fs in by_law.items():
+        text += f"\n{law} ({lvl}% intervals):\n"
+        text += "".join(f"  {f['quantity'].split('.', 1)[1]}: {finding_text(f, 4)}\n" for f in fs)
+    br = res.get("break")
+    if br:
+        if "N_break" in br:
+            body = (f"N = {br['N_break']:.4g} [{br['lo']:.4g}, {br['hi']:.4g}], slope {br['slope_before']:.3g} → "
+                    f"{br['slope_after']:.3g}" if br["identified"] else f"not identified: {br['reason']}")
+        else:
+            body = f"not identified: {br.get('reason')}"
+        text += f"\nbreak: {body}\n"
+    ft = res.get("floor_test")
+    if ft:
+        text += f"test of floor = 0 (likelihood ratio, boundary-corrected): F = {ft['F']:.3g}, p = {ft['p']:.3g}\n"
+    rep = [r for r in res.get("extrapolation", []) if r.get("reported")]
+    if rep:
+        text += f"\nextrapolation ({lvl}% band over the laws not rejected by their backtest; {rep[0]['law']}):\n"
+        for r in rep:
+            text += f"  N = {r['N']:.0e}: " + finding_text({**r, "value": r["predict"]}, 4) + "\n"
+    bts = res.get("backtest", [])
+    if bts:
+        text += "\nbacktest (fit without the largest N, predict it):\n"
+        text += table_text([{k: r.get(k) for k in ("law", "N", "observed", "predict", "lo", "hi", "error",
+                                                     "error_unit", "inside", "reported")} for r in bts])
+    m = res.get("margin")
+    if m:
+        text += f"\nN to within {m['margin']:g} {m['unit']} of the asymptote: " + finding_text(
+            {**m, "value": m["N"]}) + "\n"
+    return text
 
 
 def _fmt(v: Any) -> str:

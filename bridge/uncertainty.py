@@ -25,6 +25,18 @@ on risk-like data (positive, decreasing in N); the break d is supported when the
 PSNR is not risk-like: convert it first with :func:`psnr_to_mse`, ``MSE = R² 10^(−PSNR/10)`` for
 data range R.
 
+Floors (:func:`floor_profile`, :func:`floor_test`): the floor c ≥ 0 of ``c + a N^α`` sits on the boundary
+of its range when the curve is a pure power law, so its interval is boundary-aware: a profile-likelihood
+interval that may reach 0, and a likelihood-ratio (F) test of c = 0 whose null distribution is the
+mixture ½·0 + ½·F(1, m − 3). A percentile bootstrap over 2–3 seeds cannot reach 0 (every resample
+finds a small positive floor) and is what made pure power laws report floors whose interval excluded 0.
+
+Extrapolation (:func:`envelope`, :func:`backtest`, :func:`delta_band`): the band the report uses is the
+union of the bands of the laws not rejected by a backtest (fit without the largest N, predict it;
+rejected beyond ``REJECT_Z`` standard errors): ``β N^α``, the same over the upper half of N (the current
+local slope continued), ``c + a N^α`` and, with ≥ 8 distinct N, the one-break BNSL. It carries the
+uncertainty of the law family, which one law's band ignores.
+
 Margins (:func:`n_to_margin`): the N at which a law is within ``margin`` of its asymptote, i.e. solves
 ``gap(N) = margin`` where ``gap = a N^α`` (floor law, closed form ``N = (margin/a)^(1/α)``),
 ``A N^α`` (saturating law, in dB) or the floorless BNSL term (numerically, ``brentq`` on ln N).
@@ -39,12 +51,20 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.optimize import brentq
+from scipy.special import expit
 
 from .laws import BrokenPowerLaw, FloorPowerLaw, Law, PowerLaw, SaturatingLaw
 
 __all__ = [
     "Bootstrap",
     "BreakResult",
+    "Envelope",
+    "backtest",
+    "delta_band",
+    "envelope",
+    "floor_profile",
+    "floor_test",
+    "tail_power_law",
     "bootstrap",
     "compare_laws",
     "detect_break",
@@ -498,3 +518,292 @@ def mse_to_psnr(mse: ArrayLike, data_range: float = 1.0) -> NDArray[np.float64]:
     if (mse <= 0).any():
         raise ValueError("mse must be positive for PSNR (10 log10(R²/MSE)): drop zero-error points")
     return 10.0 * np.log10(data_range**2 / mse)
+
+
+# ------------------------------------------------------------------------------------------------
+# Boundary-aware floor test, delta-method bands, the law-family envelope and the backtest
+# ------------------------------------------------------------------------------------------------
+#: a law is rejected from the envelope when its backtest residual exceeds this many standard errors
+REJECT_Z = 3.0
+
+
+def floor_test(N: ArrayLike, y: ArrayLike, *, sigma: ArrayLike | None = None,
+               floor_law: FloorPowerLaw | None = None) -> dict[str, float]:
+    """Likelihood-ratio (F) test of floor = 0 (``β N^α``) against floor > 0 (``c + a N^α``).
+
+    Both laws are fitted in log space; ``F = (RSS₀ − RSS₁) / (RSS₁ / (m − 3))``. The floor sits on the
+    boundary of its range under the null, so the null distribution is the mixture ½·0 + ½·F(1, m − 3)
+    (Self & Liang 1987): ``p = ½ P(F(1, m−3) > F)`` (1 when F ≤ 0).
+
+    Returns:
+        ``{"F", "p", "rss_power", "rss_floor"}``.
+    """
+    from scipy.stats import f as f_dist  # noqa: PLC0415
+
+    N = np.asarray(N, dtype=float)
+    y = np.asarray(y, dtype=float)
+    power = PowerLaw().fit(N, y, sigma=sigma)
+    floor = floor_law if floor_law is not None and floor_law.is_fitted else FloorPowerLaw().fit(N, y, sigma=sigma)
+    m = N.size
+    rss0, rss1 = power.rss_, floor.rss_
+    dof = m - 3
+    if dof <= 0 or not rss1 > 0:
+        return {"F": math.nan, "p": math.nan, "rss_power": rss0, "rss_floor": rss1}
+    F = (rss0 - rss1) / (rss1 / dof)
+    p = 1.0 if F <= 0 else 0.5 * float(f_dist.sf(F, 1, dof))
+    return {"F": float(F), "p": p, "rss_power": float(rss0), "rss_floor": float(rss1)}
+
+
+def floor_profile(N: ArrayLike, y: ArrayLike, floor_law: FloorPowerLaw, *, level: float = 0.95,
+                  sigma: ArrayLike | None = None) -> dict[str, Any]:
+    """Profile-likelihood interval of the floor of ``c + a N^α`` (boundary-aware: it may reach 0).
+
+    For c on a log grid below the estimate (down to 10⁻³ of it) and c = 0, ``a`` and ``α`` are refitted
+    by least squares of the log residuals; ``F(c) = (RSS(c) − RSS_min) / (RSS_min / (m − 3))`` and c is
+    excluded when ``F(c) > F_{1, m−3}(level)``. Returns ``{"lo", "F0", "p0"}``: the largest excluded grid
+    value below the estimate (0 when none is excluded), ``F(0)`` and the boundary-corrected p-value of
+    floor = 0 (``½ P(F(1, m−3) > F(0))``, Self & Liang 1987).
+    """
+    from scipy.optimize import least_squares as _lsq  # noqa: PLC0415
+    from scipy.stats import f as f_dist  # noqa: PLC0415
+
+    level = _check_level(level)
+    N = np.asarray(N, dtype=float)
+    y = np.asarray(y, dtype=float)
+    lnN, ln_y = np.log(N), np.log(y)
+    w = np.ones_like(y) if sigma is None else y / np.asarray(sigma, dtype=float)
+    x = lnN - lnN.mean()
+    c_hat, a_hat, al_hat = floor_law.coef_
+    dof = N.size - 3
+    if dof <= 0:
+        return {"lo": 0.0, "F0": math.nan, "p0": math.nan}
+
+    def rss_at(c: float, th0: NDArray) -> tuple[float, NDArray]:
+        lnc = math.log(c) if c > 0 else -np.inf
+
+        def r(th: NDArray) -> NDArray:
+            with np.errstate(over="ignore", divide="ignore"):
+                return (ln_y - np.logaddexp(lnc, th[0] + th[1] * x)) * w
+
+        def jac(th: NDArray) -> NDArray:
+            with np.errstate(over="ignore", divide="ignore"):
+                share = expit(th[0] + th[1] * x - lnc)
+            return -np.column_stack([share, share * x]) * w[:, None]
+
+        res = _lsq(r, th0, jac=jac, method="lm", xtol=1e-10, ftol=1e-10)
+        return float(2.0 * res.cost), res.x
+
+    th = np.array([math.log(a_hat) + al_hat * lnN.mean(), al_hat])
+    rss_min, th = rss_at(c_hat, th) if c_hat > 0 else (float(floor_law.rss_), th)
+    grid = [c_hat * 10.0 ** (-k / 4.0) for k in range(1, 13)] if c_hat > 0 else []
+    q = float(f_dist.ppf(level, 1, dof))
+    lo = 0.0
+    F_of = []
+    for c in grid + [0.0]:
+        rss, th = rss_at(c, th)
+        F_of.append((c, (rss - rss_min) / (rss_min / dof) if rss_min > 0 else math.inf))
+    for c, F in F_of:  # from the estimate downwards: the first excluded c is the interval's lower end
+        if F > q:
+            lo = c
+            break
+    F0 = max(F_of[-1][1], 0.0)
+    p0 = 1.0 if F0 <= 0 else 0.5 * float(f_dist.sf(F0, 1, dof))
+    return {"lo": float(lo), "F0": float(F0), "p0": p0}
+
+
+def _model_grad(law: Law, lnN: NDArray) -> NDArray:
+    """∂(fitting-space prediction)/∂coef at ``ln N`` (k, p), by central differences."""
+    coef = law.coef_
+    G = np.empty((lnN.size, coef.size))
+    scale = float(np.exp(np.mean(law._model(lnN, coef)))) if law.space == "log" else 1.0
+    names = law.param_names
+    for j in range(coef.size):
+        h = 6e-6 * (max(coef[j], scale) if names[j] == "floor" else max(abs(coef[j]), 1e-6))
+        up, dn = coef.copy(), coef.copy()
+        up[j] += h
+        if not (names[j] == "floor" and coef[j] - h < 0):  # forward difference at the floor's boundary
+            dn[j] -= h
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            G[:, j] = (law._model(lnN, up) - law._model(lnN, dn)) / (up[j] - dn[j])
+    return G
+
+
+def delta_band(law: Law, N: ArrayLike, level: float = 0.95) -> tuple[NDArray, NDArray, NDArray]:
+    """Delta-method band of a fitted law's mean curve: (predict, lo, hi), each (k,).
+
+    ``f(N) ± t_{m−p} √(gᵀ cov_ g)`` in the fitting space (g = ∂f/∂coef), mapped back to y; infinite
+    where ``cov_`` is undefined (a singular or exactly determined fit).
+    """
+    from scipy.stats import t as t_dist  # noqa: PLC0415
+
+    level = _check_level(level)
+    lnN = np.log(np.atleast_1d(np.asarray(N, dtype=float)))
+    f = law._model(lnN, law.coef_)
+    dof = max(law.n_points_ - law.n_params, 1)
+    q = float(t_dist.ppf(0.5 + level / 2.0, dof))
+    cov = law.cov_
+    if not np.isfinite(cov).all():
+        se = np.full_like(f, np.inf)
+    else:
+        G = _model_grad(law, lnN)
+        with np.errstate(invalid="ignore", over="ignore"):
+            se = np.sqrt(np.maximum(np.einsum("kp,pq,kq->k", G, cov, G), 0.0))
+        se = np.where(np.isfinite(se), se, np.inf)
+    back = law._from_space
+    with np.errstate(over="ignore"):
+        return back(f), back(f - q * se), back(f + q * se)
+
+
+def _noise_scale(N: NDArray, t: NDArray) -> float:
+    """Pooled within-N standard deviation of the fitting-space values (NaN without replicates)."""
+    ss, dof = 0.0, 0
+    for n in np.unique(N):
+        v = t[N == n]
+        if v.size >= 2:
+            ss += float(np.sum((v - v.mean()) ** 2))
+            dof += v.size - 1
+    return math.sqrt(ss / dof) if dof > 0 else math.nan
+
+
+def _default_laws(N: NDArray, space: str) -> list[Law]:
+    if space == "linear":
+        return [SaturatingLaw()]
+    laws: list[Law] = [PowerLaw(), tail_power_law(N), FloorPowerLaw()]
+    if np.unique(N).size >= 8:  # the backtest leaves the 6-parameter BNSL ≥ 7 distinct N
+        laws.append(BrokenPowerLaw(breaks=1))
+    return laws
+
+
+def tail_power_law(N: ArrayLike) -> PowerLaw:
+    """``β N^α`` over the upper half of the distinct N (at least 3): the curve's current local slope,
+    continued. The most pessimistic member of the envelope for a curve that keeps decelerating."""
+    d = np.unique(np.asarray(N, dtype=float))
+    lo = d[max(0, min(d.size // 2, d.size - 3))]
+    return PowerLaw(window=(float(lo), 1e300))
+
+
+def _law_name(law: Law) -> str:
+    if isinstance(law, PowerLaw) and law.window is not None and law.window[1] >= 1e300:
+        return f"PowerLaw (N ≥ {law.window[0]:g})"
+    return type(law).__name__
+
+
+def backtest(law: Law, N: ArrayLike, y: ArrayLike, *, sigma: ArrayLike | None = None, level: float = 0.95,
+             holdout: int = 1) -> dict[str, Any]:
+    """Fit ``law`` without the ``holdout`` largest distinct N and predict the mean held out.
+
+    Returns:
+        ``{"law", "N", "observed", "predict", "lo", "hi", "error", "inside", "z", "rejected", "reason"}``:
+        ``observed`` is the mean over the held-out points at the largest N (fitting space mapped back),
+        ``error`` the fitting-space error observed − predicted (ln ratio for log-space laws, units of y
+        for linear ones), ``inside`` whether the observation fell in the ``level`` band and ``z`` the
+        error over √(se_pred² + s²/k) with s the pooled within-N noise (the law's residual scale without
+        replicates); ``rejected`` is ``|z| > REJECT_Z`` or a failed refit.
+    """
+    N = np.asarray(N, dtype=float)
+    y = np.asarray(y, dtype=float)
+    distinct = np.unique(N)
+    name = _law_name(law)
+    out: dict[str, Any] = {"law": name, "N": math.nan, "observed": math.nan, "predict": math.nan, "lo": math.nan,
+                           "hi": math.nan, "error": math.nan, "inside": False, "z": math.nan, "rejected": True,
+                           "reason": ""}
+    if not 0 < holdout < distinct.size:
+        out["reason"] = "too few distinct N to hold any out"
+        return out
+    held = distinct[distinct.size - holdout:]
+    test = N == held.max()
+    train = ~np.isin(N, held)
+    sig = None if sigma is None else np.asarray(sigma, dtype=float)
+    try:
+        part = law.clone().fit(N[train], y[train], sigma=None if sig is None else sig[train])
+    except (ValueError, np.linalg.LinAlgError) as e:
+        out["reason"] = f"could not be fitted without the largest N: {e}"
+        return out
+    t = part._to_space(y)
+    obs = float(t[test].mean())
+    pred, lo, hi = delta_band(part, [held.max()], level)
+    f = float(part._to_space(pred)[0])
+    k = int(test.sum())
+    s = _noise_scale(N, t)
+    if not math.isfinite(s):
+        s = math.sqrt(part.rss_ / max(part.n_points_ - part.n_params, 1)) if sig is None else 0.0
+    from scipy.stats import t as t_dist  # noqa: PLC0415
+
+    q = float(t_dist.ppf(0.5 + level / 2.0, max(part.n_points_ - part.n_params, 1)))
+    se_pred = float((part._to_space(hi)[0] - f) / q) if np.isfinite(hi[0]) else math.inf
+    z = (obs - f) / math.sqrt(se_pred**2 + s**2 / k) if math.isfinite(se_pred) else 0.0
+    out.update({"N": float(held.max()), "observed": float(part._from_space(np.array([obs]))[0]),
+                "predict": float(pred[0]), "lo": float(lo[0]), "hi": float(hi[0]), "error": obs - f,
+                "inside": bool(lo[0] <= part._from_space(np.array([obs]))[0] <= hi[0]), "z": float(z),
+                "rejected": bool(abs(z) > REJECT_Z or not math.isfinite(se_pred)),
+                "reason": "" if abs(z) <= REJECT_Z and math.isfinite(se_pred) else
+                (f"held-out error {abs(z):.1f} standard errors (> {REJECT_Z:g})" if math.isfinite(se_pred)
+                 else "its held-out band is unbounded")})
+    return out
+
+
+@dataclass(frozen=True, eq=False)
+class Envelope:
+    """The extrapolation band over a law family (see :func:`envelope`).
+
+    Attributes:
+        N: (k,) sizes predicted at.
+        predict, lo, hi: (k,) the envelope's centre (the mean of the kept laws' predictions) and band:
+            the smallest lower and largest upper end over the kept laws' bands.
+        laws: the fitted laws by name (all candidates).
+        bands: name -> (predict, lo, hi) of each law's own band.
+        backtests: name -> :func:`backtest` row.
+        kept: the names of the laws not rejected by their backtest (the envelope's members).
+    """
+
+    N: NDArray[np.float64]
+    predict: NDArray[np.float64]
+    lo: NDArray[np.float64]
+    hi: NDArray[np.float64]
+    laws: dict[str, Law]
+    bands: dict[str, tuple[NDArray, NDArray, NDArray]]
+    backtests: dict[str, dict[str, Any]]
+    kept: tuple[str, ...]
+
+
+def envelope(N: ArrayLike, y: ArrayLike, N_new: ArrayLike, *, laws: Sequence[Law] | None = None,
+             sigma: ArrayLike | None = None, level: float = 0.95,
+             boots: Mapping[str, Bootstrap] | None = None) -> Envelope:
+    """Extrapolation band including the uncertainty of the law family.
+
+    Every candidate law (default: ``β N^α``, ``c + a N^α`` and, with ≥ 8 distinct N, the one-break BNSL;
+    ``SaturatingLaw`` alone for linear-space data) is fitted and backtested (:func:`backtest`: fit without
+    the largest N, predict it). Laws whose held-out error exceeds ``REJECT_Z`` standard errors are
+    rejected (if all are, the one with the smallest |z| is kept). Each kept law's band at ``N_new`` is its
+    delta-method band (:func:`delta_band`), widened to its bootstrap percentile band when ``boots`` has
+    one; the envelope is the union of the kept laws' bands.
+    """
+    level = _check_level(level)
+    N = np.asarray(N, dtype=float)
+    y = np.asarray(y, dtype=float)
+    N_new = np.atleast_1d(np.asarray(N_new, dtype=float))
+    laws = list(laws) if laws is not None else _default_laws(N, "log")
+    fitted, bands, tests = {}, {}, {}
+    for law in laws:
+        name = _law_name(law)
+        boot = (boots or {}).get(name)
+        try:
+            f = boot.law if boot is not None else law.clone().fit(N, y, sigma=sigma)
+        except (ValueError, np.linalg.LinAlgError):
+            continue
+        p, lo, hi = delta_band(f, N_new, level)
+        if boot is not None and len(boot.laws) >= 2:
+            blo, bhi = boot.predict_band(N_new, level)
+            lo, hi = np.minimum(lo, blo), np.maximum(hi, bhi)
+        fitted[name], bands[name] = f, (p, lo, hi)
+        tests[name] = backtest(law, N, y, sigma=sigma, level=level)
+    if not fitted:
+        raise ValueError("no law could be fitted to this curve: check that y is positive and decreasing in N")
+    kept = [k for k in fitted if not tests[k]["rejected"]]
+    if not kept:
+        kept = [min(fitted, key=lambda k: abs(tests[k]["z"]) if math.isfinite(tests[k]["z"]) else math.inf)]
+    lo = np.min([bands[k][1] for k in kept], axis=0)
+    hi = np.max([bands[k][2] for k in kept], axis=0)
+    centre = np.mean([bands[k][0] for k in kept], axis=0)
+    return Envelope(N=N_new, predict=centre, lo=lo, hi=hi, laws=fitted, bands=bands, backtests=tests,
+                    kept=tuple(kept))

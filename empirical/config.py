@@ -17,6 +17,13 @@ changes its result: every key except :data:`NOT_IN_IDENTITY` (the sweep's ``name
 change how a computation is scheduled, not what it computes). Keys that do not apply to a run (the
 MRI keys of a denoising run, ``depth`` of a SwinIR) are reset to their defaults before hashing, so
 ``depth = [2, 4]`` with ``arch = ["unet", "swinir"]`` trains the SwinIR once, not twice.
+
+``arch = "linear-exact"`` is the learned linear estimator in closed form (:mod:`empirical.linear`): it
+has no network and no optimiser, so every model and training key (:data:`LINEAR_EXACT_IGNORES`:
+width, depth, lr, epochs, …) is reset to its default for its runs whether the key is an axis or not.
+It can thus be added to any sweep config (``--set 'arch=["unet","linear-exact"]'``): it gives one
+run per (N, seed, data and task settings), shared by every sweep that differs only in how its
+networks train. Its own key is ``linear_kmax``.
 """
 
 from __future__ import annotations
@@ -35,10 +42,13 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-__all__ = ["RunConfig", "DEFAULTS", "NOT_IN_IDENTITY", "APPLIES_WHEN", "CONFIG_DIR", "load_config", "expand",
-           "parse_override", "shipped_configs"]
+__all__ = ["RunConfig", "DEFAULTS", "NOT_IN_IDENTITY", "APPLIES_WHEN", "ARCHS", "LINEAR_EXACT_IGNORES", "CONFIG_DIR",
+           "load_config", "expand", "parse_override", "shipped_configs"]
 
 CONFIG_DIR = Path(__file__).with_name("configs")
+#: Values of ``arch``: torch networks trained by :func:`empirical.train.train`, and ``linear-exact``,
+#: the learned linear estimator computed in closed form (:mod:`empirical.linear`).
+ARCHS: tuple[str, ...] = ("unet", "swinir", "linear", "linear-exact")
 
 
 @dataclass(frozen=True)
@@ -72,6 +82,7 @@ class RunConfig:
     width: int = 16
     depth: int = 2  # U-Net pooling layers
     residual: bool = True
+    linear_kmax: float = 1e7  # linear-exact only: the largest finite GD step count k on its grid (and k = ∞)
     # training (empirical.train.TrainConfig)
     optimizer: str = "adam"
     loss: str = "mse"
@@ -111,8 +122,12 @@ class RunConfig:
                 raise ValueError(f"{key}={getattr(self, key)} must be a finite number")
         if self.task not in ("denoise", "mri", "sr"):
             raise ValueError(f"task={self.task!r}: use denoise, mri or sr")
-        if self.arch not in ("unet", "swinir", "linear"):
-            raise ValueError(f"arch={self.arch!r}: use unet, swinir or linear")
+        if self.arch not in ARCHS:
+            raise ValueError(f"arch={self.arch!r}: use unet, swinir or linear (trained networks), or linear-exact "
+                             "(the learned linear estimator in closed form)")
+        if not (math.isfinite(self.linear_kmax) and self.linear_kmax >= 1):
+            raise ValueError(f"linear_kmax={self.linear_kmax} must be a finite number ≥ 1 (the largest GD step "
+                             "count of arch linear-exact)")
         if not all(isinstance(k, str) for k in self.source):
             raise ValueError("[source] keys must be option names (strings)")
 
@@ -150,17 +165,25 @@ _DEFAULT_VALUES: dict[str, Any] = {f.name: (f.default_factory() if callable(f.de
 DEFAULTS: dict[str, Any] = dict(_DEFAULT_VALUES)
 #: Keys left out of a run's identity: they do not change what the run computes (see the module doc).
 NOT_IN_IDENTITY: tuple[str, ...] = ("name", "device", "eval_batch", "compile", "channels_last")
+# Model and optimisation keys that only a trained network uses (not arch linear-exact).
+_TRAINING_KEYS = ("residual", "optimizer", "loss", "lr", "weight_decay", "batch_size", "epochs", "min_steps",
+                  "max_steps", "schedule", "min_lr", "early_stop_patience", "eval_every", "bf16")
 #: Keys that apply only to some runs; elsewhere they must keep their default.
 APPLIES_WHEN: dict[str, tuple[str, Callable[[RunConfig], bool]]] = {
     **{k: ("task mri", lambda r: r.task == "mri") for k in ("accel", "center_fraction", "mask", "complex_input",
                                                            "coils")},
     **{k: ("task sr", lambda r: r.task == "sr") for k in ("scale", "sr_kernel")},
     "depth": ("arch unet", lambda r: r.arch == "unet"),
-    "width": ("arch unet or swinir", lambda r: r.arch != "linear"),
+    "width": ("arch unet or swinir", lambda r: r.arch in ("unet", "swinir")),
     "d": ("data subspace", lambda r: "subspace" in (r.data, r.test_data)),
-    "plateau_factor": ("schedule plateau", lambda r: r.schedule == "plateau"),
-    "plateau_patience": ("schedule plateau", lambda r: r.schedule == "plateau"),
+    **{k: ("a trained arch (unet, swinir, linear)", lambda r: r.arch != "linear-exact") for k in _TRAINING_KEYS},
+    "plateau_factor": ("schedule plateau", lambda r: r.schedule == "plateau" and r.arch != "linear-exact"),
+    "plateau_patience": ("schedule plateau", lambda r: r.schedule == "plateau" and r.arch != "linear-exact"),
+    "linear_kmax": ("arch linear-exact", lambda r: r.arch == "linear-exact"),
 }
+#: Keys that ``arch = "linear-exact"`` runs ignore: :func:`expand` resets them to their defaults in
+#: those runs (axes and single values alike), so a network sweep's config runs them unchanged.
+LINEAR_EXACT_IGNORES: tuple[str, ...] = ("width", "depth", *_TRAINING_KEYS, "plateau_factor", "plateau_patience")
 _KIND_WORDS = {int: "an integer", float: "a number", bool: "true or false", str: "a string",
                dict: "a table of options"}
 
@@ -238,7 +261,9 @@ def expand(cfg: dict[str, Any]) -> list[RunConfig]:
 
     A key that does not apply to a run (:data:`APPLIES_WHEN`) is reset to its default for that run
     when it is an axis that applies to other runs; a key that applies to no run but is set away
-    from its default is an error, since the sweep would silently ignore it.
+    from its default is an error, since the sweep would silently ignore it. Runs of arch
+    ``linear-exact`` first get every key of :data:`LINEAR_EXACT_IGNORES` reset, so the training
+    settings of a network sweep never multiply them nor make them an error.
 
     Raises:
         ValueError: one line naming the key and value (an empty axis, a bad type or value, a key
@@ -258,6 +283,8 @@ def expand(cfg: dict[str, Any]) -> list[RunConfig]:
             run = RunConfig(**values)
         except ValueError as e:
             raise ValueError(_with_axes(str(e), values, axes)) from None
+        if run.arch == "linear-exact":  # no network, no optimiser: the config's training keys are not its
+            run = replace(run, **{k: DEFAULTS[k] for k in LINEAR_EXACT_IGNORES})
         runs.append(run)
     for key, (where, applies) in APPLIES_WHEN.items():
         if not any(applies(r) for r in runs) and any(getattr(r, key) != DEFAULTS[key] for r in runs):

@@ -230,6 +230,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                              "single value with --set (e.g. --set N=100000 --set width=256)")
         (plan,) = validate(runs)
         run = plan.config
+        if run.arch == "linear-exact":
+            raise UsageError("arch='linear-exact' is a closed form, not a network: run it with reconscale sweep")
         if run.batch_size % world:
             raise UsageError(f"batch_size={run.batch_size} is not divisible by the {world} processes; "
                              "set a multiple with --set batch_size=…")

@@ -6,7 +6,9 @@ specification, the device. Each object checks its own values (``Task``, ``TrainC
 ``make_source``, ``build_model``), so this is the one place where a run is validated: a sweep calls
 :func:`validate` on all of its runs before it opens the ledger, and any problem is one line naming
 the key. Nothing here trains or loads images; models are built on torch's ``meta`` device, so even
-the paper's 46.5M-parameter U-Net costs nothing to check.
+the paper's 46.5M-parameter U-Net costs nothing to check. ``arch = "linear-exact"`` has no network: its
+plan checks that its m×m factorisation fits (:func:`empirical.linear.check_linear_exact`), and its
+:class:`ModelSpec` is a record only (:meth:`ModelSpec.build` refuses it).
 
 :func:`load_data` then builds a plan's images (in the worker that trains the run).
 """
@@ -48,6 +50,9 @@ class ModelSpec:
         """
         from .models import build_model  # noqa: PLC0415
 
+        if self.arch == "linear-exact":
+            raise ValueError("arch='linear-exact' has no torch model to build: its runs are computed in closed form "
+                             "by empirical.linear.run_linear_exact (reconscale sweep)")
         with torch.random.fork_rng(devices=[]), torch.device(device):
             torch.manual_seed(seed)
             return build_model(self.arch, in_chans=self.in_chans, out_chans=self.out_chans, width=self.width,
@@ -93,6 +98,7 @@ class RunData:
     test_mask_ids: torch.Tensor
     train_x: torch.Tensor | None = None
     train_mask_ids: torch.Tensor | None = None
+    train_ids: torch.Tensor | None = None  # the training images' indices (seed arch linear-exact's fixed noise)
 
 
 def _source(run: RunConfig, spec: str, *, options: dict) -> Source:
@@ -129,10 +135,17 @@ def plan(run: RunConfig) -> RunPlan:
         raise
     test_source = _source(run, run.test_data, options={}) if run.test_data else source
     C = run.channels
+    if run.arch == "linear-exact":  # no network: check the size of its factorisation instead
+        from .linear import check_linear_exact  # noqa: PLC0415
+
+        m, n = task.in_channels(C) * run.size**2, task.out_channels(C) * run.size**2
+        check_linear_exact(m, n, size=run.size, in_chans=task.in_channels(C))
     spec = ModelSpec(arch=run.arch, in_chans=task.in_channels(C), out_chans=task.out_channels(C), width=run.width,
                      image_shape=(run.size, run.size),
-                     residual=run.residual and run.arch != "linear" and task.in_channels(C) == task.out_channels(C),
-                     options=(("num_pool_layers", run.depth),) if run.arch == "unet" else ())
+                     residual=run.residual and run.arch not in ("linear", "linear-exact")
+                     and task.in_channels(C) == task.out_channels(C),
+                     options=(("num_pool_layers", run.depth),) if run.arch == "unet" else
+                     (("k_max", run.linear_kmax),) if run.arch == "linear-exact" else ())
     return RunPlan(config=run, task=task, train=tcfg, source=source, test_source=test_source, model=spec, clamp=clamp)
 
 
@@ -171,7 +184,7 @@ def validate(runs: Sequence[RunConfig]) -> list[RunPlan]:
         try:
             p = plan(run)
             key = (p.model, run.size)
-            if key not in models_seen:
+            if key not in models_seen and run.arch != "linear-exact":  # linear-exact: checked by plan()
                 _check_model(p)
                 models_seen.add(key)
             src_key = (run.data, run.test_data, run.size, run.channels, run.data_seed, run.d, repr(run.source),
@@ -223,4 +236,5 @@ def load_data(p: RunPlan, *, with_train: bool = True) -> RunData:
     if with_train:
         tr_idx = split.train(run.N)
         data.train_x, data.train_mask_ids = images(p.source, tr_idx), mask_ids(p.source, tr_idx)
+        data.train_ids = ids(tr_idx)
     return data

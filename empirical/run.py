@@ -7,6 +7,10 @@ and a corrupt checkpoint is moved aside and reported as a ``failed`` row: a re-r
 ``--retry-failed`` trains that run from scratch. Storage errors (disk full, read-only) do raise:
 the driver stops the sweep cleanly on them.
 
+Runs of ``arch = "linear-exact"`` are no training: :func:`run_one` hands them to
+:func:`empirical.linear.run_linear_exact` (the learned linear estimator in closed form, scored by the
+same :func:`~empirical.train.evaluate` path and written as the same kind of row).
+
 Every finished row is also written, with the run's identity, to ``RUN_DIR/result.json``, so a
 finished run survives a driver that dies before recording it.
 """
@@ -54,6 +58,10 @@ def run_one(run: RunConfig, run_dir: str | Path, *, progress: bool = False) -> R
     run_dir.mkdir(parents=True, exist_ok=True)
     p = plan(run)
     data = load_data(p)
+    if run.arch == "linear-exact":  # closed form, no torch training (writes result.json itself)
+        from .linear import run_linear_exact  # noqa: PLC0415
+
+        return run_linear_exact(p, data, run_dir)
     model = p.model.build(run.seed)
     ckpt = run_dir / "ckpt.pt"
     try:

@@ -257,3 +257,27 @@ def test_other_misuse_is_reported():
         params_for_width([8.0, 8.0], [1e4, 1e4])
     with pytest.raises(ValueError, match="width must be positive"):
         params_for_width(WIDTHS, PS)(-1.0)
+
+
+# ---------------------------------------------------------------------- fit quality and refusal
+def test_reports_residuals_against_the_seeds_spread(rng):
+    N, P = grid(replicates=3)
+    good = JointLaw().fit(N, noisy(formula(N, P, **TRUE), rng), P=P)
+    q = good.quality()
+    assert q["fits"] is True and q["ratio"] < 1.2 and good.fit_verdict_.startswith("fits")
+    assert q["seed_std"] == pytest.approx(NOISE, rel=0.3)
+    # a sweep the additive law cannot describe: the width's benefit flips sign with N (an interaction)
+    E = formula(N, P, **TRUE) * np.exp(0.4 * np.sin(np.log(N)) * np.log(P / P.min()) / np.log(P.max() / P.min()))
+    bad = JointLaw().fit(N, noisy(E, rng), P=P)
+    assert bad.fits_ is False and bad.fit_ratio_ > 1.5 and bad.fit_verdict_.startswith("does not fit")
+    single = JointLaw().fit(*grid(replicates=1)[:1], formula(*grid(replicates=1), **TRUE), P=grid(replicates=1)[1])
+    assert single.fits_ is None and "not checked" in single.fit_verdict_
+
+
+def test_refuses_when_width_never_varies_at_a_fixed_N():
+    N = np.repeat(NS, 2)
+    P = np.repeat(PS[: NS.size] if PS.size >= NS.size else np.geomspace(1e4, 1e6, NS.size), 2)
+    y = formula(N, P, **TRUE)
+    with pytest.raises(ValueError, match="single width") as e:
+        JointLaw().fit(N, y, P=P)
+    assert "\n" not in str(e.value)

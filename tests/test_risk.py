@@ -113,7 +113,10 @@ OPERATORS = {"denoise": None, "mri": MRI((4, 4), accel=2, center_fraction=0.25),
 
 
 @settings(max_examples=60, deadline=None)
-@given(seed=st.integers(0, 2**32 - 1), scale=st.floats(1e-3, 1e3), sigma=st.floats(0.0, 3.0),
+# σ in (0, 1e-3) is left out: there the least-squares reference itself is ill-conditioned (its
+# singular values ~σ fall below lstsq's cut-off), so it would test numpy, not the library.
+@given(seed=st.integers(0, 2**32 - 1), scale=st.floats(1e-3, 1e3),
+       sigma=st.one_of(st.just(0.0), st.floats(1e-3, 3.0)),
        op=st.sampled_from(["denoise", "mri", "sr"]))
 def test_risk_and_floor_match_the_definition(seed, scale, sigma, op):
     """R(W) and R* against the definition and an independent minimiser; R(W) ≥ R* on the *definition*.
@@ -138,7 +141,8 @@ def test_risk_and_floor_match_the_definition(seed, scale, sigma, op):
     for t in (1e-3, 1e-2):
         near = _definition_risk(W_opt + t * D, A, B, sigma)
         assert near >= floor - 1e-14
-        assert pop.risk(W_opt + t * D) == pytest.approx(near, rel=1e-9, abs=1e-14)
+        # abs: both sides are O(1) terms cancelling to ~t² (R* = 0 at σ = 0), so ~1e-14 of rounding remains
+        assert pop.risk(W_opt + t * D) == pytest.approx(near, rel=1e-9, abs=1e-12)
 
 
 @pytest.mark.parametrize("op", ["denoise", "mri", "sr"])

@@ -312,3 +312,39 @@ def test_psnr_mse_round_trip():
     assert psnr_to_mse(20.0, data_range=255.0) == pytest.approx(255.0**2 / 100)
     with pytest.raises(ValueError, match="mse must be positive"):
         mse_to_psnr([0.0])
+
+
+def test_delta_band_of_a_power_law_is_the_ols_confidence_band():
+    from scipy.stats import t as t_dist
+
+    from bridge.uncertainty import delta_band
+
+    rng = np.random.default_rng(5)
+    N = np.repeat(2.0 ** np.arange(4, 11), 3)
+    y = 0.05 * N**-0.3 * np.exp(0.03 * rng.standard_normal(N.size))
+    law = PowerLaw().fit(N, y)
+    X = np.column_stack([np.ones_like(N), np.log(N)])
+    beta, res, *_ = np.linalg.lstsq(X, np.log(y), rcond=None)
+    s2 = float(res[0]) / (N.size - 2)
+    x0 = np.array([1.0, np.log(1e5)])
+    se = np.sqrt(s2 * x0 @ np.linalg.inv(X.T @ X) @ x0)
+    q = t_dist.ppf(0.975, N.size - 2)
+    pred, lo, hi = delta_band(law, [1e5], 0.95)
+    np.testing.assert_allclose([pred[0], lo[0], hi[0]], np.exp(x0 @ beta + np.array([0.0, -q * se, q * se])),
+                               rtol=1e-5)
+
+
+def test_floor_profile_reaches_zero_for_a_pure_power_law():
+    from bridge.uncertainty import floor_profile
+
+    rng = np.random.default_rng(11)
+    N = np.repeat(2.0 ** np.arange(4, 11), 3)
+    y = 0.05 * N**-0.3 * np.exp(0.02 * rng.standard_normal(N.size))
+    law = FloorPowerLaw().fit(N, y)
+    prof = floor_profile(N, y, law)
+    assert prof["lo"] < 0.1 * max(law.floor_, 1e-12) and prof["p0"] > 0.025
+    # a clear floor: the profile interval stays away from 0 and the test rejects floor = 0
+    y = (0.004 + 0.3 * N**-0.6) * np.exp(0.01 * rng.standard_normal(N.size))
+    law = FloorPowerLaw().fit(N, y)
+    prof = floor_profile(N, y, law)
+    assert prof["lo"] > 0.3 * law.floor_ and prof["p0"] < 1e-3

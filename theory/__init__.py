@@ -6,7 +6,8 @@ accelerated MRI, super-resolution) with noise σ. For every estimator — W*, W_
 gradient flow and the whole gradient-descent path W^k — the risk comes from one factorisation of
 the training data, and its expectation over training sets from Monte Carlo (plain or
 Rao–Blackwellised), the exact least-squares identity, the large-N law, or a random-matrix
-deterministic equivalent.
+deterministic equivalent. ``theory.datamodel`` / ``theory.data_asymptotics``: a signal model
+estimated from data (full covariance or stationary power spectrum), trained on P and tested on Q.
 
 numpy/scipy only at import time; sympy (``theory.symbolic``) and cupy (``backend="cupy"``) load
 on use. Never imports torch.
@@ -14,6 +15,17 @@ on use. Never imports torch.
 
 from .asymptotics import large_n_curve, ols_expected_risk, rmt_curve, spectrum_support
 from .curves import METHODS, argmin_curve, expected_risk, to_records
+from .data_asymptotics import DataEquivalent, ShiftSpectrum, argmin_steps, data_rmt_curve, shift_spectrum
+from .datamodel import (
+    DATA_METHODS,
+    DataModel,
+    DataSpectrum,
+    data_expected_risk,
+    data_montecarlo,
+    fourier_power,
+    real_fourier_basis,
+    second_moment_spectrum,
+)
 from .estimators import (
     TrainingSpectrum,
     check_lr,
@@ -36,6 +48,10 @@ from .risk import conditional_risk_path, hadamard_quadform, risk_path, validatio
 from .signals import SpectralSignal, SubspaceSignal, random_orthonormal
 
 __all__ = [
+    "DATA_METHODS",
+    "DataEquivalent",
+    "DataModel",
+    "DataSpectrum",
     "Denoise",
     "ESTIMATOR_NAMES",
     "Estimator",
@@ -50,9 +66,14 @@ __all__ = [
     "SuperResolution",
     "TrainingSpectrum",
     "argmin_curve",
+    "argmin_steps",
     "check_lr",
     "conditional_risk_path",
+    "data_expected_risk",
+    "data_montecarlo",
+    "data_rmt_curve",
     "expected_risk",
+    "fourier_power",
     "gd_filter",
     "gd_loop",
     "gf_filter",
@@ -73,6 +94,10 @@ __all__ = [
     "risk_path",
     "rmt_curve",
     "random_orthonormal",
+    "real_fourier_basis",
+    "second_moment_spectrum",
+    "shift_spectrum",
+    "ShiftSpectrum",
     "spectrum_support",
     "to_records",
     "validation_error_path",

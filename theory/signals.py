@@ -105,14 +105,28 @@ class SpectralSignal:
         return cls(tuple(mu), basis=basis, label=f"powerlaw(alpha={alpha:g})")
 
     @classmethod
-    def from_data(cls, X: np.ndarray, *, basis: str = "identity") -> "SpectralSignal":
-        """Eigenvalues of the sample second-moment matrix X Xᵀ / N of data X, shape (n, N).
+    def from_data(cls, X: np.ndarray, *, basis: str = "identity", method: str = "covariance",
+                  shape: tuple[int, int] | None = None) -> "SpectralSignal":
+        """Eigenvalues of the (uncentred) sample second-moment matrix X Xᵀ / N of data X, shape (n, N).
 
-        Only the spectrum is kept (sorted descending); the basis is ``basis``.
+        Args:
+            X: (n, N) data, one example per column.
+            basis: basis of the returned signal (only the spectrum is kept, sorted descending).
+            method: ``"covariance"`` (eigenvalues of X Xᵀ/N) or ``"stationary"`` (the averaged 2-D
+                power spectrum of crops of size ``shape``: exact for periodic stationary images;
+                see :func:`theory.datamodel.second_moment_spectrum`, which also keeps the basis).
+            shape: crop size (h, w), h·w = n (``"stationary"`` only).
         """
         X = np.asarray(X, dtype=float)
         if X.ndim != 2 or X.shape[1] < 1:
             raise ValueError("X must be a 2-D array of shape (n, N) with N ≥ 1")
+        if method == "stationary":
+            from .datamodel import second_moment_spectrum  # noqa: PLC0415 (datamodel imports this module)
+
+            mu = np.sort(second_moment_spectrum(X.T, method="stationary", shape=shape).mu)[::-1]
+            return cls(tuple(mu), basis=basis, label="from_data(stationary)")
+        if method != "covariance":
+            raise ValueError(f"unknown method {method!r}; use 'covariance' or 'stationary'")
         mu = np.clip(np.linalg.eigvalsh(X @ X.T / X.shape[1])[::-1], 0.0, None)
         return cls(tuple(mu), basis=basis, label="from_data")
 
