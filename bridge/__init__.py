@@ -2,13 +2,16 @@
 
 Fitted laws (:mod:`bridge.laws`), their uncertainty (:mod:`bridge.uncertainty`), the joint law in
 data and model size (:mod:`bridge.joint`), torch-free reading of sweep results
-(:mod:`bridge.results`), theory-vs-experiment alignment and calibration (:mod:`bridge.compare`).
+(:mod:`bridge.results`), theory-vs-experiment alignment and calibration (:mod:`bridge.compare`), and
+the linear theory of a sweep's own images (:mod:`bridge.datatheory`).
 Figures live in :mod:`bridge.plot` (pure drawing functions) and :mod:`bridge.figures` (from
 tables); neither is imported here, so ``import bridge`` never loads matplotlib. ``bridge`` never
 imports torch or ``empirical``: it reads what a sweep wrote.
 """
 
-from .compare import Calibration, Curve, align, calibrate, compare_fits, empirical_curve, theory_curve
+from .compare import (CALIBRATION_MODELS, Calibration, Curve, align, calibrate, compare_fits, empirical_curve,
+                      power_relative_curve, theory_curve)
+from .datatheory import data_theory_curve, load_data_model
 from .joint import JointLaw, gain_table, params_for_width, smallest_width
 from .laws import BrokenPowerLaw, FloorPowerLaw, Law, PowerLaw, SaturatingLaw
 from .results import aggregate, load_table, read_ledger, results_table, select_per_N
@@ -16,6 +19,7 @@ from .uncertainty import (Bootstrap, BreakResult, bootstrap, compare_laws, detec
                           n_to_margin, n_to_margin_ci, psnr_to_mse)
 
 __all__ = [
+    "CALIBRATION_MODELS",
     "Bootstrap",
     "BreakResult",
     "BrokenPowerLaw",
@@ -32,15 +36,18 @@ __all__ = [
     "calibrate",
     "compare_fits",
     "compare_laws",
+    "data_theory_curve",
     "detect_break",
     "empirical_curve",
     "extrapolate",
     "gain_table",
+    "load_data_model",
     "load_table",
     "mse_to_psnr",
     "n_to_margin",
     "n_to_margin_ci",
     "params_for_width",
+    "power_relative_curve",
     "psnr_to_mse",
     "read_ledger",
     "results_table",

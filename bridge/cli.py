@@ -29,11 +29,14 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "theory": ("theory.cli", "main", "exact and asymptotic risk of linear estimators (curve, setups)"),
     "sweep": ("empirical.cli", "sweep_main", "train networks across N, width, seed… into a resumable ledger"),
     "results": ("bridge.cli", "results_main", "export a sweep's ledger as a tidy table (csv, json, parquet)"),
+    "spectrum": ("empirical.spectrum", "spectrum_main", "second moments of a config's training and test images (theory of your data)"),
     "baselines": ("empirical.baselines", "baselines_main", "classical baselines on a sweep config's test sets"),
     "fit": ("bridge.cli", "fit_main", "fit scaling laws (power, floor, broken) with bootstrap intervals"),
     "plot": ("bridge.cli", "plot_main", "draw a figure (theory, risk-vs-k, empirical, params) from a results file"),
     "compare": ("bridge.cli", "compare_main", "theory vs experiment on one N axis; calibrate the linear theory"),
     "paper-figures": ("bridge.cli", "paper_figures_main", "compute the paper's 8 theory setups and draw figure 1"),
+    "controlled": ("bridge.controlled", "controlled_main",
+                   "networks on the subspace source next to the linear theory and the Bayes floor"),
     "demo": ("bridge.demo", "demo_main", "the one-command demo: theory, a CPU sweep, baselines, fits, figures, report"),
 }
 
@@ -265,7 +268,8 @@ def plot_main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--setup", type=int, default=1, help="theory: which setup (1–8)")
     p.add_argument("--metric", default="psnr", help="empirical/params: psnr, ssim, mse or nmse")
     p.add_argument("--where", action="append", default=[], metavar="KEY=VALUE")
-    p.add_argument("--extrapolate-to", type=float, default=1e6)
+    p.add_argument("--extrapolate-to", type=float, default=None,
+                   help="empirical: draw the law-family band up to this N (default 4× the largest N trained)")
     p.add_argument("--boot", type=int, default=100)
     p.add_argument("--seed", type=int, default=0)
 
@@ -299,7 +303,7 @@ def plot_main(argv: Sequence[str] | None = None) -> int:
 
 # ----------------------------------------------------------------------------------------- compare
 def compare_main(argv: Sequence[str] | None = None) -> int:
-    """``reconscale compare THEORY_TABLE SWEEP_DIR [--setup S] [--interpolate] [--calibrate] [--out DIR]``."""
+    """``reconscale compare THEORY_TABLE SWEEP_DIR [--setup S] [--interpolate] [--calibrate [--model M]] [--out DIR]``."""
     p = Parser(prog="reconscale compare", description="Theory and experiment on one N axis (error relative to "
                 "the noisy input): aligned table, the same law fitted to both side by side, optionally the linear "
                 "theory calibrated to the experiment, and figure 4.")
@@ -310,7 +314,11 @@ def compare_main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--interpolate", action="store_true",
                    help="interpolate the theory onto the experiment's N (log-log; never extrapolates)")
     p.add_argument("--calibrate", action="store_true",
-                   help="also fit the theory's d_eff and σ to the experiment (n = the images' pixel count)")
+                   help="also fit a linear theory to the experiment (n = the images' pixel count), with seed-bootstrap "
+                        "intervals; unidentified parameters are reported as such and the calibration is not drawn")
+    p.add_argument("--model", choices=("subspace", "power"), default="subspace",
+                   help="calibration model: subspace (fits d_eff and σ) or power (a power-law spectrum: exponent and "
+                        "scale, with σ = the runs' noise level)")
     p.add_argument("--law", choices=("floor", "power", "broken"), default="floor")
     p.add_argument("--boot", type=int, default=200)
     p.add_argument("--seed", type=int, default=0)
@@ -346,15 +354,25 @@ def compare_main(argv: Sequence[str] | None = None) -> int:
         if a.calibrate:
             done = [r for r in runs if r.get("status") == "done"]
             n = int(done[0]["size"]) ** 2 * int(done[0].get("channels", 1))
-            cal = calibrate(emp, n=n, progress=True)
+            sigma = None
+            if a.model == "power":
+                sigmas = {r.get("sigma") for r in done}
+                if len(sigmas) != 1 or None in sigmas:
+                    raise UsageError("reconscale compare: error: --model power needs one noise level in the runs "
+                                     f"(found {sorted(map(str, sigmas))}); filter the sweep to one sigma")
+                sigma = float(sigmas.pop())
+            cal = calibrate(emp, n=n, model=a.model, sigma=sigma, n_boot=max(a.boot, 20), rng=rng, progress=True)
             cal_row = cal.as_dict()
-            fd = identify("d_eff", cal.d_eff, *cal.d_ci, kind="scale", bounds=(1.0, float(n)))
-            fs = identify("sigma", cal.sigma, *cal.sigma_ci, kind="scale")
-            cal_row["identified"] = fd["identified"] and fs["identified"]
-            cal_row["reason"] = "; ".join(f"{f['quantity']}: {f['reason']}" for f in (fd, fs) if not f["identified"])
-            text += ("\ncalibrated linear theory" + ("" if cal_row["identified"] else " (NOT IDENTIFIED)") + ":\n"
-                     + f"  d_eff: {finding_text(fd)}\n  σ: {finding_text(fs)}\n"
-                     + f"  RMS log error {cal.rms_log_error:.3g} over {cal.evaluations} theory curves\n")
+            text += (f"\ncalibrated linear theory ({a.model} model)"
+                     + ("" if cal.identified else " (NOT IDENTIFIED: not drawn)") + ":\n")
+            for name, f in cal.findings.items():
+                shown = (f"{f['value']:.4g} [{f['lo']:.4g}, {f['hi']:.4g}]" if f["identified"]
+                         else f"not identified ({f['reason']})")
+                text += f"  {name}: {shown}\n"
+            if a.model == "power":
+                text += f"  sigma: {cal.sigma:.4g} (given: the runs' noise level)\n"
+            text += (f"  intervals at {cal.level:g}: {cal.interval_method}\n"
+                     f"  RMS log error {cal.rms_log_error:.3g} over {cal.evaluations} theory curves\n")
         sys.stdout.write(text)
         if a.out:
             from . import figures  # noqa: PLC0415
@@ -362,7 +380,7 @@ def compare_main(argv: Sequence[str] | None = None) -> int:
             out = Path(a.out)
             res = {"aligned": aligned, "fits": fits, "calibration": cal_row}
             _write(json.dumps(res, indent=1, default=float) + "\n", str(out / "compare.json"))
-            drawn = cal is not None and cal_row["identified"]  # an unidentified calibration is not drawn
+            drawn = cal is not None and cal.identified  # an unidentified calibration is not drawn
             figures.overlay_figure(th_al, emp, out / "fig4_theory_vs_experiment",
                                    calibrated=(cal.N, cal.y) if drawn else None)
         return 0

@@ -1,19 +1,29 @@
-"""``reconscale demo`` — the README's main job: theory and experiment on one N axis, on a CPU.
+"""``reconscale demo`` — theory and experiment on one N axis, on a CPU, in under ten minutes.
 
-1. a small denoising sweep (``quick-denoise``'s photo patches, σ = 25/255; 3 U-Net widths, 6 values
-   of N, 2 seeds; 20 epochs per N, capped at 1000 steps) evaluated on the held-out real photographs — run as the ``reconscale sweep``
-   command in a child process, so ``bridge`` never imports torch and reads the results from the
-   ledger like any other user;
-2. the classical baselines on the same test crops and noise (``reconscale baselines``);
-3. fits of the best-width PSNR curve (saturating law with a bootstrap band over seeds, floor and
-   broken power laws on the MSE scale, break N, extrapolation to N = 10⁵ and 10⁶), and the joint
-   law in N and parameter count with the data-vs-width guideline;
-4. the linear theory calibrated to the experiment (d_eff and σ of the subspace model with n = the
-   crops' pixel count), its curve on an extended N grid, and both fitted with the same law;
-5. figures 2–4 (PNG + PDF) and ``report.md`` in DIR, a summary table on stdout.
+The setting is ``quick-denoise``'s: grey crops of the 10 training photographs, σ = 25/255, scored on
+the 20 fixed crops of the 5 held-out photographs, here at 16×16 pixels (n = 256) so that the linear
+curves reach their floor. Three curves on one N axis:
+
+1. **theory** — the Gaussian model with the training crops' second moments (``reconscale
+   spectrum``: Σ_P from 65 536 training crops, Σ_Q the test crops' own), early-stopped GD with k
+   chosen by the training distribution's risk (:mod:`bridge.datatheory`). Nothing is fitted;
+2. **linear** — the learned linear estimator on the real crops, ``arch = "linear-exact"`` (closed
+   form, k chosen on the validation crops), N from 16 to 65 536;
+3. **network** — U-Nets (best width per N by validation MSE), N from 16 to 1024;
+
+next to the classical baselines on the same test crops and noise (``reconscale baselines``) and two
+floors: the **linear floor** R_Q(W*_P) (what any number of training crops gives a linear map) and the
+**Wiener floor** of the test crops themselves, R_Q(W*_Q).
+
+PSNR here is 10 log₁₀(1/MSE) of the mean test MSE over the test crops (the theory predicts MSE; the
+sweep's ``test_psnr`` is a mean of per-image PSNRs, a different number): per seed, then mean ± SEM
+over seeds. The sweeps and the spectrum run as ``reconscale`` commands in child processes, so
+``bridge`` never imports torch and reads the results from the ledgers like any other user.
 
 Every stage writes its result into DIR atomically and is skipped when it is already there (the
-sweep resumes from its ledger), so an interrupted demo resumes where it stopped.
+sweeps resume from their ledgers), so an interrupted demo resumes where it stopped. Outputs:
+``summary.json`` (``curves``: rows ``{curve, N, psnr, psnr_sem, mse, mse_sem, seeds}``; ``findings``:
+rows ``{quantity, value, lo, hi, identified, reason}``), ``report.md`` and ``figures/``.
 """
 
 from __future__ import annotations
@@ -29,30 +39,50 @@ from typing import Any, Sequence
 
 import numpy as np
 
-__all__ = ["DemoConfig", "SMOKE", "run_demo", "demo_main"]
+__all__ = ["DemoConfig", "SMOKE", "run_demo", "demo_main", "curve_rows", "crossing", "demo_findings"]
 
 
 @dataclass(frozen=True)
 class DemoConfig:
-    """What the demo runs. ``SMOKE`` is the same path on a tiny grid (CI)."""
+    """What the demo runs. ``SMOKE`` is the same path on a tiny grid (CI).
+
+    Attributes:
+        config: the sweep config every stage starts from.
+        data: ``--set`` values shared by every stage (crop size, test crops).
+        N_linear: N of the linear-exact runs and of the theory curve.
+        N_network: N of the networks (a subset of ``N_linear``).
+        widths, seeds: the networks' widths; seeds of both sweeps.
+        training: ``--set`` values of the network sweep only.
+        examples: training crops of Σ_P. workers: network runs in parallel (one thread each).
+        n_boot: bootstrap resamples of the network fits. seed: their randomness.
+    """
 
     config: str = "quick-denoise"
-    N: tuple[int, ...] = (16, 32, 64, 128, 256, 512)
-    widths: tuple[int, ...] = (4, 8, 16)
+    # 256 validation crops: on the default 24, linear-exact's k was chosen badly enough to stay 0.4 dB
+    # under the linear floor at N = 65 536 (measured; 0.0 dB with 256)
+    data: tuple[str, ...] = ("size=16", "n_test=20", "n_val=256")
+    N_linear: tuple[int, ...] = (16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 16384, 65536)
+    N_network: tuple[int, ...] = (16, 64, 256, 1024)
+    widths: tuple[int, ...] = (4, 8)
     seeds: tuple[int, ...] = (0, 1)
-    overrides: tuple[str, ...] = ("epochs=20",)  # extra `--set key=value` for the sweep and the baselines
+    training: tuple[str, ...] = ("batch_size=16", "epochs=40", "min_steps=200", "max_steps=1200", "eval_every=100")
+    examples: int = 65536
+    workers: int = 2
     n_boot: int = 100
-    calibration_evals: int = 20
-    theory_N: tuple[int, ...] = (1024, 4096, 16384)  # extra N for the calibrated theory curve
     seed: int = 0
 
-    def sweep_sets(self) -> list[str]:
-        return [f"N={list(self.N)}", f"width={list(self.widths)}", f"seed={list(self.seeds)}", *self.overrides]
+    def __post_init__(self) -> None:
+        if not set(self.N_network) <= set(self.N_linear):
+            raise ValueError("N_network must be a subset of N_linear (the networks are compared at equal N)")
 
 
-SMOKE = DemoConfig(N=(4, 8, 16, 32), widths=(4, 6), seeds=(0, 1), n_boot=30, calibration_evals=8, theory_N=(128,),
-                   overrides=("size=16", "n_val=6", "n_test=4", "depth=1", "min_steps=20", "max_steps=40",
-                              "eval_every=20", "batch_size=4"))
+SMOKE = DemoConfig(data=("size=8", "n_test=4", "n_val=6"), N_linear=(8, 16, 32, 128, 512), N_network=(8, 16, 32),
+                   widths=(4, 6), seeds=(0, 1), examples=1024, n_boot=30,
+                   training=("depth=1", "batch_size=4", "min_steps=20", "max_steps=40", "eval_every=20"))
+
+
+def _sets(values: Sequence[str]) -> list[str]:
+    return [x for s in values for x in ("--set", s)]
 
 
 def _atomic_json(path: Path, obj: Any) -> None:
@@ -61,15 +91,16 @@ def _atomic_json(path: Path, obj: Any) -> None:
     atomic_write(path, json.dumps(obj, indent=1, default=float) + "\n")
 
 
-def _command(args: list[str], what: str, quiet: bool) -> None:
-    """Run a ``reconscale`` command in a child process (torch stays out of this one)."""
+def _command(args: list[str], what: str, quiet: bool, rerun: str = "the demo") -> None:
+    """Run a ``reconscale`` command in a child process (torch stays out of this one); ``rerun`` names
+    the command the user re-runs to resume."""
     cmd = [sys.executable, "-m", "bridge.cli", *args]
     proc = subprocess.run(cmd, stdout=subprocess.DEVNULL if quiet else None, stderr=None)
     if proc.returncode == 130:
         raise KeyboardInterrupt
     if proc.returncode != 0:
         raise ValueError(f"the {what} step failed (exit {proc.returncode}; its message is above); fix it and re-run "
-                         "the demo to resume")
+                         f"{rerun} to resume")
 
 
 def _stage(path: Path, compute: Any, log: Any) -> Any:
@@ -83,83 +114,214 @@ def _stage(path: Path, compute: Any, log: Any) -> Any:
     return obj
 
 
+# ----------------------------------------------------------------------------------- the curves
+def curve_rows(runs: Sequence[dict], *, curve: str) -> list[dict]:
+    """One row per N of a sweep's runs: the best width by mean validation MSE, its test MSE per seed.
+
+    Args:
+        runs: ledger rows (``bridge.results.load_table``), status ``done``.
+        curve: the name the rows carry.
+
+    Returns:
+        Rows ``{curve, N, width, seeds, mse, mse_sem, psnr, psnr_sem}``: ``mse`` the mean over seeds of
+        the test MSE, ``psnr`` the mean over seeds of 10 log₁₀(1/test MSE); SEMs over seeds (0 with
+        one seed).
+    """
+    by_N: dict[int, dict[Any, list[dict]]] = {}
+    for r in runs:
+        if r.get("status") == "done":
+            by_N.setdefault(int(r["N"]), {}).setdefault(r.get("width"), []).append(r)
+    rows = []
+    for N in sorted(by_N):
+        rs = min(by_N[N].values(), key=lambda g: float(np.mean([r["val_mse"] for r in g])))
+        mse = np.array([r["test_mse"] for r in rs], float)
+        psnr = -10 * np.log10(mse)
+        s = mse.size
+        rows.append({"curve": curve, "N": N, "width": rs[0].get("width"), "seeds": s, "mse": float(mse.mean()),
+                     "mse_sem": float(mse.std(ddof=1) / np.sqrt(s)) if s > 1 else 0.0, "psnr": float(psnr.mean()),
+                     "psnr_sem": float(psnr.std(ddof=1) / np.sqrt(s)) if s > 1 else 0.0})
+    return rows
+
+
+def crossing(a: Sequence[dict], b: Sequence[dict], *, what: str, z: float = 2.0) -> dict:
+    """Where curve ``a`` overtakes curve ``b`` in PSNR (both rows of :func:`curve_rows`, compared at common N).
+
+    ``a`` is *ahead* at N when psnr_a − psnr_b > z·√(sem_a² + sem_b²), *behind* when below −z·… .
+    The crossing is identified when a is behind (or tied) at one N and ahead at every larger common N:
+    its value interpolates the difference linearly in log N between the last N not ahead and the
+    first ahead, ``lo``/``hi`` are those two N. Otherwise it is not identified, with the reason
+    (ahead already at the smallest N; never ahead; ahead then behind again).
+
+    Returns:
+        A finding ``{quantity, value, lo, hi, identified, reason}``.
+    """
+    bN = {r["N"]: r for r in b}
+    common = [r for r in a if r["N"] in bN]
+    out = {"quantity": what, "value": None, "lo": None, "hi": None, "identified": False}
+    if len(common) < 2:
+        return {**out, "reason": "fewer than 2 common N"}
+    Ns = np.array([r["N"] for r in common], float)
+    diff = np.array([r["psnr"] - bN[r["N"]]["psnr"] for r in common])
+    se = np.array([np.hypot(r["psnr_sem"], bN[r["N"]]["psnr_sem"]) for r in common])
+    ahead = diff > z * se
+    if ahead.all():
+        return {**out, "hi": float(Ns[0]), "reason": f"ahead already at the smallest common N = {Ns[0]:g} "
+                f"(by {diff[0]:.2f} dB): the crossing lies below the data"}
+    if not ahead[-1]:
+        return {**out, "lo": float(Ns[-1]), "reason": f"not ahead at any N up to {Ns[-1]:g} beyond {z:g} SEM "
+                f"(difference there {diff[-1]:+.2f} dB)" if not ahead.any() else
+                f"ahead at some N but not at the largest, {Ns[-1]:g} ({diff[-1]:+.2f} dB): no single crossing"}
+    j = int(np.flatnonzero(~ahead)[-1])  # the last N not ahead; every larger N is ahead
+    x0, x1, d0, d1 = np.log(Ns[j]), np.log(Ns[j + 1]), diff[j], diff[j + 1]
+    t = float(np.clip(-d0 / (d1 - d0), 0, 1)) if d1 != d0 else 0.5
+    return {**out, "value": float(np.exp(x0 + t * (x1 - x0))), "lo": float(Ns[j]), "hi": float(Ns[j + 1]),
+            "identified": True, "reason": f"behind or tied at N = {Ns[j]:g} ({d0:+.2f} dB), ahead from N = "
+            f"{Ns[j + 1]:g} ({d1:+.2f} dB); value interpolated in log N"}
+
+
+def _psnr(mse: float) -> float:
+    return float(-10 * np.log10(mse))
+
+
+def demo_findings(theory: Sequence[dict], linear: Sequence[dict], network: Sequence[dict], fits: dict | None,
+                  *, gap_from: int = 64) -> tuple[list[dict], list[dict]]:
+    """What the three curves show, as findings, and the theory-vs-linear gaps per N.
+
+    Returns:
+        ``(findings, gaps)``: findings ``{quantity, value, lo, hi, identified, reason}``; gaps
+        ``{N, theory_psnr, linear_psnr, gap_db}`` (theory − linear) at every N of both curves.
+    """
+    th = {r["N"]: r for r in theory}
+    floor_PQ, floor_Q = theory[0]["floor_P_on_Q"], theory[0]["floor_Q"]
+    gaps = [{"N": r["N"], "theory_psnr": th[r["N"]]["psnr"], "linear_psnr": r["psnr"],
+             "gap_db": th[r["N"]]["psnr"] - r["psnr"]} for r in linear if r["N"] in th]
+
+    def row(q: str, v: float | None, reason: str, lo: float | None = None, hi: float | None = None,
+            ok: bool = True) -> dict:
+        return {"quantity": q, "value": v, "lo": v if lo is None else lo, "hi": v if hi is None else hi,
+                "identified": ok, "reason": reason}
+
+    out = [row("linear floor: PSNR of W*_P on the test crops (dB)", _psnr(floor_PQ),
+               "the N → ∞ limit of the learned linear estimator, from the training crops' second moments"),
+           row("Wiener floor of the test crops: PSNR of W*_Q (dB)", _psnr(floor_Q),
+               "the best linear map for the test crops themselves (knows Q: no estimator learned on P attains it)")]
+    rank_Q, n_pix = theory[0].get("rank_Q"), theory[0].get("n")
+    if rank_Q is not None and n_pix is not None and rank_Q < n_pix:
+        out[1].update(value=None, lo=None, hi=None, identified=False,
+                      reason=f"Σ_Q of the test crops has rank {rank_Q} < n = {n_pix}: W*_Q projects onto their span "
+                      "(it would need more test crops than pixels)")
+    far = [g for g in gaps if g["N"] >= gap_from]
+    if far:
+        d = np.array([g["gap_db"] for g in far])
+        i = int(np.argmax(np.abs(d)))
+        out.append(row(f"theory − linear PSNR, largest |gap| over N ≥ {gap_from} (dB)", float(d[i]),
+                       f"at N = {far[i]['N']:g}; gaps per N in 'gaps'", lo=float(d.min()), hi=float(d.max())))
+    big = linear[-1]
+    out.append(row(f"linear at its largest N = {big['N']:g}: dB below the linear floor",
+                   _psnr(floor_PQ) - big["psnr"], f"± {big['psnr_sem']:.2f} dB (SEM over {big['seeds']} seeds)"))
+    tb = th.get(big["N"])
+    if tb is not None:
+        out.append(row(f"theory at N = {big['N']:g}: dB below the linear floor", _psnr(floor_PQ) - tb["psnr"],
+                       "the Gaussian model's own approach to its floor"))
+    out.append(crossing(network, linear, what="N where the network overtakes the learned linear estimator"))
+    floor_curve = [{"N": r["N"], "psnr": _psnr(floor_PQ), "psnr_sem": 0.0} for r in network]
+    out.append(crossing(network, floor_curve, what="N where the network beats the linear floor (every linear map "
+                        "learned from the training distribution)"))
+    if network:
+        nb = network[-1]
+        out.append(row(f"network at its largest N = {nb['N']:g} vs the linear floor (dB)", nb["psnr"] - _psnr(floor_PQ),
+                       f"± {nb['psnr_sem']:.2f} dB (SEM over {nb['seeds']} seeds); positive: better than any linear map"))
+    for f in (fits or {}).get("findings", []):
+        out.append({"quantity": f"network fit: {f['quantity']}", "value": f.get("value"), "lo": f.get("lo"),
+                    "hi": f.get("hi"), "identified": bool(f.get("identified")), "reason": f.get("reason", "")})
+    return out, gaps
+
+
+# ----------------------------------------------------------------------------------- the demo
 def run_demo(out: str | Path, cfg: DemoConfig = DemoConfig(), *, progress: bool = True) -> dict[str, Any]:
     """Run (or resume) the demo into ``out``; returns the summary (also in ``out/summary.json``)."""
-    from .compare import Curve, calibrate, compare_fits, empirical_curve, theory_relative_curve  # noqa: PLC0415
-    from .figures import empirical_figure, fit_joint, overlay_figure, params_figure  # noqa: PLC0415
-    from .joint import gain_table, smallest_width  # noqa: PLC0415
+    from .datatheory import data_theory_curve, load_data_model  # noqa: PLC0415
+    from .figures import empirical_figure, three_curve_figure  # noqa: PLC0415
     from .report import analyse  # noqa: PLC0415
-    from .results import load_table, select_per_N  # noqa: PLC0415
+    from .results import load_table  # noqa: PLC0415
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
+    timings: dict[str, float] = {}
 
     def log(msg: str) -> None:
         if progress:
             print(f"[demo] {msg}", file=sys.stderr, flush=True)
 
+    def timed(name: str, fn: Any) -> Any:
+        t0 = time.perf_counter()
+        result = fn()
+        timings[name] = round(time.perf_counter() - t0, 1)
+        return result
+
     quiet = [] if progress else ["--quiet"]
-    sets = [x for s in cfg.sweep_sets() for x in ("--set", s)]
-    # 1. the sweep (resumable through its ledger)
-    log(f"sweep: {cfg.config}, N={list(cfg.N)}, widths={list(cfg.widths)}, seeds={list(cfg.seeds)}")
-    _command(["sweep", cfg.config, "--out", str(out / "sweep"), *sets, *quiet], "sweep", quiet=not progress)
-    runs = load_table(out / "sweep")
-    failed = [r for r in runs if r["status"] != "done"]
-    if failed:
-        raise ValueError(f"{len(failed)} run(s) did not finish ({failed[0]['reason'] or failed[0]['status']}); "
-                         "re-run the demo to retry them")
-    # 2. baselines on the same test crops
-    base_sets = [x for s in [*cfg.overrides, f"N={cfg.N[0]}", f"width={cfg.widths[0]}", f"seed={cfg.seeds[0]}"]
-                 for x in ("--set", s)]
+    seeds = f"seed={list(cfg.seeds)}"
+    # 1. the second moments of the training and test crops (the theory's only input)
+    spec = out / "spectrum.npz"
+    if not spec.exists():
+        log(f"spectrum: Σ_P from {cfg.examples} training crops, Σ_Q from the test crops")
+        timed("spectrum", lambda: _command(["spectrum", cfg.config, *_sets(cfg.data), "--examples", str(cfg.examples),
+                                            "--out", str(spec), *quiet], "spectrum", quiet=not progress))
+    # 2. the learned linear estimator, exact (resumable ledger)
+    log(f"linear-exact: N={list(cfg.N_linear)}, seeds={list(cfg.seeds)}")
+    timed("linear", lambda: _command(["sweep", cfg.config, "--out", str(out / "linear"), *_sets(cfg.data),
+                                      *_sets(["arch=linear-exact", f"N={list(cfg.N_linear)}", seeds]), *quiet],
+                                     "linear sweep", quiet=not progress))
+    # 3. the networks
+    log(f"networks: N={list(cfg.N_network)}, widths={list(cfg.widths)}, seeds={list(cfg.seeds)}")
+    # two single-threaded workers: small convolutions do not scale over threads, runs do
+    timed("network", lambda: _command(["sweep", cfg.config, "--out", str(out / "network"), *_sets(cfg.data),
+                                       "--executor", "process", "--workers", str(cfg.workers), "--threads-per-run", "1",
+                                       *_sets([f"N={list(cfg.N_network)}", f"width={list(cfg.widths)}", seeds,
+                                               *cfg.training]), *quiet], "network sweep", quiet=not progress))
+    tables = {name: load_table(out / name) for name in ("linear", "network")}
+    for name, rows in tables.items():
+        bad = [r for r in rows if r["status"] != "done"]
+        if bad:
+            raise ValueError(f"{len(bad)} {name} run(s) did not finish ({bad[0]['reason'] or bad[0]['status']}); "
+                             "re-run the demo to retry them")
+    # 4. classical baselines on the same test crops and noise
     bpath = out / "baselines.json"
     if not bpath.exists():
         log("classical baselines (tuned on validation)")
-        _command(["baselines", cfg.config, *base_sets, "--format", "json", "--out", str(bpath)], "baselines",
-                 quiet=not progress)
-    baselines = {r["baseline"]: r["psnr"] for r in json.loads(bpath.read_text()) if r.get("psnr") is not None}
-    rng = np.random.default_rng(cfg.seed)
-    # 3. fits of the experiment
-    psnr = empirical_curve(runs, metric="psnr", scale="psnr", label="U-Net (best width per N)")
-    rel = empirical_curve(runs, metric="psnr", scale="relative-input", label="U-Net (best width per N)")
-    key = hashlib.sha256(json.dumps([psnr.points[0].tolist(), psnr.points[1].tolist(), asdict(cfg)],
-                                    default=str).encode()).hexdigest()[:12]
-    fits = _stage(out / f"fits-{key}.json", lambda: analyse(*psnr.points[:2], metric="test_psnr",
-                                                            groups=psnr.points[2], n_boot=cfg.n_boot, rng=rng), log)
-    joint = fit_joint(runs, metric="psnr")[0]
-    P_of_w = {r["width"]: r["params"] for r in runs}
-    widths = sorted(P_of_w)
-    best_w = {b["N"]: b["width"] for b in select_per_N(runs, metric="psnr")}  # the paper's per-N choice
-    gains = gain_table(joint, list(best_w), [P_of_w[w] for w in best_w.values()], width=list(best_w.values()))
-    small = smallest_width(joint, sorted(best_w), widths, [P_of_w[w] for w in widths], margin_db=0.1)
-    # 4. the calibrated linear theory
-    n_pix = int(runs[0]["size"]) ** 2 * int(runs[0].get("channels", 1))
-
-    def _calibrate() -> dict:
-        cal = calibrate(rel, n=n_pix, max_evals=cfg.calibration_evals, progress=progress)
-        grid = sorted(set(int(v) for v in rel.N) | set(cfg.theory_N))
-        y = theory_relative_curve(grid, n=n_pix, d=cal.d_eff, sigma=cal.sigma, kmax=cal.kmax)
-        return {**cal.as_dict(), "N": [float(v) for v in cal.N], "y": [float(v) for v in cal.y],
-                "curve_N": grid, "curve_y": [float(v) for v in y]}
-
-    cal = _stage(out / f"calibration-{key}.json", _calibrate, log)
-    th = Curve(np.array(cal["curve_N"], float), np.array(cal["curve_y"]), np.zeros(len(cal["curve_N"])),
-               "relative-input", f"linear theory (n={n_pix}, d_eff={cal['d_eff']}, σ={cal['sigma']:.3g})")
-    side = compare_fits([th, rel], law="floor", n_boot=cfg.n_boot, rng=rng)
-    # 5. figures and report
+        timed("baselines", lambda: _command(["baselines", cfg.config, *_sets(cfg.data),
+                                             *_sets([f"N={cfg.N_network[0]}", f"seed={cfg.seeds[0]}"]),
+                                             "--format", "json", "--out", str(bpath)], "baselines",
+                                            quiet=not progress))
+    brows = [r for r in json.loads(bpath.read_text()) if r.get("mse")]
+    baselines = {r["baseline"]: _psnr(r["mse"]) for r in brows}  # PSNR of the mean MSE, as the three curves
+    baselines_mean_psnr = {r["baseline"]: r["psnr"] for r in brows}  # mean per-image PSNR, as the ledger's test_psnr
+    # 5. the theory curve (no parameter fitted) and the fits of the network curve
+    key = hashlib.sha256(json.dumps([asdict(cfg), spec.stat().st_mtime_ns]).encode()).hexdigest()[:12]
+    model, meta = load_data_model(spec)
+    theory = _stage(out / f"theory-{key}.json", lambda: timed("theory", lambda: data_theory_curve(
+        model, list(cfg.N_linear), kmax=float(tables["linear"][0]["linear_kmax"]))), log)
+    linear = curve_rows(tables["linear"], curve="linear")
+    network = curve_rows(tables["network"], curve="network")
+    done_net = [r for r in tables["network"] if r["status"] == "done"]
+    best_w = {r["N"]: r["width"] for r in network}
+    pts = [r for r in done_net if r["width"] == best_w[r["N"]]]
+    fits = _stage(out / f"fits-{key}.json", lambda: timed("fits", lambda: analyse(
+        [r["N"] for r in pts], [-10 * np.log10(r["test_mse"]) for r in pts], metric="test_psnr",
+        groups=[r["seed"] for r in pts], n_boot=cfg.n_boot, rng=np.random.default_rng(cfg.seed))), log)
+    findings, gaps = demo_findings(theory, linear, network, fits)
+    # 6. figures and the report
     figs = out / "figures"
-    paths = empirical_figure(runs, figs / "fig2_psnr_vs_N", metric="psnr", baselines=baselines, n_boot=cfg.n_boot,
-                             rng=rng)
-    paths += params_figure(runs, figs / "fig3_psnr_vs_params", metric="psnr", law=joint)
-
-    paths += overlay_figure(th, rel, figs / "fig4_theory_vs_experiment", calibrated=(th.N, th.y))
-    summary = {"config": asdict(cfg), "wall_s": None,
-               "per_N": [{"N": float(n), "psnr_mean": float(m), "psnr_std": float(s),
-                          "relative_error": float(r)} for n, m, s, r in zip(psnr.N, psnr.y, psnr.err, rel.y)],
-               "baselines": baselines, "fits": fits, "joint": {**joint.params_, "label": joint.label()},
-               "gains": gains, "smallest_width": small, "calibration": {k: v for k, v in cal.items()
-                                                                        if not k.startswith(("curve_", "N", "y"))},
-               "theory_vs_experiment": side, "figures": [str(p.relative_to(out)) for p in paths]}
+    paths = three_curve_figure(theory, linear, network, figs / "fig_three_curves", baselines=baselines)
+    paths += empirical_figure(done_net, figs / "fig2_network_psnr_vs_N", metric="psnr", baselines=baselines_mean_psnr,
+                              n_boot=cfg.n_boot, rng=np.random.default_rng(cfg.seed))
+    curves = [{k: r[k] for k in ("curve", "N", "psnr", "psnr_sem", "mse", "mse_sem")} | {"seeds": r.get("seeds", 0)}
+              for r in [*({**t, "curve": "theory", "psnr_sem": 0.0, "seeds": 0} for t in theory), *linear, *network]]
+    summary = {"config": asdict(cfg), "spectrum": meta, "curves": curves, "findings": findings, "gaps": gaps,
+               "network_widths": {str(r["N"]): r["width"] for r in network}, "baselines": baselines,
+               "theory": theory, "fits": fits, "figures": [str(p.relative_to(out)) for p in paths],
+               "timings_s": timings, "wall_s": None}
     summary["wall_s"] = time.perf_counter() - t_start
     _atomic_json(out / "summary.json", summary)
     from theory.io import atomic_write  # noqa: PLC0415
@@ -168,113 +330,94 @@ def run_demo(out: str | Path, cfg: DemoConfig = DemoConfig(), *, progress: bool 
     return summary
 
 
-def _fmt_ci(v: float, lo: float, hi: float, digits: int = 3) -> str:
-    return f"{v:.{digits}g} [{lo:.{digits}g}, {hi:.{digits}g}]"
+# ----------------------------------------------------------------------------------- what is said
+def _value(f: dict) -> str:
+    v, lo, hi = f["value"], f["lo"], f["hi"]
+    if v is None:
+        return "—"
+    if lo is None or hi is None or (abs(lo - v) < 1e-12 and abs(hi - v) < 1e-12):
+        return f"{v:.4g}"
+    return f"{v:.4g} [{lo:.4g}, {hi:.4g}]"
+
+
+def _said(findings: Sequence[dict]) -> tuple[list[dict], list[dict]]:
+    return [f for f in findings if f["identified"]], [f for f in findings if not f["identified"]]
 
 
 def render_report(s: dict) -> str:
-    """The markdown report of a demo summary."""
+    """The markdown report of a demo summary: what was found, and what the data cannot tell."""
     from .report import markdown_table  # noqa: PLC0415
 
-    f = s["fits"]
-    lvl = int(round(100 * f["level"]))
-    lines = ["# reconscale demo: scaling of a denoising U-Net with N, and the linear theory", "",
-             f"Sweep `{s['config']['config']}` (photo patches → held-out photographs, σ = 25/255), N = "
-             f"{', '.join(str(n) for n in s['config']['N'])}, widths {s['config']['widths']}, seeds "
-             f"{s['config']['seeds']}. Intervals are {lvl}% bootstrap intervals over seeds.", "",
-             "## Test PSNR per N (best width by validation)", "",
-             markdown_table(s["per_N"]), "Baselines on the same crops and noise: " + ", ".join(
-                 f"{k} {v:.2f} dB" for k, v in s["baselines"].items()) + ".", "", "## Fitted laws", "",
-             markdown_table(f["laws"], ["law", "scale", "fit", "aic", "bic", "holdout_error"])]
-    for row in f["laws"]:
-        params = [k for k in row if f"{k}_lo" in row]
-        if params:
-            lines.append(f"- **{row['law']}** ({row['scale']}): " + "; ".join(
-                f"{k} = {_fmt_ci(row[k], row[f'{k}_lo'], row[f'{k}_hi'])}" for k in params))
-    lines.append("")
-    br = f.get("break")
-    if br and "N_break" in br:
-        lines.append(f"**Break** (one-break BNSL on MSE): N = {_fmt_ci(br['N_break'], br['lo'], br['hi'])}, slope "
-                     f"{br['slope_before']:.2f} → {br['slope_after']:.2f}; supported by BIC and interval: "
-                     f"{br['supported']}.")
-    elif br:
-        lines.append(f"**Break**: not determined ({br.get('error')}).")
-    else:
-        lines.append("**Break**: needs at least 6 values of N.")
-    flo = next((r for r in f["laws"] if r["law"] == "FloorPowerLaw" and "floor" in r), None)
-    if flo and flo["floor_lo"] <= 1e-6 * flo["amplitude"]:
-        lines.append("- The floor is not identified at these N (its interval reaches 0): the extrapolations below are "
-                     "those of a pure power law, an upper bound if the curve flattens later.")
-    for r in f["extrapolation"]:
-        lines.append(f"- N = {r['N']:.0e}: {r['law']} predicts {_fmt_ci(r['predict'], r['lo'], r['hi'], 4)}, a gain of "
-                     f"{_fmt_ci(r['gain'], r['gain_lo'], r['gain_hi'])} over the largest N trained.")
-    m = f.get("margin")
-    if m:
-        lines.append(f"- N to come within {m['margin']:g} {m['unit']} of the asymptote: "
-                     f"{_fmt_ci(m['N'], m['lo'], m['hi'])}.")
-    j = s["joint"]
-    lines += ["", "## Data or model?", "", f"Joint law on MSE: {j['label']}.", "",
-              markdown_table(s["gains"], ["N", "width", "P", "gain_data_db", "gain_model_db", "better"]),
-              "Smallest width within 0.1 dB of the best predicted:", "",
-              markdown_table(s["smallest_width"], ["N", "width", "psnr", "best_width", "shortfall_db"]),
-              "## The linear theory, calibrated", ""]
-    c = s["calibration"]
-    lines.append(f"Subspace model with n = {c['n']} (pixels): d_eff = {_fmt_ci(c['d_eff'], c['d_lo'], c['d_hi'])}, "
-                 f"σ = {_fmt_ci(c['sigma'], c['sigma_lo'], c['sigma_hi'])} ({int(100 * c['level'])}% Gauss–Newton "
-                 f"intervals), relative floor d/(n(1+σ²)) = {c['floor']:.3g}, RMS log error "
-                 f"{c['rms_log_error']:.3f} over {c['evaluations']} theory curves.")
-    lines += ["", "Same law (a N^α + c) fitted to the calibrated theory and the experiment (error relative to the "
-              "noisy input):", "",
-              markdown_table(s["theory_vs_experiment"], ["curve", "fit", "exponent", "exponent_lo", "exponent_hi",
-                                                          "floor", "floor_lo", "floor_hi"]),
-              "## Figures", ""] + [f"- `{p}`" for p in s["figures"] if p.endswith(".png")]
-    lines += ["", f"Wall time: {s['wall_s']:.0f} s.", ""]
+    c = s["config"]
+    said, unsaid = _said(s["findings"])
+    by_curve: dict[str, dict[int, dict]] = {}
+    for r in s["curves"]:
+        by_curve.setdefault(r["curve"], {})[r["N"]] = r
+    table = []
+    for N in sorted({r["N"] for r in s["curves"]}):
+        row: dict[str, Any] = {"N": N}
+        for name in ("theory", "linear", "network"):
+            r = by_curve.get(name, {}).get(N)
+            row[name] = "" if r is None else (f"{r['psnr']:.2f}" + (f" ± {r['psnr_sem']:.2f}" if r["psnr_sem"] else ""))
+        table.append(row)
+    lines = ["# reconscale demo: the linear theory of the photos, the learned linear estimator and U-Nets, on one "
+             "N axis", "",
+             f"Training crops of the 10 training photos, σ = 25/255, tested on the fixed crops of the 5 held-out "
+             f"photos ({', '.join(c['data'])}). Theory: Gaussian model with the training crops' second moments "
+             f"({s['spectrum']['examples']} crops), nothing fitted. PSNR = 10 log₁₀(1/MSE) of the mean test MSE, "
+             f"mean ± SEM over seeds {c['seeds']}; network = best of widths {c['widths']} by validation MSE.", "",
+             "## Test PSNR (dB) per N", "", markdown_table(table),
+             "Baselines on the same crops and noise: " + ", ".join(f"{k} {v:.2f} dB" for k, v in s["baselines"].items())
+             + ".", "", "## Findings", ""]
+    lines += [f"- {f['quantity']}: **{_value(f)}**" + (f" — {f['reason']}" if f["reason"] else "") for f in said]
+    lines += ["", "## Not identified by these data", ""]
+    lines += [f"- {f['quantity']}: {f['reason']}" for f in unsaid] or ["- (nothing)"]
+    lines += ["", "## Theory − learned linear, per N (dB)", "",
+              markdown_table([{k: (round(v, 3) if isinstance(v, float) else v) for k, v in g.items()}
+                              for g in s["gaps"]]),
+              "## Figures", "",
+              "`fig_three_curves`: the three curves in PSNR of the mean MSE, and the excess MSE above the linear "
+              "floor; `fig2_network_psnr_vs_N`: every network run in the ledger's test PSNR (a mean of per-image "
+              "PSNRs), the best width per N and the law-family envelope the fits report.", ""]
+    lines += [f"- `{p}`" for p in s["figures"] if p.endswith(".png")]
+    lines += ["", "Stage times (s): " + ", ".join(f"{k} {v:.0f}" for k, v in s["timings_s"].items())
+              + f"; wall {s['wall_s']:.0f} s.", ""]
     return "\n".join(lines)
 
 
 def summary_text(s: dict) -> str:
-    """The short table printed at the end of the demo."""
+    """The short text printed at the end of the demo: the curves, then only identified findings."""
     from .report import table_text  # noqa: PLC0415
 
-    f = s["fits"]
-    rows = [{"N": r["N"], "PSNR": f"{r['psnr_mean']:.2f} ± {r['psnr_std']:.2f}", "rel. error": r["relative_error"]}
-            for r in s["per_N"]]
-    text = table_text(rows)
-    text += "baselines: " + ", ".join(f"{k} {v:.2f}" for k, v in s["baselines"].items()) + "\n"
-    sat = next((r for r in f["laws"] if r["law"] == "SaturatingLaw" and "asymptote" in r), None)
-    if sat:
-        ident = sat["asymptote_hi"] - sat["asymptote_lo"] < 3.0 and sat["asymptote_hi"] < sat["asymptote"] + 1e-9 + 3
-        text += f"PSNR law: {sat['fit']}" + (f"  (asymptote {_fmt_ci(sat['asymptote'], sat['asymptote_lo'], sat['asymptote_hi'], 4)} dB)\n"
-                                            if ident else "  (asymptote not identified at these N)\n")
-    flo = next((r for r in f["laws"] if r["law"] == "FloorPowerLaw" and "floor" in r), None)
-    if flo:
-        with np.errstate(divide="ignore"):
-            p_inf = [float(-10 * np.log10(flo[k])) for k in ("floor", "floor_hi", "floor_lo")]
-        text += f"MSE law: {flo['fit']}  (PSNR asymptote {_fmt_ci(*p_inf, 4)} dB)\n"
-    if flo and flo["floor_lo"] <= 1e-6 * flo["amplitude"]:
-        text += "floor not identified at these N (its interval reaches 0): the gains below are a pure power law's\n"
-    for r in f["extrapolation"]:
-        text += f"gain at N={r['N']:.0e}: {_fmt_ci(r['gain'], r['gain_lo'], r['gain_hi'])} dB\n"
-    br = f.get("break")
-    if br and "N_break" in br:
-        text += f"break N: {_fmt_ci(br['N_break'], br['lo'], br['hi'])} (supported: {br['supported']})\n"
-    c = s["calibration"]
-    text += (f"calibrated theory: d_eff={c['d_eff']} [{c['d_lo']:.3g}, {c['d_hi']:.3g}], σ={c['sigma']:.3g} "
-             f"[{c['sigma_lo']:.3g}, {c['sigma_hi']:.3g}]\n")
+    by: dict[int, dict[str, str]] = {}
+    for r in s["curves"]:
+        by.setdefault(r["N"], {"N": r["N"]})[r["curve"]] = f"{r['psnr']:.2f}"
+    text = table_text([by[N] for N in sorted(by)], ["N", "theory", "linear", "network"])
+    text += "baselines (dB): " + ", ".join(f"{k} {v:.2f}" for k, v in s["baselines"].items()) + "\n"
+    said, unsaid = _said(s["findings"])
+    for f in said:
+        if not f["quantity"].startswith("network fit:"):
+            text += f"{f['quantity']}: {_value(f)}\n"
+    for f in unsaid:
+        if not f["quantity"].startswith("network fit:"):
+            text += f"{f['quantity']}: not identified ({f['reason']})\n"
+    n_fit = sum(f["quantity"].startswith("network fit:") for f in unsaid)
+    if n_fit:
+        text += f"{n_fit} fitted quantities of the network curve are not identified at these N (see report.md)\n"
     text += f"report: report.md, figures: {len(s['figures'])} files, wall {s['wall_s']:.0f} s\n"
     return text
 
 
 def demo_main(argv: Sequence[str] | None = None) -> int:
-    """``reconscale demo [--out DIR] [--smoke]``."""
+    """``reconscale demo [--out DIR] [--smoke] [--boot B] [--quiet]``."""
     from theory.command import Parser, UsageError, run_command  # noqa: PLC0415
 
-    p = Parser(prog="reconscale demo", description="Theory curves, a small CPU denoising sweep on real photographs "
-                "next to classical baselines, fitted laws with intervals, the calibrated linear theory, figures 2–4 "
-                "and a markdown report in DIR. Re-running resumes.")
+    p = Parser(prog="reconscale demo", description="The linear theory of the photos' own crops, the learned "
+                "linear estimator and small U-Nets on one N axis, with classical baselines and the linear and "
+                "Wiener floors: figures, summary.json and report.md in DIR. Re-running resumes.")
     p.add_argument("--out", default="reconscale_demo", help="output directory (default: reconscale_demo)")
     p.add_argument("--smoke", action="store_true", help="the same pipeline on a tiny grid (seconds; for CI)")
-    p.add_argument("--boot", type=int, default=None, help="bootstrap resamples (default 100)")
+    p.add_argument("--boot", type=int, default=None, help="bootstrap resamples of the network fits (default 100)")
     p.add_argument("--quiet", action="store_true")
 
     def body() -> int:

@@ -15,7 +15,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-__all__ = ["empirical_figure", "params_figure", "overlay_figure", "fit_joint", "METRIC_LABELS", "RELEASED_WINDOWS",
+__all__ = ["empirical_figure", "three_curve_figure", "params_figure", "overlay_figure", "fit_joint", "METRIC_LABELS", "RELEASED_WINDOWS",
            "WINDOW_MODES", "released_windows", "rule_windows", "window_fits"]
 
 METRIC_LABELS = {"psnr": "test PSNR (dB)", "ssim": "test SSIM", "mse": "test MSE", "nmse": "test NMSE"}
@@ -125,18 +125,26 @@ def _done(rows: Sequence[dict]) -> list[dict]:
     return done
 
 
-def empirical_figure(rows: Sequence[dict], path: str | Path, *, metric: str = "psnr", extrapolate_to: float = 1e6,
-                     n_boot: int = 100, level: float = 0.95, baselines: dict[str, float] | None = None,
-                     rng: np.random.Generator) -> list[Path]:
-    """Figure 2: every run as a dot, best-width envelope, fitted law with its band, extrapolation.
+def empirical_figure(rows: Sequence[dict], path: str | Path, *, metric: str = "psnr",
+                     extrapolate_to: float | None = None, n_boot: int = 100, level: float = 0.95,
+                     baselines: dict[str, float] | None = None, rng: np.random.Generator) -> list[Path]:
+    """Figure 2: every run as a dot, the best width per N, and the band the report uses.
 
-    The law is the saturating form P∞ − A N^α for PSNR/SSIM (a floor law a N^α + c for errors),
-    fitted to the best width's runs per N and bootstrapped over seeds.
+    The band is :func:`bridge.report.extrapolation_band`: the envelope of the bands of every law not
+    rejected by its backtest (fit without the largest N, predict it), so it carries the uncertainty of
+    the law family, not only of one law's parameters; its centre is drawn dashed. No asymptote is
+    drawn: it is a finding only where :func:`bridge.report.analyse` identifies it.
+
+    Args:
+        rows: a runs table. path: output stem. metric: ``psnr``, ``ssim``, ``mse`` or ``nmse``.
+        extrapolate_to: the band is drawn up to this N (default 4× the largest N: farther is not a
+            finding); the region past the data is shaded.
+        n_boot, rng: bootstrap of the saturating law whose band is merged into the envelope.
+        level: band level. baselines: name → metric value, horizontal lines.
     """
     from .compare import empirical_curve  # noqa: PLC0415
-    from .laws import FloorPowerLaw, SaturatingLaw  # noqa: PLC0415
     from .plot import empirical_vs_N, new_figure, save  # noqa: PLC0415
-    from .uncertainty import bootstrap  # noqa: PLC0415
+    from .report import extrapolation_band  # noqa: PLC0415
 
     done = _done(rows)
     key = f"test_{metric}"
@@ -146,20 +154,81 @@ def empirical_figure(rows: Sequence[dict], path: str | Path, *, metric: str = "p
             "width": np.array([r["width"] for r in done])}
     scale = "psnr" if metric == "psnr" else "risk"
     best = empirical_curve(done, metric=metric, scale=scale) if metric in ("psnr", "mse") else None
-    fit = band = None
-    if best is not None and best.points is not None:
-        N, y, g = best.points
-        proto = SaturatingLaw() if metric == "psnr" else FloorPowerLaw()
-        if np.unique(N).size >= proto.n_params:
-            boot = bootstrap(proto, N, y, groups=g if np.unique(g).size > 1 else None, n_boot=n_boot, rng=rng)
-            fit = boot.law
-            grid = np.geomspace(N.min(), max(N.max(), extrapolate_to), 200)
-            lo, hi = boot.predict_band(grid, level)
-            band = (grid, lo, hi)
+    band = centre = None
+    ext = None
+    if best is not None and best.points is not None and np.unique(best.points[0]).size >= 4:
+        N, y, _ = best.points
+        ext = 4.0 * float(N.max()) if extrapolate_to is None else float(extrapolate_to)
+        grid = np.geomspace(N.min(), max(N.max(), ext), 200)
+        try:
+            c, lo, hi = extrapolation_band(N, y, grid, metric=f"test_{metric}", level=level)
+        except (ValueError, np.linalg.LinAlgError):
+            ext = None  # no law could be fitted: the figure shows the data only
+        else:
+            ok = np.isfinite(lo) & np.isfinite(hi) & np.isfinite(c)
+            band, centre = (grid[ok], np.minimum(lo, hi)[ok], np.maximum(lo, hi)[ok]), (grid[ok], c[ok])
     fig, ax = new_figure(1, 1, size=(6.0, 4.2))
-    empirical_vs_N(ax, runs, envelope=(best.N, best.y, best.err) if best is not None else None, fit=fit, band=band,
-                   extrapolate_to=extrapolate_to if fit is not None else None, baselines=baselines,
-                   metric=METRIC_LABELS.get(metric, metric))
+    empirical_vs_N(ax, runs, envelope=(best.N, best.y, best.err) if best is not None else None, band=band,
+                   extrapolate_to=ext, baselines=baselines, metric=METRIC_LABELS.get(metric, metric))
+    if centre is not None:
+        ax.plot(*centre, color="tab:blue", lw=1.2, ls="--", label=f"law-family envelope ({int(100 * level)}%)",
+                gid="envelope-centre")
+        ax.legend(fontsize=7)
+    return save(fig, path)
+
+
+def three_curve_figure(theory: Sequence[dict], linear: Sequence[dict], network: Sequence[dict], path: str | Path, *,
+                       baselines: dict[str, float] | None = None) -> list[Path]:
+    """The core figure: the linear theory of the data, the learned linear estimator, the networks.
+
+    Left: test PSNR against N with the linear floor R_Q(W*_P), the Wiener floor of the test images
+    R_Q(W*_Q) (only when Σ_Q has full rank: else W*_Q merely projects onto the test images' span)
+    and the baselines. Right: the excess test MSE above the linear floor, log–log (where
+    the power law lives); points at or below the floor are marked on the bottom edge.
+
+    Args:
+        theory: rows of :func:`bridge.datatheory.data_theory_curve` (``N``, ``mse``, ``psnr``,
+            ``floor_P_on_Q``, ``floor_Q``). linear, network: rows of
+            :func:`bridge.demo.curve_rows` (``N``, ``mse``, ``mse_sem``, ``psnr``, ``psnr_sem``).
+        path: output stem. baselines: name → PSNR (dB).
+    """
+    from .plot import new_figure, save  # noqa: PLC0415
+
+    floor, wiener = theory[0]["floor_P_on_Q"], theory[0]["floor_Q"]
+    fig, (ax, bx) = new_figure(2, 1, size=(5.6, 4.2))
+    styles = {"theory": dict(color="tab:green", lw=2.0, marker="", label="Gaussian theory (training crops' Σ)"),
+              "linear": dict(color="tab:blue", marker="o", ms=4, lw=1.2, label="learned linear (exact, on the crops)"),
+              "network": dict(color="tab:red", marker="s", ms=4, lw=1.2, label="U-Net (best width)")}
+    for name, rows in (("theory", theory), ("linear", linear), ("network", network)):
+        if not rows:
+            continue
+        N = np.array([r["N"] for r in rows], float)
+        p = np.array([r["psnr"] for r in rows])
+        e = np.array([r.get("psnr_sem", 0.0) for r in rows])
+        ax.errorbar(N, p, yerr=e if e.any() else None, capsize=2, gid=name, **styles[name])
+        ex = np.array([r["mse"] for r in rows]) - floor
+        pos = ex > 0
+        bx.errorbar(N[pos], ex[pos], yerr=np.array([r.get("mse_sem", 0.0) for r in rows])[pos] if name != "theory"
+                    else None, capsize=2, gid=name, **styles[name])
+        if (~pos).any():
+            bx.plot(N[~pos], np.full((~pos).sum(), np.nan), ls="none")  # keeps the x range
+            bx.scatter(N[~pos], np.zeros((~pos).sum()), marker="v", color=styles[name]["color"], clip_on=False,
+                       transform=bx.get_xaxis_transform(), zorder=5,
+                       label=f"{name}: at or below the linear floor", gid=f"{name}-below")
+    ax.axhline(-10 * np.log10(floor), color="tab:green", ls="--", lw=1, label="linear floor R_Q(W*_P)")
+    if theory[0].get("rank_Q", np.inf) >= theory[0].get("n", 0):  # else W*_Q projects onto the test crops' span
+        ax.axhline(-10 * np.log10(wiener), color="0.2", ls=":", lw=1, label="Wiener floor of the test crops")
+    for i, (k, v) in enumerate((baselines or {}).items()):
+        ax.axhline(v, color="0.6", lw=0.8, ls=("-.", (0, (1, 2)), (0, (5, 2)))[i % 3], label=k)
+    ax.set_xscale("log")
+    ax.set_xlabel("training examples N")
+    ax.set_ylabel("test PSNR (dB) of the mean MSE")
+    ax.legend(fontsize=7)
+    bx.set_xscale("log")
+    bx.set_yscale("log")
+    bx.set_xlabel("training examples N")
+    bx.set_ylabel("test MSE − linear floor")
+    bx.legend(fontsize=7)
     return save(fig, path)
 
 

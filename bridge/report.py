@@ -52,6 +52,8 @@ def _param_kind(law_name: str, param: str) -> str:
         return "break"
     if param == "exponent" or (param == "f1" and law_name == "BrokenPowerLaw"):
         return "exponent"
+    if param == "amplitude":  # a positive scale: an interval over more than a decade pins nothing down
+        return "scale"
     return "value"
 
 
@@ -244,7 +246,7 @@ def analyse(N: Sequence[float], y: Sequence[float], *, metric: str, groups: Sequ
 def _extrapolate(out: dict[str, Any], N: np.ndarray, err: np.ndarray, boots: dict[str, Any], *,
                  window: tuple[float, float] | None, level: float, psnr: bool, n_range: tuple[float, float]) -> None:
     """Fill ``out["extrapolation"]`` and ``out["backtest"]`` (see :func:`analyse`)."""
-    from .identify import PSNR_LIMIT_DB, identify  # noqa: PLC0415
+    from .identify import N_REACH_FACTOR, PSNR_LIMIT_DB, identify  # noqa: PLC0415
     from .uncertainty import envelope, mse_to_psnr  # noqa: PLC0415
 
     def conv(v: np.ndarray) -> np.ndarray:
@@ -265,6 +267,13 @@ def _extrapolate(out: dict[str, Any], N: np.ndarray, err: np.ndarray, boots: dic
         res = []
         for j, n_ext in enumerate(EXTRAPOLATE_TO, start=1):
             f = identify(f"{name} at N={n_ext:.0e}", P[j], L[j], H[j], kind="value", **ctx)
+            worse = L[j] < P[0] if psnr else H[j] > P[0]  # more data cannot be expected to hurt
+            if f["identified"] and n_ext > N_REACH_FACTOR * n_range[1]:
+                f = {**f, "identified": False, "reason": f"N = {n_ext:.0e} is more than {N_REACH_FACTOR:g}× the largest "
+                     f"N trained ({n_range[1]:g}): an extrapolation far past the data"}
+            elif f["identified"] and worse:
+                f = {**f, "identified": False, "reason": "the band reaches values worse than at the largest N "
+                     "trained: it does not pin down a gain"}
             res.append({"law": name + suffix, "N": n_ext, "predict": float(P[j]), "lo": float(L[j]), "hi": float(H[j]),
                         "gain": float(P[j] - P[0]), "gain_lo": float(L[j] - P[0]), "gain_hi": float(H[j] - P[0]),
                         "reported": reported, "identified": f["identified"], "reason": f["reason"]})

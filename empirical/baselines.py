@@ -95,6 +95,10 @@ _TV_INNER = 20  # FGP iterations of the TV prox per FISTA step (warm-started)
 _COMBO_DATA_KEYS = ("data", "test_data", "size", "channels", "n_val", "n_test", "data_seed")
 
 
+#: bm3d's block size: the package refuses smaller images and crashes (SIGSEGV) on exactly 8×8 ones.
+_BM3D_BLOCK = 8
+
+
 class BaselineUnavailable(RuntimeError):
     """A baseline whose optional package is missing."""
 
@@ -384,6 +388,9 @@ def reconstruct(name: str, task: Any, net_input: torch.Tensor, *, sigma: float, 
         reason = unavailable("bm3d")
         if reason:
             raise BaselineUnavailable(reason)
+        if min(net_input.shape[-2:]) <= _BM3D_BLOCK:
+            raise ValueError(f"bm3d needs images larger than its {_BM3D_BLOCK}×{_BM3D_BLOCK} blocks; got "
+                             f"{net_input.shape[-2]}×{net_input.shape[-1]}")
         if sigma <= 0:
             return net_input.clone()
         import bm3d  # noqa: PLC0415
@@ -562,6 +569,9 @@ def evaluate_baselines(run: dict, *, names: Sequence[str] | None = None, tune: b
         reason = unavailable(name)
         if name == "tv-cs" and getattr(task, "coils", 1) > 1:
             reason = "tv-cs is single-coil only for now (multi-coil CS needs the coil maps in the data term)"
+        if name == "bm3d" and not reason and min(d.test_x.shape[-2:]) <= _BM3D_BLOCK:
+            reason = (f"bm3d needs images larger than its {_BM3D_BLOCK}×{_BM3D_BLOCK} blocks (these are "
+                      f"{d.test_x.shape[-2]}×{d.test_x.shape[-1]}; at exactly 8 the bm3d package crashes)")
         if reason:
             out[name] = {"skipped": reason}
             continue

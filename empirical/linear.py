@@ -54,11 +54,8 @@ input (too few examples for a map of m inputs).
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import math
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +63,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from theory.estimators import TrainingSpectrum, gd_filter, ols_filter
+from theory._xp import one_blas_thread
+from theory.estimators import TrainingSpectrum, gd_filter, k_grid, ols_filter
 
 __all__ = ["MAX_N", "TRAIN_NOISE_SEED", "CHUNK", "k_grid", "check_linear_exact", "training_pairs", "fit_spectrum",
            "step_size", "gains", "validation_path", "select", "as_module", "run_linear_exact"]
@@ -79,19 +77,6 @@ MAX_N = 4096
 TRAIN_NOISE_SEED = 30_000
 #: Training examples corrupted and accumulated at once (the memory of Y is m × CHUNK, not m × N).
 CHUNK = 1024
-_PER_DECADE = 8
-
-
-def k_grid(k_max: float, per_decade: int = _PER_DECADE) -> np.ndarray:
-    """The finite step counts scored: log-spaced integers from 1 to ``k_max`` (both included).
-
-    Returns:
-        (K,) ascending unique float64 integers (k = ∞ is added by the caller).
-    """
-    if not (math.isfinite(k_max) and k_max >= 1):
-        raise ValueError(f"linear_kmax={k_max} must be a finite number ≥ 1")
-    count = 1 + math.ceil(per_decade * math.log10(k_max))
-    return np.unique(np.round(np.logspace(0.0, math.log10(k_max), count)))
 
 
 def check_linear_exact(m: int, n: int, *, size: int, in_chans: int) -> None:
@@ -134,7 +119,7 @@ def fit_spectrum(task: Any, x: torch.Tensor, *, seed: int, ids: torch.Tensor, ma
     m = task.in_channels(C) * H * W
     if B < m:
         Y, X = training_pairs(task, x, seed=seed, ids=ids, mask_ids=mask_ids)
-        with _one_blas_thread():
+        with one_blas_thread():
             lam, Q = np.linalg.eigh(Y.T @ Y)
         lam, Q = lam[::-1], Q[:, ::-1]
         lam, Q = _nonzero(lam, Q, max(m, B))
@@ -150,57 +135,10 @@ def fit_spectrum(task: Any, x: torch.Tensor, *, seed: int, ids: torch.Tensor, ma
         Yt = inp.flatten(1).to(torch.float64).numpy()  # (b, m): Yt.T is Y, Fortran-ordered, no copy
         G = dsyrk(1.0, Yt.T, beta=1.0, c=G, overwrite_c=True)
         XYt += target.flatten(1).to(torch.float64).numpy().T @ Yt
-    with _one_blas_thread():
+    with one_blas_thread():
         lam, V = np.linalg.eigh(G, UPLO="U")
     lam, V = _nonzero(lam[::-1], V[:, ::-1], max(m, B))
     return TrainingSpectrum(lam=lam, V=V, XYV=XYt @ V)
-
-
-@contextlib.contextmanager
-def _one_blas_thread() -> Iterator[None]:
-    """numpy's OpenBLAS on one thread inside the block (no-op where it cannot be found).
-
-    LAPACK's symmetric eigensolver scales badly over threads and collapses when the cores are
-    shared (a sweep's other workers, torch's threads): measured on 2 shared cores, ``eigh`` of a
-    1024×1024 matrix took 2.5 s of CPU on 2 OpenBLAS threads and 0.34 s on one. What threadpoolctl
-    does, for the one library (located through ``/proc/self/maps``; Linux only).
-    """
-    lib = _openblas()
-    if lib is None:
-        yield
-        return
-    get, set_ = lib
-    before = int(get())
-    set_(1)
-    try:
-        yield
-    finally:
-        set_(before)
-
-
-@functools.lru_cache(maxsize=1)
-def _openblas() -> tuple[Any, Any] | None:
-    import ctypes  # noqa: PLC0415
-
-    try:
-        with open("/proc/self/maps") as fh:
-            paths = sorted({line.split()[-1] for line in fh if "openblas" in line.rsplit("/", 1)[-1].lower()
-                            and line.split()[-1].startswith("/")})
-    except OSError:
-        return None
-    for path in paths:  # numpy's own copy (numpy.libs/…openblas64_…) first, then any other
-        if "numpy" not in path and any("numpy" in q for q in paths):
-            continue
-        try:
-            lib = ctypes.CDLL(path)
-        except OSError:
-            continue
-        for suffix in ("scipy_openblas_{}_num_threads64_", "openblas_{}_num_threads64_", "openblas_{}_num_threads"):
-            get, set_ = (getattr(lib, suffix.format(w), None) for w in ("get", "set"))
-            if get is not None and set_ is not None:
-                get.restype, set_.argtypes = ctypes.c_int, [ctypes.c_int]
-                return get, set_
-    return None
 
 
 def _nonzero(lam: np.ndarray, vec: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:

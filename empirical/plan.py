@@ -171,7 +171,10 @@ def validate(runs: Sequence[RunConfig]) -> list[RunPlan]:
 
     Checks, each once per distinct setting: every plan builds (:func:`plan`); each model runs on an
     image of the run's size; each source holds enough images for the largest N with its validation
-    and test sets.
+    and test sets (for a folder or fastMRI source the message names the largest N that fits); a
+    folder's images are not smaller than ``size`` (the headers of the first 256 images a sweep uses;
+    a smaller file met later fails its run as a ``failed`` row with the same kind of line, and the
+    sweep goes on).
 
     Raises:
         ValueError: one line; when the sweep has axes, it names the run (``run N=8, width=4: …``).
@@ -198,14 +201,42 @@ def validate(runs: Sequence[RunConfig]) -> list[RunPlan]:
         plans.append(p)
     for (_, test_data, *_), (n_max, p) in splits_seen.items():
         run = p.config
+        n_test = 0 if test_data else run.n_test
         try:
-            p.source.split(n_train=n_max, n_val=run.n_val, n_test=0 if test_data else run.n_test, seed=run.data_seed)
-            if test_data:
-                p.test_source.split(n_train=0, n_val=0, n_test=run.n_test, seed=run.data_seed)
+            split = p.source.split(n_train=n_max, n_val=run.n_val, n_test=n_test, seed=run.data_seed)
         except ValueError as e:
-            raise ValueError(f"data={run.data!r} with N up to {n_max}, n_val={run.n_val}, n_test={run.n_test}: {e}") \
-                from None
+            raise ValueError(_split_problem(p.source, run, n_max, n_test, e)) from None
+        try:
+            test_split = p.test_source.split(n_train=0, n_val=0, n_test=run.n_test, seed=run.data_seed) \
+                if test_data else split
+        except ValueError as e:
+            raise ValueError(f"test_data={test_data!r} with n_test={run.n_test}: {e}") from None
+        # image files: their headers against size (the first few only; a later smaller file fails its run)
+        checks = [(p.source, (split.test, split.val, split.train_pool))] + ([(p.test_source, (test_split.test,))]
+                                                                           if test_data else [])
+        for src, idx in checks:
+            if hasattr(src, "check_sizes"):
+                src.check_sizes(np.concatenate(idx))  # one line starting "size=…", naming the folder
     return plans
+
+
+def _split_problem(source: Source, run: RunConfig, n_max: int, n_test: int, err: ValueError) -> str:
+    """One line for a split of ``source`` that cannot hold N up to ``n_max`` with its validation and test sets."""
+    cap = None
+    if hasattr(source, "_train_capacity"):  # a finite source: is it N, or the validation/test sets, that do not fit?
+        try:
+            cap = source._train_capacity(n_val=run.n_val, n_test=n_test, seed=run.data_seed)
+        except ValueError:  # the validation/test sets alone do not fit
+            pass
+    if cap is None:
+        return f"data={run.data!r} with N up to {n_max}, n_val={run.n_val}, n_test={n_test}: {err}"
+    unit = "slices" if hasattr(source, "volume_of") else "images"
+    held = " and ".join(f"{k} {what}" for k, what in ((run.n_val, "validation"), (n_test, "test")) if k)
+    after = f" after {held}" if held else ""
+    fix = f"lower N to at most {cap}" if cap else "lower n_val/n_test"
+    whole = ", whole volumes each" if unit == "slices" and held else ""
+    return (f"N={n_max} needs {n_max} training {unit} but {source.name} has {cap or 'none'} left{after} "
+            f"({len(source)} in all{whole}); {fix} or add {unit}")
 
 
 def load_data(p: RunPlan, *, with_train: bool = True) -> RunData:

@@ -257,3 +257,13 @@ def test_cli_bad_input_one_line_exit_2(capsys, argv, needle):
     out, err = capsys.readouterr()
     assert code == 2 and out == ""
     assert len(err.strip().splitlines()) == 1 and needle in err
+
+
+def test_bm3d_is_skipped_on_images_no_larger_than_its_blocks():
+    """The bm3d package refuses images below its 8×8 blocks and crashes the process (SIGSEGV) at
+    exactly 8×8: the baseline is skipped with the reason instead, and the others still run."""
+    pytest.importorskip("bm3d")
+    res = B.evaluate_baselines(run_cfg(size=8, n_test=2), names=["input", "bm3d"])
+    assert "8×8 blocks" in res["bm3d"]["skipped"] and res["input"]["psnr"] > 0
+    with pytest.raises(ValueError, match="larger than its 8×8 blocks"):
+        B.reconstruct("bm3d", make_task("denoise"), torch.zeros(1, 1, 8, 8), sigma=0.1)

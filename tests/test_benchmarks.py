@@ -79,25 +79,31 @@ def test_sweep_packing_quick(tmp_path):
 
 
 def test_theory_speed_quick(tmp_path):
-    """Closed-form GD path vs the literal loop (one seed, k ≤ 1000) and one setup through the command."""
+    """Oracle early stopping (batched closed form + search) vs the strongest literal loop (one loop draw,
+    k ≤ 1000), and one setup through the command."""
     out = tmp_path / "speed.json"
     r = _bench("theory_speed.py", "--quick", "--json", str(out), timeout=300)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     res = json.loads(out.read_text())
     gd = res["gd_path"]
-    assert res["quick"] and gd["kmax"] == 1000 and len(gd["seeds"]) == 1
+    assert res["quick"] and gd["kmax"] == 1000 and len(gd["loops"]) == 1 and gd["draws"] == 4
     assert gd["agree"] and gd["max_rel_diff_risk"] <= gd["tolerance"] == 1e-8
-    c = gd["seeds"][0]
-    assert c["argmin_closed_form"] == c["argmin_loop"] or c["argmin_tie"]
+    c = gd["loops"][0]
+    assert c["argmin_oracle"] == c["argmin_dense"] == c["argmin_loop"] or c["argmin_tie"]
     assert 0 < c["argmin_loop"] < 1000  # an interior oracle k: the curve really has a minimum
-    assert c["max_rel_diff_weights"] <= 1e-8 and c["max_rel_diff_hoisted_loop"] <= 1e-8
-    # ratios are what they say: loop time / closed-form time (medians), > 1 (5000 steps: ~100×)
-    assert math.isclose(gd["speedup"], gd["loop_s"] / gd["closed_form_s"]) and gd["speedup"] > 1
-    assert all(_finite_pos(c[k]) for k in ("closed_form_s", "loop_s", "loop_hoisted_s"))
+    assert c["max_rel_diff_weights"] <= 1e-8 and c["max_rel_diff_paper_loop"] <= 1e-8
+    assert c["rel_diff_oracle_risk"] <= 1e-8 and gd["oracle_vs_dense_agree"] and len(gd["oracle_vs_dense"]) == 4
+    # the search evaluates a small fraction of the 1001 k (here ~50)
+    assert max(gd["search_evaluations"]) < 200
+    # ratios are what they say: strongest loop time / per-draw oracle time (medians), > 1
+    assert math.isclose(gd["speedup"], gd["loop_hoisted_s"] / gd["oracle_per_draw_s"]) and gd["speedup"] > 1
+    assert math.isclose(gd["oracle_per_draw_s"], gd["oracle_batch_s"] / gd["draws"])
+    assert all(_finite_pos(gd[k]) for k in ("oracle_per_draw_s", "oracle_one_draw_s", "dense_closed_form_s",
+                                            "loop_hoisted_s", "loop_paper_s", "montecarlo_per_draw_s"))
     st = res["setups"]
     assert st["rc"] == 0 and st["setups"] == "1" and st["runs"] == 2 and st["rows"] > 0 and _finite_pos(st["wall_s"])
-    for line in ("closed-form GD path", "speed-up vs the paper's loop", "max rel. diff of risk curves",
-                 "theory setups 1"):
+    for line in ("strongest literal loop", "SPEED-UP per draw vs the strongest loop", "max rel. diff of risk curves",
+                 "search = dense argmin", "theory setups 1"):
         assert line in r.stdout
 
 

@@ -318,7 +318,7 @@ def image_tree(tmp_path):
 
 
 def test_folder_lists_sorted_images_recursively(image_tree):
-    s = make_source(f"folder:{image_tree}", size=32, channels=3)
+    s = make_source(f"folder:{image_tree}", size=32, channels=3, enlarge=True)  # small.png is 12x10
     assert len(s) == 11
     assert list(s.files) == sorted(s.files)
     assert os.path.join("class_b", "broken.png") in s.files
@@ -326,10 +326,10 @@ def test_folder_lists_sorted_images_recursively(image_tree):
     good = [k for k, f in enumerate(s.files) if "broken" not in f]
     b = s.batch(np.array(good))
     assert b.shape == (10, 3, 32, 32) and b.dtype == np.float32 and 0 <= b.min() and b.max() <= 1
-    grey = make_source(f"folder:{image_tree}", size=32, channels=1)
+    grey = make_source(f"folder:{image_tree}", size=32, channels=1, enlarge=True)
     assert grey.image(good[0]).shape == (1, 32, 32)
     small = s.files.index(os.path.join("class_a", "small.png"))
-    assert s.image(small).shape == (3, 32, 32)  # enlarged to the size
+    assert s.image(small).shape == (3, 32, 32)  # enlarged to the size (enlarge=True)
 
 
 def test_folder_center_and_random_crops(image_tree):
@@ -364,7 +364,7 @@ def test_folder_errors(image_tree, tmp_path):
         make_source(f"folder:{empty}", size=16)
     with pytest.raises(ValueError, match="crop="):
         make_source(f"folder:{image_tree}", size=16, crop="middle")
-    s = make_source(f"folder:{image_tree}", size=16)
+    s = make_source(f"folder:{image_tree}", size=16, enlarge=True)  # only the broken file is refused
     bad = s.files.index(os.path.join("class_b", "broken.png"))
     with pytest.raises(ValueError, match="broken.png") as err:
         s.image(bad)
@@ -400,9 +400,10 @@ def test_split_asking_for_more_images_than_the_folder_has_is_one_line(tmp_path):
     assert "\n" not in str(err.value)
 
 
-def test_folder_and_photos_enlarge_images_smaller_than_size(image_tree):
-    # a size above every file's short side (38..45 px) is not an error: files are enlarged, then cropped
-    s = make_source(f"folder:{image_tree}", size=64, channels=3)
+def test_folder_with_enlarge_and_photos_enlarge_images_smaller_than_size(image_tree):
+    # with enlarge=True a size above every file's short side (38..45 px) is not an error: files are
+    # enlarged, then cropped (without it they are refused: tests/test_bad_input.py)
+    s = make_source(f"folder:{image_tree}", size=64, channels=3, enlarge=True)
     good = [k for k, f in enumerate(s.files) if "broken" not in f]
     b = s.batch(np.array(good[:3]))
     assert b.shape == (3, 3, 64, 64) and 0 <= b.min() and b.max() <= 1
@@ -413,7 +414,7 @@ def test_folder_and_photos_enlarge_images_smaller_than_size(image_tree):
 
 
 def test_folder_skip_corrupt_warns_once_and_counts(image_tree):
-    s = make_source(f"folder:{image_tree}", size=16)
+    s = make_source(f"folder:{image_tree}", size=16, enlarge=True)  # small.png (12x10) is read too
     assert s.describe()["skipped"] == 0
     with pytest.warns(UserWarning, match="skipped 1 unreadable") as record:
         sp = s.split(n_train=6, n_val=2, n_test=2, seed=0, skip_corrupt=True)
@@ -472,7 +473,7 @@ def test_source_options_lists_every_option_with_its_default():
     }
     assert source_options("phantoms") == {"phase": True, "min_ellipses": 4, "max_ellipses": 10}
     assert source_options("photos") == {"short_side_factor": 2.0}
-    assert source_options("folder:PATH") == source_options("folder:/any/where") == {"crop": "center", "skip_corrupt": False}
+    assert source_options("folder:PATH") == source_options("folder:/any/where") == {"crop": "center", "skip_corrupt": False, "enlarge": False}
     assert source_options("fastmri:PATH") == {"target": "auto", "acquisition": None}
     for spec in SPECS:
         assert not {"size", "channels", "seed", "cache_dir", "path"} & set(source_options(spec))

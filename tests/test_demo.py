@@ -1,5 +1,6 @@
 """`reconscale demo` end to end in its smoke mode (same code path as the full demo, tiny grid),
-and its resume: a second run reuses every finished stage."""
+its interface (summary.json's curves and findings), and its resume: a second run reuses every
+finished stage."""
 
 import json
 import sqlite3
@@ -9,6 +10,7 @@ import pytest
 pytest.importorskip("torch")
 
 from bridge.cli import main as cli_main  # noqa: E402
+from bridge.demo import SMOKE  # noqa: E402
 
 
 @pytest.mark.slow
@@ -16,31 +18,44 @@ def test_demo_smoke_runs_and_resumes(tmp_path, capsys):
     out = tmp_path / "demo"
     assert cli_main(["demo", "--smoke", "--out", str(out), "--quiet"]) == 0
     printed = capsys.readouterr().out
-    assert "baselines:" in printed and "calibrated theory" in printed and "report: report.md" in printed
+    assert "baselines (dB):" in printed and "linear floor" in printed and "report: report.md" in printed
     s = json.loads((out / "summary.json").read_text())
-    assert [r["N"] for r in s["per_N"]] == [4, 8, 16, 32]
-    assert {"input", "wavelet", "tv"} <= set(s["baselines"])
-    assert {r["law"] for r in s["fits"]["laws"]} >= {"PowerLaw", "FloorPowerLaw", "SaturatingLaw"}
-    assert s["calibration"]["d_lo"] <= s["calibration"]["d_eff"] <= s["calibration"]["d_hi"]
-    assert len(s["gains"]) == 4 and {g["better"] for g in s["gains"]} <= {"data", "model", "tie"}
-    for stem in ("fig2_psnr_vs_N", "fig3_psnr_vs_params", "fig4_theory_vs_experiment"):
+    # the interface others script against
+    assert {"theory", "linear", "network"} == {r["curve"] for r in s["curves"]}
+    for r in s["curves"]:
+        assert {"curve", "N", "psnr", "psnr_sem", "mse"} <= set(r) and r["mse"] > 0
+    assert sorted(r["N"] for r in s["curves"] if r["curve"] == "linear") == list(SMOKE.N_linear)
+    assert sorted(r["N"] for r in s["curves"] if r["curve"] == "network") == list(SMOKE.N_network)
+    for f in s["findings"]:
+        assert set(f) == {"quantity", "value", "lo", "hi", "identified", "reason"}
+        if not f["identified"]:
+            assert f["reason"]  # an unidentified quantity always says why
+    # nothing unidentified is printed as a number
+    for f in s["findings"]:
+        if not f["identified"] and not f["quantity"].startswith("network fit:"):
+            assert f"{f['quantity']}: not identified" in printed
+    assert {"input", "wavelet", "tv"} <= set(s["baselines"])  # bm3d is skipped at 8×8 (its block size)
+    th = [r for r in s["theory"]]
+    assert all(t["floor_P_on_Q"] <= t["mse"] * (1 + 1e-9) for t in th)
+    for stem in ("fig_three_curves", "fig2_network_psnr_vs_N"):
         for ext in ("png", "pdf"):
             assert (out / "figures" / f"{stem}.{ext}").stat().st_size > 1000
     report = (out / "report.md").read_text()
-    assert "## Fitted laws" in report and "calibrated" in report and "d_eff" in report
-    stages = sorted(p.name for p in out.glob("*.json"))
+    assert "## Findings" in report and "## Not identified by these data" in report
+    stages = sorted(p.name for p in out.glob("*.json")) + ["spectrum.npz"]
     mtimes = {p: (out / p).stat().st_mtime_ns for p in stages}
 
     # Re-running resumes: no run is trained again, the cached stages are reused unchanged.
     assert cli_main(["demo", "--smoke", "--out", str(out), "--quiet"]) == 0
     capsys.readouterr()
-    db = sqlite3.connect(out / "sweep" / "ledger.sqlite")
-    assert db.execute("SELECT MAX(attempts), COUNT(*) FROM runs").fetchone() == (1, 16)
-    db.close()
+    for sweep, count in (("linear", len(SMOKE.N_linear) * 2), ("network", len(SMOKE.N_network) * 2 * 2)):
+        db = sqlite3.connect(out / sweep / "ledger.sqlite")
+        assert db.execute("SELECT MAX(attempts), COUNT(*) FROM runs").fetchone() == (1, count)
+        db.close()
     for p in stages:
         if p != "summary.json":
             assert (out / p).stat().st_mtime_ns == mtimes[p], p
-    assert json.loads((out / "summary.json").read_text())["fits"] == s["fits"]
+    assert json.loads((out / "summary.json").read_text())["curves"] == s["curves"]
 
 
 def test_demo_bad_input_is_one_line(capsys, tmp_path):

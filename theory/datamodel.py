@@ -67,6 +67,16 @@ DATA_METHODS = ("montecarlo", "rao-blackwell", "asymptotic")
 
 
 # ------------------------------------------------------------------------------ spectra from data
+def _real_array(what: str, a: Any) -> np.ndarray:
+    """``a`` as a float array; one-line ValueError when it is not real numbers."""
+    if np.iscomplexobj(a):
+        raise ValueError(f"{what} is complex; give real values (e.g. the magnitude or the real part)")
+    try:
+        return np.asarray(a, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"{what} must be an array of real numbers, got {type(a).__name__}") from None
+
+
 def _check_shape(shape: Any, n: int) -> tuple[int, int]:
     try:
         h, w = (int(s) for s in shape)
@@ -139,11 +149,21 @@ class DataSpectrum:
     label: str = "data"
 
     def __post_init__(self) -> None:
-        mu = np.asarray(self.mu, dtype=float)
+        mu = _real_array("the spectrum mu", self.mu)
         if mu.ndim != 1 or mu.size < 2:
             raise ValueError("the spectrum mu must be a 1-D array of at least 2 eigenvalues")
-        if not np.all(np.isfinite(mu)) or np.any(mu < 0) or not np.any(mu > 0):
-            raise ValueError("the spectrum has negative, non-finite or all-zero values; give finite μ ≥ 0, not all 0")
+        bad = ~np.isfinite(mu)
+        if bad.any():
+            k = int(np.flatnonzero(bad)[0])
+            raise ValueError(f"the spectrum has negative, non-finite or all-zero values: {int(bad.sum())} non-finite "
+                             f"(mu[{k}] = {mu[k]}); give finite μ ≥ 0, not all 0")
+        if np.any(mu < 0):
+            k = int(np.argmin(mu))
+            raise ValueError(f"the spectrum has negative, non-finite or all-zero values: {int((mu < 0).sum())} negative "
+                             f"(smallest mu[{k}] = {mu[k]:.3g}); give finite μ ≥ 0, not all 0 (clip round-off with "
+                             "np.clip(mu, 0, None))")
+        if not np.any(mu > 0):
+            raise ValueError("the spectrum has negative, non-finite or all-zero values: all zero; give finite μ ≥ 0, not all 0")
         if self.basis not in ("eigen", "fourier"):
             raise ValueError(f"basis={self.basis!r}: use 'eigen' or 'fourier'")
         if self.basis == "fourier":
@@ -151,9 +171,12 @@ class DataSpectrum:
                 raise ValueError("a 'fourier' spectrum needs shape=(h, w)")
             object.__setattr__(self, "shape", _check_shape(self.shape, mu.size))
         else:
-            V = np.eye(mu.size) if self.V is None else np.asarray(self.V, dtype=float)
+            V = np.eye(mu.size) if self.V is None else _real_array("basis V", self.V)
             if V.shape != (mu.size, mu.size):
                 raise ValueError(f"basis V has shape {V.shape}; expected ({mu.size}, {mu.size}) to match the spectrum")
+            if not np.all(np.isfinite(V)):
+                raise ValueError(f"basis V has {int((~np.isfinite(V)).sum())} non-finite entries; give a finite "
+                                 "orthonormal (n, n) basis (e.g. from np.linalg.eigh of a finite matrix)")
             object.__setattr__(self, "V", V)
             if self.shape is not None:
                 object.__setattr__(self, "shape", _check_shape(self.shape, mu.size))
@@ -213,11 +236,14 @@ def second_moment_spectrum(X: Any, *, method: str = "covariance", shape: Sequenc
     """
     if method not in SPECTRUM_METHODS:
         raise ValueError(f"unknown method {method!r}; use one of {', '.join(SPECTRUM_METHODS)}")
-    X = np.asarray(X, dtype=float)
+    X = _real_array("X", X)
     if X.ndim != 2 or X.shape[0] < 1 or X.shape[1] < 2:
         raise ValueError(f"X has shape {X.shape}; expected (examples, n) with one vectorised crop per row")
-    if not np.all(np.isfinite(X)):
-        raise ValueError("X has non-finite values; give finite pixel values")
+    bad = ~np.isfinite(X)
+    if bad.any():
+        rows = np.flatnonzero(bad.any(axis=1))
+        raise ValueError(f"X has non-finite values ({int(bad.sum())} in {rows.size} example(s), first row {int(rows[0])}); "
+                         "give finite pixel values (drop or repair those examples)")
     n_ex, n = X.shape
     if centre:
         X = X - X.mean(axis=0, keepdims=True)
@@ -248,10 +274,18 @@ def _operator_matrix(operator: Any, n: int) -> np.ndarray | None:
             raise ValueError(f"operator acts on n={operator.n} values but the signal has n={n}; match the crop size")
         if type(operator).__name__ == "Denoise":
             return None
-        return np.asarray(operator.matrix(), dtype=float)
-    A = np.asarray(operator, dtype=float)
-    if A.ndim != 2 or A.shape[1] != n or not np.all(np.isfinite(A)):
-        raise ValueError(f"operator matrix has shape {A.shape}; expected finite (m, {n})")
+        A = _real_array(f"operator {type(operator).__name__}'s matrix", operator.matrix())
+    elif isinstance(operator, (str, bytes, dict)) or np.isscalar(operator):
+        raise ValueError(f"operator={operator!r} is not an operator; give None (denoising), a theory operator "
+                         f"(MRI, SuperResolution, …) or an (m, {n}) matrix")
+    else:
+        A = _real_array("operator matrix", operator)
+    if A.ndim != 2 or A.shape[0] < 1 or A.shape[1] != n:
+        raise ValueError(f"operator matrix has shape {A.shape}; expected finite (m, {n}) with m ≥ 1 "
+                         f"to act on the signal's n = {n} values")
+    if not np.all(np.isfinite(A)):
+        raise ValueError(f"operator matrix has shape {A.shape}; expected finite (m, {n}): "
+                         f"it has {int((~np.isfinite(A)).sum())} non-finite entries")
     return A
 
 
@@ -283,8 +317,13 @@ class DataModel:
             raise ValueError(
                 f"P has n = {self.train.n} and Q has n = {self.test.n}: train and test spectra must describe crops of the same size"
             )
-        if not np.isfinite(self.sigma) or self.sigma < 0:
-            raise ValueError(f"sigma={self.sigma} must be a finite number ≥ 0")
+        try:
+            ok = not isinstance(self.sigma, (bool, np.bool_, str, bytes)) and np.ndim(self.sigma) == 0 \
+                and np.isfinite(float(self.sigma)) and float(self.sigma) >= 0
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            raise ValueError(f"sigma={self.sigma!r} must be a finite number ≥ 0")
         self.sigma = float(self.sigma)
         self.A = _operator_matrix(self.operator, self.train.n)
 

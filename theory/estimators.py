@@ -18,12 +18,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
 __all__ = [
     "TrainingSpectrum",
+    "k_grid",
     "LR_STABILITY_RTOL",
     "check_lr",
     "lr_is_unstable",
@@ -75,22 +76,55 @@ class TrainingSpectrum:
         GEMM) and an SVD of Y near the interpolation threshold N ≈ m, so the small eigenvalues that
         drive the double-descent spike keep full relative accuracy.
         """
-        m, N = Y.shape
+        return cls.fit_many([Y], None if X is None else [X], Cs=None if C is None else [C], xp=xp)[0]
+
+    @classmethod
+    def fit_many(
+        cls, Ys: Sequence[Any], Xs: Sequence[Any] | None = None, *, Cs: Sequence[Any] | None = None,
+        xp: ModuleType = np,
+    ) -> list["TrainingSpectrum"]:
+        """:meth:`fit` for several draws of the same shape, with one batched factorisation.
+
+        The Gram matrices (or the Y themselves, near N ≈ m) are stacked into a (draws, ·, ·) array and
+        factorised by one ``eigh`` / ``svd`` call, so the per-draw overhead is paid once; every draw
+        gets exactly what :meth:`fit` gives it (``fit`` is ``fit_many`` of one draw).
+
+        Args:
+            Ys: draws of (m, N) training inputs, all the same shape.
+            Xs: matching (n, N) targets, or Cs: matching (p, N) latent codes (at most one of the two).
+            xp: array module of the Y (numpy or cupy).
+
+        Returns:
+            One :class:`TrainingSpectrum` per draw, in order.
+        """
+        Ys = list(Ys)
+        if not Ys:
+            return []
+        m, N = Ys[0].shape
+        if any(Y.shape != (m, N) for Y in Ys):
+            raise ValueError("fit_many needs training inputs of one shape; fit them one by one")
         if N >= 2 * m:
-            lam, V = xp.linalg.eigh(Y @ Y.T)
-            lam, V = lam[::-1], V[:, ::-1]
+            lam, V = xp.linalg.eigh(xp.stack([Y @ Y.T for Y in Ys]))
+            lam, V = lam[:, ::-1], V[:, :, ::-1]
         elif 2 * N <= m:
-            lam, Q = xp.linalg.eigh(Y.T @ Y)
-            lam, Q = lam[::-1], Q[:, ::-1]
-            V = (Y @ Q) / xp.sqrt(xp.maximum(lam, xp.finfo(float).tiny))[None, :]
+            lam, Q = xp.linalg.eigh(xp.stack([Y.T @ Y for Y in Ys]))
+            lam, Q = lam[:, ::-1], Q[:, :, ::-1]
+            V = [(Y @ Q[i]) / xp.sqrt(xp.maximum(lam[i], xp.finfo(float).tiny))[None, :] for i, Y in enumerate(Ys)]
         else:
-            V, s, _ = xp.linalg.svd(Y, full_matrices=False)
+            V, s, _ = xp.linalg.svd(xp.stack(Ys), full_matrices=False)
             lam = s**2
-        tol = float(lam[0]) * max(m, N) * np.finfo(float).eps if lam.shape[0] else 0.0
-        keep = int((lam > tol).sum())
-        lam, V = lam[:keep], V[:, :keep]
-        # (X Yᵀ) V, not X (Yᵀ V): no N×r intermediate, and C Yᵀ is only p×m
-        return cls(lam=lam, V=V, XYV=None if X is None else (X @ Y.T) @ V, H=None if C is None else (C @ Y.T) @ V)
+        out = []
+        for i, Y in enumerate(Ys):
+            lam_i, V_i = lam[i], V[i]
+            tol = float(lam_i[0]) * max(m, N) * np.finfo(float).eps if lam_i.shape[0] else 0.0
+            keep = int((lam_i > tol).sum())
+            lam_i, V_i = lam_i[:keep], V_i[:, :keep]
+            X = None if Xs is None else Xs[i]
+            C = None if Cs is None else Cs[i]
+            # (X Yᵀ) V, not X (Yᵀ V): no N×r intermediate, and C Yᵀ is only p×m
+            out.append(cls(lam=lam_i, V=V_i, XYV=None if X is None else (X @ Y.T) @ V_i,
+                           H=None if C is None else (C @ Y.T) @ V_i))
+        return out
 
     def weights(self, h: Any, *, B: Any = None) -> Any:
         """W = X Yᵀ V diag(h) Vᵀ for filter gains h.
@@ -112,6 +146,22 @@ class TrainingSpectrum:
 # within this tolerance of the boundary is treated as the boundary, and the boundary is refused.
 LR_STABILITY_RTOL = 1e-9
 
+
+
+def k_grid(k_max: float, per_decade: int = 8) -> np.ndarray:
+    """The step counts an early-stopping search scores when it cannot afford every k: ``per_decade``
+    log-spaced integers per decade from 1 to ``k_max`` (both included), rounded and de-duplicated.
+
+    The grid of the ``linear-exact`` runs (:mod:`empirical.linear`) and of the theory curves compared
+    with them (:mod:`bridge.datatheory`): one grid, so both choose k among the same values.
+
+    Returns:
+        (K,) ascending unique float64 integers (k = ∞, least squares, is added by the caller).
+    """
+    if not (np.isfinite(k_max) and k_max >= 1):
+        raise ValueError(f"k_max={k_max} must be a finite number ≥ 1 (linear_kmax in a sweep)")
+    count = 1 + int(np.ceil(per_decade * np.log10(k_max)))
+    return np.unique(np.round(np.logspace(0.0, np.log10(k_max), count)))
 
 def lr_is_unstable(lr: float, lam_max: float) -> bool:
     """True when η·λ_max ≥ 2·(1 − :data:`LR_STABILITY_RTOL`).

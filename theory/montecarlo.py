@@ -1,8 +1,9 @@
 """Expected risk over training sets, E_{U,C,Z} R(Ŵ), by Monte Carlo — plain or Rao–Blackwellised.
 
-One factorisation per draw serves every estimator and every k. Draw (N, run) uses its own
-random stream derived from ``rng`` and (N, run), so a curve at N = 100 is the same whether or not
-other N are requested alongside.
+One factorisation per draw serves every estimator and every k; the draws at one N are factorised
+together (``TrainingSpectrum.fit_many``, one stacked eigh/SVD per batch of draws). Draw (N, run)
+uses its own random stream derived from ``rng`` and (N, run), so a curve at N = 100 is the same
+whether or not other N are requested alongside.
 
 Estimators (:class:`Estimator`):
     optimal    W* (the floor R*; deterministic given U)
@@ -11,7 +12,9 @@ Estimators (:class:`Estimator`):
     ridge      W_λ for each λ in ``lam``
     gd         W^k for each k in ``steps``
     gf         gradient flow W(t) for each t in ``steps`` (time in units of the step η)
-    gd-oracle  per draw min over k ≤ kmax of R(W^k) (the paper's early stopping)
+    gd-oracle  per draw min over k ≤ kmax of R(W^k) (the paper's early stopping), found by the
+               certified search :func:`theory.risk.gd_oracle_search` (exact integer argmin, ~50
+               evaluations for kmax = 5000; its brute-force twin is the dense argmin of risk_path)
     gd-argmin  W^{k̂} with k̂ = argmin over k ≤ kmax of the *expected* curve (same k for all draws)
     gd-val     per draw k̂ = argmin of the error on ``n_val`` extra held-out examples (practical rule)
 
@@ -31,7 +34,14 @@ import numpy as np
 from ._xp import get_xp, to_numpy
 from .estimators import TrainingSpectrum, check_lr, gd_filter, gf_filter, ols_filter, ridge_filter
 from .problem import Population, Problem
-from .risk import conditional_risk_path, risk_path, validation_error_path
+from .risk import (
+    conditional_risk_path,
+    conditional_risk_quadratic,
+    gd_oracle_search,
+    risk_path,
+    risk_quadratic,
+    validation_error_path,
+)
 
 __all__ = ["Estimator", "RiskCurve", "ESTIMATOR_NAMES", "montecarlo", "draw_rng"]
 
@@ -149,6 +159,58 @@ def _path_risks(pop: Population, spec: TrainingSpectrum, f: Any, h: Any, *, rao_
     return to_numpy(risk_path(pop, spec, h, xp=xp))
 
 
+_BATCH_ELEMS = 20_000_000  # array elements held at once by one batch of draws (factorisation + population)
+
+
+def _batch_size(problem: Problem, N: int, runs: int) -> int:
+    """Draws factorised together: all of them unless their Gram matrices and populations get large."""
+    m, n = problem.m, problem.n
+    per_draw = max(m * m, m * min(N, 2 * m)) + 2 * n * m + m * N
+    return max(1, min(runs, _BATCH_ELEMS // max(per_draw, 1)))
+
+
+def _one_draw(problem: Problem, estimators: Sequence[Estimator], pop: Population, spec: TrainingSpectrum,
+              r: np.random.Generator, run: int, j: int, n_train: int, *, lr: float | str, rao_blackwell: bool,
+              xp: Any, path_k: np.ndarray | None, needs_gd: bool, draws: dict, kopt: dict, floors: np.ndarray,
+              paths: np.ndarray | None) -> None:
+    """Every estimator's risk for one factorised draw, written into ``draws[i][run, j]`` (and k into kopt)."""
+    floors[run, j] = pop.floor
+    eta = _lr_for(lr, pop, n_train)
+    if needs_gd and spec.rank:
+        check_lr(eta, float(spec.lam[0]))
+    path = functools.partial(_path_risks, pop, spec, rao_blackwell=rao_blackwell, xp=xp)
+    if paths is not None:
+        paths[run, j] = path(*gd_filter(spec.lam, path_k, eta, xp=xp))
+    quad = None
+    for i, est in enumerate(estimators):
+        if est.name == "optimal":
+            val = [pop.floor]
+        elif est.name == "pca":
+            Ud = to_numpy(spec.V[:, : problem.d])
+            val = [pop.risk_factored(Ud / (1.0 + problem.sigma**2), Ud)]
+        elif est.name == "ols":
+            val = path(*ols_filter(spec.lam, xp=xp))
+        elif est.name == "ridge":
+            val = path(*ridge_filter(spec.lam, est.lam, xp=xp))
+        elif est.name == "gd":
+            val = path(*gd_filter(spec.lam, est.steps, eta, xp=xp))
+        elif est.name == "gf":
+            val = path(*gf_filter(spec.lam, est.steps, eta, xp=xp))
+        elif est.name == "gd-oracle":
+            if quad is None:
+                quad = (conditional_risk_quadratic if rao_blackwell else risk_quadratic)(pop, spec, xp=xp)
+            k = gd_oracle_search(quad, spec.lam, eta, est.kmax)[0]
+            val, kopt[i][run, j] = path(*gd_filter(spec.lam, [k], eta, xp=xp)), k
+        elif est.name == "gd-val":
+            C_val, Y_val = pop.sample_latent(est.n_val, rng=r)
+            _, h = gd_filter(spec.lam, np.arange(est.kmax + 1), eta, xp=xp)
+            k = int(np.argmin(to_numpy(validation_error_path(pop, spec, h, C_val, Y_val, xp=xp))))
+            val, kopt[i][run, j] = path(*gd_filter(spec.lam, [k], eta, xp=xp)), k
+        else:  # gd-argmin: filled in after all draws
+            val = [np.nan]
+        draws[i][run, j] = np.asarray(to_numpy(val), dtype=float)
+
+
 def montecarlo(
     problem: Problem,
     N: Sequence[int],
@@ -189,7 +251,10 @@ def montecarlo(
     xp = get_xp(backend)
     base = int(rng.integers(2**62))
     kmax = max([e.kmax for e in estimators if e.name in (*_PATH, "gd-val")] or [0])
-    path_k = np.arange(kmax + 1) if any(e.name in (*_PATH, "gd-val") for e in estimators) else None
+    # the full risk path over every k is needed only for gd-argmin (the mean curve over draws);
+    # gd-oracle searches each draw's path (gd_oracle_search), gd-val evaluates the risk at its own k
+    path_k = np.arange(kmax + 1) if "gd-argmin" in names else None
+    needs_gd = any(e.name in ("gd", *_PATH, "gd-val") for e in estimators)
 
     draws = {i: np.empty((runs, Ns.size, e.params.size)) for i, e in enumerate(estimators)}
     kopt = {i: np.full((runs, Ns.size), np.nan) for i, e in enumerate(estimators) if e.name in (*_PATH, "gd-val")}
@@ -203,48 +268,26 @@ def montecarlo(
         bar = tqdm(total=Ns.size * runs, desc="monte carlo", unit="draw", leave=False)
     try:
         for j, n_train in enumerate(Ns):
-            for run in range(runs):
-                r = draw_rng(base, n_train, run)
-                pop = problem.population(rng=r)
-                pop.xp = xp
-                floors[run, j] = pop.floor
-                C, Y = pop.sample_latent(n_train, rng=r)
-                spec = TrainingSpectrum.fit(Y, C=None if rao_blackwell else C, xp=xp)
-                eta = _lr_for(lr, pop, n_train)
-                needs_gd = any(e.name in ("gd", *_PATH, "gd-val") for e in estimators)
-                if needs_gd and spec.rank:
-                    check_lr(eta, float(spec.lam[0]))
-                path = functools.partial(_path_risks, pop, spec, rao_blackwell=rao_blackwell, xp=xp)
-                full = path(*gd_filter(spec.lam, path_k, eta, xp=xp)) if path_k is not None else None
-                if paths is not None:
-                    paths[run, j] = full
-                for i, est in enumerate(estimators):
-                    if est.name == "optimal":
-                        val = [pop.floor]
-                    elif est.name == "pca":
-                        Ud = to_numpy(spec.V[:, : problem.d])
-                        val = [pop.risk_factored(Ud / (1.0 + problem.sigma**2), Ud)]
-                    elif est.name == "ols":
-                        val = path(*ols_filter(spec.lam, xp=xp))
-                    elif est.name == "ridge":
-                        val = path(*ridge_filter(spec.lam, est.lam, xp=xp))
-                    elif est.name == "gd":
-                        val = path(*gd_filter(spec.lam, est.steps, eta, xp=xp))
-                    elif est.name == "gf":
-                        val = path(*gf_filter(spec.lam, est.steps, eta, xp=xp))
-                    elif est.name == "gd-oracle":
-                        k = int(np.argmin(full[: est.kmax + 1]))
-                        val, kopt[i][run, j] = [full[k]], k
-                    elif est.name == "gd-val":
-                        C_val, Y_val = pop.sample_latent(est.n_val, rng=r)
-                        _, h = gd_filter(spec.lam, path_k[: est.kmax + 1], eta, xp=xp)
-                        k = int(np.argmin(to_numpy(validation_error_path(pop, spec, h, C_val, Y_val, xp=xp))))
-                        val, kopt[i][run, j] = [full[k]], k
-                    else:  # gd-argmin: filled in after all draws
-                        val = [np.nan]
-                    draws[i][run, j] = np.asarray(val, dtype=float)
-                if bar is not None:
-                    bar.update(1)
+            batch = _batch_size(problem, int(n_train), runs)
+            for first in range(0, runs, batch):
+                chunk = range(first, min(first + batch, runs))
+                # draw every run of the chunk from its own stream, then factor them in one batched call
+                rs = [draw_rng(base, n_train, run) for run in chunk]
+                pops, Cs, Ys = [], [], []
+                for r in rs:
+                    pop = problem.population(rng=r)
+                    pop.xp = xp
+                    C, Y = pop.sample_latent(n_train, rng=r)
+                    pops.append(pop), Cs.append(C), Ys.append(Y)
+                specs = TrainingSpectrum.fit_many(Ys, Cs=None if rao_blackwell else Cs, xp=xp)
+                del Ys
+                for run, r, pop, spec in zip(chunk, rs, pops, specs):
+                    _one_draw(problem, estimators, pop, spec, r, run, j, n_train, lr=lr, rao_blackwell=rao_blackwell,
+                              xp=xp, path_k=path_k, needs_gd=needs_gd, draws=draws, kopt=kopt, floors=floors,
+                              paths=paths)
+                    if bar is not None:
+                        bar.update(1)
+                del pops, Cs, specs
     finally:
         if bar is not None:
             bar.close()

@@ -41,8 +41,12 @@ Options: a source's dataclass fields other than ``size``, ``channels``, ``seed``
 the ``path`` of the spec) are its options, passed to :func:`make_source` as keywords (a sweep's
 ``[source]`` table); :func:`source_options` lists them with their defaults.
 
-Sizes: no source refuses a ``size`` larger than its images: ``photos`` and ``folder:`` enlarge
-images whose short side is below ``size`` (then crop), ``fastmri:`` resizes each square slice.
+Sizes: generated sources draw images of any ``size``; ``photos`` enlarges photos whose short side
+is below ``size`` (by design, then crops). ``folder:`` refuses a file whose short side is below
+``size`` (one line naming it and the fix) unless its option ``enlarge=True`` is set; a sweep checks
+the headers of the first images it uses before writing anything (:meth:`FolderSource.check_sizes`).
+``fastmri:`` shrinks each square slice to ``size`` and refuses, at construction, a ``size`` larger
+than its smallest slice.
 """
 
 from __future__ import annotations
@@ -141,7 +145,7 @@ def make_source(spec: str, *, size: int, channels: int = 1, seed: int = 0, cache
         seed: source seed in [0, 2**32).
         cache_dir: optional directory for :meth:`Source.batch` results.
         **kw: source-specific options (:func:`source_options`; e.g. ``d`` for subspace, ``rmin``
-            for deadleaves, ``phase`` for phantoms, ``crop``/``skip_corrupt`` for folders,
+            for deadleaves, ``phase`` for phantoms, ``crop``/``skip_corrupt``/``enlarge`` for folders,
             ``target``/``acquisition`` for fastmri).
 
     Returns:

@@ -42,6 +42,7 @@ class _Volume(NamedTuple):
     coils: int  # 0 = single-coil k-space (slices, H, W); >0 = multi-coil; -1 = no k-space dataset
     acquisition: str | None
     attr_max: float | None  # the file's ``max`` attribute when usable for this target
+    side: int  # side of the square the slices are centre-cropped to before resizing to ``size``
 
 
 def _list_h5(root: str) -> tuple[str, ...]:
@@ -125,7 +126,9 @@ class FastMRISource(Source):
     clip), else the maximum of the target over the whole volume
     (computed once per file and cached) -- clipped to [0, 1], centre-cropped to a square of side
     min(H, W) and resized to size×size (bilinear, anti-aliased when shrinking; skimage). Shape
-    (1, size, size) float32; only channels=1.
+    (1, size, size) float32; only channels=1. A ``size`` larger than the smallest such square of the
+    kept volumes is refused at construction (one line naming the file; the shapes are read from the
+    HDF5 headers, no pixels): slices are shrunk, never enlarged.
 
     Splits (:meth:`split`) never put one volume in two sets; counts are slices (the paper's N). The
     MRI task seeds one mask per example id; the paper uses one mask per *volume*: pass
@@ -196,6 +199,13 @@ class FastMRISource(Source):
             raise ValueError(
                 f"acquisition={self.acquisition!r} leaves no files of the {len(rels)} under {path}; "
                 f"acquisitions present: {present}; use one of them or acquisition=None"
+            )
+        small = min(volumes, key=lambda v: v.side)
+        if self.size > small.side:
+            raise ValueError(
+                f"size={self.size} is larger than the slices of fastmri:{path}: the smallest are {small.side}×{small.side} "
+                f"after the square crop ({small.rel}, target {small.target}); lower size to at most {small.side} "
+                "(slices are resized down to size, never enlarged)"
             )
         object.__setattr__(self, "_volumes", tuple(volumes))
         offsets = np.concatenate([[0], np.cumsum([v.n_slices for v in volumes])]).astype(np.int64)
@@ -272,10 +282,12 @@ class FastMRISource(Source):
         if target == "kspace":
             n_slices = int(ks.shape[0])  # type: ignore[union-attr]
             attr_max = None  # the attribute describes the stored reconstruction, not ours
+            side = min(FASTMRI_CROP, *ks.shape[-2:])  # type: ignore[union-attr]  (kspace_target's crop)
         else:
             n_slices = int(recons[target].shape[0])
             attr_max = _attr_max(f.attrs.get("max"))
-        return _Volume(rel, n_slices, target, coils, acquisition, attr_max)
+            side = min(recons[target].shape[-2:])
+        return _Volume(rel, n_slices, target, coils, acquisition, attr_max, int(side))
 
     # -- identity and indices ----------------------------------------------------------------------
 
@@ -401,6 +413,13 @@ class FastMRISource(Source):
         """
         seed = _check_seed(seed)
         n_train, n_val, n_test = (_check_count(k, v) for k, v in (("n_train", n_train), ("n_val", n_val), ("n_test", n_test)))
+        test, val, pool, total, used = self._test_val_pool(n_train, n_val, n_test, seed)
+        if pool.size < n_train:
+            self._split_error(n_train, n_val, n_test, total, "train", n_train, int(pool.size), used)
+        return Split(train_pool=pool[:n_train], val=val, test=test)
+
+    def _test_val_pool(self, n_train: int, n_val: int, n_test: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, list[str]]:
+        """(test, val, the whole training pool, total slices, what test/val took) of :meth:`split`."""
         order = np.random.default_rng(seed).permutation(self.n_volumes)
         counts = np.array([v.n_slices for v in self._volumes], dtype=np.int64)
         total = int(counts.sum())
@@ -421,9 +440,11 @@ class FastMRISource(Source):
             used.append(f"{label} took {len(got)} volume(s)")
         rest = [np.arange(self._offsets[v], self._offsets[v + 1], dtype=np.int64) for v in order[pos:]]
         pool = np.concatenate(rest) if rest else np.zeros(0, dtype=np.int64)
-        if pool.size < n_train:
-            self._split_error(n_train, n_val, n_test, total, "train", n_train, int(pool.size), used)
-        return Split(train_pool=pool[:n_train], val=taken[1], test=taken[0])
+        return taken[0], taken[1], pool, total, used
+
+    def _train_capacity(self, *, n_val: int, n_test: int, seed: int = 0) -> int:
+        """The largest n_train a split with these n_val, n_test and seed accepts (slices)."""
+        return int(self._test_val_pool(0, int(n_val), int(n_test), _check_seed(seed))[2].size)
 
     def _split_error(self, n_train: int, n_val: int, n_test: int, total: int, label: str, n: int, have: int, used: list[str]) -> None:
         after = f" after {' and '.join(used)}" if used else ""

@@ -1,8 +1,11 @@
 """Image files: reading and resizing, the ``photos`` shipped with scikit-image, and ``folder:PATH``.
 
-Both sources *enlarge* images smaller than ``size`` (they never refuse a size): ``photos`` resizes
-every photo so that its short side is at least ``size``; a folder enlarges a file whose short side is
-below ``size`` before cropping. Heavy dependencies (scikit-image, imageio) are imported lazily.
+Sizes: ``photos`` resizes every photo so that its short side is at least ``size`` (by design: it
+never refuses a size). A folder refuses a file whose short side is below ``size`` (a one-line
+ValueError naming the file, its size and the fix) unless its ``enlarge=True`` option is set; a sweep
+checks the headers of the first images it will use before anything is written
+(:meth:`FolderSource.check_sizes`), and a run that later meets a smaller file fails with that line.
+Heavy dependencies (scikit-image, imageio, PIL) are imported lazily.
 """
 
 from __future__ import annotations
@@ -301,7 +304,8 @@ class FolderSource(Source):
     """Images from a directory tree (PNG/JPEG/TIFF; class sub-folders are searched recursively).
 
     Files are listed once at construction, sorted by relative path; image i is file i. A file whose
-    short side is below ``size`` is enlarged so that it equals ``size``; then a ``size``×``size`` crop
+    short side is below ``size`` is refused (a one-line ValueError naming it: lower ``size``), or,
+    with ``enlarge=True``, enlarged so that its short side equals ``size``; then a ``size``×``size`` crop
     is taken: the centre (``crop="center"``, the paper's ImageNet protocol) or a position from
     ``default_rng([seed, i])`` (``crop="random"``, fixed per index). Greyscale via ITU-R 601 luma;
     grey files are replicated for channels=3; alpha is dropped; integer images are scaled by their
@@ -317,11 +321,15 @@ class FolderSource(Source):
         crop: "center" or "random".
         skip_corrupt: whether :meth:`split` leaves unreadable files out (default False: an
             unreadable file raises when read).
+        enlarge: whether a file whose short side is below ``size`` is enlarged to it (default
+            False: reading it raises, naming the file and its size). ImageNet-style resize-then-crop
+            pipelines on folders with a few small images set it.
     """
 
     path: str
     crop: str = "center"
     skip_corrupt: bool = False
+    enlarge: bool = False
     _files: tuple[str, ...] = field(init=False, repr=False, compare=False, default=())
     _skipped: list[str] = field(init=False, repr=False, compare=False, default_factory=list)
 
@@ -338,6 +346,8 @@ class FolderSource(Source):
             raise ValueError(f"crop={self.crop!r} is not supported; use crop='center' or crop='random'")
         if not isinstance(self.skip_corrupt, (bool, np.bool_)):
             raise ValueError(f"skip_corrupt={self.skip_corrupt!r} must be True or False")
+        if not isinstance(self.enlarge, (bool, np.bool_)):
+            raise ValueError(f"enlarge={self.enlarge!r} must be True or False")
         files = _list_images(os.fspath(self.path))
         if not files:
             raise ValueError(f"no images (png/jpg/jpeg/tif/tiff) under {os.fspath(self.path)}; check the path")
@@ -366,6 +376,9 @@ class FolderSource(Source):
         f = _read_image(full, self.channels)
         s = self.size
         if min(f.shape[1:]) < s:
+            if not self.enlarge:
+                h, w = f.shape[1:]
+                raise ValueError(f"image file {full} is {w}×{h} px, smaller than size={s}; {self._size_fix(min(h, w))}")
             f = _scale_short_side(f, s)
         H, W = f.shape[1:]
         if self.crop == "center":
@@ -374,6 +387,50 @@ class FolderSource(Source):
             rng = np.random.default_rng([self.seed, i])
             top, left = int(rng.integers(H - s + 1)), int(rng.integers(W - s + 1))
         return np.ascontiguousarray(f[:, top : top + s, left : left + s], dtype=np.float32)
+
+    def _size_fix(self, short: int) -> str:
+        return (f"lower size to at most {short}, or set the source option enlarge=True "
+                "(a sweep's [source] enlarge = true) to enlarge smaller images")
+
+    def image_size(self, i: int) -> tuple[int, int] | None:
+        """(width, height) of file ``i`` from its header only (PIL); None when PIL cannot read it."""
+        from PIL import Image  # noqa: PLC0415  (a dependency of imageio and scikit-image)
+
+        full = os.path.join(os.fspath(self.path), self._files[self._check_index(i)])
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # e.g. DecompressionBombWarning: only the header is read
+                with Image.open(full) as im:
+                    w, h = im.size
+        except Exception:  # unreadable: reported when read (or left out with skip_corrupt)
+            return None
+        return int(w), int(h)
+
+    def check_sizes(self, idx: Any, *, limit: int = 256) -> None:
+        """Refuse a ``size`` larger than the images, reading only the headers of the first ``limit`` of ``idx``.
+
+        Cheap (no pixels are decoded), so a sweep runs it on the images it will use first (test,
+        validation, then the training pool) before anything is written; a smaller image beyond
+        the first ``limit`` fails the run that reads it (same message). Nothing to check with
+        ``enlarge=True``.
+
+        Raises:
+            ValueError: one line naming the smallest checked image, its size and the fix.
+        """
+        if self.enlarge:
+            return
+        arr = self._check_indices(idx)[: max(int(limit), 0)]
+        smallest: tuple[int, int, int, int] | None = None  # (short side, index, width, height)
+        for i in arr:
+            wh = self.image_size(int(i))
+            if wh is not None and min(wh) < self.size and (smallest is None or min(wh) < smallest[0]):
+                smallest = (min(wh), int(i), *wh)
+        if smallest is not None:
+            short, i, w, h = smallest
+            raise ValueError(
+                f"size={self.size} is larger than images of folder {os.fspath(self.path)}: the smallest of the "
+                f"{arr.size} checked is {w}×{h} px ({self._files[i]}); {self._size_fix(short)}"
+            )
 
     def scan(self) -> list[str]:
         """Read every file once; return the relative paths of the unreadable ones."""
@@ -431,8 +488,21 @@ class FolderSource(Source):
             test=perm[:n_test],
         )
 
+    def _train_capacity(self, *, n_val: int, n_test: int, seed: int = 0) -> int:
+        """The largest n_train a split with these n_val, n_test accepts; ValueError when they alone do not fit.
+
+        Unreadable files count as skipped only after a :meth:`split` with ``skip_corrupt`` (no second scan).
+        """
+        left = len(self._files) - (len(self._skipped) if self.skip_corrupt else 0) - int(n_val) - int(n_test)
+        if left < 0:
+            raise ValueError(f"n_val + n_test = {int(n_val) + int(n_test)} exceeds the {len(self._files)} files")
+        return left
+
     def parameters(self) -> dict[str, Any]:
-        return {"path": os.fspath(self.path), "crop": self.crop, "n_files": len(self._files)}
+        out = {"path": os.fspath(self.path), "crop": self.crop, "n_files": len(self._files)}
+        if self.enlarge:  # recorded only when set: default caches and descriptions are unchanged
+            out["enlarge"] = True
+        return out
 
     def describe(self) -> dict[str, Any]:
         out = super().describe()
@@ -443,7 +513,8 @@ class FolderSource(Source):
 
     def notes(self) -> list[str]:
         return [
-            "image i = file i (sorted relative paths); short sides below size are enlarged, then a size x size crop",
+            "image i = file i (sorted relative paths); a size x size crop of each file; files with a short side "
+            + ("below size are enlarged first" if self.enlarge else "below size are refused (enlarge=False)"),
             "cache keys include file names, sizes and modification times, not contents",
         ]
 

@@ -1,0 +1,134 @@
+"""The linear theory of a sweep's own images: the Gaussian model with their second moments, on an N axis.
+
+Input: the ``.npz`` of ``reconscale spectrum`` (:mod:`empirical.spectrum`): Σ_P, the uncentred
+second moment of the training crops, and Σ_Q, that of the sweep's test images. The model
+(:class:`theory.datamodel.DataModel`) learns W by gradient descent from 0 on N Gaussian examples
+x ~ N(0, Σ_P), y = x + σz, and is scored on Q:
+
+    R_Q(W) = E_Q‖W y − x‖² / E_Q‖x‖²,   per-pixel MSE = R_Q · tr Σ_Q / n,   PSNR = −10 log₁₀ MSE
+
+(images in [0, 1]; the PSNR of the mean MSE over the test images — the scale on which the theory
+predicts anything). No parameter is fitted to the experiment.
+
+**Stopping**, as the ``linear-exact`` runs stop: k is chosen on the same grid (8 log-spaced
+integers per decade up to ``kmax``, and k = ∞, least squares) by the *training* distribution's
+expected risk R_P — the expectation of what the runs' validation crops (from the training photos)
+estimate — and the curve is R_Q at that k. ``stopping="oracle"`` chooses by R_Q instead (a lower
+bound no practitioner attains when P ≠ Q).
+
+**Method**: the deterministic equivalent (:mod:`theory.data_asymptotics`) at every N, except
+near the interpolation threshold N ≈ n, where it is undefined: there the Rao–Blackwellised Monte
+Carlo of :func:`theory.datamodel.data_montecarlo` is used (``draws`` draws), and the row says so.
+
+Floors (per-pixel MSE): ``floor_P_on_Q`` = R_Q(W*_P), what unlimited training data from P gives
+(the N → ∞ limit of the curve, the *linear floor* of the experiment); ``floor_Q`` = R_Q(W*_Q),
+the best linear map for the test images themselves (the Wiener floor of Q; meaningful only when
+Σ_Q has full rank — with fewer test images than pixels, W*_Q projects onto their span).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+__all__ = ["load_data_model", "data_theory_curve"]
+
+
+def load_data_model(path: str | Path) -> tuple[Any, dict]:
+    """The :class:`~theory.datamodel.DataModel` of a ``reconscale spectrum`` file, and its metadata.
+
+    Raises:
+        ValueError: one line when the file is missing, unreadable or not a spectrum file.
+    """
+    from theory.datamodel import DataModel, DataSpectrum  # noqa: PLC0415
+
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{path}: no such spectrum file; write one with `reconscale spectrum CONFIG --out {path}`")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+    except (OSError, ValueError) as e:
+        raise ValueError(f"{path}: not a readable .npz file ({e}); write it again with `reconscale spectrum`") from None
+    missing = [k for k in ("P_mu", "Q_mu", "Q_V", "sigma", "shape", "meta") if k not in arrays]
+    if missing:
+        raise ValueError(f"{path}: not a reconscale spectrum file (missing {', '.join(missing)}); "
+                         "write it with `reconscale spectrum`")
+    meta = json.loads(str(arrays["meta"]))
+    shape = tuple(int(s) for s in arrays["shape"])
+    if "P_V" in arrays:
+        P = DataSpectrum(arrays["P_mu"], V=arrays["P_V"], shape=shape if len(arrays["P_mu"]) == shape[0] * shape[1]
+                         else None, label="P: " + meta.get("P", "training crops"))
+    else:
+        P = DataSpectrum(arrays["P_mu"], basis="fourier", shape=shape, label="P: " + meta.get("P", "training crops"))
+    Q = DataSpectrum(arrays["Q_mu"], V=arrays["Q_V"], label="Q: " + meta.get("Q", "test images"))
+    return DataModel(P, float(arrays["sigma"]), Q), meta
+
+
+def data_theory_curve(model: Any, N: Sequence[int], *, kmax: float = 1e7, stopping: str = "validation",
+                      draws: int = 20, rng: np.random.Generator | None = None) -> list[dict]:
+    """Expected test MSE of early-stopped GD at each N (see the module doc).
+
+    Args:
+        model: :class:`~theory.datamodel.DataModel` (denoising; P and Q).
+        N: training-set sizes.
+        kmax: the largest finite k of the grid.
+        stopping: ``"validation"`` (k by R_P) or ``"oracle"`` (k by R_Q).
+        draws: Monte Carlo draws where the deterministic equivalent is undefined (N ≈ n).
+        rng: seeds those draws (default ``default_rng(0)``).
+
+    Returns:
+        One row per N: ``N``, ``k`` (−1 for least squares), ``risk`` (R_Q), ``mse``, ``psnr``,
+        ``method`` (``asymptotic`` or ``rao-blackwell (D draws)``), ``mse_sem`` (0 for the
+        equivalent), ``floor_P_on_Q``, ``floor_Q`` (per-pixel MSE), ``rank_Q`` (the rank of Σ_Q:
+        below n, W*_Q knows the span of the test images and ``floor_Q`` is no floor of the test
+        *distribution*).
+    """
+    from theory.data_asymptotics import DataEquivalent, shift_spectrum  # noqa: PLC0415
+    from theory.datamodel import DataModel, data_montecarlo  # noqa: PLC0415
+    from theory.estimators import k_grid  # noqa: PLC0415
+    from theory.montecarlo import Estimator  # noqa: PLC0415
+
+    if stopping not in ("validation", "oracle"):
+        raise ValueError(f"stopping={stopping!r}: use 'validation' or 'oracle'")
+    if model.A is not None:
+        raise ValueError("data_theory_curve covers denoising (operator None) only")
+    rng = np.random.default_rng(0) if rng is None else rng
+    ks = k_grid(kmax)
+    model_P = DataModel(model.train, model.sigma)  # Q = P: the risk the validation crops estimate
+    sp_Q, sp_P = shift_spectrum(model), shift_spectrum(model_P)
+    to_mse = model.test.trace / model.n
+    mu_Q = model.test.mu
+    rank_Q = int(np.sum(mu_Q > mu_Q.max() * model.n * np.finfo(float).eps))
+    floors = {"floor_P_on_Q": sp_Q.floor_P_on_Q * to_mse, "floor_Q": sp_Q.floor_Q * to_mse, "rank_Q": rank_Q,
+              "n": model.n}
+    rows = []
+    for n_train in (int(v) for v in N):
+        tau = model.paper_lr(n_train) * n_train
+        try:
+            eq_Q, eq_P = DataEquivalent(sp_Q, n_train, tau), DataEquivalent(sp_P, n_train, tau)
+            r_Q = np.append(eq_Q.risk("gd", ks), eq_Q.risk("ols"))
+            r_P = np.append(eq_P.risk("gd", ks), eq_P.risk("ols"))
+            sem, method = np.zeros_like(r_Q), "asymptotic"
+        except ValueError as e:
+            if "interpolation threshold" not in str(e):
+                raise
+            seed = int(rng.integers(2**32))
+            ests = [Estimator("gd", steps=tuple(ks)), Estimator("ols")]
+            cQ = data_montecarlo(model, [n_train], ests, runs=draws, rng=np.random.default_rng(seed),
+                                 rao_blackwell=True)
+            cP = data_montecarlo(model_P, [n_train], ests, runs=draws, rng=np.random.default_rng(seed),
+                                 rao_blackwell=True)  # the same draws of Y: a paired choice of k
+            dQ = np.concatenate([c.draws[:, 0, :] for c in cQ], axis=1)
+            dP = np.concatenate([c.draws[:, 0, :] for c in cP], axis=1)
+            r_Q, r_P = dQ.mean(0), dP.mean(0)
+            sem, method = dQ.std(0, ddof=1) / np.sqrt(draws), f"rao-blackwell ({draws} draws)"
+        i = int(np.argmin(r_P if stopping == "validation" else r_Q))
+        mse = float(r_Q[i] * to_mse)
+        rows.append({"N": n_train, "k": int(ks[i]) if i < ks.size else -1, "risk": float(r_Q[i]), "mse": mse,
+                     "psnr": float(-10 * np.log10(mse)), "mse_sem": float(sem[i] * to_mse), "method": method,
+                     **floors})
+    return rows

@@ -1,0 +1,176 @@
+"""The theory of a sweep's own images (bridge.datatheory, empirical.spectrum) and the demo's analysis.
+
+The theory curve is checked against its brute-force twin (Rao–Blackwellised Monte Carlo at the k it
+chose) on the excess risk above the linear floor, through the interpolation threshold (where it
+falls back to Monte Carlo itself), and against its limits (N → ∞: the linear floor; oracle ≤
+validation stopping). The demo's analysis (curve_rows, crossing, findings) runs on hand-made rows.
+"""
+
+import json
+
+import numpy as np
+import pytest
+
+from bridge.datatheory import data_theory_curve, load_data_model
+from bridge.demo import crossing, curve_rows, demo_findings
+from theory.datamodel import DataModel, DataSpectrum, data_montecarlo
+from theory.estimators import k_grid
+from theory.montecarlo import Estimator
+
+
+def _model(n: int = 36, sigma: float = 0.3, seed: int = 0) -> DataModel:
+    """P: a decaying random covariance; Q: another one (not commuting with P), as images' P and Q."""
+    rng = np.random.default_rng(seed)
+    V, _ = np.linalg.qr(rng.standard_normal((n, n)))
+    P = DataSpectrum(np.geomspace(4.0, 1e-3, n), V=V, label="P")
+    Vq, _ = np.linalg.qr(V + 0.3 * rng.standard_normal((n, n)))
+    Q = DataSpectrum(np.geomspace(3.0, 2e-3, n), V=Vq, label="Q")
+    return DataModel(P, sigma, Q)
+
+
+def _write(path, model: DataModel, **extra) -> None:
+    arrays = {"P_mu": model.train.mu, "P_V": model.train.V, "Q_mu": model.test.mu, "Q_V": model.test.V,
+              "sigma": np.float64(model.sigma), "shape": np.array([6, 6]),
+              "meta": json.dumps({"P": "p", "Q": "q", "examples": 1})}
+    arrays.update(extra)
+    np.savez(path, **arrays)
+
+
+def test_k_grid_is_the_linear_exact_grid():
+    g = k_grid(1e7)
+    assert g[0] == 1 and g[-1] == 1e7 and g.size == 55 and np.all(g == np.round(g))
+    assert np.all(g[1:] / g[:-1] <= 2)
+    big = g[g >= 100]
+    assert np.allclose(big[1:] / big[:-1], 10 ** (1 / 8), rtol=0.01)
+    with pytest.raises(ValueError, match="k_max"):
+        k_grid(float("inf"))
+
+
+def test_spectrum_file_round_trip_and_bad_files(tmp_path):
+    m = _model()
+    _write(tmp_path / "s.npz", m)
+    m2, meta = load_data_model(tmp_path / "s.npz")
+    assert np.allclose(m2.train.matrix(), m.train.matrix()) and np.allclose(m2.test.matrix(), m.test.matrix())
+    assert m2.sigma == m.sigma and meta["P"] == "p"
+    for bad, text in ((tmp_path / "missing.npz", "no such spectrum file"), (tmp_path / "s.txt", "not a readable")):
+        if bad.suffix == ".txt":
+            bad.write_text("hello")
+        with pytest.raises(ValueError, match=text) as e:
+            load_data_model(bad)
+        assert "\n" not in str(e.value)
+    np.savez(tmp_path / "other.npz", x=np.ones(3))
+    with pytest.raises(ValueError, match="missing P_mu"):
+        load_data_model(tmp_path / "other.npz")
+    _write(tmp_path / "neg.npz", m, P_mu=-m.train.mu)
+    with pytest.raises(ValueError, match="negative"):
+        load_data_model(tmp_path / "neg.npz")
+
+
+def test_theory_curve_matches_monte_carlo_on_the_excess_through_the_threshold():
+    """Excess above the linear floor, at the k the curve chose: within 4% of Rao–Blackwell Monte
+    Carlo (400 draws) away from the threshold; at N = n the curve is Monte Carlo itself."""
+    m = _model()
+    Ns = [12, 36, 144, 576]
+    rows = data_theory_curve(m, Ns, kmax=1e6, draws=30, rng=np.random.default_rng(1))
+    assert [r["method"] for r in rows] == ["asymptotic", "rao-blackwell (30 draws)", "asymptotic", "asymptotic"]
+    to_mse = m.test.trace / m.n
+    for r in rows:
+        ests = [Estimator("gd", steps=(r["k"],))] if r["k"] >= 0 else [Estimator("ols")]
+        (c,) = data_montecarlo(m, [r["N"]], ests, runs=400, rng=np.random.default_rng(2), rao_blackwell=True)
+        mc = c.draws[:, 0, 0]
+        excess_th = r["mse"] - r["floor_P_on_Q"]
+        excess_mc = (mc.mean() * to_mse) - r["floor_P_on_Q"]
+        se = mc.std(ddof=1) / np.sqrt(mc.size) * to_mse
+        assert excess_mc > 0 and excess_th > 0
+        tol = 0.04 * excess_mc + 3 * se + (3 * r["mse_sem"] if r["method"] != "asymptotic" else 0)
+        assert abs(excess_th - excess_mc) <= tol, (r["N"], excess_th, excess_mc, se)
+
+
+def test_theory_curve_limits_oracle_below_validation_and_the_floor_at_large_N():
+    m = _model()
+    Ns = [8, 64, 4096, 10**6]
+    val = data_theory_curve(m, Ns, kmax=1e7)
+    orc = data_theory_curve(m, Ns, kmax=1e7, stopping="oracle")
+    for v, o in zip(val, orc):
+        assert o["mse"] <= v["mse"] * (1 + 1e-12)
+        assert v["floor_Q"] <= v["floor_P_on_Q"] <= v["mse"] * (1 + 1e-9)
+    excess = [v["mse"] - v["floor_P_on_Q"] for v in val]
+    assert excess[-1] < 1e-3 * excess[0] and all(np.diff(excess) < 0)
+    # Q = P: validation and oracle stopping coincide
+    same = DataModel(m.train, m.sigma)
+    a, b = data_theory_curve(same, [64], kmax=1e7), data_theory_curve(same, [64], kmax=1e7, stopping="oracle")
+    assert a[0]["k"] == b[0]["k"] and a[0]["floor_Q"] == pytest.approx(a[0]["floor_P_on_Q"])
+    with pytest.raises(ValueError, match="stopping"):
+        data_theory_curve(m, [8], stopping="best")
+
+
+# ------------------------------------------------------------------------------------ demo analysis
+def _runs(N, width, seed, val, test):
+    return {"status": "done", "N": N, "width": width, "seed": seed, "val_mse": val, "test_mse": test}
+
+
+def test_curve_rows_picks_the_width_by_validation_and_averages_seeds():
+    runs = [_runs(16, 4, s, 0.02, 0.021 + s * 0.001) for s in (0, 1)] + \
+           [_runs(16, 8, s, 0.03, 0.001) for s in (0, 1)] + [_runs(64, 8, 0, 0.01, 0.01)] + \
+           [{"status": "failed", "N": 64, "width": 4, "seed": 0}]
+    rows = curve_rows(runs, curve="network")
+    assert [r["N"] for r in rows] == [16, 64]
+    r = rows[0]
+    assert r["width"] == 4 and r["seeds"] == 2  # by validation, although width 8 tests better
+    assert r["mse"] == pytest.approx(0.0215)
+    assert r["psnr"] == pytest.approx(np.mean(-10 * np.log10([0.021, 0.022])))
+    assert r["psnr_sem"] == pytest.approx(np.std(-10 * np.log10([0.021, 0.022]), ddof=1) / np.sqrt(2))
+    assert rows[1]["seeds"] == 1 and rows[1]["psnr_sem"] == 0.0
+
+
+def _curve(N, psnr, sem=0.05):
+    return [{"N": n, "psnr": p, "psnr_sem": sem} for n, p in zip(N, psnr)]
+
+
+def test_crossing_identified_only_when_the_data_bracket_it():
+    lin = _curve([16, 64, 256, 1024], [20, 21, 22, 22.5])
+    f = crossing(_curve([16, 64, 256, 1024], [19, 20.9, 23, 24]), lin, what="x")
+    assert f["identified"] and f["lo"] == 64 and f["hi"] == 256 and 64 < f["value"] < 256
+    # the interpolation puts a zero difference halfway between equal and opposite differences
+    g = crossing(_curve([16, 64], [19, 21]), _curve([16, 64], [20, 20]), what="x")
+    assert g["value"] == pytest.approx(32.0)
+    ahead = crossing(_curve([16, 64], [25, 26]), lin, what="x")
+    assert not ahead["identified"] and ahead["value"] is None and "below the data" in ahead["reason"]
+    never = crossing(_curve([16, 64, 256], [19, 20, 21]), lin, what="x")
+    assert not never["identified"] and "not ahead" in never["reason"]
+    noisy = crossing(_curve([16, 64, 256], [19, 21.02, 23.5], sem=0.5), lin, what="x")
+    assert noisy["identified"] and noisy["lo"] == 64  # within 2 SEM at 64: not yet ahead
+    back = crossing(_curve([16, 64, 256], [19, 22, 21]), lin, what="x")
+    assert not back["identified"] and "no single crossing" in back["reason"]
+
+
+def test_demo_findings_report_floors_gaps_and_crossings():
+    floor, wiener = 0.004, 0.001
+    theory = [{"N": n, "psnr": -10 * np.log10(m), "mse": m, "floor_P_on_Q": floor, "floor_Q": wiener}
+              for n, m in ((16, 0.02), (64, 0.01), (256, 0.005))]
+    linear = [{**r, "psnr": r["psnr"] - 0.3, "psnr_sem": 0.02, "seeds": 2} for r in theory]
+    network = [{"N": 16, "psnr": 16.0, "psnr_sem": 0.05, "seeds": 2}, {"N": 64, "psnr": 25.0, "psnr_sem": 0.05,
+                                                                        "seeds": 2}]
+    fits = {"findings": [{"quantity": "SaturatingLaw.asymptote", "value": 105.0, "lo": 90.0, "hi": None,
+                          "identified": False, "reason": "upper end runs off"}]}
+    findings, gaps = demo_findings(theory, linear, network, fits)
+    by = {f["quantity"]: f for f in findings}
+    assert [g["gap_db"] for g in gaps] == pytest.approx([0.3, 0.3, 0.3])
+    assert by["linear floor: PSNR of W*_P on the test crops (dB)"]["value"] == pytest.approx(-10 * np.log10(floor))
+    over = by["N where the network overtakes the learned linear estimator"]
+    assert over["identified"] and over["lo"] == 16 and over["hi"] == 64
+    beat = by["N where the network beats the linear floor (every linear map learned from the training distribution)"]
+    assert beat["identified"] and beat["hi"] == 64  # 25 dB > 10 log10(1/0.004) = 23.98 dB
+    fit = by["network fit: SaturatingLaw.asymptote"]
+    assert not fit["identified"] and fit["reason"] == "upper end runs off"
+    for f in findings:
+        assert set(f) == {"quantity", "value", "lo", "hi", "identified", "reason"}
+
+
+def test_wiener_floor_of_too_few_test_crops_is_not_a_finding():
+    theory = [{"N": n, "psnr": -10 * np.log10(m), "mse": m, "floor_P_on_Q": 0.004, "floor_Q": 0.0007,
+               "rank_Q": 20, "n": 256} for n, m in ((16, 0.02), (64, 0.01))]
+    linear = [{**r, "psnr_sem": 0.02, "seeds": 2} for r in theory]
+    findings, _ = demo_findings(theory, linear, [], None)
+    w = next(f for f in findings if f["quantity"].startswith("Wiener floor"))
+    assert not w["identified"] and w["value"] is None and "rank 20 < n = 256" in w["reason"]
