@@ -29,8 +29,9 @@ Where the time goes (unless ``--no-breakdown``): during the timed calls, three n
 ``theory.montecarlo`` calls are wrapped with a clock (and, for cupy, a device synchronisation
 at each end — points where the code synchronises anyway, through ``float()`` or ``.get()``):
 
-* *factorisation* — ``TrainingSpectrum.fit`` (eigh / SVD of the training inputs);
-* *risk paths* — the filters (``gd_filter``, ``ols_filter``) and ``risk_path`` of every k;
+* *factorisation* — ``TrainingSpectrum.fit`` / ``fit_many`` (eigh / SVD of the training inputs);
+* *risk paths* — the filters (``gd_filter``, ``ols_filter``), ``risk_path`` and the oracle's
+  search over k (``gd_oracle_search``);
 * *draws + rest* — the remainder: drawing U (QR on the host), C and Z (numpy's generator on the
   host, then copied to the device), Y = U C + σ Z, PCA's risk, bookkeeping.
 
@@ -180,16 +181,18 @@ class _Breakdown:
     @contextlib.contextmanager
     def installed(self) -> Iterator[bool]:
         mod = importlib.import_module("theory.montecarlo")  # the module (``theory.montecarlo`` is also a function)
-        names = ("TrainingSpectrum", "gd_filter", "ols_filter", "_path_risks")
+        names = ("TrainingSpectrum", "gd_filter", "ols_filter", "_path_risks", "gd_oracle_search")
         if not all(hasattr(mod, n) for n in names):
             yield False  # the module's layout changed: no breakdown, timings unaffected
             return
         saved = {n: getattr(mod, n) for n in names}
         spec_cls = saved["TrainingSpectrum"]
-        shim = type("TimedTrainingSpectrum", (), {"fit": staticmethod(self._timed(spec_cls.fit, "factorisation"))})
+        shim = type("TimedTrainingSpectrum", (), {
+            "fit": staticmethod(self._timed(spec_cls.fit, "factorisation")),
+            "fit_many": staticmethod(self._timed(spec_cls.fit_many, "factorisation"))})
         try:
             mod.TrainingSpectrum = shim
-            for n in ("gd_filter", "ols_filter", "_path_risks"):
+            for n in ("gd_filter", "ols_filter", "_path_risks", "gd_oracle_search"):
                 setattr(mod, n, self._timed(saved[n], "risk paths"))
             yield True
         finally:

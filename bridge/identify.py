@@ -52,6 +52,10 @@ ASYMPTOTE_SPANS = 5.0
 #: towards 0 on the log scale it is fitted on: it is treated as reaching 0.
 FLOOR_DECADES = 0.1
 
+#: a floor whose whole interval lies below this fraction of the smallest observed error is no floor:
+#: the fit has pushed it to its lower bound (e.g. 1e-20 under errors of 1e-3).
+FLOOR_NEGLIGIBLE = 1e-3
+
 #: a positive scale parameter (a calibrated d_eff or σ) is identified only if its interval spans at most
 #: this ratio hi/lo (one decade).
 SCALE_RATIO = 10.0
@@ -99,6 +103,10 @@ def _reason(kind: str, value: float, lo: float, hi: float, ctx: dict[str, Any]) 
                     "below the estimate)")
         if p is not None and p >= 1.0 - float(ctx.get("level", 0.95)):
             return (f"interval reaches 0: the data are consistent with no floor (test of floor = 0: p = {p:.2g})")
+        data_min = ctx.get("data_min")
+        if data_min is not None and hi < FLOOR_NEGLIGIBLE * float(data_min):
+            return (f"the floor is negligible against the data (its interval ends at {_g(hi)}, below "
+                    f"{FLOOR_NEGLIGIBLE:g}× the smallest error {_g(float(data_min))}): no floor is seen")
         return ""
     if kind == "asymptote":
         if ctx.get("at_bound"):

@@ -74,6 +74,8 @@ def _law_rows(boot: Any, *, scale: str, level: float, y: np.ndarray, metric: str
         lo, hi = ci[p]
         kind = _param_kind(name, p)
         ctx: dict[str, Any] = {"level": level}
+        if kind == "floor":
+            ctx["data_min"] = float(np.min(y))  # y: the error scale the floor is fitted on
         if kind == "floor" and name == "FloorPowerLaw" and floor_p is not None:
             ctx["test_p"] = floor_p["p0"]
             # boundary-aware: the union of the bootstrap and profile-likelihood intervals, 0 when the
@@ -149,14 +151,19 @@ def analyse(N: Sequence[float], y: Sequence[float], *, metric: str, groups: Sequ
     if N.shape != y.shape or N.ndim != 1:
         raise ValueError(f"N and y must be 1-D of equal length; got {N.shape} and {y.shape}")
     g = None if groups is None else np.asarray(groups)
-    if g is not None and np.unique(g).size < 2:
+    # Fewer than 3 groups: a bootstrap over whole seeds has 3 distinct resamples at most, and its
+    # intervals were measured to exclude the truth; resample the points within each N instead.
+    n_groups = 0 if g is None else int(np.unique(g).size)
+    if g is not None and n_groups < 3:
         g = None
     quality = _is_quality(metric)
     psnr = quality and "psnr" in metric.lower()
     err = _to_error(metric, y) if quality else y
     err_name = ("mse" if psnr else "1-ssim") if quality else metric
     kw = {"groups": g, "n_boot": n_boot, "rng": rng}
-    out: dict[str, Any] = {"metric": metric, "error_metric": err_name, "level": level, "laws": [], "findings": []}
+    out: dict[str, Any] = {"metric": metric, "error_metric": err_name, "level": level, "laws": [], "findings": [],
+                           "resampling": f"whole groups ({n_groups} seeds or runs)" if g is not None
+                           else "points within each N" + (f" (only {n_groups} groups)" if n_groups else "")}
     n_distinct = np.unique(N).size
     n_range = (float(N.min()), float(N.max()))
 

@@ -2,8 +2,10 @@
 
 Run from anywhere:  python notebooks/_build_03_bridge.py
 CI executes the notebook (tests/test_notebooks.py); keep it under a minute on 2 CPU cores.
-The notebook needs numpy/scipy/matplotlib, the ``theory`` and ``bridge`` packages and scikit-image
-(for its bundled photographs); it never imports torch.
+The notebook needs numpy/scipy/matplotlib, the ``theory`` and ``bridge`` packages, ``empirical.data``
+(numpy only) and scikit-image (for its bundled photographs); it never imports torch. The network
+curve is read from a ``reconscale demo`` directory when there is one (env ``RECONSCALE_DEMO``,
+default ``../reconscale_demo`` relative to the notebook); without it the notebook draws two curves.
 """
 
 from __future__ import annotations
@@ -21,26 +23,26 @@ md, code = CELLS.md, CELLS.code
 # ------------------------------------------------------------------------------------------ intro
 md(
     r"""
-    # Why data scaling slows down — fitting scaling laws, theory vs experiment
+    # Three learning curves on one N axis: the linear theory of the photos, the learned linear estimator, a U-Net
 
-    Klug & Heckel (ICLR 2023) report that the error of learned image reconstruction falls as an
-    **initially steep power law in the number of training examples $N$ that slows down** at
-    moderate $N$. They fit pure power laws $R \approx \beta N^\alpha$ over hand-picked windows of
-    $N$, and explain the slowing with a linear model (notebook `01_theory`): the error is a fixed
-    **floor** plus an **excess** that shrinks with $N$.
+    Klug & Heckel (ICLR 2023) report that the error of learned image reconstruction falls as a
+    steep power law in the number of training examples $N$ that **slows down** at moderate $N$,
+    and explain it with a linear model: the error is a **floor** plus an **excess** that shrinks
+    with $N$ (notebook `01_theory`). This notebook puts that explanation next to real data, on
+    one $N$ axis and one scale (test PSNR of the mean test MSE):
 
-    This notebook is about the step from curves to conclusions, with the `bridge` package:
+    1. **the linear theory of the photos' own crops**: the Gaussian model with the second moments
+       of the training crops, tested on the second moments of the test crops. Nothing is fitted;
+    2. **the learned linear estimator on the real crops**: gradient descent on the crops
+       themselves, exactly, with the stopping step chosen on validation crops;
+    3. **a U-Net**, read from a `reconscale demo` run if one exists;
+    4. **fits that say what they cannot know** (`bridge.report.analyse`), against the naive
+       power law a paper-style window fit would extrapolate.
 
-    1. **The theory's learning curve** — exact, deterministic, and already showing the slowdown.
-    2. **Fitting it three ways** (`bridge.laws`) — a power law over a window (the paper's method),
-       a power law plus a floor, and a broken power law whose break replaces the hand-picked window.
-    3. **Uncertainty** (`bridge.uncertainty`) — bootstrap intervals over runs, extrapolation to
-       $N = 10^5, 10^6$, and "how much data until we are within 1% of the floor?".
-    4. **A real experiment without a GPU** — the same linear estimator, learned by gradient descent
-       on patches of real photographs, and the linear theory calibrated to it (`bridge.calibrate`).
-
-    Everything runs on a CPU in well under a minute; all randomness comes from explicitly seeded
-    `np.random.default_rng`. No torch anywhere: `bridge` never needs it.
+    The setting is `quick-denoise`'s at 16×16 pixels ($n = 256$): grey crops of the 10 training
+    photographs bundled with scikit-image, Gaussian noise $\sigma = 25/255$, scored on the 20 fixed
+    corner crops of 5 held-out photographs. Everything here is numpy on a CPU (no torch), seeded
+    explicitly, and runs in well under a minute.
     """
 )
 
@@ -48,334 +50,343 @@ code(
     r"""
     import os
 
-    # Matrices here are at most 100 x 100: one BLAS thread beats several competing ones
+    # Matrices here are at most 256 x 256: one BLAS thread beats several competing ones
     # (set before numpy is imported; an existing setting is kept).
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, "1")
 
+    import json
+    import sys
     import time
+    from pathlib import Path
 
     import matplotlib.pyplot as plt
     import numpy as np
 
-    import bridge
-    from bridge import BrokenPowerLaw, Curve, FloorPowerLaw, PowerLaw
-    from bridge import plot as bplot
-    from theory import Estimator, Problem, SubspaceSignal, expected_risk, gradient_descent
+    from bridge import PowerLaw
+    from bridge.datatheory import data_theory_curve
+    from bridge.demo import crossing, demo_findings
+    from bridge.report import analyse
+    from empirical.data import PhotoSource          # numpy only: no torch
+    from theory.datamodel import DataModel, DataSpectrum, second_moment_spectrum
+    from theory.estimators import TrainingSpectrum, gd_filter, k_grid, ols_filter
 
     %matplotlib inline
     plt.rcParams.update({"figure.dpi": 80, "axes.grid": True, "grid.alpha": 0.3, "font.size": 9})
     T0 = time.perf_counter()
 
 
-    def restyle_fits(ax, colors, fontsize=7):
-        # bridge.plot draws every fitted law as a thin dark dashed line; give each its own colour
-        fits = [line for line in ax.get_lines() if line.get_gid() == "fit"]
-        for line, color in zip(fits, colors):
-            line.set_color(color)
-            line.set_linewidth(1.4)
-        ax.legend(fontsize=fontsize)
+    def psnr(mse):
+        return -10 * np.log10(mse)                  # images in [0, 1]
+
+
+    def show(findings, title):
+        # identified findings with their values, then the others with the reason they are not
+        said = [f for f in findings if f["identified"]]
+        unsaid = [f for f in findings if not f["identified"]]
+        print(f"{title}: identified")
+        for f in said:
+            v, lo, hi = f["value"], f["lo"], f["hi"]
+            band = "" if lo is None or hi is None or np.isclose(lo, hi, rtol=1e-9, atol=0) else f"  [{lo:.4g}, {hi:.4g}]"
+            print(f"   {f['quantity']}: {v:.4g}{band}")
+        print(f"{title}: NOT identified")
+        for f in unsaid:
+            print(f"   {f['quantity']}: {f['reason']}")
+        if not unsaid:
+            print("   (none)")
     """
 )
 
 # ------------------------------------------------------------------------------------ section 1
 md(
     r"""
-    ## 1. The linear theory's learning curve
+    ## 1. The linear theory of the photos' own crops
 
-    The subspace model of the paper: $x = Uc$ with $U \in \mathbb{R}^{n\times d}$ orthonormal and
-    $c \sim \mathcal N(0, I_d)$, observed as $y = x + z$, $z \sim \mathcal N(0, \sigma^2 I_n)$. A linear
-    estimator $W$ is learned from $N$ pairs by gradient descent on $\tfrac12\|WY - X\|_F^2$, stopped at
-    the best step $k \le k_\max$ (the paper's oracle). Its risk $R(W) = \mathbb{E}\|Wy - x\|^2/d$ splits
-    into
+    The theory's only inputs are two uncentred second moments of clean crops, exactly what
+    `reconscale spectrum` computes: $\Sigma_P = X^\top X / N_\text{ex}$ over the first $N_\text{ex}$
+    training crops of the source (the sweep's training sets are prefixes of this pool), and
+    $\Sigma_Q$, the exact second moment of the 20 test crops. A linear $W$ learned by gradient
+    descent from 0 on $N$ Gaussian examples $x \sim \mathcal N(0, \Sigma_P)$, $y = x + \sigma z$, is
+    scored on the test crops,
 
-    $$ \mathbb{E} R(W^{k_{opt}}) \;=\; \underbrace{\frac{\sigma^2}{1+\sigma^2}}_{\text{floor } R^*}
-       \;+\; \underbrace{\mathbb{E}R - R^*}_{\text{excess}}, \qquad
-       \text{excess} \approx R^*\,\frac{d}{N} \ \ (N \gg n). $$
+    $$ R_Q(W) = \frac{\mathbb E_Q\|Wy - x\|^2}{\mathbb E_Q\|x\|^2}, \qquad
+       \text{MSE} = R_Q \cdot \frac{\operatorname{tr}\Sigma_Q}{n}, \qquad \text{PSNR} = -10\log_{10}\text{MSE}, $$
 
-    `theory.expected_risk(..., method="asymptotic")` gives the expected risk from a random-matrix
-    deterministic equivalent: no random draws, so the curve is exact up to the $n \to \infty$
-    approximation and costs a fraction of a second per $N$.
+    with the step $k$ chosen on the grid `theory.estimators.k_grid` (and $k = \infty$) by the
+    training distribution's risk $R_P$ — what validation crops from the training photos estimate
+    (`bridge.datatheory.data_theory_curve`; the deterministic equivalent at every $N$, Monte Carlo
+    near $N \approx n$ where it is undefined).
 
-    On log-log axes the local slope of the total risk is the excess's slope weighted by the
-    excess's share of the risk,
-
-    $$ \frac{d\log R}{d\log N} = \frac{R - R^*}{R}\cdot\frac{d\log(R - R^*)}{d\log N}, $$
-
-    so even a perfectly regular excess produces a total curve that is steep while the excess
-    dominates and **flattens once the excess falls below the floor**.
+    The risk of a *linear* map depends on the data only through second moments, so two floors are
+    exact for the real crops too: the **linear floor** $R_Q(W^*_P)$, where every linear estimator
+    learned from the training photos ends as $N \to \infty$, and the Wiener floor $R_Q(W^*_Q)$ of the
+    test crops themselves.
     """
 )
 
 code(
     r"""
-    n, d, sigma = 100, 10, 0.1                    # one of the paper's setups
-    prob = Problem(SubspaceSignal(n=n, d=d), sigma=sigma)
-    gd = Estimator("gd-oracle", kmax=2000)        # early-stopped GD, oracle k <= 2000
-    N_grid = np.unique(np.round(np.geomspace(8, 16384, 14)).astype(int))
+    sigma, size = 25 / 255, 16
+    n = size * size
+    N_ex = 16384                                   # training crops for Sigma_P (the demo uses 65 536)
+    src = PhotoSource(size=size, channels=1, seed=0)
+    split = src.split(n_train=N_ex, n_val=256, n_test=20, seed=0)
 
     t = time.perf_counter()
-    (det,) = expected_risk(prob, N_grid, [gd], method="asymptotic", rng=np.random.default_rng(0))
-    print(f"{N_grid.size} deterministic-equivalent points in {time.perf_counter() - t:.1f} s")
-    R = det.mean[:, 0]                            # (14,) expected risk at each N
-    floor = sigma**2 / (1 + sigma**2)
-    assert np.allclose(det.floor, floor)
-    excess = R - floor
+    X_pool = src.batch(split.train(N_ex)).reshape(N_ex, n).astype(np.float64).T   # (n, N_ex): columns are crops
+    X_val = src.batch(split.val).reshape(-1, n).astype(np.float64).T             # 256 validation crops
+    X_test = src.batch(split.test).reshape(-1, n).astype(np.float64).T           # 20 fixed test crops
+    print(f"{N_ex} training, {X_val.shape[1]} validation, {X_test.shape[1]} test crops of {size}x{size} "
+          f"in {time.perf_counter() - t:.1f} s")
 
-    slope_R = np.gradient(np.log(R), np.log(N_grid))
-    slope_ex = np.gradient(np.log(excess), np.log(N_grid))
-    print(f"floor R* = sigma^2/(1+sigma^2) = {floor:.5f}")
-    print(f"{'N':>6} {'R':>8} {'excess/R*':>10} {'R* d/N / excess':>16} {'slope R':>8} {'slope excess':>13}"
-          f" {'share x slope':>14} {'k_opt':>6}")
-    for j, N in enumerate(N_grid):
-        print(f"{N:>6} {R[j]:>8.5f} {excess[j] / floor:>10.4f} {floor * d / N / excess[j]:>16.3f}"
-              f" {slope_R[j]:>8.3f} {slope_ex[j]:>13.3f} {excess[j] / R[j] * slope_ex[j]:>14.3f}"
-              f" {det.k_opt[0, j]:>6.0f}")
+    # Sigma_P as `reconscale spectrum` computes it; Sigma_Q exactly (rank <= 20: eigh, not the estimator)
+    P = second_moment_spectrum(X_pool.T, shape=(size, size), label="P: training crops")
+    mu_q, V_q = np.linalg.eigh(X_test @ X_test.T / X_test.shape[1])
+    Q = DataSpectrum(np.clip(mu_q[::-1], 0, None), V=np.ascontiguousarray(V_q[:, ::-1]), label="Q: test crops")
+    model = DataModel(P, sigma, Q)
 
-    N_cross = N_grid[np.argmax(excess < floor)]   # first grid N where the excess is below the floor
-    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(10, 3.8))
-    bplot.theory_risk_vs_N(ax0, {"gd-oracle": (N_grid, R, None)}, floor=floor,
-                           title=rf"expected risk, $n={n}$, $d={d}$, $\sigma={sigma}$")
-    ax1.loglog(N_grid, excess, "^-", color="tab:green", ms=4, label=r"excess $R - R^*$")
-    ax1.loglog(N_grid, floor * d / N_grid, "k--", lw=1, label=r"$R^*\,d/N$ (large-N law)")
-    ax1.axhline(floor, color="0.4", ls="--", lw=1, label=r"floor $R^*$")
-    ax1.axvline(N_cross, color="tab:red", lw=0.8, label=f"excess < floor from N = {N_cross}")
-    ax1.set(xlabel="training examples $N$", ylabel=r"$R - R^*$", title="the excess keeps falling")
-    ax1.legend(fontsize=7)
+    N_th = [16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 16384, 65536]
+    t = time.perf_counter()
+    theory = data_theory_curve(model, N_th, kmax=1e7, rng=np.random.default_rng(0))
+    print(f"theory curve at {len(N_th)} N in {time.perf_counter() - t:.1f} s")
+
+    floor_PQ, floor_Q, rank_Q = theory[0]["floor_P_on_Q"], theory[0]["floor_Q"], theory[0]["rank_Q"]
+    mse_th = np.array([r["mse"] for r in theory])
+    excess = mse_th - floor_PQ
+    logN = np.log(N_th)
+    slope_tot, slope_ex = np.gradient(np.log(mse_th), logN), np.gradient(np.log(excess), logN)
+    print(f"linear floor R_Q(W*_P): MSE {floor_PQ:.5f} = {psnr(floor_PQ):.2f} dB;  "
+          f"'Wiener floor' R_Q(W*_Q): {psnr(floor_Q):.2f} dB with rank(Sigma_Q) = {rank_Q} < n = {n}")
+    print(f"\n{'N':>6} {'k':>9} {'PSNR':>7} {'MSE':>9} {'excess/floor':>13} {'slope MSE':>10} "
+          f"{'slope excess':>13} {'share x slope':>14}  method")
+    for j, r in enumerate(theory):
+        k = "inf" if r["k"] < 0 else r["k"]
+        print(f"{r['N']:>6} {k:>9} {r['psnr']:>7.2f} {r['mse']:>9.5f} {excess[j] / floor_PQ:>13.3f} "
+              f"{slope_tot[j]:>10.3f} {slope_ex[j]:>13.3f} {excess[j] / mse_th[j] * slope_ex[j]:>14.3f}  {r['method']}")
+
+    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(11, 3.6), gridspec_kw={"width_ratios": [1.4, 1]})
+    i = np.arange(1, n + 1)
+    ax0.loglog(i, P.mu, "-", color="tab:green", label=rf"$\Sigma_P$: {N_ex} training crops")
+    keep_q = Q.mu > Q.mu[0] * 1e-12
+    ax0.loglog(i[keep_q], Q.mu[keep_q], "o", ms=3, color="tab:purple", label=rf"$\Sigma_Q$: the 20 test crops (rank {rank_Q})")
+    ax0.axhline(sigma**2, color="tab:red", lw=1, label=r"noise variance $\sigma^2$")
+    ax0.set(xlabel="index $i$", ylabel="eigenvalue", title="second moments (uncentred): the theory's only input")
+    ax0.legend(fontsize=7)
+    tiles = np.concatenate([X_pool[:, :12], X_test[:, :12]], axis=1).T.reshape(4, 6, size, size)
+    ax1.imshow(np.block([[np.pad(t_, 1, constant_values=1.0) for t_ in row] for row in tiles]), cmap="gray",
+               vmin=0, vmax=1)
+    ax1.set(title="training crops (top two rows), test crops (bottom two)", xticks=[], yticks=[])
+    ax1.grid(False)
     plt.show()
+    print(f"upper bound on the MSE of W*_Q: rank(Sigma_Q) sigma^2 / n = {rank_Q * sigma**2 / n:.5f} "
+          f"({psnr(rank_Q * sigma**2 / n):.2f} dB)")
     """
 )
 
 md(
     r"""
-    Reading the table and the figure:
+    Reading it:
 
-    * The **excess** falls steadily over the whole range; at large $N$ its slope tends to $-1$ and
-      its size to that of the large-N law $R^* d/N$ (the column `R* d/N / excess` creeps towards 1):
-      only the $d$ signal directions are learned before early stopping, and each costs a $1/N$
-      share of the noise.
-    * At small $N$ the excess falls *faster* than $1/N$ (slope below $-1$): the subspace itself is
-      being found. (`k_opt` is the oracle's stopping step, capped at $k_\max$: long while the data
-      are unreliable, short once they are.)
-    * The **total** risk's slope (`slope R`) equals `share x slope` — the excess's slope times its
-      share of the risk. Past the red line the excess is smaller than the floor and the slope of
-      the total collapses towards 0, although nothing about the learning itself has slowed down.
-
-    That is the whole mechanism: a pure power law cannot describe such a curve, and any exponent
-    fitted to it depends on where one looks.
+    * **Floor plus excess.** The theory's MSE falls towards the linear floor, and its log-log slope
+      is the excess's slope times the excess's share of the error (`share x slope` matches
+      `slope MSE` up to finite differences): the excess keeps falling at a steady rate while the total flattens, once
+      the excess is smaller than the floor. No parameter was fitted to get this shape — it comes
+      from the eigenvalues on the left, which decay gradually over two decades instead of the
+      subspace model's $d$ equal values and zeros.
+    * **The Wiener floor of Q is not a floor of the test photos.** $\Sigma_Q$ is the second moment
+      of only 20 crops, so it has rank 20 < $n$ = 256 (the purple points stop at 20). Its Wiener
+      filter $W^*_Q = \Sigma_Q(\Sigma_Q + \sigma^2 I)^{-1}$ projects every input onto the span of
+      those 20 very crops: it "knows" the test images, and lets through at most 20 of the 256
+      noise dimensions (the bound printed last). It would be a floor of the test *distribution*
+      only with more test crops than pixels; here no estimator learned from training data can
+      approach it, and it is not drawn below.
     """
 )
 
 # ------------------------------------------------------------------------------------ section 2
 md(
     r"""
-    ## 2. Fitting it three ways
+    ## 2. The learned linear estimator on the real crops
 
-    `bridge.laws` has the laws as scikit-learn-style objects (`fit(N, y)` returns the law,
-    fitted attributes end in `_`, `predict(N)`, `label()`). Risks are fitted in log space
-    (residuals $\ln y - \ln\hat y$), so every decade of $N$ and of risk counts alike.
+    The same estimator, now learned from the real crops: the numpy twin of the sweeps'
+    `arch = "linear-exact"` (`empirical/linear.py`). Per seed and $N$:
 
-    * `PowerLaw(window=(N_lo, N_hi))`: $R = \beta N^\alpha$, least squares of $\log_{10}R$ on
-      $\log_{10}N$ inside a hand-picked window — the paper's method.
-    * `FloorPowerLaw()`: $R = c + aN^\alpha$ with a floor $c \ge 0$ — the floor-plus-excess
-      picture of section 1 with a single exponent for the excess.
-    * `BrokenPowerLaw(breaks=1)`: the broken neural scaling law of Caballero et al. (2022),
-      $R = c + bN^{-c_0}\big(1 + (N/d_1)^{1/f_1}\big)^{-c_1 f_1}$: slope $-c_0$ before the break
-      $d_1$, $-c_0 - c_1$ after it (plus a floor). The fitted break is a data-driven version of
-      the boundary between "early" and "late" windows.
+    * **training pairs**: the first $N$ crops of the pool (nested training sets), each corrupted
+      **once** with its own fixed noise (the noise of crop $i$ does not depend on $N$);
+    * **the GD path in closed form**: with $YY^\top = V\operatorname{diag}(\lambda)V^\top$,
+      $W^k = XY^\top V \operatorname{diag}\big((1 - (1 - \eta\lambda)^k)/\lambda\big) V^\top$ from
+      $W^0 = 0$ with $\eta = 1/\lambda_\max(YY^\top)$, and $W^\infty = XY^+$
+      (`theory.estimators.TrainingSpectrum`, `gd_filter`, `ols_filter`) — one factorisation gives every $k$;
+    * **stopping**: the $k$ of the same grid (and $k = \infty$) with the least MSE on the 256
+      noisy validation crops (from the training photos, fixed noise per seed);
+    * **score**: the test MSE on the 20 test crops with one fixed noise draw per seed, PSNR of
+      that mean MSE per seed, then mean ± SEM over seeds — the demo's convention. Next to it,
+      the *noise-averaged* test MSE of the same $W$,
+      $\big(\|(W - I)X_\text{test}\|_F^2/20 + \sigma^2\|W\|_F^2\big)/n$: the quantity the theory
+      predicts, without the luck of one test-noise draw.
+
+    The noise is numpy's (seeded by seed and a tag), not the sweeps' torch generators, so the
+    numbers are the twin's, not bit-identical to a `linear-exact` ledger.
     """
 )
 
 code(
     r"""
-    windows = {"early": (8, 50), "late": (150, 3000)}
-    power = {name: PowerLaw(window=w).fit(N_grid, R) for name, w in windows.items()}
-    for name, law in power.items():
-        lo, hi = windows[name]
-        print(f"PowerLaw on the {name} window [{lo}, {hi}]: {law.label():<16} exponent {law.exponent_:+.3f}")
+    N_lin = [16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 16384]
+    seeds = (0, 1)
+    ks = np.append(k_grid(1e7), np.inf)             # the k grid of linear-exact and of the theory
 
-    floor_law = FloorPowerLaw().fit(N_grid, R)
-    broken = BrokenPowerLaw(breaks=1).fit(N_grid, R)
-    print(f"\nFloorPowerLaw, all N:  {floor_law.label()}   floor/true floor - 1 = {floor_law.floor_ / floor - 1:+.4f}")
-    print(f"BrokenPowerLaw, all N: {broken.label()}")
-    print(f"   break at N = {broken.breaks_[0]:.0f}; slopes {broken.exponents_[0]:+.2f} before, "
-          f"{broken.exponents_[1]:+.2f} after; floor/true floor - 1 = {broken.floor_ / floor - 1:+.4f}")
 
-    # The N at which the truth is within 1% of the floor (log-log interpolation of excess/floor)
-    ratio = excess / floor
-    N_1pct_true = float(np.exp(np.interp(np.log(0.01), np.log(ratio[::-1]), np.log(N_grid[::-1]))))
+    def learned_linear(seed):
+        # one seed: nested training sets with fixed noise, k chosen on validation; rows per N
+        Z = sigma * np.random.default_rng([seed, 30_000]).standard_normal(X_pool.shape)
+        Y_val = X_val + sigma * np.random.default_rng([seed, 10_000]).standard_normal(X_val.shape)
+        Y_test = X_test + sigma * np.random.default_rng([seed, 20_000]).standard_normal(X_test.shape)
+        rows = []
+        for N in N_lin:
+            X, Y = X_pool[:, :N], X_pool[:, :N] + Z[:, :N]
+            spec = TrainingSpectrum.fit(Y, X)         # Y Y^T = V diag(lam) V^T, and X Y^T V
+            lr = 1.0 / spec.lam[0]
+            h = np.vstack([gd_filter(spec.lam, ks[:-1], lr)[1], ols_filter(spec.lam)[1]])   # (K, r) gains
+            PV = spec.V.T @ Y_val
+            val = np.mean((np.matmul(spec.XYV, h[:, :, None] * PV[None]) - X_val[None]) ** 2, axis=(1, 2))
+            j = int(np.argmin(val))                   # the smallest k with the least validation MSE
+            W = spec.weights(h[j])
+            mse = np.mean((W @ Y_test - X_test) ** 2)
+            mse_avg = (np.sum(((W - np.eye(n)) @ X_test) ** 2) / X_test.shape[1] + sigma**2 * np.sum(W**2)) / n
+            rows.append({"seed": seed, "N": N, "k": ks[j], "mse": mse, "mse_avg": mse_avg})
+        return rows
 
-    print("\nFloorPowerLaw fitted only above a cut-off (the excess is not one power law either):")
-    print(f"{'N >=':>6} {'exponent':>9} {'floor/true - 1':>15} {'N to within 1% of floor':>24}")
-    for cut in (8, 26, 84, 270):
-        keep = N_grid >= cut
-        law = FloorPowerLaw().fit(N_grid[keep], R[keep])
-        n1 = bridge.n_to_margin(law, 0.01, relative=True)
-        print(f"{cut:>6} {law.exponent_:>9.3f} {law.floor_ / floor - 1:>+15.4f} {n1:>24.0f}")
-    print(f"{'truth':>6} {'-> -1':>9} {0:>+15.4f} {N_1pct_true:>24.0f}")
 
-    print("\nmodel choice by BIC (lower is better), all N:")
-    for row in bridge.compare_laws([PowerLaw(), FloorPowerLaw(), BrokenPowerLaw(breaks=1)], N_grid, R):
-        print(f"   {row['law']:<15} p = {row['n_params']}  BIC = {row['bic']:8.1f}   {row['label']}")
-    """
-)
+    t = time.perf_counter()
+    runs = [r for s in seeds for r in learned_linear(s)]
+    print(f"learned linear estimator: {len(N_lin)} N x {len(seeds)} seeds in {time.perf_counter() - t:.1f} s")
 
-code(
-    r"""
-    fig, (ax0, ax1, ax2) = plt.subplots(1, 3, figsize=(14, 4))
-    curves = {"gd-oracle": (N_grid, R, None)}
-    bplot.theory_risk_vs_N(ax0, curves, floor=floor, title="the paper's method: power laws over windows",
-                           fits=[(power["early"], (8, 16384)), (power["late"], (8, 16384))])
-    for lo, hi in windows.values():
-        ax0.axvspan(lo, hi, color="0.85", alpha=0.5, lw=0)
-    restyle_fits(ax0, ["tab:purple", "tab:orange"])
-    ax0.set_ylim(floor / 3, 1)
 
-    bplot.theory_risk_vs_N(ax1, curves, floor=floor, title="floor law and broken power law, all N",
-                           fits=[(floor_law, (8, 16384)), (broken, (8, 16384))])
-    ax1.axvline(broken.breaks_[0], color="tab:brown", lw=0.8, ls=":")
-    restyle_fits(ax1, ["tab:blue", "tab:brown"])
-    ax1.set_ylim(floor / 3, 1)
+    def curve(rows, name, key="mse"):
+        # rows of bridge.demo.curve_rows: per-seed PSNR of the mean test MSE, mean and SEM over seeds
+        out = []
+        for N in sorted({r["N"] for r in rows}):
+            m = np.array([r[key] for r in rows if r["N"] == N])
+            p, s = psnr(m), m.size
+            out.append({"curve": name, "N": N, "seeds": s, "mse": m.mean(), "mse_sem": m.std(ddof=1) / np.sqrt(s),
+                        "psnr": p.mean(), "psnr_sem": p.std(ddof=1) / np.sqrt(s)})
+        return out
 
-    # on log axes near the floor every fit looks good: the ratio fit / exact curve does not
-    for law, color, label in ((floor_law, "tab:blue", "FloorPowerLaw"), (broken, "tab:brown", "BrokenPowerLaw"),
-                              (power["early"], "tab:purple", "PowerLaw, early window"),
-                              (power["late"], "tab:orange", "PowerLaw, late window")):
-        ax2.plot(N_grid, law.predict(N_grid) / R, "o-", ms=3, color=color, label=label)
-    ax2.axhline(1.0, color="tab:green", lw=1)
-    ax2.set(xscale="log", ylim=(0.8, 1.2), xlabel="training examples $N$", ylabel="fit / exact risk",
-            title="relative error of each fit")
-    ax2.legend(fontsize=7)
-    plt.tight_layout()
-    plt.show()
+
+    linear = curve(runs, "linear")
+    linear_avg = curve(runs, "linear, noise-averaged test MSE", key="mse_avg")
+    th = {r["N"]: r for r in theory}
+    print(f"\n{'N':>6} {'theory':>7} {'linear':>15} {'gap':>6} {'noise-avg':>10} {'gap':>6} {'k per seed':>18}")
+    for a, b in zip(linear, linear_avg):
+        N = a["N"]
+        k_s = [("inf" if not np.isfinite(r["k"]) else int(r["k"])) for r in runs if r["N"] == N]
+        print(f"{N:>6} {th[N]['psnr']:>7.2f} {a['psnr']:>8.2f} ± {a['psnr_sem']:.2f} {th[N]['psnr'] - a['psnr']:>+6.2f}"
+              f" {b['psnr']:>10.2f} {th[N]['psnr'] - b['psnr']:>+6.2f} {str(k_s):>18}")
+    gap = np.array([th[r["N"]]["psnr"] - r["psnr"] for r in linear])
+    gap_avg = np.array([th[r["N"]]["psnr"] - r["psnr"] for r in linear_avg])
+    j = int(np.argmax(np.abs(gap_avg)))
+    print(f"\ngap = theory - linear (dB). Largest |gap| of the noise-averaged curve: {gap_avg[j]:+.2f} dB at N = {N_lin[j]};"
+          f" at the largest N = {N_lin[-1]}: {gap_avg[-1]:+.2f} dB.")
+    print(f"theory above the learned estimator (noise-averaged) at every N: {bool(np.all(gap_avg > 0))}; "
+          f"at N = {N_lin[-1]} the learned estimator is {psnr(floor_PQ) - linear[-1]['psnr']:.2f} dB below the "
+          f"linear floor, the theory {psnr(floor_PQ) - th[N_lin[-1]]['psnr']:.2f} dB")
     """
 )
 
 md(
     r"""
-    What the fits say:
-
-    * **The window decides the exponent.** The two `PowerLaw` fits describe the same exact curve
-      with very different exponents; extended beyond their windows (left panel, shaded windows)
-      each is badly wrong. "The exponent of data scaling" is not a property of the curve but of
-      the window — which is why the paper's windows had to be picked by hand.
-    * **A floor law gets the floor roughly right and the exponent "wrong".** `FloorPowerLaw` lands
-      near the floor, but its single exponent is set by the steep subspace-finding phase, not by
-      the $1/N$ tail. Fitted only above a cut-off, the exponent drifts
-      towards $-1$ and the predicted "N to within 1% of the floor" towards the truth (last table):
-      an exponent from the steep phase makes the approach to the floor look much faster than it is.
-    * **The broken power law finds the regime change by itself**: a steep slope before the break,
-      a much shallower one after it (near the $-1$ of the tail), and a floor. BIC prefers it clearly over the pure power law; its
-      break position is where one would otherwise have drawn the boundary between windows.
+    What the gap means. The Gaussian model and the real crops share their second moments, so
+    they share everything a *fixed* linear map sees: the same floor, the same $W^*_P$, the same
+    risk for any given $W$. What differs is how the learned $W$ fluctuates around $W^*_P$ with $N$
+    examples, which depends on higher moments: real crops are not Gaussian (edges, flat regions,
+    heavy tails), and they are correlated — overlapping crops of only 10 photos — so $N$ crops carry
+    less information than $N$ independent Gaussian draws. The learned estimator is also stopped by
+    256 validation crops instead of the exact $R_P$. All of this is in the excess: the theory's
+    excess is an optimistic prediction of it where learning matters, and the gap closes as both
+    curves reach the common floor. The noise-averaged column shows how much of the seed-to-seed
+    spread is only the draw of the test noise on 20 crops.
     """
 )
 
 # ------------------------------------------------------------------------------------ section 3
 md(
     r"""
-    ## 3. Uncertainty: bootstrap over runs, extrapolation, margins
+    ## 3. Three curves: theory, learned linear, network
 
-    Real curves come from a few runs (seeds) per $N$. Here: `method="rao-blackwell"` Monte Carlo —
-    8 random training sets (and subspaces) per $N$, each with its exact conditional risk — gives
-    per-run points $(N_i, R_i, \text{run}_i)$.
+    The network curve comes from a `reconscale demo` run (U-Nets, the best width per $N$ by
+    validation MSE, on the same crops, noise level and test crops at 16×16). It is read
+    from `summary.json` in the directory named by the environment variable `RECONSCALE_DEMO`
+    (default `../reconscale_demo`, i.e. `reconscale_demo/` in the repository root). To produce it,
+    run in the repository root (about 10 minutes on a CPU; it needs torch):
 
-    * `bridge.detect_break(N, y, groups=run)` fits the one-break law, bootstraps it, and calls the
-      break *supported* when it beats both the floor law and the pure power law by BIC and its
-      interval lies strictly inside the observed $N$ range.
-    * `bridge.bootstrap(law, N, y, groups=run, n_boot, rng)` refits the law on resampled runs
-      (a cluster bootstrap: runs are the independent units) and gives percentile intervals of
-      every parameter (`.ci()`) and of predictions (`.predict_band`).
-    * `bridge.extrapolate(boot, N)` predicts at larger $N$ with intervals, and the *gain* over the
-      largest observed $N$ (paired over refits, so much narrower).
-    * `bridge.n_to_margin_ci(boot, 0.01, relative=True)` solves $aN^\alpha = 0.01\,c$: the $N$ at
-      which the fitted law is within 1% of its own floor.
+        reconscale demo --out reconscale_demo
 
-    Following section 2, the floor law is fitted only above the detected break, where one exponent
-    is a fair description; the fit over all $N$ is shown for comparison.
+    Without it the figure has two curves. The networks' test noise comes from the sweep's torch
+    generators, not from the draws above: the curves are compared at the level of their SEMs.
     """
 )
 
 code(
     r"""
-    N_mc = np.unique(np.round(np.geomspace(8, 8192, 8)).astype(int))
-    runs = 8
-    t = time.perf_counter()
-    (mc,) = expected_risk(prob, N_mc, [gd], method="rao-blackwell", runs=runs, rng=np.random.default_rng(1))
-    risk_runs = mc.draws[:, :, 0]                         # (runs, 8)
-    N_pts = np.tile(N_mc, runs).astype(float)            # per-run points, flattened run by run
-    y_pts = risk_runs.ravel()
-    run_id = np.repeat(np.arange(runs), N_mc.size)
-    print(f"Monte Carlo: {N_mc.size} N x {runs} runs in {time.perf_counter() - t:.1f} s")
+    demo_dir = Path(os.environ.get("RECONSCALE_DEMO", "../reconscale_demo"))
+    network, baselines, demo = [], {}, None
+    if (demo_dir / "summary.json").is_file():
+        demo = json.loads((demo_dir / "summary.json").read_text())
+        data = demo["config"]["data"]
+        if f"size={size}" in data and "n_test=20" in data:
+            network = [r for r in demo["curves"] if r["curve"] == "network"]
+            baselines = demo.get("baselines", {})
+            print(f"network curve from {demo_dir / 'summary.json'}: N = {[r['N'] for r in network]}, "
+                  f"widths per N {demo.get('network_widths')}")
+            lin_demo = {r["N"]: r["psnr"] for r in demo["curves"] if r["curve"] == "linear"}
+            d = [r["psnr"] - lin_demo[r["N"]] for r in linear if r["N"] in lin_demo]
+            if d:
+                print(f"consistency: this notebook's learned linear minus the demo's linear-exact runs, at {len(d)} "
+                      f"common N: from {min(d):+.2f} to {max(d):+.2f} dB (different noise draws)")
+        else:
+            print(f"{demo_dir}: a demo with data {data}, not size={size}, n_test=20: not comparable, not drawn")
+    else:
+        print(f"no network curve: {demo_dir.resolve() / 'summary.json'} does not exist.\n"
+              "Produce it with `reconscale demo --out reconscale_demo` in the repository root (~10 min on a CPU),\n"
+              "or point RECONSCALE_DEMO at an existing demo directory. Drawing two curves.")
 
-    t = time.perf_counter()
-    brk = bridge.detect_break(N_pts, y_pts, groups=run_id, n_boot=50, rng=np.random.default_rng(2))
-    print(f"detect_break ({time.perf_counter() - t:.1f} s): break at N = {brk.N_break:.0f}, "
-          f"95% interval [{brk.ci[0]:.0f}, {brk.ci[1]:.0f}], supported: {brk.supported}")
-    print(f"   slope {brk.slope_before:+.2f} before, {brk.slope_after:+.2f} after;  BIC: "
-          + ", ".join(f"{k} {v:.1f}" for k, v in brk.bic.items()))
+    findings, _ = demo_findings(theory, linear, network, None)
+    if network:
+        cross = crossing(network, linear, what="N where the network overtakes the learned linear estimator")
+        print(f"\ncrossing(network, linear): identified = {cross['identified']}: {cross['reason']}")
+    else:   # the crossings need a network curve
+        findings = [f for f in findings if "network" not in f["quantity"]]
+    print()
+    show(findings, "three curves")
 
-    above = N_pts > brk.N_break
-    boots = {
-        f"N > {brk.N_break:.0f}": bridge.bootstrap(FloorPowerLaw(), N_pts[above], y_pts[above], groups=run_id[above],
-                                                  n_boot=100, rng=np.random.default_rng(3)),
-        "all N": bridge.bootstrap(FloorPowerLaw(), N_pts, y_pts, groups=run_id, n_boot=100,
-                                  rng=np.random.default_rng(4)),
-    }
-    print(f"\nFloorPowerLaw with 95% bootstrap intervals over runs (true floor {floor:.6f}):")
-    print(f"{'fitted on':>10} {'exponent [95% CI]':>26} {'floor/true - 1, % [95% CI]':>30} {'truth in CI':>12}"
-          f" {'N to 1% [95% CI]':>20}")
-    for name, b in boots.items():
-        ci = b.ci(0.95)
-        lo_c, hi_c = ci["floor"]
-        n1, n1_lo, n1_hi = bridge.n_to_margin_ci(b, 0.01, relative=True)
-        pct = [100 * (v / floor - 1) for v in (b.law.floor_, lo_c, hi_c)]
-        print(f"{name:>10} {b.law.exponent_:>8.3f} [{ci['exponent'][0]:.3f}, {ci['exponent'][1]:.3f}]"
-              f" {pct[0]:>+13.3f} [{pct[1]:+.3f}, {pct[2]:+.3f}] {str(lo_c <= floor <= hi_c):>12}"
-              f" {n1:>6.0f} [{n1_lo:.0f}, {n1_hi:.0f}]")
-    print(f"{'truth':>10} {'-> -1':>8} {'':>17} {0:>+13.3f} {'':>16} {'':>12} {N_1pct_true:>6.0f}")
-
-    boot = boots[f"N > {brk.N_break:.0f}"]
-    N_far = [1e5, 1e6]
-    (far,) = expected_risk(prob, [int(N_mc.max()), *map(int, N_far)], [gd], method="asymptotic",
-                           rng=np.random.default_rng(0))
-    truth_far, truth_gain = far.mean[1:, 0], far.mean[1:, 0] - far.mean[0, 0]
-    print(f"\nextrapolation of the floor law fitted above the break (largest observed N = {N_mc.max()}):")
-    print(f"{'N':>7} {'predicted [95% CI]':>32} {'truth':>9} {'gain vs N_max [95% CI]':>34} {'true gain':>10}")
-    for row, tr, tg in zip(bridge.extrapolate(boot, N_far), truth_far, truth_gain):
-        print(f"{row['N']:>7.0e} {row['predict']:>9.6f} [{row['lo']:.6f}, {row['hi']:.6f}] {tr:>9.6f}"
-              f" {row['gain']:>10.2e} [{row['gain_lo']:.2e}, {row['gain_hi']:.2e}] {tg:>10.2e}")
-    """
-)
-
-code(
-    r"""
-    fig, (ax, az) = plt.subplots(1, 2, figsize=(13, 4.4))
-    mean_mc, std_mc = risk_runs.mean(0), risk_runs.std(0, ddof=1)
-    bplot.theory_risk_vs_N(
-        ax, {"gd-oracle": (N_mc, mean_mc, std_mc), "deterministic equivalent (section 1)": (N_grid, R, None)},
-        floor=floor, fits=[(boot.law, (brk.N_break, 1e6)), (brk.law, (8, 8192))],
-        title=f"Monte Carlo, {runs} runs per N: floor law above the break, extrapolated",
-    )
-    ax.scatter(N_pts, y_pts, s=6, color="tab:green", alpha=0.4, lw=0, label="single runs")
-    grid = np.geomspace(brk.N_break, 1e6, 80)
-    band_lo, band_hi = boot.predict_band(grid)
-    ax.fill_between(grid, band_lo, band_hi, color="tab:blue", alpha=0.25, lw=0, label="95% band (floor law)")
-    ax.axvspan(*brk.ci, color="tab:brown", alpha=0.15, lw=0, label="break, 95% interval")
-    ax.axvspan(N_mc.max(), 1e6, color="0.9", alpha=0.5, lw=0, zorder=0)
-    restyle_fits(ax, ["tab:blue", "tab:brown"])
-
-    # zoom on the floor (linear y): the band covers the refits' noise, not the law's bias
-    az.scatter(N_pts, y_pts, s=8, color="tab:green", alpha=0.5, lw=0, label="single runs")
-    az.plot(np.r_[N_grid, N_far], np.r_[R, truth_far], "D-", ms=3, color="tab:purple", lw=1,
-            label="deterministic equivalent (truth)")
-    az.plot(grid, boot.law.predict(grid), "--", color="tab:blue", lw=1.4, label="floor law above the break")
-    az.fill_between(grid, band_lo, band_hi, color="tab:blue", alpha=0.25, lw=0, label="95% band")
-    az.axhline(floor, color="0.4", ls="--", lw=1, label=r"floor $R^*$")
-    az.axhline(boot.law.floor_, color="tab:blue", ls=":", lw=1, label="fitted floor")
-    az.axvspan(N_mc.max(), 1e6, color="0.9", alpha=0.5, lw=0, zorder=0)
-    az.set(xscale="log", xlim=(100, 1.5e6), ylim=(floor * 0.995, floor * 1.06), xlabel="training examples $N$",
-           ylabel="risk $R$", title="zoom on the floor (grey: extrapolation)")
-    az.legend(fontsize=7)
+    styles = {"theory": dict(color="tab:green", lw=2.0, marker="", label="Gaussian theory (training crops' $\\Sigma$)"),
+              "linear": dict(color="tab:blue", marker="o", ms=4, lw=1.2, label="learned linear (exact, on the crops)"),
+              "network": dict(color="tab:red", marker="s", ms=4, lw=1.2, label="U-Net (best width, reconscale demo)")}
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(12, 4.4))
+    for name, rows in (("theory", theory), ("linear", linear), ("network", network)):
+        if not rows:
+            continue
+        N = np.array([r["N"] for r in rows], float)
+        p = np.array([r["psnr"] for r in rows])
+        e = np.array([r.get("psnr_sem", 0.0) for r in rows])
+        ax.errorbar(N, p, yerr=e if e.any() else None, capsize=2, **styles[name])
+        ex = np.array([r["mse"] for r in rows]) - floor_PQ
+        pos = ex > 0
+        bx.errorbar(N[pos], ex[pos], yerr=np.array([r.get("mse_sem", 0.0) for r in rows])[pos] if name != "theory"
+                    else None, capsize=2, **styles[name])
+        if (~pos).any():   # at or below the linear floor: no excess to draw on a log axis
+            bx.scatter(N[~pos], np.zeros((~pos).sum()), marker="v", color=styles[name]["color"], clip_on=False,
+                       transform=bx.get_xaxis_transform(), zorder=5, label=f"{name}: at or below the linear floor")
+    ax.axhline(psnr(floor_PQ), color="tab:green", ls="--", lw=1, label="linear floor $R_Q(W^*_P)$")
+    for i_, (k_, v_) in enumerate(baselines.items()):
+        ax.axhline(v_, color="0.6", lw=0.8, ls=("-.", (0, (1, 2)), (0, (5, 2)))[i_ % 3], label=k_)
+    ax.set(xscale="log", xlabel="training examples $N$", ylabel="test PSNR (dB) of the mean MSE",
+           title="three curves on one N axis" if network else "two curves (no reconscale demo found)")
+    ax.legend(fontsize=7)
+    bx.set(xscale="log", yscale="log", xlabel="training examples $N$", ylabel="test MSE $-$ linear floor",
+           title="the excess above the linear floor")
+    bx.legend(fontsize=7)
     plt.tight_layout()
     plt.show()
     """
@@ -383,281 +394,145 @@ code(
 
 md(
     r"""
-    How to read the tables:
+    How to read the figure:
 
-    * The **break** is located from the data with an interval; when it is *supported*, the pure
-      power law is clearly rejected and the curve really has two regimes.
-    * **Bootstrap intervals measure sampling noise only.** They say how much the fit moves when
-      the runs are resampled, not whether the law has the right shape. The column `truth in CI`
-      checks this against the exact floor: a misspecified law (one exponent for an excess whose
-      local slope is still drifting) can give an interval that is narrow and still misses. The
-      fit over all $N$ is the extreme case — its floor and its "N to 1%" are confidently wrong in
-      the same direction as in section 2, while the fit above the break lands much closer.
-    * **Extrapolation** to $10^5$ and $10^6$ examples: the predicted risk barely moves, and the
-      *gain* over the largest observed $N$ is tiny compared with the floor — the paper's
-      conclusion that orders of magnitude more data would not help much, here with error bars.
-      Whether the truth lies in the interval is again a question of the law's shape, not of noise.
+    * **Left**: the three curves in PSNR. Both linear curves climb towards the same dashed line, the
+      linear floor — the best any linear map learned from these training photos can do on these
+      test crops. A network is not bound by it: where its curve passes the dashed line, it does
+      something no amount of data would teach a linear estimator.
+    * **Right**: the excess MSE above the linear floor, log-log. This is where a power law in $N$
+      lives; the PSNR curve on the left is its logarithm *plus the floor*, which is why it bends.
+    * **The crossing** `crossing(network, linear)` compares at common $N$ with 2 SEM margins. When
+      the network is already ahead at the smallest $N$ the demo trained, the crossing lies below the
+      data: the printout says so instead of inventing an $N$.
     """
 )
 
 # ------------------------------------------------------------------------------------ section 4
 md(
     r"""
-    ## 4. A real experiment without torch: learning to denoise photo patches
+    ## 4. Fits that say what they cannot know
 
-    The theory's estimator is linear, so we can run its *experiment* on real data in closed form.
-    Signals are $8\times 8$ grey patches ($n = 64$) of the photographs bundled with scikit-image,
-    scaled to $[0, 1]$; noise $\sigma = 0.1$ per pixel.
+    `bridge.report.analyse` fits the law family to a curve's per-seed points (PSNR per seed,
+    analysed on the MSE scale where the power laws live): a pure power law, a power law plus floor,
+    a broken power law, a saturating law in dB — each with bootstrap intervals over seeds — and
+    judges every parameter and derived quantity by one rule (`bridge.identify`). Its extrapolation
+    is the **envelope** over the laws that pass a backtest (fit without the largest $N$, predict it);
+    that band is the one reported.
 
-    * **training pool**: all patches (stride 4) of `astronaut`, `coffee` and `chelsea`;
-    * **test set**: the non-overlapping patches of a *different* photo, `camera`;
-    * **validation set**: 256 held-out pool patches, used to pick the stopping step $k$ —
-      honest early stopping instead of the theory's oracle.
-
-    For each $N$ and seed: subtract the training targets' mean patch $m$, learn
-    $W^k$ by gradient descent on $\tfrac12\|W(Y - m) - (X - m)\|_F^2$ for a grid of $k$ at once
-    (`theory.gradient_descent`: one eigendecomposition, no iterations; step $\eta = 1/\lambda_\max(YY^\top)$
-    of the centred inputs), keep the $k$ with the smallest validation error, and report the test
-    error **relative to the noisy input**,
-
-    $$ \frac{\mathrm{MSE}\big(W^{\hat k}(y - m) + m,\; x\big)}{\mathrm{MSE}(y, x)} , $$
-
-    the scale on which `bridge` compares theory and experiment (`scale="relative-input"`; for the
-    theory it is $R(W)/R(I)$ with $R(I) = \sigma^2 n/d$, and its floor is $d/(n(1+\sigma^2))$).
-
-    First, how the patches differ from the model: the subspace model has $d$ equal eigenvalues and
-    $n - d$ zeros. The eigenvalues $\lambda_i$ of the patch covariance instead decay gradually —
-    roughly a power law in $i$ — with one dominant direction (overall brightness). The best
-    linear estimator for this population is the Wiener filter $W = \Sigma(\Sigma + \sigma^2 I)^{-1}$;
-    its error on the test photo is the experiment's counterpart of the floor. On the relative scale
-    the floor of a Wiener filter is its number of degrees of freedom per pixel,
-
-    $$ \frac{\mathbb{E}\|Wy - x\|^2}{n\sigma^2} = \frac1n\sum_i \frac{\lambda_i}{\lambda_i + \sigma^2}
-       = \frac{\operatorname{tr} W}{n}, \qquad \text{subspace model: } \frac{d}{n(1+\sigma^2)} . $$
+    A caveat that no code removes: with 2 seeds the bootstrap over seeds has only three distinct
+    resamples (20 are drawn), so its intervals measure little. Here we also know the answer the
+    fits are after — the linear floor — so we can check them.
     """
 )
 
 code(
     r"""
-    from skimage import data as skdata
-    from skimage.color import rgb2gray
-    from skimage.util import img_as_float, view_as_windows
-
-    P, noise = 8, 0.1
-    n_px = P * P
-
-
-    def grey(img):
-        img = img_as_float(img)                  # uint8 -> [0, 1]
-        return rgb2gray(img) if img.ndim == 3 else img
-
-
-    def patches(img, step):
-        # all P x P patches on a grid with the given stride, as columns: (n_px, count)
-        return view_as_windows(grey(img), (P, P), step=step).reshape(-1, n_px).T
-
-
-    pool = np.hstack([patches(f(), 4) for f in (skdata.astronaut, skdata.coffee, skdata.chelsea)])
-    test_clean = patches(skdata.camera(), P)
-    print(f"training pool {pool.shape}, test patches {test_clean.shape} (64 pixels per patch)")
-
-    # The pool's population statistics: covariance spectrum and Wiener filter (the best linear map)
-    mu_pool = pool.mean(axis=1, keepdims=True)
-    Sigma = np.cov(pool)
-    lam = np.linalg.eigvalsh(Sigma)[::-1]
-    W_wiener = Sigma @ np.linalg.inv(Sigma + noise**2 * np.eye(n_px))
-    z_test = noise * np.random.default_rng(10).standard_normal(test_clean.shape)
-    wiener_floor = (np.mean((W_wiener @ (test_clean + z_test - mu_pool) + mu_pool - test_clean) ** 2)
-                    / np.mean(z_test**2))
-
-    idx = np.arange(1, n_px + 1)
-    spec_law = PowerLaw(window=(2, 40)).fit(idx, lam)   # skip the brightness direction
-    print(f"eigenvalues: largest {lam[0]:.3f}, then {lam[1]:.3f}, {lam[2]:.3f}, ...; "
-          f"lambda_i ~ i^{spec_law.exponent_:.2f} for 2 <= i <= 40")
-    dof_wiener = float(np.sum(lam / (lam + noise**2)))            # tr W of the Wiener filter
-    print(f"eigenvalues above the noise variance sigma^2 = {noise**2:g}: {int(np.sum(lam > noise**2))}; "
-          f"Wiener degrees of freedom tr W = sum lam/(lam+sigma^2) = {dof_wiener:.1f}")
-    print(f"Wiener filter's relative error: on the pool tr W / n = {dof_wiener / n_px:.4f}, "
-          f"on the test photo {wiener_floor:.4f}")
-
-    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(10, 3.6), gridspec_kw={"width_ratios": [1.3, 1]})
-    ax0.loglog(idx, lam, "o", ms=3, color="tab:orange", label=r"photo patches $\lambda_i$")
-    ax0.loglog(idx[1:40], spec_law.predict(idx[1:40]), "k--", lw=1,
-               label=rf"power law $\lambda_i \propto i^{{{spec_law.exponent_:.2f}}}$")
-    ax0.axhline(noise**2, color="tab:red", lw=1, label=r"noise variance $\sigma^2$")
-    ax0.step([1, 10, 10, n_px], [0.05, 0.05, 1e-5, 1e-5], where="post", color="tab:blue", lw=1,
-             label="subspace model (illustration, d = 10): d equal, rest 0")
-    ax0.set(ylim=(1e-4, 10), xlabel="index $i$", ylabel="eigenvalue of the patch covariance",
-            title="photo patches are not a subspace")
-    ax0.legend(fontsize=7)
-    rng_show = np.random.default_rng(11)
-    tiles = pool[:, rng_show.choice(pool.shape[1], 24, replace=False)].T.reshape(4, 6, P, P)
-    ax1.imshow(np.block([[np.pad(t, 1, constant_values=1.0) for t in row] for row in tiles]), cmap="gray",
-               vmin=0, vmax=1)
-    ax1.set(title="random training patches (8 x 8)", xticks=[], yticks=[])
-    ax1.grid(False)
-    plt.show()
-    """
-)
-
-md(
-    r"""
-    Now the scaling experiment: 7 training-set sizes, 3 seeds (each seed draws its own nested
-    training subsets, validation set and noise), the whole gradient-descent path for each.
-    """
-)
-
-code(
-    r"""
-    N_exp = [8, 20, 50, 128, 320, 800, 2048]
-    seeds = (0, 1, 2)
-    n_val = 256
-    ks = np.unique(np.concatenate([[0], np.round(np.geomspace(1, 1e4, 60))]))   # GD steps tried
-
-
-    def experiment(seed):
-        # one seed: nested training subsets, fixed validation/test noise; rows (N, rel. error, k)
-        rng = np.random.default_rng([2023, seed])
-        order = rng.permutation(pool.shape[1])[: n_val + max(N_exp)]
-        X_all = pool[:, order]
-        Y_all = X_all + noise * rng.standard_normal(X_all.shape)
-        Xv, Yv = X_all[:, :n_val], Y_all[:, :n_val]
-        Yt = test_clean + noise * rng.standard_normal(test_clean.shape)
-        input_mse = np.mean((Yt - test_clean) ** 2)
-        rows = []
-        for N in N_exp:
-            X, Y = X_all[:, n_val:n_val + N], Y_all[:, n_val:n_val + N]
-            m = X.mean(axis=1, keepdims=True)                  # the training targets' mean patch
-            Xc, Yc = X - m, Y - m
-            lr = 1.0 / np.linalg.eigvalsh(Yc @ Yc.T)[-1]      # stable: lr * lambda_max = 1 < 2
-            Wk = gradient_descent(Xc, Yc, steps=ks, lr=lr)     # (K, 64, 64): W^k for every k
-            val = np.mean((Wk @ (Yv - m) + m - Xv) ** 2, axis=(1, 2))
-            j = int(np.argmin(val))                            # honest early stopping
-            test = np.mean((Wk[j] @ (Yt - m) + m - test_clean) ** 2)
-            rows.append((N, test / input_mse, ks[j]))
-        return rows
-
+    N_pts = np.array([r["N"] for r in runs], float)
+    y_pts = psnr(np.array([r["mse"] for r in runs]))
+    g_pts = np.array([r["seed"] for r in runs])
 
     t = time.perf_counter()
-    res = {s: experiment(s) for s in seeds}
-    print(f"{len(N_exp)} N x {len(seeds)} seeds in {time.perf_counter() - t:.1f} s")
+    res = analyse(N_pts, y_pts, metric="test_psnr", groups=g_pts, n_boot=20, rng=np.random.default_rng(1))
+    print(f"analyse, learned linear, all N <= {N_lin[-1]}: {time.perf_counter() - t:.1f} s")
+    show(res["findings"], "learned linear, all N")
 
-    N_e = np.array([r[0] for s in seeds for r in res[s]], dtype=float)      # per-seed points
-    y_e = np.array([r[1] for s in seeds for r in res[s]])
-    seed_e = np.array([s for s in seeds for _ in res[s]])
-    k_e = np.array([r[2] for s in seeds for r in res[s]])
-    N_u = np.unique(N_e)
-    y_mean = np.array([y_e[N_e == v].mean() for v in N_u])
-    y_sd = np.array([y_e[N_e == v].std(ddof=1) for v in N_u])
-    exp_curve = Curve(N_u, y_mean, y_sd, "relative-input", "GD on photo patches", (N_e, y_e, seed_e))
-
-    print(f"{'N':>5} {'test error / input error':>24} {'chosen k per seed':>20}")
-    for v, mu_, sd_ in zip(N_u, y_mean, y_sd):
-        print(f"{v:>5.0f} {mu_:>16.4f} +- {sd_:.4f} {str(k_e[N_e == v].astype(int).tolist()):>20}")
-    """
-)
-
-md(
-    r"""
-    **Calibrating the theory.** `bridge.calibrate(curve, n=64)` fits the two free parameters of the
-    subspace model — an *effective* dimension $d_\text{eff}$ and an *effective* noise level
-    $\sigma_\text{th}$ — so that the theory's expected relative error (deterministic equivalent,
-    oracle early stopping with $k \le k_\max$) matches the experiment in least squares on
-    $\log y$; intervals come from the Gauss–Newton covariance. Each evaluation is one theory curve
-    on the experiment's $N$ grid, so the search is kept short (`max_evals=20`, $k_\max = 1000$).
-
-    $\sigma_\text{th}$ is not the pixel noise: in the model the signal has unit variance per
-    direction, so $\sigma_\text{th}$ is a noise-to-signal ratio, and $\sigma^2/\sigma_\text{th}^2$ is
-    the signal variance per learned direction it implies.
-
-    Then both curves are fitted with the same floor law on the same range (`bridge.compare_fits`,
-    bootstrap over seeds) and overlaid (`bridge.plot.overlay`). As in sections 2–3 the steep initial
-    phase is left out of the fits: they use $N > d_\text{eff}$, where there are more examples than
-    effective signal directions.
+    print("\nreported extrapolation (envelope over the laws that pass their backtest):")
+    for r in [r for r in res["extrapolation"] if r["reported"]]:
+        inside = r["lo"] <= psnr(floor_PQ) <= r["hi"]
+        print(f"   N = {r['N']:.0e}: {r['predict']:.2f} dB [{r['lo']:.2f}, {r['hi']:.2f}]  ({r['law']});  "
+              f"above the linear floor {psnr(floor_PQ):.2f} dB by {r['predict'] - psnr(floor_PQ):+.2f} dB; "
+              f"floor inside the band: {inside}")
+    print("backtest (fit without N = {:.0f}, predict it):".format(N_pts.max()))
+    for r in res["backtest"]:
+        print(f"   {r['law']:<45} observed {r['observed']:.2f}  predicted {r['predict']:.2f} "
+              f"[{r['lo']:.2f}, {r['hi']:.2f}] dB  inside: {r['inside']}" + ("  <- reported" if r["reported"] else ""))
+    mse_min = float(np.min([r["mse"] for r in runs]))
+    for f in res["findings"]:
+        if f["quantity"].endswith(".floor") and f["identified"] and f["value"] < 1e-6 * mse_min:
+            print(f"\nnote: {f['quantity']} is 'identified' at {f['value']:.3g}, {f['value'] / mse_min:.1g} x the smallest "
+                  "observed MSE: a floor pinned at zero, i.e. this law claims no floor at all")
+    ff = next(f for f in res["findings"] if f["quantity"] == "FloorPowerLaw.floor")
+    print(f"\nFloorPowerLaw floor: MSE {ff['value']:.5f} [{ff['lo']:.5f}, {ff['hi']:.5f}] vs the linear floor "
+          f"{floor_PQ:.5f} computed from Sigma_P: inside the interval: {ff['lo'] <= floor_PQ <= ff['hi']}")
     """
 )
 
 code(
     r"""
+    # The same estimator seen only up to N = 1024 (the network's range), and the paper-style naive fit
+    short = N_pts <= 1024
     t = time.perf_counter()
-    cal = bridge.calibrate(exp_curve, n=n_px, kmax=1000, max_evals=20)
-    print(f"calibration: {cal.evaluations} theory curves in {time.perf_counter() - t:.1f} s")
-    print(f"   d_eff   = {cal.d_eff:>6}   95% interval [{cal.d_ci[0]:.1f}, {cal.d_ci[1]:.1f}]")
-    print(f"   sigma_th = {cal.sigma:>6.3f}   95% interval [{cal.sigma_ci[0]:.3f}, {cal.sigma_ci[1]:.3f}]"
-          f"   (implied signal variance per direction sigma^2/sigma_th^2 = {noise**2 / cal.sigma**2:.4f})")
-    print(f"   RMS log error of the calibrated theory: {cal.rms_log_error:.3f}")
+    res_short = analyse(N_pts[short], y_pts[short], metric="test_psnr", groups=g_pts[short], n_boot=20,
+                        rng=np.random.default_rng(2))
+    print(f"analyse, learned linear, N <= 1024 only: {time.perf_counter() - t:.1f} s")
+    print("NOT identified from N <= 1024:")
+    for f in [f for f in res_short["findings"] if not f["identified"]] or [{"quantity": "(none)", "reason": ""}]:
+        print(f"   {f['quantity']}: {f['reason']}")
+    rep_short = [r for r in res_short["extrapolation"] if r["reported"]]
+    print("reported extrapolation from N <= 1024:")
+    for r in rep_short:
+        print(f"   N = {r['N']:.0e}: {r['predict']:.2f} dB [{r['lo']:.2f}, {r['hi']:.2f}], centre {r['predict'] - psnr(floor_PQ):+.2f} dB"
+              f" from the linear floor; identified: {r['identified']}" + (f" ({r['reason']})" if r["reason"] else ""))
 
-    print(f"   degrees of freedom: theory d_eff/(1+sigma_th^2) = {cal.d_eff / (1 + cal.sigma**2):.1f}, "
-          f"Wiener filter of the pool {dof_wiener:.1f}")
+    window = (16, 1024)
+    mse_mean = np.array([r["mse"] for r in linear])
+    naive = PowerLaw(window=window).fit(np.array(N_lin, float), mse_mean)
+    N_far = np.array([1e5, 1e6])
+    print(f"\nnaive pure power law on the window {window}: MSE = {naive.label()} (exponent {naive.exponent_:+.3f})")
+    for Nf, p in zip(N_far, psnr(naive.predict(N_far))):
+        print(f"   N = {Nf:.0e}: {p:.2f} dB, {p - psnr(floor_PQ):+.2f} dB past the linear floor that bounds every "
+              f"linear estimator learned from these photos")
 
-    N_th = np.unique(np.round(np.geomspace(8, 32768, 10)).astype(int))       # extends past the data
-    y_th = cal.predict(N_th)
-    th_curve = Curve(N_th.astype(float), y_th, np.zeros_like(y_th), "relative-input", "calibrated theory")
-
-    # the same floor law on the same range for both: N > d_eff
-    th_fit = th_curve.at(th_curve.N[th_curve.N > cal.d_eff])
-    exp_fit = exp_curve.at(exp_curve.N[exp_curve.N > cal.d_eff])
-    th_law = FloorPowerLaw().fit(th_fit.N, th_fit.y)
-    exp_law = FloorPowerLaw().fit(exp_fit.points[0], exp_fit.points[1])
-    rows = bridge.compare_fits([th_fit, exp_fit], law="floor", n_boot=100, rng=np.random.default_rng(12))
-    print(f"\nfloor laws on N > d_eff = {cal.d_eff}:")
-    print(f"{'curve':<22} {'floor law':<24} {'exponent [95% CI]':>24} {'floor [95% CI]':>26}")
-    for r in rows:
-        print(f"{r['curve']:<22} {r['fit']:<24} {r['exponent']:>7.3f} [{r['exponent_lo']:.3f}, {r['exponent_hi']:.3f}]"
-              f" {r['floor']:>8.4f} [{r['floor_lo']:.4f}, {r['floor_hi']:.4f}]")
-    print(f"\nfloors: calibrated theory d/(n(1+sigma_th^2)) = {cal.floor:.4f}, "
-          f"Wiener filter on the test photo = {wiener_floor:.4f}, experiment at N = {N_exp[-1]}: {y_mean[-1]:.4f}")
-    print(f"{'N':>5} {'experiment':>11} {'theory':>8} {'experiment/theory':>18}")
-    for v, e_, c_ in zip(cal.N, y_mean, cal.y):
-        print(f"{v:>5.0f} {e_:>11.4f} {c_:>8.4f} {e_ / c_:>18.3f}")
-
-    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(11, 4), gridspec_kw={"width_ratios": [1.6, 1]})
-    bplot.overlay(ax0, (th_fit.N, th_fit.y, None), (exp_curve.N, exp_curve.y, exp_curve.err), theory_fit=th_law,
-                  empirical_fit=exp_law, calibrated=(N_th, y_th), ylabel="test error / noisy-input error")
-    ax0.axvline(cal.d_eff, color="0.5", lw=0.8, ls="--", label=r"$N = d_{eff}$ (fits use $N > d_{eff}$)")
-    ax0.axhline(wiener_floor, color="tab:orange", ls=":", lw=1, label="Wiener filter (experiment's floor)")
-    ax0.axhline(cal.floor, color="tab:green", ls=":", lw=1, label="calibrated theory's floor")
-    ax0.legend(fontsize=7)
-    ax0.set_title(rf"photo patches vs subspace theory ($d_{{eff}}={cal.d_eff}$, $\sigma_{{th}}={cal.sigma:.2f}$)")
-    ax1.errorbar(exp_curve.N, exp_curve.y / cal.y, yerr=exp_curve.err / cal.y, fmt="s-", color="tab:orange",
-                 ms=4, capsize=2)
-    ax1.axhline(1.0, color="tab:green", lw=1)
-    ax1.set(xscale="log", xlabel="training examples $N$", ylabel="experiment / calibrated theory",
-            title="what the theory misses")
+    fig, ax = plt.subplots(figsize=(8, 4.2))
+    grid = np.geomspace(16, 1e6, 60)
+    ax.plot(N_pts, y_pts, "o", ms=4, color="tab:blue", alpha=0.6, label="learned linear, per seed")
+    ax.plot([r["N"] for r in theory], [r["psnr"] for r in theory], "-", color="tab:green", lw=2, label="Gaussian theory")
+    ax.plot(grid, psnr(naive.predict(grid)), "--", color="tab:purple",
+            label=f"pure power law fitted on N in {window} (paper style)")
+    for rows_, color, lab, dx in ((res["extrapolation"], "tab:blue", "reported band, fit on all N", 1.0),
+                                  (rep_short, "tab:orange", "reported band, fit on N <= 1024", 1.25)):
+        rep = [r for r in rows_ if r["reported"]]
+        x = np.array([r["N"] for r in rep]) * dx
+        p = np.array([r["predict"] for r in rep])
+        ax.errorbar(x, p, yerr=[p - np.array([r["lo"] for r in rep]), np.array([r["hi"] for r in rep]) - p],
+                    fmt="D", ms=5, capsize=3, color=color, label=lab)
+    ax.axhline(psnr(floor_PQ), color="tab:green", ls=":", lw=1, label="linear floor")
+    ax.axvspan(N_lin[-1], 1e6 * 1.5, color="0.9", alpha=0.5, lw=0, zorder=0)
+    ax.set(xscale="log", xlabel="training examples $N$", ylabel="test PSNR (dB)",
+           ylim=(y_pts.min() - 1, psnr(floor_PQ) + 6), title="extrapolating the learned linear curve (grey: no data)")
+    ax.legend(fontsize=7, loc="lower right")
     plt.show()
+
+    if demo is not None and network and demo.get("fits"):
+        print("the demo's fits of the network curve (PSNR per seed, best width): NOT identified")
+        for f in [f for f in demo["fits"]["findings"] if not f["identified"]] or [{"quantity": "(none)", "reason": ""}]:
+            print(f"   {f['quantity']}: {f['reason']}")
     """
 )
 
 md(
     r"""
-    **What matches.** With two effective parameters the subspace theory reproduces the shape of
-    the experiment's learning curve — a steep start, then a flattening towards a floor — and the
-    floors agree with each other and with the Wiener filter (printed above). The mechanism is the
-    same as in section 1: the error that learning removes keeps shrinking, the part that no linear
-    estimator can remove stays. Since a relative floor is a number of degrees of freedom per pixel,
-    matching the floor means matching $\operatorname{tr}W$: the calibrated $d_\text{eff}/(1+\sigma_\text{th}^2)$
-    lands close to the photo Wiener filter's $\sum_i \lambda_i/(\lambda_i+\sigma^2)$.
+    What the fits can and cannot say:
 
-    **What does not.**
+    * **The naive power law** (one exponent over a hand-picked window, the paper's method) fits its
+      window well and extrapolates through the linear floor, promising PSNR that no linear estimator
+      learned from these photos can ever reach. It is the exact failure the floor-plus-excess picture
+      predicts.
+    * **The envelope** keeps only the laws that predict the held-out largest $N$; its band is what
+      `reconscale fit` and the demo report. None of its laws knows that a linear estimator cannot
+      pass the linear floor, so its centre may lie above it (printed above, with whether the floor is
+      inside the band and inside the fitted floor's interval): bootstrap intervals from 2 seeds
+      measure the spread of 2 seeds, not the error of the law, and can be narrow and wrong at once.
+    * **With less data, less is identified.** Fitted on $N \le 1024$ — the range the networks are
+      trained on — the same estimator's far extrapolations and "N to within 0.1 dB of the asymptote"
+      are refused with a reason; the network's own fits, where available, are refused for the same
+      reasons. A number a curve cannot pin down is reported as *not identified*, not as a value.
 
-    * *Photo patches are not a subspace.* Their covariance spectrum decays like a power law with
-      one dominant brightness direction, not $d$ equal eigenvalues and zeros. So $d_\text{eff}$ and
-      $\sigma_\text{th}$ *separately* are effective numbers, not measurements: $d_\text{eff}$ is not the
-      count of eigenvalues above $\sigma^2$, and $\sigma_\text{th}$ is not the pixel noise. Only the
-      combination that sets the floor is pinned down well; the rest of the fit is the curve's shape.
-    * *The approach to the floor differs.* With a gradual spectrum there is always another direction
-      whose signal is barely above the noise and is learned only with more data; a subspace has no
-      such directions, and its excess heads for $1/N$. Compare the floor-law exponents of the two
-      curves on the same range (table above) and the systematic pattern of the ratio in the right
-      panel: the calibrated theory is a compromise between the early and the late part of the curve.
-      (With three seeds the experiment's exponent interval is wide: a tendency, not a measurement.)
-    * *The protocols differ in details.* The experiment stops by a validation set and tests on
-      another photo (a distribution shift: its floor is the Wiener filter's error *on that photo*);
-      the theory uses the oracle step and the training distribution itself.
-
-    The comparison is still useful: it says which part of the experiment's slowdown is the generic
-    floor-plus-excess mechanism, and the residual pattern points to what a better signal model
-    (e.g. `theory.SpectralSignal` with a power-law spectrum) would have to add.
+    **Calibrated theories.** The parameter-free theory above replaces the old two-parameter
+    calibration. For sweeps without a spectrum file, `reconscale compare THEORY SWEEP --calibrate
+    --model power|subspace` still fits an effective power-law spectrum or subspace to a measured
+    curve, and reports calibrations the curve cannot identify as such.
     """
 )
 
@@ -666,31 +541,30 @@ md(
     r"""
     ## 5. What to take away
 
-    * A learning curve of a reconstruction method is **floor + excess**. The excess can fall at a
-      perfectly steady rate and the total still flattens, because its log-log slope is the excess's
-      slope times the excess's share of the error.
-    * **A pure power-law exponent depends on the window** it was fitted over; report the window, or
-      better, fit a law with a floor, or a broken power law whose break is estimated from the data
-      (`bridge.detect_break`).
-    * **Put intervals on everything** (`bridge.bootstrap` over seeds), but remember they cover noise,
-      not a wrong law: check the law's shape (BIC, residuals, holdout error in `bridge.compare_laws`).
-    * "How much more data would help?" has a quantitative answer: `bridge.extrapolate` (gain over
-      the largest $N$ you have, with an interval) and `bridge.n_to_margin_ci` ($N$ to get within a
-      given margin of the floor).
-    * The linear theory, calibrated with two effective parameters, describes real learning curves
-      qualitatively; where it misses is informative about the signal model.
+    * The **linear theory of the photos' own second moments** predicts, without a fitted parameter,
+      a learning curve with the paper's shape: steep, then flattening onto the linear floor. The
+      slowdown is the excess falling below the floor, not learning slowing down.
+    * The **learned linear estimator on the real crops** follows the theory to the same floor. Where
+      learning matters the theory is optimistic — second moments do not capture non-Gaussian,
+      correlated crops, nor stopping on a finite validation set — and the gap closes at the floor.
+    * A **network** is not bound by the linear floor; with a demo run the printout of section 3 says
+      from which $N$ the U-Nets pass it, and `crossing` gives such an $N$ only where the data
+      bracket it.
+    * **Fit with the floor in mind** and report what the data cannot identify: a pure power law
+      extrapolated far past its window makes promises the floor forbids.
 
-    **Next steps.** `reconscale demo` runs the full bridge on a CPU: a small U-Net sweep on photo
-    crops, classical baselines, the fits above with bootstrap bands, the calibrated theory, and
-    the paper's figures 2–4 plus a report. On your own sweep results use `reconscale fit`
-    (scaling laws with intervals), `reconscale compare` (theory vs experiment on one $N$ axis,
-    `--calibrate`), and `reconscale paper-figures` (the paper's theory setups and figure 1).
+    **Next steps.** `reconscale spectrum CONFIG --out spectrum.npz` and
+    `bridge.datatheory.load_data_model` give this theory for any denoising sweep config;
+    `reconscale demo` runs the three curves, the baselines, the fits and a report; `reconscale fit`
+    and `reconscale compare` analyse your own sweeps. Notebook `01_theory` has the subspace
+    theory behind the floor-plus-excess picture.
     """
 )
 
 code(
     r"""
-    print(f"notebook compute time: {time.perf_counter() - T0:.1f} s")
+    assert "torch" not in sys.modules, "this notebook must not import torch"
+    print(f"notebook compute time: {time.perf_counter() - T0:.1f} s (torch imported: {'torch' in sys.modules})")
     """
 )
 

@@ -168,3 +168,29 @@ def test_fit_json_carries_identification(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "floor: not identified: interval reaches 0" in text and "backtest" in text
     assert "0.00098 [" not in text
+
+
+def test_a_floor_pushed_to_its_bound_is_no_floor():
+    """A floor of 1e-20 with a narrow interval under errors of 1e-3 is the fit at its lower bound."""
+    from bridge.identify import identify
+
+    f = identify("BrokenPowerLaw.floor", 1.9e-20, 1.8e-20, 3.9e-20, kind="floor", data_min=1e-3)
+    assert not f["identified"] and "negligible" in f["reason"]
+    g = identify("FloorPowerLaw.floor", 2e-3, 1.5e-3, 2.5e-3, kind="floor", data_min=3e-3)
+    assert g["identified"]
+
+
+def test_two_seeds_are_resampled_within_each_N_not_as_whole_groups():
+    import numpy as np
+
+    from bridge.report import analyse
+
+    rng = np.random.default_rng(0)
+    N = np.repeat([16, 32, 64, 128, 256, 512], 2)
+    y = 0.05 * N**-0.3 * np.exp(0.02 * rng.standard_normal(N.size))
+    two = analyse(N, y, metric="mse", groups=np.tile([0, 1], 6), n_boot=40, rng=np.random.default_rng(1))
+    assert two["resampling"] == "points within each N (only 2 groups)"
+    three = analyse(np.repeat([16, 32, 64, 128], 3), np.tile([1.0, 1.1, 0.9], 4) * 0.05 * np.repeat(
+        [16, 32, 64, 128], 3) ** -0.3, metric="mse", groups=np.tile([0, 1, 2], 4), n_boot=40,
+        rng=np.random.default_rng(1))
+    assert three["resampling"] == "whole groups (3 seeds or runs)"
