@@ -182,7 +182,7 @@ def test_zero_target_sigma_reproduces_the_supervised_curves_exactly(method):
         if c.k_opt is not None:
             assert np.array_equal(c.k_opt, default[name].k_opt), name
         np.testing.assert_allclose(c.draws.ravel(), GOLDEN[method][name], rtol=1e-12, atol=0, err_msg=name)
-        assert c.info["target_sigma"] == 0.0 if "target_sigma" in c.info else True
+        assert c.info["target_sigma"] == 0.0
 
 
 def test_vanishing_target_noise_joins_the_supervised_curve():
@@ -222,7 +222,9 @@ def test_noisy_target_oracle_matches_the_literal_loop(N):
 
     Same draws: every draw's oracle risk and k equal the loop's. Independent draws: the means agree within
     4 SEM, and both sit far above the supervised curve (n σ_t² = 1 ≫ tr Σ_e ≈ 0.1), so a missing
-    target-noise term could not pass. Measured (runs 40/40, seed 3): see the module's report in the README.
+    target-noise term could not pass. Measured (runs 30/30, kmax 200), closed form vs loop twin (supervised):
+    N = 30: 0.0662 ± 0.0014 vs 0.0645 ± 0.0010 (+1.0 SEM; 0.0184); N = 100: 0.02234 ± 0.00017 vs
+    0.02232 ± 0.00016 (+0.05 SEM; 0.0112); N = 1024: 0.011000 ± 0.000010 vs 0.011008 ± 0.000010 (−0.2 SEM; 0.0100).
     """
     kmax, runs = 200, 30  # k_opt ≤ 71 here (measured with kmax 5000)
     prob = Problem(SubspaceSignal(100, 10), 0.1, target_sigma=0.1)
@@ -296,7 +298,11 @@ def assert_excess_close(approx, mc, sem, floor, rtol):
 
 @pytest.mark.parametrize("N", [100, 800])
 def test_asymptotic_matches_monte_carlo_on_the_excess_with_noisy_targets(N):
-    """n = 400, d = 40, σ = σ_t = 0.1: the equivalent (tr Σ_e + n σ_t²) vs plain Monte Carlo on drawn targets."""
+    """n = 400, d = 40, σ = σ_t = 0.1: the equivalent (tr Σ_e + n σ_t²) vs plain Monte Carlo on drawn targets.
+
+    k from 1 to 4 k_opt. Measured: |error| ≤ 0.64% of the excess at N = 100 (SEM ≤ 1.4%), ≤ 0.78% at N = 800
+    (SEM ≤ 0.8%); the tolerance is tests/test_asymptotics.py's (5% of the excess + 3 SEM).
+    """
     prob = Problem(SubspaceSignal(400, 40), 0.1, target_sigma=0.1)
     pop = prob.population(rng=None)
     k_opt = int(expected_risk(prob, [N], [Estimator("gd-oracle", kmax=2000)], method="asymptotic",

@@ -179,7 +179,7 @@ _BATCH_ELEMS = 20_000_000  # array elements held at once by one batch of draws (
 def _batch_size(problem: Problem, N: int, runs: int) -> int:
     """Draws factorised together: all of them unless their Gram matrices and populations get large."""
     m, n = problem.m, problem.n
-    per_draw = max(m * m, m * min(N, 2 * m)) + 2 * n * m + m * N
+    per_draw = max(m * m, m * min(N, 2 * m)) + 2 * n * m + m * N + (n * N if problem.target_sigma > 0 else 0)
     return max(1, min(runs, _BATCH_ELEMS // max(per_draw, 1)))
 
 
