@@ -32,6 +32,13 @@ Writing φ(Ŝ) = −(1/2πi)∮ φ(z) Q(z) dz and p(z) = φ(z)/z (regular at the
     D   = (1/2πi)² ∮∮ p(z₁) p(z₂) Σ_j ω_j λ_j r_j(z₁) r_j(z₂) / (1 − c(z₁,z₂)) dz₁ dz₂,
     E R ≈ R* + [ Σ_j ω_j λ_j (1 − 2 φ̄_j) + D + tr Σ_e · Σ_j n_j λ_j ψ̄_j / N ] / tr Σ_x.
 
+**Noisy targets** (t = x + z′, z′ ~ N(0, σ_t² I_n) ⊥ y; ``target_sigma``): the fitted residual is
+e + z′, still Gaussian and independent of y, so both forms hold exactly as derived with tr Σ_e
+replaced by tr Σ_e + n σ_t² (``PopulationSpectrum.trace_e_target``) in the variance term — and
+only there: R*, Ω and the bias are those of the clean x. Nothing else in the derivation changes,
+so the large-N law and the deterministic equivalent extend to every filter (gd, gf, ridge, ols)
+and to argmin stopping on their curves; what needs draws (pca, gd-val) needs them as before.
+
 The contour is a Bernstein ellipse around the limiting support [a, b] of Ŝ's nonzero spectrum,
 as wide as the filter allows (|1 − τz|^k stays bounded on it), and the trapezoid rule in the
 ellipse angle converges geometrically; the quadrature error is estimated by halving the nodes.
@@ -69,13 +76,17 @@ _MAX_NODES = 8192
 
 
 def ols_expected_risk(pop: Population, N: int) -> float:
-    """Exact E R(W^∞) = R*·(N − 1)/(N − m − 1) for N > m + 1 (Gaussian y, full-rank Σ_y).
+    """Exact E R(W^∞) = R* + (tr Σ_e + n σ_t²)/tr Σ_x · m/(N − m − 1) for N > m + 1 (Gaussian y,
+    full-rank Σ_y); = R*·(N − 1)/(N − m − 1) for clean targets (σ_t = 0).
 
-    From E[(YYᵀ)⁻¹] = Σ_y⁻¹/(N − m − 1) (inverse Wishart) and X = W*Y + E with E ⊥ Y.
+    From E[(YYᵀ)⁻¹] = Σ_y⁻¹/(N − m − 1) (inverse Wishart) and T = W*Y + E′ with E′ ⊥ Y
+    (E′ = E + σ_t Z′, the residual plus the targets' noise).
     """
     if N <= pop.m + 1:
         raise ValueError(f"the least-squares identity needs N > m + 1 = {pop.m + 1}; got N={N}")
-    return pop.floor * (N - 1) / (N - pop.m - 1)
+    if pop.target_sigma == 0:
+        return pop.floor * (N - 1) / (N - pop.m - 1)
+    return pop.floor + pop.trace_e_target / pop.trace_x * pop.m / (N - pop.m - 1)
 
 
 def _check_kind(kind: str, values: Any) -> np.ndarray:
@@ -119,7 +130,7 @@ def large_n_curve(pop: Population, N: int, kind: str, values: Any = None, *, lr:
         raise ValueError(f"lr={eta:.4g} is unstable for the population: η·N·λ_max(Σ_y) ≥ 2; use a smaller lr")
     f = _population_filter(kind, vals, N * sp.lam, eta)
     bias = ((1.0 - f) ** 2) @ (sp.omega * sp.lam)
-    var = sp.trace_e * (f**2 @ sp.mult) / N
+    var = sp.trace_e_target * (f**2 @ sp.mult) / N
     return sp.floor + (bias + var) / sp.trace_x
 
 
@@ -293,7 +304,7 @@ def _rmt_terms(sp: PopulationSpectrum, N: int, filt: _Filter, a: float, b: float
     T = (Rw @ Rw.T) / (1.0 - Uc @ Uc.T)  # (M, M)
     D = np.sum((P @ T) * P, axis=1)
     ol = sp.omega * sp.lam
-    total = ol.sum() - 2.0 * (phibar @ ol) + D + sp.trace_e * (psibar @ (sp.mult * sp.lam)) / N
+    total = ol.sum() - 2.0 * (phibar @ ol) + D + sp.trace_e_target * (psibar @ (sp.mult * sp.lam)) / N
     return sp.floor + total.real / sp.trace_x
 
 

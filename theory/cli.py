@@ -70,6 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--n", type=int, default=100, help="ambient dimension n (default 100)")
     c.add_argument("--d", type=int, default=10, help="subspace dimension d < n (default 10)")
     c.add_argument("--sigma", type=float, default=0.1, help="noise level σ ≥ 0 (default 0.1)")
+    c.add_argument("--target-sigma", type=float, default=0.0,
+                   help="noise σ_t ≥ 0 of the training targets t = x + z′ (Noise2Noise-style; default 0: clean)")
     c.add_argument("--N", type=_int_list("N"), default=[8, 100, 1024], help="training-set sizes, comma list")
     c.add_argument("--estimator", default="gd-oracle,ols,pca,optimal",
                    help=f"comma list of {', '.join(ESTIMATOR_NAMES)}")
@@ -121,6 +123,8 @@ def _problem(a: argparse.Namespace):
         raise UsageError(f"--d {a.d} must satisfy 1 ≤ d < n = {a.n}")
     if not (math.isfinite(a.sigma) and a.sigma >= 0):
         raise UsageError(f"--sigma {a.sigma} must be a finite number ≥ 0")
+    if not (math.isfinite(a.target_sigma) and a.target_sigma >= 0):
+        raise UsageError(f"--target-sigma {a.target_sigma} must be a finite number ≥ 0 (0: clean targets)")
     if a.signal == "powerlaw" and not (math.isfinite(a.alpha) and a.alpha >= 0):
         raise UsageError(f"--alpha {a.alpha} must be a finite number ≥ 0")
     signal = SubspaceSignal(a.n, a.d) if a.signal == "subspace" else SpectralSignal.powerlaw(a.n, a.alpha, basis=a.basis)
@@ -142,7 +146,7 @@ def _problem(a: argparse.Namespace):
                 op = make_operator("sr", shape, scale=a.scale)
         except ValueError as e:
             raise UsageError(f"--operator {a.operator}: {e}") from None
-    return Problem(signal, a.sigma, op)
+    return Problem(signal, a.sigma, op, target_sigma=a.target_sigma)
 
 
 def _estimators(a: argparse.Namespace):

@@ -10,6 +10,12 @@
 For the two data-free methods early stopping (gd-oracle, gd-argmin) is the argmin of the expected
 curve over k ≤ kmax; pca and gd-val need draws. When the population is not rotation invariant
 (e.g. MRI with a random subspace) they average over ``runs`` draws of the signal basis.
+
+Noisy training targets (``Problem(..., target_sigma=σ_t)``, t = x + z′): every method supports them —
+plain Monte Carlo draws z′, the other three carry tr Σ_e + n σ_t² in their variance terms (exact for
+Rao–Blackwell, and the data-free derivations hold unchanged with that trace); the risk is against the
+clean x and rows carry ``target_sigma``. Not extended: :mod:`theory.datamodel` /
+:mod:`theory.data_asymptotics` (signal models estimated from data) have no ``target_sigma``.
 """
 
 from __future__ import annotations
@@ -94,7 +100,7 @@ def _analytic(problem: Problem, Ns: np.ndarray, estimators: Sequence[Estimator],
             bar.close()
     return [
         RiskCurve(e, Ns, draws[i], floors, kopt[i] if e.name in ("gd-oracle", "gd-argmin") else None,
-                  method=method, info={"lr": lr})
+                  method=method, info={"lr": lr, "target_sigma": problem.target_sigma})
         for i, e in enumerate(estimators)
     ]
 

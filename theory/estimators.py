@@ -310,6 +310,11 @@ def gd_loop(X: np.ndarray, Y: np.ndarray, steps: Any, *, lr: float) -> np.ndarra
 
     The brute-force twin of :func:`gradient_descent` (as in the paper's notebook); returns W^k at
     the requested ``steps`` (sorted, non-negative ints), shape (K, n, m).
+
+    Args:
+        X: (n, N) training targets: the clean signals, or noisy targets T = X + σ_t Z′
+            (Noise2Noise-style; the loop is the same, only the targets change).
+        Y: (m, N) training inputs. steps: (K,) step counts. lr: step η (stability is checked).
     """
     steps = np.asarray(steps, dtype=int)
     G, XYt = Y @ Y.T, X @ Y.T

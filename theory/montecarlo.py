@@ -21,6 +21,15 @@ Estimators (:class:`Estimator`):
 With ``rao_blackwell=True`` every estimator's risk is E[R | Y] (X integrated out); gd-oracle
 then minimises the conditional curve per draw of Y, a slightly pessimistic version of the
 paper's oracle, and gd-val is refused (its choice depends on X).
+
+Noisy targets (``problem.target_sigma`` = σ_t > 0, Noise2Noise-style): plain Monte Carlo draws
+T = X + σ_t Z′ with Z′ from the draw's own target stream (:func:`target_rng`, so C, Y, U and the
+validation inputs are the very draws of the clean-target run) and fits every estimator to T; the
+risk is measured against the clean x. gd-val's validation targets are noisy too (T_val = X_val +
+σ_t Z′_val: all a Noise2Noise user has; their noise is independent of W, so the held-out error is the
+clean one plus a constant in expectation). Rao–Blackwellised: Z′ integrates out exactly with the
+residual (tr Σ_e → tr Σ_e + n σ_t²). W* / R* (optimal) and pca do not use the targets. σ_t = 0 draws
+nothing extra: the supervised numbers, bit for bit.
 """
 
 from __future__ import annotations
@@ -43,7 +52,7 @@ from .risk import (
     validation_error_path,
 )
 
-__all__ = ["Estimator", "RiskCurve", "ESTIMATOR_NAMES", "montecarlo", "draw_rng"]
+__all__ = ["Estimator", "RiskCurve", "ESTIMATOR_NAMES", "montecarlo", "draw_rng", "target_rng"]
 
 ESTIMATOR_NAMES = ("optimal", "pca", "ols", "ridge", "gd", "gf", "gd-oracle", "gd-argmin", "gd-val")
 _PATH = ("gd-oracle", "gd-argmin")
@@ -141,6 +150,11 @@ def draw_rng(base: int, N: int, run: int) -> np.random.Generator:
     return np.random.default_rng([base, int(N), int(run)])
 
 
+def target_rng(base: int, N: int, run: int) -> np.random.Generator:
+    """The stream of the targets' noise Z′ (then Z′_val) of draw ``run`` at size ``N`` (σ_t > 0 only)."""
+    return np.random.default_rng([base, int(N), int(run), 1])
+
+
 def _validate_N(N: Sequence[int]) -> np.ndarray:
     arr = np.atleast_1d(np.asarray(N))
     if arr.ndim != 1 or arr.size == 0 or not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)) or np.any(arr < 1):
@@ -165,14 +179,14 @@ _BATCH_ELEMS = 20_000_000  # array elements held at once by one batch of draws (
 def _batch_size(problem: Problem, N: int, runs: int) -> int:
     """Draws factorised together: all of them unless their Gram matrices and populations get large."""
     m, n = problem.m, problem.n
-    per_draw = max(m * m, m * min(N, 2 * m)) + 2 * n * m + m * N
+    per_draw = max(m * m, m * min(N, 2 * m)) + 2 * n * m + m * N + (n * N if problem.target_sigma > 0 else 0)
     return max(1, min(runs, _BATCH_ELEMS // max(per_draw, 1)))
 
 
 def _one_draw(problem: Problem, estimators: Sequence[Estimator], pop: Population, spec: TrainingSpectrum,
               r: np.random.Generator, run: int, j: int, n_train: int, *, lr: float | str, rao_blackwell: bool,
               xp: Any, path_k: np.ndarray | None, needs_gd: bool, draws: dict, kopt: dict, floors: np.ndarray,
-              paths: np.ndarray | None) -> None:
+              paths: np.ndarray | None, rt: np.random.Generator | None = None) -> None:
     """Every estimator's risk for one factorised draw, written into ``draws[i][run, j]`` (and k into kopt)."""
     floors[run, j] = pop.floor
     eta = _lr_for(lr, pop, n_train)
@@ -203,8 +217,12 @@ def _one_draw(problem: Problem, estimators: Sequence[Estimator], pop: Population
             val, kopt[i][run, j] = path(*gd_filter(spec.lam, [k], eta, xp=xp)), k
         elif est.name == "gd-val":
             C_val, Y_val = pop.sample_latent(est.n_val, rng=r)
+            T_val = None
+            if rt is not None:  # noisy validation targets, from the draw's target stream
+                T_val = xp.asarray(pop.B) @ C_val + problem.target_sigma * xp.asarray(
+                    rt.standard_normal((pop.n, est.n_val)))
             _, h = gd_filter(spec.lam, np.arange(est.kmax + 1), eta, xp=xp)
-            k = int(np.argmin(to_numpy(validation_error_path(pop, spec, h, C_val, Y_val, xp=xp))))
+            k = int(np.argmin(to_numpy(validation_error_path(pop, spec, h, C_val, Y_val, T_val=T_val, xp=xp))))
             val, kopt[i][run, j] = path(*gd_filter(spec.lam, [k], eta, xp=xp)), k
         else:  # gd-argmin: filled in after all draws
             val = [np.nan]
@@ -249,6 +267,7 @@ def montecarlo(
     if rao_blackwell and "gd-val" in names:
         raise ValueError("estimator 'gd-val' needs method=montecarlo (its choice of k depends on X)")
     xp = get_xp(backend)
+    noisy = problem.target_sigma > 0 and not rao_blackwell  # plain Monte Carlo draws the targets' noise
     base = int(rng.integers(2**62))
     kmax = max([e.kmax for e in estimators if e.name in (*_PATH, "gd-val")] or [0])
     # the full risk path over every k is needed only for gd-argmin (the mean curve over draws);
@@ -273,18 +292,26 @@ def montecarlo(
                 chunk = range(first, min(first + batch, runs))
                 # draw every run of the chunk from its own stream, then factor them in one batched call
                 rs = [draw_rng(base, n_train, run) for run in chunk]
-                pops, Cs, Ys = [], [], []
-                for r in rs:
+                rts = [target_rng(base, n_train, run) if noisy else None for run in chunk]
+                pops, Cs, Ys, Ts = [], [], [], []
+                for r, rt in zip(rs, rts):
                     pop = problem.population(rng=r)
                     pop.xp = xp
                     C, Y = pop.sample_latent(n_train, rng=r)
                     pops.append(pop), Cs.append(C), Ys.append(Y)
-                specs = TrainingSpectrum.fit_many(Ys, Cs=None if rao_blackwell else Cs, xp=xp)
-                del Ys
-                for run, r, pop, spec in zip(chunk, rs, pops, specs):
+                    if rt is not None:  # T = X + σ_t Z′ (n, N): the targets the estimators are fitted to
+                        T = xp.asarray(pop.B) @ C
+                        T += problem.target_sigma * xp.asarray(rt.standard_normal((pop.n, int(n_train))))
+                        Ts.append(T)
+                if noisy:
+                    specs = TrainingSpectrum.fit_many(Ys, Ts, xp=xp)
+                else:
+                    specs = TrainingSpectrum.fit_many(Ys, Cs=None if rao_blackwell else Cs, xp=xp)
+                del Ys, Ts
+                for run, r, rt, pop, spec in zip(chunk, rs, rts, pops, specs):
                     _one_draw(problem, estimators, pop, spec, r, run, j, n_train, lr=lr, rao_blackwell=rao_blackwell,
                               xp=xp, path_k=path_k, needs_gd=needs_gd, draws=draws, kopt=kopt, floors=floors,
-                              paths=paths)
+                              paths=paths, rt=rt)
                     if bar is not None:
                         bar.update(1)
                 del pops, Cs, specs
@@ -299,6 +326,7 @@ def montecarlo(
             kopt[i][:] = k[None, :]
     method = "rao-blackwell" if rao_blackwell else "montecarlo"
     return [
-        RiskCurve(est, Ns, draws[i], floors, kopt.get(i), method=method, info={"lr": lr})
+        RiskCurve(est, Ns, draws[i], floors, kopt.get(i), method=method,
+                  info={"lr": lr, "target_sigma": problem.target_sigma})
         for i, est in enumerate(estimators)
     ]

@@ -11,6 +11,13 @@ model). Because x − W*y is Gaussian and independent of y,
     R(W) = R* + tr((W − W*) Σ_y (W − W*)ᵀ) / tr Σ_x,     Σ_y = A Σ_x Aᵀ + σ² I,
 
 which is the form used everywhere here (it makes R(W) ≥ R* exact).
+
+Noisy targets (Noise2Noise-style, ``target_sigma`` = σ_t): the estimators are fitted to
+t = x + z′, z′ ~ N(0, σ_t² I_n) independent of y, while the risk is still measured against the clean
+x. Since x = W*y + e with e ⊥ y, the target is t = W*y + (e + z′): the same regression with the
+residual's covariance Σ_e + σ_t² I_n, so every formula that integrates the residual out takes
+tr Σ_e + n σ_t² (:attr:`Population.trace_e_target`) in its variance term, while W*, R* and the
+bias are unchanged. σ_t = 0 is the supervised case.
 """
 
 from __future__ import annotations
@@ -24,7 +31,19 @@ import numpy as np
 from .operators import Denoise, MRI, SuperResolution
 from .signals import Signal, SpectralSignal, SubspaceSignal
 
-__all__ = ["Problem", "Population", "PopulationSpectrum"]
+__all__ = ["Problem", "Population", "PopulationSpectrum", "check_target_sigma"]
+
+
+def check_target_sigma(target_sigma: object) -> float:
+    """σ_t as a float, or a one-line ValueError unless it is a finite real number ≥ 0."""
+    ok = not isinstance(target_sigma, (bool, np.bool_, str, bytes)) and np.ndim(target_sigma) == 0
+    try:
+        val = float(target_sigma) if ok else float("nan")
+    except (TypeError, ValueError):
+        val = float("nan")
+    if not (np.isfinite(val) and val >= 0):
+        raise ValueError(f"target_sigma={target_sigma!r} must be a finite number ≥ 0 (0: clean targets)")
+    return val
 
 Operator = Denoise | MRI | SuperResolution
 
@@ -37,17 +56,22 @@ class Problem:
         signal: :class:`SubspaceSignal` or :class:`SpectralSignal` (length n).
         sigma: noise standard deviation σ ≥ 0 (per real measurement).
         operator: forward operator on R^n; ``None`` means denoising (A = I).
+        target_sigma: σ_t ≥ 0, the noise of the training targets t = x + z′, z′ ~ N(0, σ_t² I_n)
+            independent of the input noise (Noise2Noise-style); 0 (default) is supervised training.
+            The risk is always measured against the clean x.
     """
 
     signal: Signal
     sigma: float
     operator: Operator | None = None
+    target_sigma: float = 0.0
 
     def __post_init__(self) -> None:
         if not isinstance(self.signal, (SubspaceSignal, SpectralSignal)):
             raise ValueError("signal must be a SubspaceSignal or SpectralSignal")
         if not np.isfinite(self.sigma) or self.sigma < 0:
             raise ValueError(f"sigma={self.sigma} must be a finite number ≥ 0")
+        object.__setattr__(self, "target_sigma", check_target_sigma(self.target_sigma))
         op = self.operator if self.operator is not None else Denoise((self.signal.n,))
         if op.n != self.signal.n:
             raise ValueError(
@@ -94,10 +118,11 @@ class Problem:
         else:
             B = self.signal.factor(rng=rng)
         A = None if self.is_denoising else self.operator.matrix()
-        return Population(B, A, self.sigma)
+        return Population(B, A, self.sigma, target_sigma=self.target_sigma)
 
     def describe(self) -> dict:
-        out = {**self.signal.describe(), "d": self.d, "sigma": self.sigma, "m": self.m}
+        out = {**self.signal.describe(), "d": self.d, "sigma": self.sigma, "target_sigma": self.target_sigma,
+               "m": self.m}
         out.update({f"op_{k}" if k != "operator" else k: v for k, v in self.operator.describe().items()})
         return out
 
@@ -114,10 +139,16 @@ class PopulationSpectrum:
     omega: np.ndarray  # (J,)
     trace_x: float
     trace_e: float
+    trace_zt: float = 0.0  # n σ_t², the targets' own noise (0: clean targets)
 
     @property
     def floor(self) -> float:
         return self.trace_e / self.trace_x
+
+    @property
+    def trace_e_target(self) -> float:
+        """tr Σ_e + n σ_t²: the trace of the fitted targets' residual t − W*y (variance terms)."""
+        return self.trace_e + self.trace_zt
 
 
 @dataclass(eq=False)
@@ -129,12 +160,17 @@ class Population:
         A: (m, n) forward matrix, or ``None`` for the identity.
         sigma: noise level σ.
         xp: array module for sampling and the heavy algebra (numpy or cupy).
+        target_sigma: σ_t, the training targets' noise (t = x + z′, z′ ~ N(0, σ_t² I_n)); 0: clean.
     """
 
     B: np.ndarray
     A: np.ndarray | None
     sigma: float
     xp: ModuleType = field(default=np)
+    target_sigma: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.target_sigma = check_target_sigma(self.target_sigma)
 
     @property
     def n(self) -> int:
@@ -189,6 +225,15 @@ class Population:
             return float(self.sigma**2 * np.einsum("j,jj->", self.mu, self._S_inv))
         G = self.AB.T @ self.AB
         return float(np.einsum("j,jj->", self.mu, np.eye(self.p) - self._S_inv @ G))
+
+    @property
+    def trace_e_target(self) -> float:
+        """tr Σ_e + n σ_t²: the trace of the fitted targets' residual t − W*y = e + z′.
+
+        Equals :attr:`trace_e` for clean targets; it replaces tr Σ_e in every variance term (the
+        floor R* and the bias are those of the clean x).
+        """
+        return self.trace_e + self.n * self.target_sigma**2
 
     @property
     def floor(self) -> float:
@@ -282,4 +327,5 @@ class Population:
                 lam.append(li)
                 mult.append(1)
                 omega.append(oi)
-        return PopulationSpectrum(np.array(lam), np.array(mult, dtype=float), np.array(omega), self.trace_x, self.trace_e)
+        return PopulationSpectrum(np.array(lam), np.array(mult, dtype=float), np.array(omega), self.trace_x, self.trace_e,
+                                  self.n * self.target_sigma**2)

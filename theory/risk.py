@@ -10,6 +10,9 @@ form in the gains h. Two versions:
       E[R | Y] = R* + [ tr(W*(I−F)Σ_y(I−F)W*ᵀ) + tr Σ_e · Σ_i f_i² v_iᵀΣ_y v_i / λ_i ] / tr Σ_x,
 
   F = V diag(f) Vᵀ, so the noise in the targets is integrated exactly and only Y is drawn.
+  With noisy targets T = X + σ_t Z′ (Noise2Noise-style) the fit's residual is E + σ_t Z′, still
+  independent of Y, so tr Σ_e becomes tr Σ_e + n σ_t² (``pop.trace_e_target``) in the second term
+  while R* and the first term (the bias) stay those of the clean x.
 
 Both reduce to  gᵀ[(P Pᵀ + s I) ∘ (Fᵀ F)]g  with P = VᵀAB (Σ_y = AB(AB)ᵀ + σ²I); see
 :func:`hadamard_quadform`, which picks a dense (r²) or low-rank (r·p·q) evaluation by cost.
@@ -100,7 +103,8 @@ def risk_path(pop: Population, spec: TrainingSpectrum, h: Any, *, xp: ModuleType
 def conditional_risk_path(pop: Population, spec: TrainingSpectrum, f: Any, *, xp: ModuleType = np) -> Any:
     """Rao–Blackwellised risk E[R(W) | Y] of the filtered estimators, for every row f_k.
 
-    Only ``spec.lam`` and ``spec.V`` are used (X is integrated out exactly).
+    Only ``spec.lam`` and ``spec.V`` are used (X, and the targets' noise of σ_t = ``pop.target_sigma``,
+    are integrated out exactly: the variance term carries tr Σ_e + n σ_t²).
 
     Args:
         f: (K, r) filter values f(λ_i) (not the gains).
@@ -115,28 +119,39 @@ def conditional_risk_path(pop: Population, spec: TrainingSpectrum, f: Any, *, xp
     c = xp.sum(P * P, axis=1) + pop.sigma**2  # v_iᵀ Σ_y v_i
     c0 = pop.trace_x - pop.trace_e  # tr(W* Σ_y W*ᵀ)
     bias = c0 - 2.0 * (f @ alpha) + hadamard_quadform(f, P, pop.sigma**2, Pw.T, xp=xp)
-    var = pop.trace_e * ((f * f) @ (c / spec.lam))
+    var = pop.trace_e_target * ((f * f) @ (c / spec.lam))
     return pop.floor + (bias + var) / pop.trace_x
 
 
 def validation_error_path(
-    pop: Population, spec: TrainingSpectrum, h: Any, C_val: Any, Y_val: Any, *, xp: ModuleType = np
+    pop: Population, spec: TrainingSpectrum, h: Any, C_val: Any, Y_val: Any, *, T_val: Any = None,
+    xp: ModuleType = np,
 ) -> Any:
-    """Held-out error ‖W_k Y_val − X_val‖_F² (up to the constant ‖X_val‖²) for every row h_k.
+    """Held-out error ‖W_k Y_val − T_val‖_F² (up to the constant ‖T_val‖²) for every row h_k.
+
+    W_k = M diag(h_k) Vᵀ with M = T Yᵀ V the training targets' cross term (``spec.H`` or ``spec.XYV``).
 
     Args:
-        spec: training spectrum holding ``H`` (model-generated data).
-        C_val: (p, N_val) latent codes of the validation targets (X_val = B C_val).
+        spec: training spectrum holding ``H`` (model-generated clean targets, M = B H) or ``XYV`` (M).
+        C_val: (p, N_val) latent codes of the clean validation signals (X_val = B C_val).
         Y_val: (m, N_val) validation inputs.
+        T_val: (n, N_val) validation targets when they are not the clean X_val (e.g. noisy targets
+            X_val + σ_t Z′_val); ``None`` means T_val = X_val.
 
     Returns:
-        (K,) validation errors minus ‖X_val‖² (only differences and the argmin matter).
+        (K,) validation errors minus ‖T_val‖² (only differences and the argmin matter).
     """
-    mu = xp.asarray(pop.mu)
     Pv = spec.V.T @ Y_val  # (r, N_val)
-    Ft = xp.sqrt(mu)[:, None] * spec.H
-    d = xp.sum(Pv * ((mu[:, None] * C_val).T @ spec.H).T, axis=1)  # (VᵀY_val X_valᵀ M)_ii
-    return hadamard_quadform(h, Pv, 0.0, Ft, xp=xp) - 2.0 * (h @ d)
+    if spec.H is not None and T_val is None:
+        mu = xp.asarray(pop.mu)
+        Ft = xp.sqrt(mu)[:, None] * spec.H
+        d = xp.sum(Pv * ((mu[:, None] * C_val).T @ spec.H).T, axis=1)  # (VᵀY_val X_valᵀ M)_ii
+        return hadamard_quadform(h, Pv, 0.0, Ft, xp=xp) - 2.0 * (h @ d)
+    B = xp.asarray(pop.B)
+    M = spec.XYV if spec.XYV is not None else B @ spec.H  # (n, r)
+    T = T_val if T_val is not None else B @ C_val  # (n, N_val)
+    d = xp.sum((M.T @ T) * Pv, axis=1)  # (Mᵀ T_val Y_valᵀ V)_ii
+    return hadamard_quadform(h, Pv, 0.0, M, xp=xp) - 2.0 * (h @ d)
 
 
 # ------------------------------------------------------------------ oracle early stopping
@@ -235,7 +250,7 @@ def conditional_risk_quadratic(pop: Population, spec: TrainingSpectrum, *, xp: M
     Pw = (P @ Sinv) * xp.sqrt(mu)[None, :]
     alpha = xp.sum((P @ (mu[:, None] * Sinv)) * P, axis=1)
     cvec = xp.sum(P * P, axis=1) + pop.sigma**2
-    e = pop.trace_e * (cvec / spec.lam)
+    e = pop.trace_e_target * (cvec / spec.lam)
     c0 = pop.trace_x - pop.trace_e
     T = float(pop.trace_x)
     P, Pw, alpha, e = to_numpy(P), to_numpy(Pw), to_numpy(alpha), to_numpy(e)
