@@ -192,43 +192,10 @@ def three_curve_figure(theory: Sequence[dict], linear: Sequence[dict], network: 
             :func:`bridge.demo.curve_rows` (``N``, ``mse``, ``mse_sem``, ``psnr``, ``psnr_sem``).
         path: output stem. baselines: name → PSNR (dB).
     """
-    from .plot import new_figure, save  # noqa: PLC0415
+    from .plot import new_figure, save, three_curves  # noqa: PLC0415
 
-    floor, wiener = theory[0]["floor_P_on_Q"], theory[0]["floor_Q"]
     fig, (ax, bx) = new_figure(2, 1, size=(5.6, 4.2))
-    styles = {"theory": dict(color="tab:green", lw=2.0, marker="", label="Gaussian theory (training crops' Σ)"),
-              "linear": dict(color="tab:blue", marker="o", ms=4, lw=1.2, label="learned linear (exact, on the crops)"),
-              "network": dict(color="tab:red", marker="s", ms=4, lw=1.2, label="U-Net (best width)")}
-    for name, rows in (("theory", theory), ("linear", linear), ("network", network)):
-        if not rows:
-            continue
-        N = np.array([r["N"] for r in rows], float)
-        p = np.array([r["psnr"] for r in rows])
-        e = np.array([r.get("psnr_sem", 0.0) for r in rows])
-        ax.errorbar(N, p, yerr=e if e.any() else None, capsize=2, gid=name, **styles[name])
-        ex = np.array([r["mse"] for r in rows]) - floor
-        pos = ex > 0
-        bx.errorbar(N[pos], ex[pos], yerr=np.array([r.get("mse_sem", 0.0) for r in rows])[pos] if name != "theory"
-                    else None, capsize=2, gid=name, **styles[name])
-        if (~pos).any():
-            bx.plot(N[~pos], np.full((~pos).sum(), np.nan), ls="none")  # keeps the x range
-            bx.scatter(N[~pos], np.zeros((~pos).sum()), marker="v", color=styles[name]["color"], clip_on=False,
-                       transform=bx.get_xaxis_transform(), zorder=5,
-                       label=f"{name}: at or below the linear floor", gid=f"{name}-below")
-    ax.axhline(-10 * np.log10(floor), color="tab:green", ls="--", lw=1, label="linear floor R_Q(W*_P)")
-    if theory[0].get("rank_Q", np.inf) >= theory[0].get("n", 0):  # else W*_Q projects onto the test crops' span
-        ax.axhline(-10 * np.log10(wiener), color="0.2", ls=":", lw=1, label="Wiener floor of the test crops")
-    for i, (k, v) in enumerate((baselines or {}).items()):
-        ax.axhline(v, color="0.6", lw=0.8, ls=("-.", (0, (1, 2)), (0, (5, 2)))[i % 3], label=k)
-    ax.set_xscale("log")
-    ax.set_xlabel("training examples N")
-    ax.set_ylabel("test PSNR (dB) of the mean MSE")
-    ax.legend(fontsize=7)
-    bx.set_xscale("log")
-    bx.set_yscale("log")
-    bx.set_xlabel("training examples N")
-    bx.set_ylabel("test MSE − linear floor")
-    bx.legend(fontsize=7)
+    three_curves(ax, bx, theory, linear, network, baselines=baselines)
     return save(fig, path)
 
 

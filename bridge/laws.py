@@ -372,9 +372,10 @@ class _NonlinearLaw(Law):
         return self._positive
 
     def _resid(self, theta: NDArray, d: _Data) -> NDArray:
-        # trial steps may overflow (exp of a large log amplitude): least_squares rejects
-        # non-finite residuals, so the warnings carry no information here
-        with np.errstate(over="ignore", invalid="ignore"):
+        # trial steps may overflow (exp of a large log amplitude) or underflow the amplitude to 0
+        # (log 0 = −inf gives the A = 0 model exactly): least_squares rejects non-finite residuals,
+        # so the warnings carry no information here
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             return (d.t - self._model(d.lnN, self._theta_to_coef(theta, d))) / d.s
 
     def _resid_jac(self, theta: NDArray, d: _Data) -> NDArray:
@@ -431,10 +432,13 @@ class _NonlinearLaw(Law):
 
     def _solve(self, th0: NDArray, d: _Data, lo: NDArray, hi: NDArray, loss: str, f_scale: float) -> Any:
         try:
-            res = least_squares(
-                self._resid, th0, jac=self._resid_jac, args=(d,), bounds=(lo, hi), method="trf",
-                loss=loss, f_scale=f_scale, x_scale="jac", max_nfev=40 * (th0.size + 1),
-            )
+            # a wild trial step's residuals may square to overflow inside the robust loss: that step is
+            # rejected (infinite cost), and a start that ends non-finite is dropped below
+            with np.errstate(over="ignore", invalid="ignore"):
+                res = least_squares(
+                    self._resid, th0, jac=self._resid_jac, args=(d,), bounds=(lo, hi), method="trf",
+                    loss=loss, f_scale=f_scale, x_scale="jac", max_nfev=40 * (th0.size + 1),
+                )
         except (ValueError, np.linalg.LinAlgError):
             return None
         return res if np.isfinite(res.cost) and np.isfinite(res.x).all() else None
@@ -538,7 +542,7 @@ class SaturatingLaw(_NonlinearLaw):
 
     def _model(self, lnN: NDArray, coef: NDArray) -> NDArray:
         y_inf, A, alpha = coef
-        return y_inf - np.exp(np.log(A) + alpha * lnN)
+        return y_inf - A * np.exp(alpha * lnN)  # no log A: an amplitude that underflowed to 0 is the flat law
 
     def _theta_to_coef(self, theta: NDArray, d: _Data) -> NDArray:
         y_inf, la_ref, alpha = theta

@@ -59,6 +59,7 @@ __all__ = [
     "save",
     "theory_risk_vs_N",
     "theory_risk_vs_k",
+    "three_curves",
 ]
 
 # Conventional estimator names -> fixed look, so every figure of the project agrees.
@@ -554,6 +555,67 @@ def overlay(
 
 
 # ----------------------------------------------------------------------------- figure + files
+
+
+# ----------------------------------------------------------------------------- the three curves
+
+
+def three_curves(ax: Axes, bx: Axes, theory: Sequence[Mapping[str, Any]], linear: Sequence[Mapping[str, Any]],
+                 network: Sequence[Mapping[str, Any]], *, baselines: Mapping[str, float] | None = None,
+                 network_label: str = "U-Net (best width)") -> tuple[Axes, Axes]:
+    """The core figure on two Axes: theory, learned linear estimator and networks on one N axis.
+
+    Args:
+        ax: the PSNR panel: the three curves, the linear floor R_Q(W*_P), the Wiener floor of the
+            test images when Σ_Q has full rank (``rank_Q`` ≥ ``n`` in the theory rows), baselines.
+        bx: the excess test MSE above the linear floor, log–log; points at or below the floor are
+            marked on the bottom edge.
+        theory: rows with ``N``, ``mse``, ``psnr`` and, in the first row, ``floor_P_on_Q``,
+            ``floor_Q`` (and optionally ``rank_Q``, ``n``). linear, network: rows with ``N``, ``mse``,
+            ``psnr`` and optionally ``mse_sem``, ``psnr_sem``; either may be empty.
+        baselines: name → PSNR (dB), horizontal lines. network_label: the legend of the network curve.
+
+    Returns:
+        ``(ax, bx)``.
+    """
+    ax, bx = _check_ax(ax), _check_ax(bx)
+    if not theory:
+        raise ValueError("theory needs at least one row (it carries the linear floor)")
+    floor, wiener = float(theory[0]["floor_P_on_Q"]), float(theory[0]["floor_Q"])
+    styles = {"theory": dict(color="tab:green", lw=2.0, marker="", label="Gaussian theory (training crops' Σ)"),
+              "linear": dict(color="tab:blue", marker="o", ms=4, lw=1.2, label="learned linear (exact, on the crops)"),
+              "network": dict(color="tab:red", marker="s", ms=4, lw=1.2, label=network_label)}
+    for name, rows in (("theory", theory), ("linear", linear), ("network", network)):
+        if not rows:
+            continue
+        N = np.array([r["N"] for r in rows], float)
+        p = np.array([r["psnr"] for r in rows])
+        e = np.array([r.get("psnr_sem", 0.0) for r in rows])
+        ax.errorbar(N, p, yerr=e if e.any() else None, capsize=2, gid=name, **styles[name])
+        ex = np.array([r["mse"] for r in rows]) - floor
+        pos = ex > 0
+        bx.errorbar(N[pos], ex[pos], yerr=np.array([r.get("mse_sem", 0.0) for r in rows])[pos] if name != "theory"
+                    else None, capsize=2, gid=name, **styles[name])
+        if (~pos).any():
+            bx.plot(N[~pos], np.full((~pos).sum(), np.nan), ls="none")  # keeps the x range
+            bx.scatter(N[~pos], np.zeros((~pos).sum()), marker="v", color=styles[name]["color"], clip_on=False,
+                       transform=bx.get_xaxis_transform(), zorder=5,
+                       label=f"{name}: at or below the linear floor", gid=f"{name}-below")
+    ax.axhline(-10 * np.log10(floor), color="tab:green", ls="--", lw=1, label="linear floor R_Q(W*_P)")
+    if theory[0].get("rank_Q", np.inf) >= theory[0].get("n", 0):  # else W*_Q projects onto the test crops' span
+        ax.axhline(-10 * np.log10(wiener), color="0.2", ls=":", lw=1, label="Wiener floor of the test crops")
+    for i, (k, v) in enumerate((baselines or {}).items()):
+        ax.axhline(v, color="0.6", lw=0.8, ls=("-.", (0, (1, 2)), (0, (5, 2)))[i % 3], label=k)
+    ax.set_xscale("log")
+    ax.set_xlabel("training examples N")
+    ax.set_ylabel("test PSNR (dB) of the mean MSE")
+    ax.legend(fontsize=7)
+    bx.set_xscale("log")
+    bx.set_yscale("log")
+    bx.set_xlabel("training examples N")
+    bx.set_ylabel("test MSE − linear floor")
+    bx.legend(fontsize=7)
+    return ax, bx
 
 
 def new_figure(ncols: int = 1, nrows: int = 1, *, size: tuple[float, float] = (5, 4)) -> tuple[Figure, Any]:

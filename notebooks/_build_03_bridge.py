@@ -67,6 +67,7 @@ code(
     from bridge.datatheory import data_theory_curve
     from bridge.demo import crossing, demo_findings
     from bridge.report import analyse
+    from bridge.plot import three_curves
     from empirical.data import PhotoSource          # numpy only: no torch
     from theory.datamodel import DataModel, DataSpectrum, second_moment_spectrum
     from theory.estimators import TrainingSpectrum, gd_filter, k_grid, ols_filter
@@ -360,33 +361,11 @@ code(
     print()
     show(findings, "three curves")
 
-    styles = {"theory": dict(color="tab:green", lw=2.0, marker="", label="Gaussian theory (training crops' $\\Sigma$)"),
-              "linear": dict(color="tab:blue", marker="o", ms=4, lw=1.2, label="learned linear (exact, on the crops)"),
-              "network": dict(color="tab:red", marker="s", ms=4, lw=1.2, label="U-Net (best width, reconscale demo)")}
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(12, 4.4))
-    for name, rows in (("theory", theory), ("linear", linear), ("network", network)):
-        if not rows:
-            continue
-        N = np.array([r["N"] for r in rows], float)
-        p = np.array([r["psnr"] for r in rows])
-        e = np.array([r.get("psnr_sem", 0.0) for r in rows])
-        ax.errorbar(N, p, yerr=e if e.any() else None, capsize=2, **styles[name])
-        ex = np.array([r["mse"] for r in rows]) - floor_PQ
-        pos = ex > 0
-        bx.errorbar(N[pos], ex[pos], yerr=np.array([r.get("mse_sem", 0.0) for r in rows])[pos] if name != "theory"
-                    else None, capsize=2, **styles[name])
-        if (~pos).any():   # at or below the linear floor: no excess to draw on a log axis
-            bx.scatter(N[~pos], np.zeros((~pos).sum()), marker="v", color=styles[name]["color"], clip_on=False,
-                       transform=bx.get_xaxis_transform(), zorder=5, label=f"{name}: at or below the linear floor")
-    ax.axhline(psnr(floor_PQ), color="tab:green", ls="--", lw=1, label="linear floor $R_Q(W^*_P)$")
-    for i_, (k_, v_) in enumerate(baselines.items()):
-        ax.axhline(v_, color="0.6", lw=0.8, ls=("-.", (0, (1, 2)), (0, (5, 2)))[i_ % 3], label=k_)
-    ax.set(xscale="log", xlabel="training examples $N$", ylabel="test PSNR (dB) of the mean MSE",
-           title="three curves on one N axis" if network else "two curves (no reconscale demo found)")
-    ax.legend(fontsize=7)
-    bx.set(xscale="log", yscale="log", xlabel="training examples $N$", ylabel="test MSE $-$ linear floor",
-           title="the excess above the linear floor")
-    bx.legend(fontsize=7)
+    three_curves(ax, bx, theory, linear, network, baselines=baselines,
+                 network_label="U-Net (best width, reconscale demo)")
+    ax.set_title("three curves on one N axis" if network else "two curves (no reconscale demo found)")
+    bx.set_title("the excess above the linear floor")
     plt.tight_layout()
     plt.show()
     """
