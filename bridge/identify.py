@@ -89,6 +89,17 @@ def identify(quantity: str, value: float, lo: float, hi: float, *, kind: str, **
     return {"quantity": quantity, "value": value, "lo": lo, "hi": hi, "identified": not reason, "reason": reason}
 
 
+def _at_bound(lo: float, hi: float, bounds: Any, *, tol_frac: float, what: str) -> str:
+    """Why an interval that reaches a search bound (within ``tol_frac`` of the box) pins nothing down; "" if not."""
+    if bounds is None:
+        return ""
+    b_lo, b_hi = (float(v) for v in bounds)
+    tol = tol_frac * max(1.0, abs(b_hi - b_lo))
+    if lo <= b_lo + tol or hi >= b_hi - tol:
+        return f"the interval [{_g(lo)}, {_g(hi)}] reaches {what} [{_g(b_lo)}, {_g(b_hi)}]"
+    return ""
+
+
 def _reason(kind: str, value: float, lo: float, hi: float, ctx: dict[str, Any]) -> str:
     if not all(math.isfinite(v) for v in (value, lo, hi)):
         return "the estimate or its interval is unbounded (not finite)"
@@ -128,19 +139,12 @@ def _reason(kind: str, value: float, lo: float, hi: float, ctx: dict[str, Any]) 
             return f"the break's interval [{_g(lo)}, {_g(hi)}] leaves the N trained [{_g(n_min)}, {_g(n_max)}]"
         return ""
     if kind == "exponent":
-        bounds = ctx.get("bounds")
-        if bounds is not None:
-            b_lo, b_hi = (float(v) for v in bounds)
-            tol = 1e-3 * max(1.0, abs(b_hi - b_lo))
-            if lo <= b_lo + tol or hi >= b_hi - tol:
-                return f"the interval reaches the optimiser's bound [{_g(b_lo)}, {_g(b_hi)}]"
-        return ""
+        # an optimiser's bound: within 0.1% of the box counts as reaching it
+        return _at_bound(lo, hi, ctx.get("bounds"), tol_frac=1e-3, what="the optimiser's bound")
     if kind == "scale":
-        bounds = ctx.get("bounds")
-        if bounds is not None:
-            b_lo, b_hi = (float(v) for v in bounds)
-            if lo <= b_lo or hi >= b_hi:
-                return f"the interval [{_g(lo)}, {_g(hi)}] reaches the parameter's bound [{_g(b_lo)}, {_g(b_hi)}]"
+        at = _at_bound(lo, hi, ctx.get("bounds"), tol_frac=0.0, what="the parameter's bound")
+        if at:
+            return at
         if lo <= 0 or hi / lo > SCALE_RATIO:
             return f"the interval [{_g(lo)}, {_g(hi)}] spans more than a factor {SCALE_RATIO:g}"
         return ""
