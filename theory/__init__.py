@@ -46,6 +46,7 @@ from .operators import MRI, Denoise, SuperResolution, make_operator, operator_fr
 from .problem import Population, PopulationSpectrum, Problem
 from .risk import conditional_risk_path, hadamard_quadform, risk_path, validation_error_path
 from .signals import SpectralSignal, SubspaceSignal, random_orthonormal
+from .split import SplitPath, split_columns, split_gd_loop, split_risk_curve, split_training_set
 
 __all__ = [
     "DATA_METHODS",
@@ -62,6 +63,7 @@ __all__ = [
     "Problem",
     "RiskCurve",
     "SpectralSignal",
+    "SplitPath",
     "SubspaceSignal",
     "SuperResolution",
     "TrainingSpectrum",
@@ -99,6 +101,10 @@ __all__ = [
     "shift_spectrum",
     "ShiftSpectrum",
     "spectrum_support",
+    "split_columns",
+    "split_gd_loop",
+    "split_risk_curve",
+    "split_training_set",
     "to_records",
     "validation_error_path",
 ]

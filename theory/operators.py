@@ -310,14 +310,24 @@ class MRI:
 
     # -- mask
 
+    def center_columns(self) -> np.ndarray:
+        """The fully sampled centre columns ``pad : pad + num_low``, ``pad = (w − num_low + 1) // 2``.
+
+        Returns:
+            (w,) bool array (a subset of :meth:`mask_columns`; always contains the DC column w//2).
+        """
+        w, num_low = self.shape[1], self.num_low
+        centre = np.zeros(w, dtype=bool)
+        pad = (w - num_low + 1) // 2
+        centre[pad : pad + num_low] = True
+        return centre
+
     @cached_property
     def _mask(self) -> np.ndarray:
         # Cached: forward/adjoint use it on every call. Not a dataclass field, so eq/hash ignore it.
         w = self.shape[1]
         num_low = self.num_low
-        mask = np.zeros(w, dtype=bool)
-        pad = (w - num_low + 1) // 2
-        mask[pad : pad + num_low] = True
+        mask = self.center_columns()
         if self.accel == 1.0:
             mask[:] = True
         elif self.mask == "equispaced":
