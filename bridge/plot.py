@@ -53,6 +53,7 @@ from ._validate import vector
 __all__ = [
     "ESTIMATOR_STYLES",
     "empirical_vs_N",
+    "extra_examples",
     "metric_vs_params",
     "new_figure",
     "overlay",
@@ -671,3 +672,68 @@ def save(fig: Figure, path: str | os.PathLike) -> list[Path]:
         atomic_write(target, lambda fh, fmt=fmt, extra=extra: fig.savefig(fh, format=fmt, bbox_inches="tight", **extra))
         written.append(target)
     return written
+
+
+# ----------------------------------------------------------------------------- extra examples (issue 12)
+
+
+def extra_examples(ax: Axes, rows: Sequence[Mapping[str, Any]], *, label: str = "self-supervised",
+                   color: str = "tab:purple", marker: str = "o") -> Axes:
+    """How many times more examples a self-supervised method needs, against the supervised N.
+
+    Draws ``factor = N_equiv / N`` (rows of :func:`bridge.extra.extra_examples` or
+    :func:`bridge.extra.theory_extra_examples`) against N on log-log axes, with the interval
+    ``[lo, hi]`` as bars, and the reference ``N_equiv = N`` (factor 1) as a dashed line. The factor
+    rather than ``N_equiv`` is on the y axis: on an ``N_equiv``-vs-N plot a constant factor of 3 is a
+    half-decade offset from the diagonal that the N range (several decades) squeezes flat, and a factor
+    that grows or shrinks with N is hard to see; against N it is a flat, rising or falling line, and
+    the diagonal becomes the horizontal line at 1 (drawn once per panel, so several curves can share it).
+
+    Not-identified rows are never drawn as values: each is a hollow triangle on the top edge of the
+    panel at its N (outside the data scale), with one legend entry "<label>: not identified".
+
+    Args:
+        ax: the Axes to draw on.
+        rows: dicts with ``N``, ``factor``, ``lo``, ``hi``, ``identified`` (``factor``/``lo``/``hi``
+            may be None when not identified).
+        label: legend text of the curve. color, marker: its look.
+
+    Returns:
+        ``ax``.
+
+    Raises:
+        ValueError: ``ax`` is not an Axes, ``rows`` is empty or a row lacks a key.
+    """
+    ax = _check_ax(ax)
+    if not rows:
+        raise ValueError("rows is empty: pass the rows of bridge.extra.extra_examples")
+    for r in rows:
+        missing = [k for k in ("N", "factor", "lo", "hi", "identified") if k not in r]
+        if missing:
+            raise ValueError(f"a row lacks {', '.join(missing)}: pass the rows of bridge.extra.extra_examples")
+    ok = [r for r in rows if r["identified"]]
+    bad = [r for r in rows if not r["identified"]]
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    if ok:
+        ok.sort(key=lambda r: r["N"])
+        n = np.array([r["N"] for r in ok], float)
+        f = np.array([r["factor"] for r in ok], float)
+        err = np.vstack([f - np.array([r["lo"] for r in ok], float), np.array([r["hi"] for r in ok], float) - f])
+        style = dict(color=color, marker=marker, ms=4, lw=1.2, label=label)
+        if np.any(err > 0):
+            ax.errorbar(n, f, yerr=np.maximum(err, 0.0), capsize=2, **style).lines[0].set_gid("extra-examples")
+        else:  # exact (theory) rows: no bars
+            _plot(ax, n, f, gid="extra-examples", **style)
+    if bad:
+        nb = np.array([r["N"] for r in bad], float)
+        if not ok:
+            ax.plot(nb, np.ones_like(nb), ls="none")  # keeps the x range on a panel of unidentified rows
+        ax.scatter(nb, np.ones_like(nb), marker="^", facecolors="none", edgecolors=color, clip_on=False,
+                   transform=ax.get_xaxis_transform(), zorder=5, label=f"{label}: not identified",
+                   gid="extra-examples-not-identified")
+    if not any(ln.get_gid() == "extra-examples-reference" for ln in ax.lines):  # once per panel
+        ax.axhline(1.0, color="gray", ls="--", lw=1.0, label="$N_{equiv} = N$ (no extra examples)",
+                   gid="extra-examples-reference")
+    return _finish(ax, xlabel="supervised training examples $N$",
+                   ylabel="extra-examples factor $N_{equiv} / N$")

@@ -1,0 +1,275 @@
+"""How many more examples a self-supervised method needs to match supervised training.
+
+Klug, Atik & Heckel (NeurIPS 2023) show that training without clean targets reaches the supervised
+estimator's quality but needs more examples. With both curves on one N axis, the question is: for each
+supervised N, at which N does the self-supervised method reach the same quality, and how many times
+more examples is that?
+
+:func:`extra_examples` answers it from per-run experiment points (N, MSE; repeated N for seeds):
+
+* ``q(N)`` — the supervised quality at N — is the **supervised fitted law's prediction** at N, not the
+  mean of the runs at N: the law pools the seed noise of every N (the mean of 2–5 seeds at one N is
+  noisier), it is defined at any N (``at``) and it makes both sides of the comparison the same kind of
+  object (a law), so that two identical curves give exactly factor 1. Its cost, a biased ``q`` when the
+  law does not describe the curve, is guarded by a lack-of-fit test on both curves.
+* ``N_equiv`` solves ``f_ss(N_equiv) = q`` for the fitted self-supervised law in closed form:
+  ``((q − c)/a)^(1/α)`` for ``c + a N^α`` (never, when ``q ≤ c``) and ``(q/β)^(1/α)`` for ``β N^α``.
+  ``factor = N_equiv / N``.
+* Interval: each curve is bootstrapped with :func:`bridge.uncertainty.bootstrap` (runs resampled within
+  each N; a residual bootstrap when there is one run per N), independently, since the two curves come
+  from independent runs; refit b of the supervised law gives ``q_b``, refit b of the self-supervised
+  law inverts it, so the percentile interval of ``factor_b`` carries the uncertainty of ``q`` *and* of
+  the self-supervised law. Refits that never reach ``q_b`` count as ``+inf``, so order statistics are
+  taken without interpolation. Resampling n runs per N has ``√((n−1)/n)`` of the true spread (90%
+  intervals from 4 seeds covered ~84%), so the runs' within-N log deviations are first inflated by
+  ``√(n/(n−1))`` (:func:`_inflate`); the estimates themselves come from fits to the data as given.
+
+A row is *not identified* (``N_equiv``, ``factor``, ``lo``, ``hi`` are None and ``reason`` says why) when
+either curve has fewer than :data:`MIN_DISTINCT_N` distinct N; N is more than
+:data:`bridge.identify.N_REACH_FACTOR` × the largest supervised N (``q`` itself extrapolated); a law does not fit its curve (lack-of-fit
+F test against the within-N scatter, p < :data:`LACK_OF_FIT_P`); the self-supervised exponent's interval
+reaches the optimiser's bound (its refits' N_equiv are artefacts of the box); the estimate says the
+self-supervised law never reaches ``q`` (``q`` at or below its floor); the interval is unbounded (more
+than ``(1 − level)/2`` of the refits never reach ``q``); or ``N_equiv``'s interval ends more than
+:data:`bridge.identify.N_REACH_FACTOR` × beyond the self-supervised N trained (the ``n_to_reach`` rule of
+:func:`bridge.identify.identify`), or that factor below the smallest.
+
+:func:`theory_extra_examples` does the same for exact (noise-free) theory curves by monotone log-log
+interpolation of the self-supervised curve on its grid, and never extrapolates past that grid.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from ._validate import vector
+from .identify import N_REACH_FACTOR, identify
+from .laws import FloorPowerLaw, Law, PowerLaw
+from .report import _EXP_BOUNDS  # the optimiser's box of each law's exponent
+from .uncertainty import bootstrap
+
+__all__ = ["extra_examples", "theory_extra_examples", "LAWS", "MIN_DISTINCT_N", "LACK_OF_FIT_P"]
+
+#: law name -> class; ``"floor"``: ``c + a N^α`` (``α < 0, c ≥ 0``), ``"power"``: ``β N^α``.
+LAWS: dict[str, type[Law]] = {"floor": FloorPowerLaw, "power": PowerLaw}
+#: fewer distinct N than this in either curve identify nothing (a 3-parameter law needs 3).
+MIN_DISTINCT_N = 3
+#: a law whose lack-of-fit test rejects at this p-value does not describe its curve.
+LACK_OF_FIT_P = 1e-3
+
+_KEYS = ("N", "quality", "N_equiv", "factor", "lo", "hi", "identified", "reason")
+
+
+def _row(n: float, q: float | None, reason: str, N_equiv: float | None = None, factor: float | None = None,
+         lo: float | None = None, hi: float | None = None) -> dict[str, Any]:
+    """One result row; a not-identified row carries no numbers but N and the quality."""
+    if reason:
+        N_equiv = factor = lo = hi = None
+    return {"N": float(n), "quality": None if q is None else float(q), "N_equiv": N_equiv, "factor": factor,
+            "lo": lo, "hi": hi, "identified": not reason, "reason": reason}
+
+
+def _curve(name: str, N: ArrayLike, y: ArrayLike) -> tuple[NDArray, NDArray]:
+    n = vector(f"{name} N", N, positive=True, why="a training-set size")
+    v = vector(f"{name} mse", y, positive=True, why="an error on a log scale")
+    if n.size != v.size:
+        raise ValueError(f"{name}: N has {n.size} values but mse has {v.size}: pass one mse per run")
+    return n, v
+
+
+def _inverse(law: str, coef: NDArray, q: NDArray) -> NDArray:
+    """N where each law reaches quality q: coef (B, p) reported parameters, q (B, k) -> (B, k); inf = never."""
+    if law == "floor":
+        c, a, alpha = coef[:, :1], coef[:, 1:2], coef[:, 2:3]
+    else:  # PowerLaw: coef = (log10 β, α)
+        c, a, alpha = np.zeros_like(coef[:, :1]), 10.0 ** coef[:, :1], coef[:, 1:2]
+    gap = q - c
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        out = np.exp(np.log(np.where(gap > 0, gap, 1.0) / a) / alpha)
+    return np.where((gap > 0) & (alpha < 0) & ~np.isnan(out), out, np.inf)
+
+
+def _inflate(N: NDArray, y: NDArray) -> NDArray:
+    """Runs with their within-N log deviations scaled by ``√(n/(n−1))`` (n runs at that N; (m,) -> (m,)).
+
+    Resampling n runs with replacement has a spread ``√((n−1)/n)`` of the true one (see
+    :mod:`bridge.uncertainty`); inflating the deviations first, as its residual scheme inflates
+    residuals by ``√(m/(m−p))``, gives the stratified bootstrap the right spread. The log mean of every
+    N is unchanged; single runs are left alone (the residual scheme corrects those).
+    """
+    ln = np.log(y)
+    _, inv, counts = np.unique(N, return_inverse=True, return_counts=True)
+    mean = (np.bincount(inv, weights=ln) / counts)[inv]
+    n = counts[inv]
+    kappa = np.sqrt(np.where(n > 1, n / np.maximum(n - 1, 1), 1.0))
+    return np.exp(mean + kappa * (ln - mean))
+
+
+def _lack_of_fit(fitted: Law, N: NDArray, y: NDArray) -> float:
+    """p-value of the lack-of-fit F test (log residuals vs. pure within-N error); NaN without replicates."""
+    from scipy.stats import f as f_dist  # noqa: PLC0415
+
+    r = fitted.residuals(N, y)
+    levels, inv = np.unique(N, return_inverse=True)
+    k, m, p = levels.size, N.size, fitted.n_params
+    means = np.bincount(inv, weights=r) / np.bincount(inv)
+    ss_pure = float(np.sum((r - means[inv]) ** 2))
+    if m <= k or k <= p or not ss_pure > 0:
+        return math.nan
+    F = ((float(r @ r) - ss_pure) / (k - p)) / (ss_pure / (m - k))
+    return float(f_dist.sf(F, k - p, m - k))
+
+
+def extra_examples(N_sup: ArrayLike, y_sup: ArrayLike, N_ss: ArrayLike, y_ss: ArrayLike, *, law: str = "floor",
+                   level: float = 0.9, n_boot: int = 200, rng: np.random.Generator,
+                   at: ArrayLike | None = None) -> list[dict[str, Any]]:
+    """For each supervised N, the N at which the self-supervised method reaches the same quality.
+
+    See the module docstring for the method and the rules that make a row "not identified".
+
+    Args:
+        N_sup: (m,) supervised training-set sizes, one per run (repeat N for seeds).
+        y_sup: (m,) supervised test MSE per run (positive; lower is better).
+        N_ss: (m',) self-supervised training-set sizes, one per run.
+        y_ss: (m',) self-supervised test MSE per run.
+        law: ``"floor"`` (``c + a N^α``, default) or ``"power"`` (``β N^α``), fitted to both curves.
+        level: interval level in (0, 1).
+        n_boot: bootstrap resamples per curve (2..1000).
+        rng: the only source of randomness.
+        at: optional (k,) supervised N to evaluate at; default the distinct ``N_sup``.
+
+    Returns:
+        k rows, ascending in N: ``{"N", "quality", "N_equiv", "factor", "lo", "hi", "identified",
+        "reason"}`` — ``quality`` the supervised law's MSE at N, ``N_equiv`` and ``factor = N_equiv/N``
+        with the percentile interval ``[lo, hi]`` of the factor; all four None when not identified.
+
+    Raises:
+        ValueError: mismatched lengths, non-positive or non-finite N or MSE, unknown ``law``, ``level``
+            outside (0, 1), ``rng`` not a numpy Generator.
+    """
+    Ns, ys = _curve("supervised", N_sup, y_sup)
+    Nq, yq = _curve("self-supervised", N_ss, y_ss)
+    if law not in LAWS:
+        raise ValueError(f"law must be one of {', '.join(LAWS)}; got {law!r}")
+    if not 0.0 < float(level) < 1.0:
+        raise ValueError(f"level must be in (0, 1), e.g. 0.9; got {level!r}")
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(f"rng must be a numpy Generator (np.random.default_rng(seed)); got {type(rng).__name__}")
+    grid = np.unique(Ns) if at is None else np.sort(vector("at", at, positive=True, why="a training-set size"))
+
+    def none(reason: str, q: NDArray | None = None) -> list[dict[str, Any]]:
+        return [_row(n, None if q is None else q[j], reason) for j, n in enumerate(grid)]
+
+    few = [f"{name} has {np.unique(n).size}" for name, n in (("supervised", Ns), ("self-supervised", Nq))
+           if np.unique(n).size < MIN_DISTINCT_N]
+    if few:
+        return none(f"fewer than {MIN_DISTINCT_N} distinct N ({', '.join(few)}): no law can be fitted")
+    try:
+        fit_s, fit_q = LAWS[law]().fit(Ns, ys), LAWS[law]().fit(Nq, yq)
+        boot_s = bootstrap(LAWS[law](), Ns, _inflate(Ns, ys), n_boot=n_boot, rng=rng)
+        boot_q = bootstrap(LAWS[law](), Nq, _inflate(Nq, yq), n_boot=n_boot, rng=rng)
+    except (ValueError, np.linalg.LinAlgError) as e:
+        return none(f"the laws could not be fitted: {e}")
+    q = fit_s.predict(grid)
+
+    # reasons that concern a whole curve
+    for name, fitted, n, y in (("supervised", fit_s, Ns, ys), ("self-supervised", fit_q, Nq, yq)):
+        p = _lack_of_fit(fitted, n, y)
+        if p < LACK_OF_FIT_P:
+            return none(f"the {name} law {fitted.label()} does not fit its curve (lack-of-fit test p = {p:.2g} < "
+                        f"{LACK_OF_FIT_P:g}): try the other law, or compare the curves where they were measured", q)
+    if law == "floor":
+        lo, hi = boot_q.ci(level)["exponent"]
+        f = identify("self-supervised exponent", fit_q.exponent_, lo, hi, kind="exponent",
+                     bounds=_EXP_BOUNDS["FloorPowerLaw"])
+        if not f["identified"]:
+            return none(f"the self-supervised law's exponent is not pinned down: {f['reason']}", q)
+
+    B = min(len(boot_s.laws), len(boot_q.laws))
+    q_b = boot_s.predict_samples(grid)[:B]  # (B, k): the supervised quality in each refit
+    n_b = _inverse(law, boot_q.samples[:B], q_b)  # (B, k): where the paired self-supervised refit reaches it
+    n_hat = _inverse(law, fit_q.coef_[None, :], q[None, :])[0]
+    lo_n = np.quantile(n_b, (1.0 - level) / 2.0, axis=0, method="lower")
+    hi_n = np.quantile(n_b, (1.0 + level) / 2.0, axis=0, method="higher")
+    n_range = (float(Nq.min()), float(Nq.max()))
+
+    rows = []
+    for j, n in enumerate(grid):
+        reason = ""
+        if n > N_REACH_FACTOR * Ns.max():
+            reason = (f"N = {n:.3g} is more than {N_REACH_FACTOR:g}× the largest supervised N ({Ns.max():.3g}): "
+                      "its quality is an extrapolation")
+        elif not math.isfinite(n_hat[j]):
+            reason = (f"the self-supervised law {fit_q.label()} never reaches the supervised quality "
+                      f"{q[j]:.3g} (at or below its floor)")
+        elif not math.isfinite(hi_n[j]):
+            never = int(np.sum(~np.isfinite(n_b[:, j])))
+            reason = (f"the interval is unbounded: {never} of {B} bootstrap refits never reach the supervised "
+                      f"quality {q[j]:.3g}")
+        else:
+            reason = identify("N_equiv", n_hat[j], lo_n[j], hi_n[j], kind="n_to_reach", n_range=n_range)["reason"]
+            if not reason and lo_n[j] < n_range[0] / N_REACH_FACTOR:
+                reason = (f"the interval's lower end N = {lo_n[j]:.3g} is more than {N_REACH_FACTOR:g}× below the "
+                          f"smallest self-supervised N ({n_range[0]:.3g}): an extrapolation below the data")
+        rows.append(_row(n, q[j], reason, float(n_hat[j]), float(n_hat[j] / n), float(lo_n[j] / n),
+                         float(hi_n[j] / n)))
+    return rows
+
+
+def theory_extra_examples(N: ArrayLike, risk_sup: ArrayLike, N_grid: ArrayLike,
+                          risk_ss: ArrayLike) -> list[dict[str, Any]]:
+    """Exact extra-examples factor of two noise-free theory curves.
+
+    For each supervised point ``(N_i, risk_sup_i)`` the self-supervised curve is inverted by
+    piecewise-linear interpolation of ``ln N`` against ``ln risk`` between the grid points that bracket
+    ``q = risk_sup_i`` (exact for a power law between grid points). The first N where the curve reaches q
+    is taken (the curve is non-increasing, so ties only occur on a flat stretch).
+
+    Args:
+        N: (k,) supervised training-set sizes.
+        risk_sup: (k,) the supervised risk at N (positive).
+        N_grid: (g,) strictly increasing sizes of the self-supervised curve, g ≥ 2.
+        risk_ss: (g,) its risk, positive and non-increasing in N.
+
+    Returns:
+        k rows like :func:`extra_examples` (``lo = hi = factor``: exact); not identified when q lies
+        outside ``[risk_ss[-1], risk_ss[0]]`` (the answer would be an extrapolation past the grid).
+
+    Raises:
+        ValueError: mismatched lengths, non-positive values, a grid that is not increasing, a curve that
+            increases.
+    """
+    n, r = _curve("supervised", N, risk_sup)
+    g, s = _curve("self-supervised", N_grid, risk_ss)
+    if g.size < 2 or np.any(np.diff(g) <= 0):
+        raise ValueError("N_grid must hold at least 2 strictly increasing sizes: sort the curve by N")
+    if np.any(np.diff(s) > 0):
+        raise ValueError("risk_ss must be non-increasing in N for the inverse to be unique: pass a decreasing "
+                         "risk (e.g. with optimal early stopping)")
+    lg, ls = np.log(g), np.log(s)
+    rows = []
+    for ni, qi in zip(n, r):
+        if qi > s[0]:
+            reason = (f"the self-supervised curve is already below q = {qi:.3g} at its smallest N ({g[0]:.3g}): "
+                      "the crossing lies before the grid")
+        elif qi < s[-1]:
+            reason = (f"the self-supervised curve does not reach q = {qi:.3g} by its largest N ({g[-1]:.3g}, "
+                      f"risk {s[-1]:.3g})")
+        else:
+            reason = ""
+        if reason:
+            rows.append(_row(ni, qi, reason))
+            continue
+        j = int(np.argmax(s <= qi))  # first grid point at or below q
+        if j == 0:
+            ln_star = lg[0]
+        else:
+            t = (math.log(qi) - ls[j - 1]) / (ls[j] - ls[j - 1])
+            ln_star = lg[j - 1] + t * (lg[j] - lg[j - 1])
+        star = math.exp(ln_star)
+        rows.append(_row(ni, qi, "", star, star / ni, star / ni, star / ni))
+    return rows
