@@ -98,7 +98,8 @@ def data_theory_curve(model: Any, N: Sequence[int], *, kmax: float = 1e7, stoppi
         raise ValueError("data_theory_curve covers denoising (operator None) only")
     rng = np.random.default_rng(0) if rng is None else rng
     ks = k_grid(kmax)
-    model_P = DataModel(model.train, model.sigma)  # Q = P: the risk the validation crops estimate
+    # Q = P: the risk the validation crops estimate (same training targets, so the same target noise)
+    model_P = DataModel(model.train, model.sigma, target_sigma=model.target_sigma)
     sp_Q, sp_P = shift_spectrum(model), shift_spectrum(model_P)
     to_mse = model.test.trace / model.n
     mu_Q = model.test.mu

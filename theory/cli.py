@@ -105,11 +105,23 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--kmax", type=int, default=5000, help="oracle early stopping searches k ≤ kmax")
     s.add_argument("--method", choices=("montecarlo", "rao-blackwell"), default="montecarlo")
+    s.add_argument("--target-sigma", type=float, default=0.0,
+                   help="noise σ_t ≥ 0 of the training targets, every setup (Noise2Noise-style; default 0: clean)")
     s.add_argument("--backend", choices=("numpy", "cupy", "auto"), default="numpy")
     s.add_argument("--format", choices=("csv", "json"), default="csv")
     s.add_argument("--out", default="theory_setups.csv", help="table file (default theory_setups.csv)")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
+
+
+def _target_sigma(value: float) -> float:
+    """--target-sigma by the library's rule (:func:`theory.problem.check_target_sigma`), as a usage error."""
+    from .problem import check_target_sigma  # noqa: PLC0415
+
+    try:
+        return check_target_sigma(value)
+    except ValueError:
+        raise UsageError(f"--target-sigma {value} must be a finite number ≥ 0 (0: clean targets)") from None
 
 
 def _problem(a: argparse.Namespace):
@@ -123,8 +135,7 @@ def _problem(a: argparse.Namespace):
         raise UsageError(f"--d {a.d} must satisfy 1 ≤ d < n = {a.n}")
     if not (math.isfinite(a.sigma) and a.sigma >= 0):
         raise UsageError(f"--sigma {a.sigma} must be a finite number ≥ 0")
-    if not (math.isfinite(a.target_sigma) and a.target_sigma >= 0):
-        raise UsageError(f"--target-sigma {a.target_sigma} must be a finite number ≥ 0 (0: clean targets)")
+    target_sigma = _target_sigma(a.target_sigma)
     if a.signal == "powerlaw" and not (math.isfinite(a.alpha) and a.alpha >= 0):
         raise UsageError(f"--alpha {a.alpha} must be a finite number ≥ 0")
     signal = SubspaceSignal(a.n, a.d) if a.signal == "subspace" else SpectralSignal.powerlaw(a.n, a.alpha, basis=a.basis)
@@ -146,7 +157,7 @@ def _problem(a: argparse.Namespace):
                 op = make_operator("sr", shape, scale=a.scale)
         except ValueError as e:
             raise UsageError(f"--operator {a.operator}: {e}") from None
-    return Problem(signal, a.sigma, op, target_sigma=a.target_sigma)
+    return Problem(signal, a.sigma, op, target_sigma=target_sigma)
 
 
 def _estimators(a: argparse.Namespace):
@@ -213,8 +224,9 @@ def _setups(a: argparse.Namespace) -> int:
         raise UsageError(f"--runs {a.runs} must be ≥ 1")
     if a.kmax < 0:
         raise UsageError(f"--kmax {a.kmax} must be ≥ 0")
+    target_sigma = _target_sigma(a.target_sigma)
     path = run_setups(chosen, out=a.out, runs=a.runs, seed=a.seed, kmax=a.kmax, method=a.method, fmt=a.format,
-                      backend=a.backend, progress=not a.quiet)
+                      backend=a.backend, progress=not a.quiet, target_sigma=target_sigma)
     print(f"wrote {path}", file=sys.stderr)
     return 0
 

@@ -14,8 +14,8 @@ curve over k ≤ kmax; pca and gd-val need draws. When the population is not rot
 Noisy training targets (``Problem(..., target_sigma=σ_t)``, t = x + z′): every method supports them —
 plain Monte Carlo draws z′, the other three carry tr Σ_e + n σ_t² in their variance terms (exact for
 Rao–Blackwell, and the data-free derivations hold unchanged with that trace); the risk is against the
-clean x and rows carry ``target_sigma``. Not extended: :mod:`theory.datamodel` /
-:mod:`theory.data_asymptotics` (signal models estimated from data) have no ``target_sigma``.
+clean x and rows carry ``target_sigma``. Signal models estimated from data (:mod:`theory.datamodel`,
+:mod:`theory.data_asymptotics`) take it as ``DataModel(..., target_sigma=σ_t)``.
 """
 
 from __future__ import annotations

@@ -21,6 +21,13 @@ super-resolution, with P ≠ Q in different bases),
 ω_j, b_j the diagonals of UᵀΩU and UᵀBU, ℓ_j that of UᵀLU, and c₁₂ = (1/N)Σ_j λ_j² m₁m₂r₁ⱼr₂ⱼ. With
 P = Q (H = diag(ω_jλ_j), b = λ, ℓ = ωλ) this is :func:`theory.rmt_curve`'s formula.
 
+**Noisy training targets** (``DataModel(..., target_sigma=σ_t)``): the fitted residual under P is
+e + z′, z′ ~ N(0, σ_t² I_n) ⊥ y, and the variance term above needs only its trace (its columns are
+i.i.d. and independent of Y), so the formula holds exactly as derived with tr Σ_{e,P} replaced by
+tr Σ_{e,P} + n σ_t² (:attr:`ShiftSpectrum.trace_e_target`); L, Ω, B and the floors do not see z′
+(they are P's clean regression and Q's clean risk). Every filter and argmin stopping extend; nothing
+here needs to refuse σ_t > 0 (only ``gd-val``/``pca``, which need draws anyway, are refused).
+
 **The contour** (why image spectra and k up to 10⁷ work). Σ's eigenvalues span many decades, so
 the contour lives in w = log z: a Bernstein ellipse around [log a, log b] (the hull of Ŝ's limiting
 nonzero support), mapped back by z = e^w. The trapezoid rule in the ellipse angle converges like
@@ -61,6 +68,7 @@ class ShiftSpectrum:
         omega: (J,) tr(P_j Ω), Ω = W*_PᵀW*_P. b: (J,) tr(P_j Σ_{y,Q}). ell: (J,) tr(P_j A Σ_Q W*_P).
         H: (J,) diagonal of (UᵀΩU)∘(UᵀΣ_{y,Q}U) summed per group, or (J, J) the full matrix.
         trace_Q: tr Σ_Q. trace_eP: tr Cov_P(x − W*_P y). floor_Q: R_Q(W*_Q).
+        trace_zt: n σ_t², the training targets' own noise (0: clean targets).
     """
 
     lam: np.ndarray
@@ -72,6 +80,12 @@ class ShiftSpectrum:
     trace_Q: float
     trace_eP: float
     floor_Q: float
+    trace_zt: float = 0.0
+
+    @property
+    def trace_e_target(self) -> float:
+        """tr Σ_{e,P} + n σ_t²: the trace of the fitted targets' residual under P (the variance term)."""
+        return self.trace_eP + self.trace_zt
 
     @property
     def m(self) -> int:
@@ -88,7 +102,7 @@ class ShiftSpectrum:
 
     def population_spectrum(self) -> PopulationSpectrum:
         """As the existing :class:`PopulationSpectrum` (for :func:`spectrum_support`)."""
-        return PopulationSpectrum(self.lam, self.mult, self.omega, self.trace_Q, self.trace_eP)
+        return PopulationSpectrum(self.lam, self.mult, self.omega, self.trace_Q, self.trace_eP, self.trace_zt)
 
 
 def _group(lam: np.ndarray, cols: list[np.ndarray], rtol: float = 1e-9) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
@@ -103,7 +117,7 @@ def _group(lam: np.ndarray, cols: list[np.ndarray], rtol: float = 1e-9) -> tuple
 
 
 def shift_spectrum(model: Any, *, full_matrix: bool = False) -> ShiftSpectrum:
-    """The :class:`ShiftSpectrum` of a :class:`~theory.datamodel.DataModel` (σ > 0).
+    """The :class:`ShiftSpectrum` of a :class:`~theory.datamodel.DataModel` (σ > 0), with its targets' noise.
 
     Denoising (A = I): Σ_{y,P} = V_P diag(μ_P + σ²) V_Pᵀ and Ω = W*_PᵀW*_P = V_P diag(w²) V_Pᵀ
     (w = μ_P/(μ_P + σ²)) share P's basis, so H is diagonal whatever Q is: only the diagonal of
@@ -117,6 +131,7 @@ def shift_spectrum(model: Any, *, full_matrix: bool = False) -> ShiftSpectrum:
     check_rmt_sigma(model.sigma)
     s2 = model.sigma**2
     trQ = model.test.trace
+    trace_zt = model.n * model.target_sigma**2  # only the variance term sees the targets' noise
     if model.A is None and not full_matrix:
         muP = model.train.mu
         lam = muP + s2
@@ -128,7 +143,8 @@ def shift_spectrum(model: Any, *, full_matrix: bool = False) -> ShiftSpectrum:
             muQ_P = (G * G) @ model.test.mu  # diag(V_Pᵀ Σ_Q V_P)
         omega, b, ell = w**2, muQ_P + s2, muQ_P * w
         glam, mult, (gom, gb, gell, gH) = _group(lam, [omega, b, ell, omega * b])
-        return ShiftSpectrum(glam, mult, gom, gb, gell, gH, trQ, float(np.sum(muP * s2 / lam)), model.floor_Q)
+        return ShiftSpectrum(glam, mult, gom, gb, gell, gH, trQ, float(np.sum(muP * s2 / lam)), model.floor_Q,
+                             trace_zt)
     SP, SQ = model.train.matrix(), model.test.matrix()
     A = model.A
     ASP = SP if A is None else A @ SP
@@ -143,7 +159,19 @@ def shift_spectrum(model: Any, *, full_matrix: bool = False) -> ShiftSpectrum:
     ell = np.einsum("ij,ij->j", U, ASQ @ WU)  # diag(Uᵀ A Σ_Q W*_P U)
     pQ = model.pop_Q
     return ShiftSpectrum(lam, np.ones_like(lam), np.diag(Om).copy(), np.diag(Bm).copy(), ell, Om * Bm, trQ,
-                         float(model.pop_P.trace_e), float(pQ.floor))
+                         float(model.pop_P.trace_e), float(pQ.floor), trace_zt)
+
+
+def _model_spectrum(model: Any, spectrum: ShiftSpectrum | None) -> ShiftSpectrum:
+    """``spectrum`` (or :func:`shift_spectrum` of the model), refused when it was built for other targets' noise."""
+    if spectrum is None:
+        return shift_spectrum(model)
+    want = model.n * model.target_sigma**2
+    if not np.isclose(spectrum.trace_zt, want, rtol=1e-12, atol=0.0):
+        # a reused spectrum would silently keep another σ_t in the variance term
+        raise ValueError(f"spectrum was built for n·σ_t² = {spectrum.trace_zt:.6g} but the model has target_sigma="
+                         f"{model.target_sigma:g} (n·σ_t² = {want:.6g}); rebuild it with shift_spectrum(model)")
+    return spectrum
 
 
 def _log_ellipse(a: float, b: float, rho: float, M: int) -> tuple[np.ndarray, np.ndarray]:
@@ -157,6 +185,9 @@ def _log_ellipse(a: float, b: float, rho: float, M: int) -> tuple[np.ndarray, np
 
 class DataEquivalent:
     """The deterministic equivalent at one training-set size N: one contour for every filter.
+
+    Noisy training targets come with the spectrum (``trace_zt`` = n σ_t², set by
+    :func:`shift_spectrum` from the model's ``target_sigma``).
 
     Args:
         spectrum: :class:`ShiftSpectrum` (from :func:`shift_spectrum`).
@@ -234,7 +265,7 @@ class DataEquivalent:
         sep = np.sum(phibar**2 * sp.H, axis=1) if sp.diagonal else np.sum((phibar @ sp.H) * phibar, axis=1)
         half = P.shape[1] // 2
         fl = 2.0 * np.sum((P[:, :half] @ nd["T"]) * P, axis=1).real
-        total = sp.trace_Q - 2.0 * (phibar @ sp.ell) + sep + fl + sp.trace_eP * (psibar @ sp.b) / self.N
+        total = sp.trace_Q - 2.0 * (phibar @ sp.ell) + sep + fl + sp.trace_e_target * (psibar @ sp.b) / self.N
         return total.real / sp.trace_Q
 
     def _converge(self, probes: list[tuple[str, np.ndarray]]) -> None:
@@ -283,13 +314,14 @@ def data_rmt_curve(model: Any, N: int, kind: str, values: Any = None, *, lr: flo
     Args:
         model: :class:`~theory.datamodel.DataModel`. N: training-set size.
         kind: ``"gd"``, ``"gf"``, ``"ridge"`` or ``"ols"``; values: k, t or λ. lr: ``"paper"`` or η.
-        rtol: quadrature tolerance. spectrum: precomputed :func:`shift_spectrum` (reuse across N).
+        rtol: quadrature tolerance. spectrum: precomputed :func:`shift_spectrum` (reuse across N; refused
+            when built for another ``target_sigma`` than the model's).
         return_info: also return ``{"a", "b", "rho", "nodes", "quad_error"}``.
 
     Returns:
         (K,) expected risks on Q (and the info dict).
     """
-    sp = spectrum if spectrum is not None else shift_spectrum(model)
+    sp = _model_spectrum(model, spectrum)
     eq = DataEquivalent(sp, N, _tau(model, int(N), lr), rtol=rtol)
     risk = eq.risk(kind, values)
     if return_info:
@@ -338,7 +370,7 @@ def data_equivalent_curves(model: Any, N: Sequence[int], estimators: Sequence[Es
         if e.name in ("gd-val", "pca"):
             raise ValueError(f"estimator {e.name!r} needs draws; use method montecarlo or rao-blackwell")
     Ns = _validate_N(N)
-    sp = spectrum if spectrum is not None else shift_spectrum(model)
+    sp = _model_spectrum(model, spectrum)
     draws = [np.empty((1, Ns.size, e.params.size)) for e in ests]
     kopt = [np.full((1, Ns.size), np.nan) for _ in ests]
     for j, n_train in enumerate(Ns):
@@ -357,6 +389,6 @@ def data_equivalent_curves(model: Any, N: Sequence[int], estimators: Sequence[Es
                 k, r = argmin_steps(functools.partial(eq.risk, "gd"), e.kmax)
                 draws[i][0, j], kopt[i][0, j] = r, k
     floors = np.full((1, Ns.size), sp.floor_Q)
-    info = {"lr": lr, "floor_P_on_Q": sp.floor_P_on_Q}
+    info = {"lr": lr, "floor_P_on_Q": sp.floor_P_on_Q, "target_sigma": model.target_sigma}
     return [RiskCurve(e, Ns, draws[i], floors, kopt[i] if e.name in ("gd-oracle", "gd-argmin") else None,
                       method="asymptotic", info=dict(info)) for i, e in enumerate(ests)]

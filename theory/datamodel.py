@@ -34,19 +34,29 @@ F = V diag(f) Vᵀ), and ``asymptotic`` (the deterministic equivalent of
 names: ``optimal`` (W*_Q, i.e. the floor on Q), ``ols``, ``ridge``, ``gd``, ``gf``, ``gd-oracle``
 (per draw, min of R_Q over k — an oracle that sees Q), ``gd-argmin`` (argmin of the expected curve),
 ``gd-val`` (k minimising the error on ``n_val`` held-out examples from P: what a practitioner can do).
+
+**Noisy training targets** (``DataModel(..., target_sigma=σ_t)``, Noise2Noise-style): W is fitted to
+t = x + z′, z′ ~ N(0, σ_t² I_n) independent of y, for the *training* examples only; the risk is R_Q
+against the clean x of Q, so the floors, W*_P and the bias are unchanged. Under P the fitted residual
+is e + z′ (still Gaussian and ⊥ y), so every variance term takes tr Σ_{e,P} + n σ_t²
+(``pop_P.trace_e_target``) — exactly in the Rao–Blackwellised formula above and in the deterministic
+equivalent; Σ_Q never meets z′. Plain Monte Carlo draws z′ literally from the draw's own target stream
+(:func:`~theory.montecarlo.target_rng`, as :func:`theory.montecarlo.montecarlo` does), so X, Y and the
+validation inputs are those of the clean-target run; ``gd-val``'s held-out targets are noisy too (all a
+Noise2Noise user has). σ_t = 0 (default) draws nothing extra: the supervised numbers, bit for bit.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Sequence
 
 import numpy as np
 
 from .estimators import TrainingSpectrum, check_lr, gd_filter, gf_filter, ols_filter, ridge_filter
-from .montecarlo import Estimator, RiskCurve, _validate_N, draw_rng
-from .problem import Population
+from .montecarlo import Estimator, RiskCurve, _validate_N, draw_rng, noisy_targets, target_rng
+from .problem import Population, check_target_sigma
 from .risk import hadamard_quadform, risk_path
 from .signals import SpectralSignal
 
@@ -299,12 +309,16 @@ class DataModel:
         test: Σ_Q (``None``: Q = P).
         operator: ``None`` (denoising), a theory operator (``MRI``, ``SuperResolution``, …) or an
             (m, n) matrix A.
+        target_sigma: keyword-only σ_t ≥ 0, the noise of the *training* targets t = x + z′,
+            z′ ~ N(0, σ_t² I_n) ⊥ y (Noise2Noise-style); 0 (default) is supervised. Q is always scored
+            against the clean x.
     """
 
     train: DataSpectrum
     sigma: float
     test: DataSpectrum | None = None
     operator: Any = None
+    target_sigma: float = field(default=0.0, kw_only=True)
 
     def __post_init__(self) -> None:
         if not isinstance(self.train, DataSpectrum):
@@ -325,6 +339,7 @@ class DataModel:
         if not ok:
             raise ValueError(f"sigma={self.sigma!r} must be a finite number ≥ 0")
         self.sigma = float(self.sigma)
+        self.target_sigma = check_target_sigma(self.target_sigma)
         self.A = _operator_matrix(self.operator, self.train.n)
 
     @property
@@ -347,12 +362,12 @@ class DataModel:
 
     @cached_property
     def pop_P(self) -> Population:
-        """The training population (W*_P, sampling, the paper's step)."""
-        return Population(self.train.factor(), self.A, self.sigma)
+        """The training population (W*_P, sampling, the paper's step; its ``trace_e_target`` has the targets' noise)."""
+        return Population(self.train.factor(), self.A, self.sigma, target_sigma=self.target_sigma)
 
     @cached_property
     def pop_Q(self) -> Population:
-        """The test population: its ``risk(W)`` is R_Q(W)."""
+        """The test population: its ``risk(W)`` is R_Q(W) (against the clean x; σ_t never enters it)."""
         return self.pop_P if not self.shifted else Population(self.test.factor(), self.A, self.sigma)
 
     # ------------------------------------------------------------------ risk on Q
@@ -394,11 +409,12 @@ class DataModel:
 
     def describe(self) -> dict:
         return {"signal": self.train.label, "test_signal": self.test.label, "n": self.n, "m": self.m,
-                "sigma": self.sigma, "floor_Q": self.floor_Q, "floor_P_on_Q": self.floor_P_on_Q}
+                "sigma": self.sigma, "target_sigma": self.target_sigma, "floor_Q": self.floor_Q,
+                "floor_P_on_Q": self.floor_P_on_Q}
 
     # ------------------------------------------------------------------ per-draw paths
     def sample(self, N: int, *, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """N training examples from P: X (n, N), Y = A X + σ Z (m, N)."""
+        """N training examples from P: clean X (n, N), Y = A X + σ Z (m, N) (the targets' noise is drawn apart)."""
         pop = self.pop_P
         C = rng.standard_normal((pop.p, N))
         X = pop.B @ C
@@ -410,7 +426,7 @@ class DataModel:
         return risk_path(self.pop_Q, spec, h)
 
     def conditional_risk_path(self, spec: TrainingSpectrum, f: np.ndarray) -> np.ndarray:
-        """E[R_Q | Y] for filter values f (K, r): X integrated out under P exactly."""
+        """E[R_Q | Y] for filter values f (K, r): X (and the targets' noise) integrated out under P exactly."""
         pP, pQ = self.pop_P, self.pop_Q
         V = spec.V
         PQ = V.T @ pQ.AB  # (r, pQ): VᵀΣ_{y,Q}V = PQ PQᵀ + σ² I
@@ -419,12 +435,20 @@ class DataModel:
         c = np.sum(PQ * PQ, axis=1) + self.sigma**2  # v_iᵀ Σ_{y,Q} v_i
         quad = hadamard_quadform(f, PQ, self.sigma**2, WV)
         bias = pQ.trace_x - 2.0 * (f @ ell) + quad
-        var = pP.trace_e * ((f * f) @ (c / spec.lam))
+        var = pP.trace_e_target * ((f * f) @ (c / spec.lam))  # the residual of the *fitted* targets, e + z′
         return (bias + var) / pQ.trace_x
 
     def validation_error_path(self, spec: TrainingSpectrum, h: np.ndarray, X_val: np.ndarray,
                               Y_val: np.ndarray) -> np.ndarray:
-        """‖W_k Y_val − X_val‖_F² − ‖X_val‖_F² for every row h_k (held-out examples of P)."""
+        """‖W_k Y_val − X_val‖_F² − ‖X_val‖_F² for every row h_k (held-out examples of P).
+
+        Args:
+            spec: training spectrum with ``XYV``. h: (K, r) gains.
+            X_val: (n, N_val) held-out targets (clean, or noisy ones X_val + σ_t Z′_val). Y_val: (m, N_val).
+
+        Returns:
+            (K,) errors.
+        """
         Pv = spec.V.T @ Y_val  # (r, N_val)
         d = np.einsum("ia,ai->i", Pv, X_val.T @ spec.XYV)
         return hadamard_quadform(h, Pv, 0.0, spec.XYV) - 2.0 * (h @ d)
@@ -450,10 +474,15 @@ def data_montecarlo(model: DataModel, N: Sequence[int], estimators: Sequence[Est
     Args:
         model: the P/Q model. N: training-set sizes. estimators: names or :class:`Estimator`.
         runs: draws per N. rng: source of the base seed (draw (N, run) has its own stream).
-        lr: ``"paper"`` or a step η. rao_blackwell: E[R_Q | Y] instead of R_Q (X integrated out).
+        lr: ``"paper"`` or a step η. rao_blackwell: E[R_Q | Y] instead of R_Q (X and the targets'
+            noise integrated out).
+
+    With ``model.target_sigma`` > 0 plain Monte Carlo fits every estimator to T = X + σ_t Z′ (Z′ from
+    :func:`~theory.montecarlo.target_rng`) and scores it on Q against the clean x (see the module doc).
 
     Returns:
-        One :class:`RiskCurve` per estimator (``floor`` = R*_Q; ``info`` has ``floor_P_on_Q``).
+        One :class:`RiskCurve` per estimator (``floor`` = R*_Q; ``info`` has ``floor_P_on_Q`` and
+        ``target_sigma``).
     """
     ests = [Estimator(e) if isinstance(e, str) else e for e in estimators]
     if not ests:
@@ -467,6 +496,7 @@ def data_montecarlo(model: DataModel, N: Sequence[int], estimators: Sequence[Est
     if int(runs) != runs or runs < 1:
         raise ValueError(f"runs={runs} must be a positive integer")
     base = int(rng.integers(2**62))
+    noisy = model.target_sigma > 0 and not rao_blackwell  # plain Monte Carlo draws the targets' noise
     kmax = max([e.kmax for e in ests if e.name in ("gd-oracle", "gd-argmin", "gd-val")] or [-1])
     path_k = np.arange(kmax + 1) if kmax >= 0 else None
     draws = [np.empty((runs, Ns.size, e.params.size)) for e in ests]
@@ -476,8 +506,10 @@ def data_montecarlo(model: DataModel, N: Sequence[int], estimators: Sequence[Est
         eta = _lr(model, lr, int(n_train))
         for run in range(runs):
             r = draw_rng(base, n_train, run)
+            rt = target_rng(base, n_train, run) if noisy else None  # its own stream: X, Y as in the clean run
             X, Y = model.sample(int(n_train), rng=r)
-            spec = TrainingSpectrum.fit(Y, None if rao_blackwell else X)
+            T = noisy_targets(X, model.target_sigma, rt) if noisy else X  # what the estimators are fitted to
+            spec = TrainingSpectrum.fit(Y, None if rao_blackwell else T)
             if spec.rank and any(e.name in ("gd", "gd-oracle", "gd-argmin", "gd-val") for e in ests):
                 check_lr(eta, float(spec.lam[0]))
 
@@ -502,8 +534,9 @@ def data_montecarlo(model: DataModel, N: Sequence[int], estimators: Sequence[Est
                     val, kopt[i][run, j] = [paths[run, j, k]], k
                 elif e.name == "gd-val":
                     X_val, Y_val = model.sample(e.n_val, rng=r)
+                    T_val = noisy_targets(X_val, model.target_sigma, rt) if noisy else X_val
                     h = gd_filter(spec.lam, path_k[: e.kmax + 1], eta)[1]
-                    k = int(np.argmin(model.validation_error_path(spec, h, X_val, Y_val)))
+                    k = int(np.argmin(model.validation_error_path(spec, h, T_val, Y_val)))
                     val, kopt[i][run, j] = [paths[run, j, k]], k
                 else:  # gd-argmin, after all draws
                     val = [np.nan]
@@ -515,7 +548,7 @@ def data_montecarlo(model: DataModel, N: Sequence[int], estimators: Sequence[Est
             kopt[i][:] = k[None, :]
     floors = np.full((runs, Ns.size), model.floor_Q)
     method = "rao-blackwell" if rao_blackwell else "montecarlo"
-    info = {"lr": lr, "floor_P_on_Q": model.floor_P_on_Q}
+    info = {"lr": lr, "floor_P_on_Q": model.floor_P_on_Q, "target_sigma": model.target_sigma}
     return [RiskCurve(e, Ns, draws[i], floors, kopt[i] if e.name in ("gd-oracle", "gd-argmin", "gd-val") else None,
                       method=method, info=dict(info)) for i, e in enumerate(ests)]
 
@@ -531,6 +564,9 @@ def data_expected_risk(model: DataModel, N: Sequence[int], estimators: Sequence[
             equivalent; no draws, early stopping = argmin of the expected curve, ``gd-val`` refused).
         runs, rng: draws (Monte Carlo methods; ``rng`` required there). lr: ``"paper"`` or η.
         rtol: quadrature tolerance of the deterministic equivalent (relative to the risk).
+
+    Noisy training targets come with the model (``DataModel(..., target_sigma=σ_t)``); every method
+    supports them and the curves' ``info`` carries ``target_sigma``.
 
     Returns:
         One :class:`RiskCurve` per estimator.

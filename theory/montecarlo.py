@@ -52,7 +52,7 @@ from .risk import (
     validation_error_path,
 )
 
-__all__ = ["Estimator", "RiskCurve", "ESTIMATOR_NAMES", "montecarlo", "draw_rng", "target_rng"]
+__all__ = ["Estimator", "RiskCurve", "ESTIMATOR_NAMES", "montecarlo", "draw_rng", "target_rng", "noisy_targets"]
 
 ESTIMATOR_NAMES = ("optimal", "pca", "ols", "ridge", "gd", "gf", "gd-oracle", "gd-argmin", "gd-val")
 _PATH = ("gd-oracle", "gd-argmin")
@@ -155,6 +155,19 @@ def target_rng(base: int, N: int, run: int) -> np.random.Generator:
     return np.random.default_rng([base, int(N), int(run), 1])
 
 
+def noisy_targets(X: Any, target_sigma: float, rt: np.random.Generator, *, xp: Any = np) -> Any:
+    """T = X + σ_t Z′: the targets an estimator is fitted to, Z′ drawn from the target stream ``rt``.
+
+    Args:
+        X: (n, N) clean signals (an array of ``xp``). target_sigma: σ_t. rt: :func:`target_rng` of the draw.
+        xp: array module of X.
+
+    Returns:
+        (n, N) noisy targets (a new array; X is not modified).
+    """
+    return X + target_sigma * xp.asarray(rt.standard_normal(X.shape))
+
+
 def _validate_N(N: Sequence[int]) -> np.ndarray:
     arr = np.atleast_1d(np.asarray(N))
     if arr.ndim != 1 or arr.size == 0 or not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)) or np.any(arr < 1):
@@ -219,8 +232,7 @@ def _one_draw(problem: Problem, estimators: Sequence[Estimator], pop: Population
             C_val, Y_val = pop.sample_latent(est.n_val, rng=r)
             T_val = None
             if rt is not None:  # noisy validation targets, from the draw's target stream
-                T_val = xp.asarray(pop.B) @ C_val + problem.target_sigma * xp.asarray(
-                    rt.standard_normal((pop.n, est.n_val)))
+                T_val = noisy_targets(xp.asarray(pop.B) @ C_val, problem.target_sigma, rt, xp=xp)
             _, h = gd_filter(spec.lam, np.arange(est.kmax + 1), eta, xp=xp)
             k = int(np.argmin(to_numpy(validation_error_path(pop, spec, h, C_val, Y_val, T_val=T_val, xp=xp))))
             val, kopt[i][run, j] = path(*gd_filter(spec.lam, [k], eta, xp=xp)), k
@@ -300,9 +312,7 @@ def montecarlo(
                     C, Y = pop.sample_latent(n_train, rng=r)
                     pops.append(pop), Cs.append(C), Ys.append(Y)
                     if rt is not None:  # T = X + σ_t Z′ (n, N): the targets the estimators are fitted to
-                        T = xp.asarray(pop.B) @ C
-                        T += problem.target_sigma * xp.asarray(rt.standard_normal((pop.n, int(n_train))))
-                        Ts.append(T)
+                        Ts.append(noisy_targets(xp.asarray(pop.B) @ C, problem.target_sigma, rt, xp=xp))
                 if noisy:
                     specs = TrainingSpectrum.fit_many(Ys, Ts, xp=xp)
                 else:

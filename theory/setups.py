@@ -3,6 +3,9 @@
 Each (setup, N) block is computed with the same per-draw random streams whatever else is
 requested, written atomically to ``<out>.parts/<config hash>/``, and reused on re-run, so an
 interrupted run loses at most the block in progress.
+
+``target_sigma`` (σ_t, Noise2Noise-style noisy training targets, see :mod:`theory.problem`) applies to
+every setup; rows carry it, and it is part of the resume hash so blocks of different σ_t never mix.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import numpy as np
 
 from .io import atomic_write, write_table
 from .montecarlo import Estimator, montecarlo
-from .problem import Problem
+from .problem import Problem, check_target_sigma
 from .signals import SubspaceSignal
 
 __all__ = ["Setup", "SETUPS", "N_GRIDS", "K_GRID", "setup_rows", "run_setups", "parse_setups"]
@@ -47,8 +50,9 @@ class Setup:
     def N(self) -> tuple[int, ...]:
         return N_GRIDS[self.d]
 
-    def problem(self) -> Problem:
-        return Problem(SubspaceSignal(self.n, self.d), self.sigma)
+    def problem(self, *, target_sigma: float = 0.0) -> Problem:
+        """The setup's :class:`Problem`; ``target_sigma``: σ_t of the training targets (0: supervised)."""
+        return Problem(SubspaceSignal(self.n, self.d), self.sigma, target_sigma=target_sigma)
 
 
 SETUPS: tuple[Setup, ...] = tuple(
@@ -80,18 +84,24 @@ def parse_setups(text: str) -> list[Setup]:
     return [SETUPS[i - 1] for i in sorted(set(ids))]
 
 
-def setup_rows(setup: Setup, N: int, *, runs: int, seed: int, kmax: int, method: str, backend: str = "numpy") -> list[dict]:
-    """Per-run rows for one (setup, N): optimal, pca, ols, gd-oracle, and gd on :data:`K_GRID`."""
+def setup_rows(setup: Setup, N: int, *, runs: int, seed: int, kmax: int, method: str, backend: str = "numpy",
+               target_sigma: float = 0.0) -> list[dict]:
+    """Per-run rows for one (setup, N): optimal, pca, ols, gd-oracle, and gd on :data:`K_GRID`.
+
+    ``target_sigma``: σ_t of the training targets (0: supervised); every row carries it.
+    """
+    problem = setup.problem(target_sigma=target_sigma)
     ests = [Estimator("optimal"), Estimator("pca"), Estimator("ols"), Estimator("gd-oracle", kmax=kmax),
             Estimator("gd", steps=tuple(k for k in K_GRID if k <= max(kmax, 1)))]
-    curves = montecarlo(setup.problem(), [N], ests, runs=runs, rng=np.random.default_rng([seed, setup.id]),
+    curves = montecarlo(problem, [N], ests, runs=runs, rng=np.random.default_rng([seed, setup.id]),
                         rao_blackwell=method == "rao-blackwell", backend=backend)
     rows = []
     for c in curves:
         for run in range(c.runs):
             for t, par in enumerate(c.estimator.params):
                 rows.append({
-                    "setup": setup.id, "n": setup.n, "d": setup.d, "sigma": setup.sigma, "N": int(N),
+                    "setup": setup.id, "n": setup.n, "d": setup.d, "sigma": setup.sigma,
+                    "target_sigma": problem.target_sigma, "N": int(N),
                     "estimator": c.estimator.name,
                     "k": int(par) if c.estimator.name == "gd" else (int(c.k_opt[run, 0]) if c.k_opt is not None else None),
                     "run": run, "risk": float(c.draws[run, 0, t]), "floor": float(c.floor[run, 0]),
@@ -103,11 +113,17 @@ def setup_rows(setup: Setup, N: int, *, runs: int, seed: int, kmax: int, method:
 def run_setups(
     setups: Sequence[Setup], *, out: str | Path, runs: int = 5, seed: int = 0, kmax: int = 5000,
     method: str = "montecarlo", fmt: str = "csv", backend: str = "numpy", progress: bool = True,
-    on_block: Callable[[Setup, int], None] | None = None,
+    on_block: Callable[[Setup, int], None] | None = None, target_sigma: float = 0.0,
 ) -> Path:
-    """Compute every (setup, N) block, resuming finished ones, and write one tidy table to ``out``."""
+    """Compute every (setup, N) block, resuming finished ones, and write one tidy table to ``out``.
+
+    ``target_sigma``: σ_t ≥ 0 of the training targets for every setup (0: supervised); a bad value is a
+    one-line ValueError before anything is computed or written.
+    """
     out = Path(out)
-    config = {"runs": runs, "seed": seed, "kmax": kmax, "method": method, "k_grid": list(K_GRID)}
+    target_sigma = check_target_sigma(target_sigma)
+    config = {"runs": runs, "seed": seed, "kmax": kmax, "method": method, "k_grid": list(K_GRID),
+              "target_sigma": target_sigma}
     tag = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:12]
     parts = out.parent / f"{out.name}.parts" / tag
     blocks = [(s, N) for s in setups for N in s.N]
@@ -125,7 +141,8 @@ def run_setups(
             else:
                 if bar is not None:
                     bar.set_postfix_str(f"setup {s.id} (n={s.n}, d={s.d}, σ={s.sigma}) N={N}")
-                block = setup_rows(s, N, runs=runs, seed=seed, kmax=kmax, method=method, backend=backend)
+                block = setup_rows(s, N, runs=runs, seed=seed, kmax=kmax, method=method, backend=backend,
+                                   target_sigma=target_sigma)
                 atomic_write(part, json.dumps(block))
             rows += block
             if on_block is not None:
