@@ -35,6 +35,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "plot": ("bridge.cli", "plot_main", "draw a figure (theory, risk-vs-k, empirical, params) from a results file"),
     "compare": ("bridge.cli", "compare_main", "theory vs experiment on one N axis; calibrate the linear theory"),
     "paper-figures": ("bridge.cli", "paper_figures_main", "compute the paper's 8 theory setups and draw figure 1"),
+    "selfsup": ("bridge.selfsup", "selfsup_main",
+                "supervised vs self-supervised targets in one sweep: the extra examples needed, with intervals"),
     "controlled": ("bridge.controlled", "controlled_main",
                    "networks on the subspace source next to the linear theory and the Bayes floor"),
     "demo": ("bridge.demo", "demo_main", "the one-command demo: theory, a CPU sweep, baselines, fits, figures, report"),

@@ -15,7 +15,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-__all__ = ["empirical_figure", "three_curve_figure", "params_figure", "overlay_figure", "fit_joint", "METRIC_LABELS", "RELEASED_WINDOWS",
+__all__ = ["empirical_figure", "three_curve_figure", "selfsup_figure", "params_figure", "overlay_figure", "fit_joint", "METRIC_LABELS", "RELEASED_WINDOWS",
            "WINDOW_MODES", "released_windows", "rule_windows", "window_fits"]
 
 METRIC_LABELS = {"psnr": "test PSNR (dB)", "ssim": "test SSIM", "mse": "test MSE", "nmse": "test NMSE"}
@@ -259,4 +259,45 @@ def overlay_figure(theory: Any, empirical: Any, path: str | Path, *,
     fig, ax = new_figure(1, 1, size=(6.0, 4.2))
     overlay(ax, (theory.N, theory.y, theory.err), (empirical.N, empirical.y, empirical.err), theory_fit=fits[0],
             empirical_fit=fits[1], calibrated=cal, ylabel="error relative to the noisy input")
+    return save(fig, path)
+
+
+#: Colour per estimator family of :func:`selfsup_figure` (the three-curve figure's).
+_FAMILY_COLOURS = {"theory": "black", "linear": "tab:blue", "network": "tab:red"}
+
+
+def selfsup_figure(curves: Sequence[dict], extra: Sequence[dict], path: str | Path) -> list[Path]:
+    """Supervised and self-supervised training on one N axis, and the extra examples needed.
+
+    Left: test PSNR against N per estimator family (theory, linear, network), clean targets solid,
+    self-supervised dashed. Right: the factor N_equiv / N per family and self-supervised target
+    (:func:`bridge.plot.extra_examples`: intervals as bars, not-identified N on the top edge).
+
+    Args:
+        curves: rows ``{family, target, N, psnr, psnr_sem}`` (:func:`bridge.selfsup.compare_targets`,
+            theory rows with ``psnr_sem`` 0). extra: its ``extra`` rows (``family``, ``target``, …).
+        path: output stem.
+    """
+    from .plot import extra_examples, new_figure, save  # noqa: PLC0415
+
+    fig, (ax, bx) = new_figure(2, 1, size=(5.6, 4.2))
+    for (family, target) in sorted({(r["family"], r["target"]) for r in curves}):
+        rows = sorted((r for r in curves if r["family"] == family and r["target"] == target), key=lambda r: r["N"])
+        N = np.array([r["N"] for r in rows], float)
+        y = np.array([r["psnr"] for r in rows])
+        e = np.array([r.get("psnr_sem") or 0.0 for r in rows])
+        ax.errorbar(N, y, yerr=e if e.any() else None, color=_FAMILY_COLOURS.get(family, "tab:gray"),
+                    ls="-" if target == "clean" else "--", marker="" if family == "theory" else "o", ms=3,
+                    capsize=2, label=f"{family}, {target} targets")
+    ax.set_xscale("log")
+    ax.set_xlabel("training examples N")
+    ax.set_ylabel("test PSNR (dB)")
+    ax.legend(fontsize=7)
+    groups = sorted({(r["family"], r["target"]) for r in extra})
+    for i, (family, target) in enumerate(groups):
+        rows = [r for r in extra if r["family"] == family and r["target"] == target]
+        extra_examples(bx, rows, label=f"{family}, {target}", color=_FAMILY_COLOURS.get(family, "tab:gray"),
+                       marker="osD^v"[i % 5])
+    bx.set_xlabel("N with clean targets")
+    bx.set_ylabel("examples needed / N")
     return save(fig, path)

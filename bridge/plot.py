@@ -727,8 +727,7 @@ def extra_examples(ax: Axes, rows: Sequence[Mapping[str, Any]], *, label: str = 
             _plot(ax, n, f, gid="extra-examples", **style)
     if bad:
         nb = np.array([r["N"] for r in bad], float)
-        if not ok:
-            ax.plot(nb, np.ones_like(nb), ls="none")  # keeps the x range on a panel of unidentified rows
+        ax.plot(nb, np.ones_like(nb), ls="none")  # the x range includes them (the edge markers do not count)
         ax.scatter(nb, np.ones_like(nb), marker="^", facecolors="none", edgecolors=color, clip_on=False,
                    transform=ax.get_xaxis_transform(), zorder=5, label=f"{label}: not identified",
                    gid="extra-examples-not-identified")

@@ -42,7 +42,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-__all__ = ["RunConfig", "DEFAULTS", "NOT_IN_IDENTITY", "APPLIES_WHEN", "ARCHS", "LINEAR_EXACT_IGNORES", "CONFIG_DIR",
+__all__ = ["RunConfig", "DEFAULTS", "NOT_IN_IDENTITY", "OMITTED_AT_DEFAULT", "APPLIES_WHEN", "ARCHS", "LINEAR_EXACT_IGNORES", "CONFIG_DIR",
            "load_config", "expand", "parse_override", "shipped_configs"]
 
 CONFIG_DIR = Path(__file__).with_name("configs")
@@ -76,6 +76,11 @@ class RunConfig:
     n_test: int = 16
     data_seed: int = 0
     source: dict = field(default_factory=dict)  # options of the `data` source (make_source keywords)
+    # training targets (empirical.targets): clean, noisy (Noise2Noise), noisy-resampled, split (MRI, SSDU)
+    target: str = "clean"
+    split_fraction: float = 0.6  # split only: share of the measured non-centre columns in the input Λ
+    split_center: str = "both"  # split only: the fully sampled centre in "both" Λ and Γ, or in "lambda" only
+    train_noise: str = "fresh"  # trained archs: "fresh" input noise every step, or "fixed" (one draw per example)
     # model (empirical.models)
     N: int = 100
     arch: str = "unet"
@@ -117,7 +122,7 @@ class RunConfig:
                 raise ValueError(f"{key}={getattr(self, key)} must be a positive integer")
         if self.n_test < 0 or self.data_seed < 0 or self.seed < 0:
             raise ValueError("n_test, data_seed and seed must be integers ≥ 0")
-        for key in ("sigma", "accel", "center_fraction", "lr", "weight_decay", "epochs", "plateau_factor", "min_lr"):
+        for key in ("sigma", "accel", "center_fraction", "split_fraction", "lr", "weight_decay", "epochs", "plateau_factor", "min_lr"):
             if not math.isfinite(getattr(self, key)):
                 raise ValueError(f"{key}={getattr(self, key)} must be a finite number")
         if self.task not in ("denoise", "mri", "sr"):
@@ -145,8 +150,10 @@ class RunConfig:
         return cls(**d)
 
     def identity(self) -> dict[str, Any]:
-        """The settings that determine the result (all but :data:`NOT_IN_IDENTITY`)."""
-        return {k: v for k, v in self.to_dict().items() if k not in NOT_IN_IDENTITY}
+        """The settings that determine the result (all but :data:`NOT_IN_IDENTITY`, and the keys of
+        :data:`OMITTED_AT_DEFAULT` while at their defaults, so runs of older sweeps keep their ids)."""
+        return {k: v for k, v in self.to_dict().items()
+                if k not in NOT_IN_IDENTITY and not (k in OMITTED_AT_DEFAULT and v == _DEFAULT_VALUES[k])}
 
     @property
     def id(self) -> str:
@@ -165,8 +172,11 @@ _DEFAULT_VALUES: dict[str, Any] = {f.name: (f.default_factory() if callable(f.de
 DEFAULTS: dict[str, Any] = dict(_DEFAULT_VALUES)
 #: Keys left out of a run's identity: they do not change what the run computes (see the module doc).
 NOT_IN_IDENTITY: tuple[str, ...] = ("name", "device", "eval_batch", "compile", "channels_last")
+#: Keys added after sweeps were first written: left out of a run's identity while at their default,
+#: so a clean-target run keeps the id (ledger key, run directory) it had before they existed.
+OMITTED_AT_DEFAULT: tuple[str, ...] = ("target", "split_fraction", "split_center", "train_noise")
 # Model and optimisation keys that only a trained network uses (not arch linear-exact).
-_TRAINING_KEYS = ("residual", "optimizer", "loss", "lr", "weight_decay", "batch_size", "epochs", "min_steps",
+_TRAINING_KEYS = ("train_noise", "residual", "optimizer", "loss", "lr", "weight_decay", "batch_size", "epochs", "min_steps",
                   "max_steps", "schedule", "min_lr", "early_stop_patience", "eval_every", "bf16")
 #: Keys that apply only to some runs; elsewhere they must keep their default.
 APPLIES_WHEN: dict[str, tuple[str, Callable[[RunConfig], bool]]] = {
@@ -180,6 +190,7 @@ APPLIES_WHEN: dict[str, tuple[str, Callable[[RunConfig], bool]]] = {
     "plateau_factor": ("schedule plateau", lambda r: r.schedule == "plateau" and r.arch != "linear-exact"),
     "plateau_patience": ("schedule plateau", lambda r: r.schedule == "plateau" and r.arch != "linear-exact"),
     "linear_kmax": ("arch linear-exact", lambda r: r.arch == "linear-exact"),
+    **{k: ("target split", lambda r: r.target == "split") for k in ("split_fraction", "split_center")},
 }
 #: Keys that ``arch = "linear-exact"`` runs ignore: :func:`expand` resets them to their defaults in
 #: those runs (axes and single values alike), so a network sweep's config runs them unchanged.

@@ -232,6 +232,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         run = plan.config
         if run.arch == "linear-exact":
             raise UsageError("arch='linear-exact' is a closed form, not a network: run it with reconscale sweep")
+        if run.target != "clean" or run.train_noise != "fresh":
+            raise UsageError(f"target={run.target!r} with train_noise={run.train_noise!r}: DDP trains clean targets "
+                             "with fresh noise only; run self-supervised targets with reconscale sweep")
         if run.batch_size % world:
             raise UsageError(f"batch_size={run.batch_size} is not divisible by the {world} processes; "
                              "set a multiple with --set batch_size=…")

@@ -92,22 +92,27 @@ def check_linear_exact(m: int, n: int, *, size: int, in_chans: int) -> None:
 
 
 def training_pairs(task: Any, x: torch.Tensor, *, seed: int, ids: torch.Tensor,
-                   mask_ids: torch.Tensor | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(Y, X) of images ``x`` with noise fixed per (seed, id): (m, B) inputs and (n, B) targets, float64."""
+                   mask_ids: torch.Tensor | None = None, targets: Any = None) -> tuple[np.ndarray, np.ndarray]:
+    """(Y, X) of images ``x`` with noise fixed per (seed, id): (m, B) inputs and (n, B) targets, float64.
+
+    ``targets(x, ids)`` replaces the clean targets (the fixed noisy copies of ``target = "noisy"``)."""
     inp, target = task.corrupt_fixed(x, seed=int(seed), noise_ids=ids, example_ids=mask_ids)
+    if targets is not None:
+        target = targets(x, ids)
     Y = inp.flatten(1).to(torch.float64).numpy().T
     X = target.flatten(1).to(torch.float64).numpy().T
     return np.ascontiguousarray(Y), np.ascontiguousarray(X)
 
 
 def fit_spectrum(task: Any, x: torch.Tensor, *, seed: int, ids: torch.Tensor, mask_ids: torch.Tensor | None = None,
-                 chunk: int = CHUNK) -> TrainingSpectrum:
+                 chunk: int = CHUNK, targets: Any = None) -> TrainingSpectrum:
     """The factorised training data of the corrupted images ``x`` (B, C, H, W): one eigendecomposition.
 
     For B ≥ m, Y Yᵀ and X Yᵀ are summed over chunks of ``chunk`` examples (Y is never held whole)
     and Y Yᵀ (m × m) goes to ``eigh``; for B < m, ``eigh`` of the Gram matrix YᵀY (B × B) gives
     Y = V diag(√λ) Qᵀ, V = Y Q diag(λ^-½) and X Yᵀ V = X Q diag(√λ). The noise of example b is
-    seeded by (``seed``, ``ids[b]``), so the result does not depend on ``chunk``.
+    seeded by (``seed``, ``ids[b]``), so the result does not depend on ``chunk``. ``targets(x, ids)``
+    replaces the clean targets, as in :func:`training_pairs`.
 
     :meth:`theory.estimators.TrainingSpectrum.fit` takes an SVD of Y for m/2 < B < 2m instead, for
     full relative accuracy of the smallest eigenvalues at the interpolation threshold; an SVD of a
@@ -118,7 +123,7 @@ def fit_spectrum(task: Any, x: torch.Tensor, *, seed: int, ids: torch.Tensor, ma
     B, C, H, W = x.shape
     m = task.in_channels(C) * H * W
     if B < m:
-        Y, X = training_pairs(task, x, seed=seed, ids=ids, mask_ids=mask_ids)
+        Y, X = training_pairs(task, x, seed=seed, ids=ids, mask_ids=mask_ids, targets=targets)
         with one_blas_thread():
             lam, Q = np.linalg.eigh(Y.T @ Y)
         lam, Q = lam[::-1], Q[:, ::-1]
@@ -134,6 +139,8 @@ def fit_spectrum(task: Any, x: torch.Tensor, *, seed: int, ids: torch.Tensor, ma
                                          example_ids=None if mask_ids is None else mask_ids[a : a + chunk])
         Yt = inp.flatten(1).to(torch.float64).numpy()  # (b, m): Yt.T is Y, Fortran-ordered, no copy
         G = dsyrk(1.0, Yt.T, beta=1.0, c=G, overwrite_c=True)
+        if targets is not None:
+            target = targets(x[a : a + chunk], ids[a : a + chunk])
         XYt += target.flatten(1).to(torch.float64).numpy().T @ Yt
     with one_blas_thread():
         lam, V = np.linalg.eigh(G, UPLO="U")
@@ -185,15 +192,8 @@ def validation_path(spec: TrainingSpectrum, h: np.ndarray, Y_val: np.ndarray, X_
         (empty without ``metrics``).
     """
     P = spec.V.T @ Y_val  # (r, N_val)
-    n, n_val = X_val.shape
-    per = max(1, max_elems // max(1, n * n_val))
-    mse, extra = np.empty(h.shape[0]), []
-    for a in range(0, h.shape[0], per):
-        out = np.matmul(spec.XYV, h[a : a + per, :, None] * P[None])  # (k, n, N_val)
-        mse[a : a + per] = np.mean((out - X_val[None]) ** 2, axis=(1, 2))
-        if metrics is not None:
-            extra.extend(metrics(out))
-    return mse, extra
+    return _scores(lambda a, b: np.matmul(spec.XYV, h[a:b, :, None] * P[None]), h.shape[0], X_val, metrics,
+                   max_elems=max_elems)
 
 
 def select(mse: np.ndarray) -> int:
@@ -244,6 +244,53 @@ def _task_metrics(out: np.ndarray, target: torch.Tensor, task: Any, clamp: bool)
              "nmse": float(res["nmse"][i])} for i in range(k)]
 
 
+def _fit(p: Any, data: Any) -> TrainingSpectrum:
+    """The factorised training data of a clean- or noisy-target run (noisy: the networks' fixed copies)."""
+    run, task = p.config, p.task
+    targets = None
+    if p.target.kind == "noisy":
+        from .targets import TARGET_NOISE_SEED, noisy_targets  # noqa: PLC0415
+
+        def noisy(xb: torch.Tensor, ib: torch.Tensor) -> torch.Tensor:
+            return noisy_targets(xb, task.sigma, seed=run.seed + TARGET_NOISE_SEED, ids=ib)
+
+        targets = noisy
+    return fit_spectrum(task, data.train_x, seed=run.seed + TRAIN_NOISE_SEED, ids=data.train_ids,
+                        mask_ids=data.train_mask_ids, targets=targets)
+
+
+def _fit_split(p: Any, data: Any) -> tuple[Any, float]:
+    """The split-measurement GD path (:class:`theory.split.SplitPath`) of a ``target = "split"`` run.
+
+    The training set is the networks' (:func:`empirical.targets.split_training_data`): one fixed
+    measurement and one fixed Λ/Γ split per example; inputs from Λ, the loss on Γ.
+    """
+    from theory.split import SplitPath  # noqa: PLC0415
+
+    from .targets import split_training_data  # noqa: PLC0415
+
+    inp, k, _, gamma = split_training_data(p.task, p.target, data.train_x, ids=data.train_ids,
+                                           mask_ids=data.train_mask_ids, seed=p.config.seed)
+    Y = np.ascontiguousarray(inp.flatten(1).to(torch.float64).numpy().T)
+    with one_blas_thread():
+        path = SplitPath.fit(Y, k[:, 0].to(torch.complex128).numpy(), gamma.numpy(), shape=tuple(k.shape[-2:]))
+    return path, float(path.lr_)
+
+
+def _scores(outputs: Any, K: int, X_val: np.ndarray, metrics: Any, *, max_elems: int = 4_000_000
+            ) -> tuple[np.ndarray, list[dict]]:
+    """Validation MSE and metrics of K estimators whose outputs ``outputs(a, b)`` gives in blocks (b−a, n, N_val)."""
+    n, n_val = X_val.shape
+    per = max(1, max_elems // max(1, n * n_val))
+    mse, extra = np.empty(K), []
+    for a in range(0, K, per):
+        out = outputs(a, min(K, a + per))
+        mse[a : a + out.shape[0]] = np.mean((out - X_val[None]) ** 2, axis=(1, 2))
+        if metrics is not None:
+            extra.extend(metrics(out))
+    return mse, extra
+
+
 def run_linear_exact(p: Any, data: Any, run_dir: str | Path | None = None) -> Any:
     """One linear-exact run: fit, choose k on validation, evaluate; returns its ledger row.
 
@@ -268,18 +315,26 @@ def run_linear_exact(p: Any, data: Any, run_dir: str | Path | None = None) -> An
     t0 = time.perf_counter()
     C, H, W_ = (int(s) for s in data.train_x.shape[1:])
     in_shape, out_shape = (task.in_channels(C), H, W_), (task.out_channels(C), H, W_)
-    spec = fit_spectrum(task, data.train_x, seed=run.seed + TRAIN_NOISE_SEED, ids=data.train_ids,
-                        mask_ids=data.train_mask_ids)
-    lr = step_size(spec)
-    steps = np.append(k_grid(run.linear_kmax), np.inf)
-    h = gains(spec, steps, lr)
     val_seed = run.seed + VAL_NOISE_SEED
     Y_val, X_val = training_pairs(task, data.val_x, seed=val_seed, ids=data.val_ids, mask_ids=data.val_mask_ids)
     val_target = data.val_x.to(torch.float64)
-    mse, extra = validation_path(spec, h, Y_val, X_val,
-                                 metrics=lambda out: _task_metrics(out, val_target, task, p.clamp))
-    best = select(mse)
-    W = spec.weights(h[best : best + 1])[0]
+    steps = np.append(k_grid(run.linear_kmax), np.inf)
+
+    def metrics(out: np.ndarray) -> list[dict]:
+        return _task_metrics(out, val_target, task, p.clamp)
+
+    if p.target.kind == "split":
+        path, lr = _fit_split(p, data)
+        mse, extra = _scores(lambda a, b: path.predict(Y_val, steps[a:b]), steps.size, X_val, metrics)
+        best = select(mse)
+        W = path.weights(steps[best])
+    else:
+        spec = _fit(p, data)
+        lr = step_size(spec)
+        h = gains(spec, steps, lr)
+        mse, extra = validation_path(spec, h, Y_val, X_val, metrics=metrics)
+        best = select(mse)
+        W = spec.weights(h[best : best + 1])[0]
     wall = time.perf_counter() - t0
     history = [{"step": int(k) if math.isfinite(k) else -1, "lr": lr, "val_mse": float(e),
                 **{f"val_{name}": v for name, v in more.items()}} for k, e, more in zip(steps, mse, extra)]
@@ -291,11 +346,14 @@ def run_linear_exact(p: Any, data: Any, run_dir: str | Path | None = None) -> An
     val = evaluate(model, task, data.val_x, batch=batch, **val_kw)
     val_input = input_metrics(task, data.val_x, batch=batch, **val_kw)
     k_best = steps[best]
-    conv = {**conventions(task),
-            "estimator": "linear-exact: W^k = X Yᵀ V diag((1 − (1 − ηλ)^k)/λ) Vᵀ, GD on ½‖WY − X‖² from W = 0, "
-                         "k = ∞: X Y⁺ (empirical.linear)",
+    conv = {**conventions(task), **p.target.describe(task.sigma),
+            "estimator": ("linear-exact split: GD on ½Σᵢ‖P_Γᵢ F W yᵢ − kᵢ‖² from W = 0, one filter per k-space "
+                          "column pair (theory.split.SplitPath), k = ∞: minimum-norm least squares"
+                          if p.target.kind == "split" else
+                          "linear-exact: W^k = X Yᵀ V diag((1 − (1 − ηλ)^k)/λ) Vᵀ, GD on ½‖WY − X‖² from W = 0, "
+                          "k = ∞: X Y⁺ (empirical.linear)"),
             "train_noise": f"one fixed noise draw per training example, seeded by (seed + {TRAIN_NOISE_SEED}, "
-                           "image id); the networks draw fresh noise every step",
+                           "image id); networks: fresh noise every step unless train_noise = 'fixed'",
             "lr": lr, "k_max": float(run.linear_kmax),
             "k_selection": "least validation MSE (float64, unclamped) over 8 log-spaced k per decade from 1 to "
                            "k_max, and k = ∞ (best_step -1)"}

@@ -24,6 +24,7 @@ from torch import nn
 
 from .config import RunConfig
 from .data import Source, make_source
+from .targets import Target
 from .tasks import Task, make_task
 from .train import TrainConfig, pick_device
 
@@ -69,6 +70,7 @@ class RunPlan:
         train: the optimisation settings.
         source: training and validation images; ``test_source`` the test images (may be the same).
         model: the network to build.
+        target: what the run trains on (clean, noisy, noisy-resampled, split) and its training noise.
         clamp: outputs are images in [0, 1] (PSNR/SSIM apply); False for the subspace source.
     """
 
@@ -79,6 +81,7 @@ class RunPlan:
     test_source: Source
     model: ModelSpec
     clamp: bool
+    target: Target = Target()
 
 
 @dataclass
@@ -134,6 +137,9 @@ def plan(run: RunConfig) -> RunPlan:
             raise ValueError(f"[source] {e}") from None
         raise
     test_source = _source(run, run.test_data, options={}) if run.test_data else source
+    target = Target(run.target, train_noise=run.train_noise, split_fraction=run.split_fraction,
+                    split_center=run.split_center)
+    target.check(task, arch=run.arch, loss=run.loss, size=run.size)
     C = run.channels
     if run.arch == "linear-exact":  # no network: check the size of its factorisation instead
         from .linear import check_linear_exact  # noqa: PLC0415
@@ -146,7 +152,8 @@ def plan(run: RunConfig) -> RunPlan:
                      and task.in_channels(C) == task.out_channels(C),
                      options=(("num_pool_layers", run.depth),) if run.arch == "unet" else
                      (("k_max", run.linear_kmax),) if run.arch == "linear-exact" else ())
-    return RunPlan(config=run, task=task, train=tcfg, source=source, test_source=test_source, model=spec, clamp=clamp)
+    return RunPlan(config=run, task=task, train=tcfg, source=source, test_source=test_source, model=spec, clamp=clamp,
+                   target=target)
 
 
 def _check_model(p: RunPlan) -> None:

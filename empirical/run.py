@@ -65,9 +65,15 @@ def run_one(run: RunConfig, run_dir: str | Path, *, progress: bool = False) -> R
     model = p.model.build(run.seed)
     ckpt = run_dir / "ckpt.pt"
     try:
+        supervision = _supervision(p, data)
+    except ValueError as e:  # e.g. an example whose split leaves Λ or Γ empty: this run fails, the sweep goes on
+        row = Row.failed(str(e))
+        write_result(run_dir, run, row)
+        return row
+    try:
         res = train(model, p.task, data.train_x, data.val_x, p.train, train_ids=data.train_mask_ids,
                     val_ids=data.val_ids, val_mask_ids=data.val_mask_ids, checkpoint=ckpt,
-                    run_config=run.identity(), progress=progress)
+                    run_config=run.identity(), progress=progress, supervision=supervision)
     except CheckpointError as e:
         aside = ckpt.with_name(f"ckpt.pt.bad-{time.strftime('%Y%m%d-%H%M%S')}")
         ckpt.replace(aside)
@@ -78,6 +84,17 @@ def run_one(run: RunConfig, run_dir: str | Path, *, progress: bool = False) -> R
     row = finish_row(p, data, model, res, progress=progress)
     write_result(run_dir, run, row)
     return row
+
+
+def _supervision(p: RunPlan, data: RunData) -> Any:
+    """The run's :class:`empirical.targets.Supervision`, or None for clean targets with fresh noise."""
+    if p.target.kind == "clean" and p.target.train_noise == "fresh":
+        return None
+    from .targets import Supervision  # noqa: PLC0415
+    from .train import pick_device  # noqa: PLC0415
+
+    return Supervision.build(p.task, p.target, data.train_x, ids=data.train_ids, mask_ids=data.train_mask_ids,
+                             seed=p.config.seed, device=pick_device(p.train.device))
 
 
 def finish_row(p: RunPlan, data: RunData, model: nn.Module, res: TrainResult, *, progress: bool = False,
@@ -101,7 +118,8 @@ def finish_row(p: RunPlan, data: RunData, model: nn.Module, res: TrainResult, *,
     row.metrics = {"val": res.best_val, "val_input": val_input,
                    "test": evaluate(model, p.task, data.test_x, batch=batch, **test_kw),
                    "test_input": input_metrics(p.task, data.test_x, batch=batch, **test_kw),
-                   "history": res.history, "conventions": conventions(p.task)}
+                   "history": res.history,
+                   "conventions": {**conventions(p.task), **p.target.describe(p.task.sigma)}}
     row.warning = nonsense_warning(res.best_val, val_input, p.train)
     return row
 

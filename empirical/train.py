@@ -338,14 +338,17 @@ def record_evaluation(run: Progress, val: dict, train_loss: float, cfg: TrainCon
     return ""
 
 
-def optimizer_step(fwd: Any, opt: Any, sched: Any, inp: torch.Tensor, target: torch.Tensor, cfg: TrainConfig,
-          cuda: bool) -> torch.Tensor:
-    """One optimiser step on a (B, C_in, H, W) input batch; returns the loss (not read back)."""
+def optimizer_step(fwd: Any, opt: Any, sched: Any, inp: torch.Tensor, target: Any, cfg: TrainConfig,
+                   cuda: bool, *, loss_of: Any = None) -> torch.Tensor:
+    """One optimiser step on a (B, C_in, H, W) input batch; returns the loss (not read back).
+
+    ``loss_of(out, target, kind)`` replaces :func:`loss_fn` (the split-measurement loss of
+    :mod:`empirical.targets`, whose target is k-space, not an image)."""
     if cuda and cfg.channels_last:
         inp = inp.contiguous(memory_format=torch.channels_last)
     with torch.autocast(inp.device.type, dtype=torch.bfloat16, enabled=cuda and cfg.bf16):
         out = fwd(inp)
-    loss = loss_fn(out, target, cfg.loss)
+    loss = (loss_of or loss_fn)(out, target, cfg.loss)
     opt.zero_grad(set_to_none=True)
     loss.backward()  # under DDP, the gradients are all-reduced (averaged) here
     opt.step()
@@ -367,6 +370,7 @@ def train(
     checkpoint: str | Path | None = None,
     run_config: dict | None = None,
     progress: bool = False,
+    supervision: Any = None,
 ) -> TrainResult:
     """Train ``model`` to reconstruct images from ``task``-corrupted versions.
 
@@ -382,6 +386,9 @@ def train(
         checkpoint: file to write every evaluation and to resume from if it exists.
         run_config: the run's full config, stored in (and checked against) the checkpoint.
         progress: tqdm bar over steps.
+        supervision: an :class:`empirical.targets.Supervision` for targets other than the clean
+            image with fresh input noise (noisy or split targets, fixed training noise): it
+            supplies each batch's input and target and the loss; None is clean supervision.
 
     Returns:
         :class:`TrainResult` with the best weights (by validation PSNR — SSIM for the SSIM loss — or MSE when not clamped).
@@ -423,7 +430,9 @@ def train(
     try:
         while run.step < steps and not run.stopped:
             idx = torch.randint(n_train, (min(cfg.batch_size, n_train),), generator=gen, device=device)
-            if mask_table is not None:
+            if supervision is not None:
+                inp, target = supervision.batch(idx, gen, lambda xb: task.corrupt(xb, generator=gen)[0])
+            elif mask_table is not None:
                 inp, target = task.corrupt(data[idx], generator=gen, column_masks=mask_table[idx])
             elif resident:  # mask ids matter for MRI only
                 inp, target = task.corrupt(data[idx], generator=gen)
@@ -431,7 +440,8 @@ def train(
                 host_idx = idx.to(data.device)  # a no-op unless a large set stays on the host
                 inp, target = task.corrupt(data[host_idx].to(device, non_blocking=True), generator=gen,
                                            example_ids=None if train_ids is None else train_ids[host_idx])
-            loss = optimizer_step(fwd, opt, sched, inp, target, cfg, cuda)
+            loss = optimizer_step(fwd, opt, sched, inp, target, cfg, cuda,
+                                  loss_of=None if supervision is None else supervision.loss)
             run.step += 1
             if bar is not None:
                 bar.update(1)
