@@ -3,7 +3,8 @@
 Fitted laws (:mod:`bridge.laws`), their uncertainty (:mod:`bridge.uncertainty`), the joint law in
 data and model size (:mod:`bridge.joint`), torch-free reading of sweep results
 (:mod:`bridge.results`), theory-vs-experiment alignment and calibration (:mod:`bridge.compare`), and
-the linear theory of a sweep's own images (:mod:`bridge.datatheory`).
+the linear theory of a sweep's own images (:mod:`bridge.datatheory`), and supervised vs
+self-supervised training with the extra examples it costs (:mod:`bridge.extra`, :mod:`bridge.selfsup`).
 Figures live in :mod:`bridge.plot` (pure drawing functions) and :mod:`bridge.figures` (from
 tables); neither is imported here, so ``import bridge`` never loads matplotlib. ``bridge`` never
 imports torch or ``empirical``: it reads what a sweep wrote.
@@ -12,9 +13,11 @@ imports torch or ``empirical``: it reads what a sweep wrote.
 from .compare import (CALIBRATION_MODELS, Calibration, Curve, align, calibrate, compare_fits, empirical_curve,
                       power_relative_curve, theory_curve)
 from .datatheory import data_theory_curve, load_data_model
+from .extra import extra_examples, theory_extra_examples
 from .joint import JointLaw, gain_table, params_for_width, smallest_width
 from .laws import BrokenPowerLaw, FloorPowerLaw, Law, PowerLaw, SaturatingLaw
 from .results import aggregate, load_table, read_ledger, results_table, select_per_N
+from .selfsup import compare_targets
 from .uncertainty import (Bootstrap, BreakResult, bootstrap, compare_laws, detect_break, extrapolate, mse_to_psnr,
                           n_to_margin, n_to_margin_ci, psnr_to_mse)
 
@@ -35,9 +38,11 @@ __all__ = [
     "bootstrap",
     "calibrate",
     "compare_fits",
+    "compare_targets",
     "compare_laws",
     "data_theory_curve",
     "detect_break",
+    "extra_examples",
     "empirical_curve",
     "extrapolate",
     "gain_table",
@@ -54,4 +59,5 @@ __all__ = [
     "select_per_N",
     "smallest_width",
     "theory_curve",
+    "theory_extra_examples",
 ]

@@ -35,7 +35,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "plot": ("bridge.cli", "plot_main", "draw a figure (theory, risk-vs-k, empirical, params) from a results file"),
     "compare": ("bridge.cli", "compare_main", "theory vs experiment on one N axis; calibrate the linear theory"),
     "paper-figures": ("bridge.cli", "paper_figures_main", "compute the paper's 8 theory setups and draw figure 1"),
-    "selfsup": ("bridge.selfsup", "selfsup_main",
+    "selfsup": ("bridge.cli", "selfsup_main",
                 "supervised vs self-supervised targets in one sweep: the extra examples needed, with intervals"),
     "controlled": ("bridge.controlled", "controlled_main",
                    "networks on the subspace source next to the linear theory and the Bayes floor"),
@@ -145,6 +145,14 @@ def _curve_points(rows: list[dict], y: str | None, select: bool) -> tuple[Any, A
     return N, vals, groups, y
 
 
+def _check_boot_level(prog: str, boot: int, level: float) -> None:
+    """One line and exit 2 for too few bootstrap resamples or a level outside (0, 1)."""
+    if boot < 10:
+        raise UsageError(f"{prog}: error: --boot {boot}: use at least 10 resamples")
+    if not 0 < level < 1:
+        raise UsageError(f"{prog}: error: --level {level}: use a number in (0, 1)")
+
+
 def fit_main(argv: Sequence[str] | None = None) -> int:
     """``reconscale fit TABLE [--y COL] [--where K=V] [--window LO,HI] [--boot B] [--format text|json]``."""
     p = Parser(prog="reconscale fit", description="Fit scaling laws to a results table: the paper's windowed power "
@@ -169,10 +177,7 @@ def fit_main(argv: Sequence[str] | None = None) -> int:
         from .report import analyse, fit_text  # noqa: PLC0415
         from .results import filter_rows, load_table  # noqa: PLC0415
 
-        if a.boot < 10:
-            raise UsageError(f"reconscale fit: error: --boot {a.boot}: use at least 10 resamples")
-        if not 0 < a.level < 1:
-            raise UsageError(f"reconscale fit: error: --level {a.level}: use a number in (0, 1)")
+        _check_boot_level("reconscale fit", a.boot, a.level)
         rows = filter_rows(load_table(a.table), **_where(a.where))
         N, y, g, col = _curve_points(rows, a.y, select=not a.all_widths)
         res = analyse(N, y, metric=col, groups=g, n_boot=a.boot, level=a.level, window=_window(a.window),
@@ -186,6 +191,45 @@ def fit_main(argv: Sequence[str] | None = None) -> int:
         return 0
 
     return run_command("reconscale fit", body)
+
+
+# ------------------------------------------------------------------------------------------ selfsup
+def selfsup_main(argv: Sequence[str] | None = None) -> int:
+    """``reconscale selfsup DIR [--law floor|power] [--boot B] [--level L] [--figure PATH] [--format text|json]``."""
+    p = Parser(prog="reconscale selfsup", description="Supervised vs self-supervised training in one sweep (a "
+                "`target` axis): both curves per estimator and, for every clean-target N, how many examples the "
+                "self-supervised targets need for the same test MSE, with bootstrap intervals.")
+    p.add_argument("table", help="a sweep directory (with a target axis), or its table from `reconscale results`")
+    p.add_argument("--law", choices=("floor", "power"), default="floor", help="law fitted to both curves")
+    p.add_argument("--boot", type=int, default=200, help="bootstrap resamples (default 200)")
+    p.add_argument("--level", type=float, default=0.9, help="interval level (default 0.9)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--figure", default=None, help="also draw the curves and the extra-examples factor (PNG/PDF stem)")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+
+    def body() -> int:
+        a = p.parse_args(list(sys.argv[1:] if argv is None else argv))
+        import numpy as np  # noqa: PLC0415
+
+        from .results import load_table  # noqa: PLC0415
+        from .selfsup import compare_targets, section_markdown  # noqa: PLC0415
+
+        _check_boot_level("reconscale selfsup", a.boot, a.level)
+        res = compare_targets(load_table(a.table), law=a.law, level=a.level, n_boot=a.boot,
+                              rng=np.random.default_rng(a.seed))
+        if a.figure:
+            from .figures import selfsup_figure  # noqa: PLC0415
+
+            res["figures"] = [str(x) for x in selfsup_figure(res["curves"], res["extra"], a.figure)]
+        if a.format == "json":
+            sys.stdout.write(json.dumps(res, indent=1, default=float) + "\n")
+        else:
+            sys.stdout.write(section_markdown(res["curves"], res["extra"]))
+            for f in res.get("figures", []):
+                sys.stdout.write(f"figure: {f}\n")
+        return 0
+
+    return run_command("reconscale selfsup", body)
 
 
 # -------------------------------------------------------------------------------------------- plot

@@ -55,6 +55,10 @@ class DemoConfig:
         training: ``--set`` values of the network sweep only.
         examples: training crops of Σ_P. workers: network runs in parallel (one thread each).
         n_boot: bootstrap resamples of the network fits. seed: their randomness.
+        targets: training targets of both sweeps; with a self-supervised one (``noisy``) both
+            sweeps get a ``target`` axis, the networks train on one fixed noisy image per example
+            (``train_noise = "fixed"``, as the linear estimator and the theory), and the report
+            gains the self-supervised section (``reconscale demo --self-supervised``).
     """
 
     config: str = "quick-denoise"
@@ -70,10 +74,18 @@ class DemoConfig:
     workers: int = 2
     n_boot: int = 100
     seed: int = 0
+    targets: tuple[str, ...] = ("clean",)
 
     def __post_init__(self) -> None:
         if not set(self.N_network) <= set(self.N_linear):
             raise ValueError("N_network must be a subset of N_linear (the networks are compared at equal N)")
+        if self.targets[:1] != ("clean",) or not set(self.targets) <= {"clean", "noisy"}:
+            raise ValueError(f"targets={self.targets}: use ('clean',) or ('clean', 'noisy')")
+
+    @property
+    def self_supervised(self) -> bool:
+        """Whether the demo compares clean with noisy training targets."""
+        return len(self.targets) > 1
 
 
 SMOKE = DemoConfig(data=("size=8", "n_test=4", "n_val=6"), N_linear=(8, 16, 32, 128, 512), N_network=(8, 16, 32),
@@ -237,6 +249,27 @@ def demo_findings(theory: Sequence[dict], linear: Sequence[dict], network: Seque
     return out, gaps
 
 
+def _selfsup(model: Any, theory: Sequence[dict], runs: Sequence[dict], cfg: DemoConfig) -> dict:
+    """The self-supervised comparison: theory (σ_t = σ against σ_t = 0), linear and network curves
+    per target, and the extra examples needed (:mod:`bridge.selfsup`)."""
+    from theory.datamodel import DataModel  # noqa: PLC0415
+
+    from .datatheory import data_theory_curve  # noqa: PLC0415
+    from .selfsup import compare_targets, theory_extra  # noqa: PLC0415
+
+    noisy_model = DataModel(model.train, model.sigma, model.test, None, target_sigma=model.sigma)
+    # the noisy-target theory continues to 16× the largest N, so that it can say how many examples it needs
+    # to match the clean curve there (it never extrapolates)
+    grid = sorted({*cfg.N_linear, *(max(cfg.N_linear) * 2**j for j in range(1, 5))})
+    theory_noisy = data_theory_curve(noisy_model, grid, kmax=float(runs[0]["linear_kmax"]))
+    res = compare_targets(runs, n_boot=cfg.n_boot, rng=np.random.default_rng(cfg.seed))
+    curves = [{"family": "theory", "target": t, "N": r["N"], "seeds": 0, "mse": r["mse"], "mse_sem": 0.0,
+               "psnr": r["psnr"], "psnr_sem": 0.0} for t, rows in (("clean", theory), ("noisy", theory_noisy))
+              for r in rows if r["N"] <= max(cfg.N_linear)]
+    return {"curves": curves + res["curves"], "extra": theory_extra(theory, theory_noisy, target="noisy")
+            + res["extra"], "theory_noisy": theory_noisy}
+
+
 # ----------------------------------------------------------------------------------- the demo
 def run_demo(out: str | Path, cfg: DemoConfig = DemoConfig(), *, progress: bool = True) -> dict[str, Any]:
     """Run (or resume) the demo into ``out``; returns the summary (also in ``out/summary.json``)."""
@@ -262,6 +295,9 @@ def run_demo(out: str | Path, cfg: DemoConfig = DemoConfig(), *, progress: bool 
 
     quiet = [] if progress else ["--quiet"]
     seeds = f"seed={list(cfg.seeds)}"
+    # self-supervised: a target axis in both sweeps; every arm trains on one fixed noisy image per example
+    axis = [f"target={list(cfg.targets)}"] if cfg.self_supervised else []
+    fixed = ["train_noise=fixed"] if cfg.self_supervised else []
     # 1. the second moments of the training and test crops (the theory's only input)
     spec = out / "spectrum.npz"
     if not spec.exists():
@@ -271,7 +307,7 @@ def run_demo(out: str | Path, cfg: DemoConfig = DemoConfig(), *, progress: bool 
     # 2. the learned linear estimator, exact (resumable ledger)
     log(f"linear-exact: N={list(cfg.N_linear)}, seeds={list(cfg.seeds)}")
     timed("linear", lambda: _command(["sweep", cfg.config, "--out", str(out / "linear"), *_sets(cfg.data),
-                                      *_sets(["arch=linear-exact", f"N={list(cfg.N_linear)}", seeds]), *quiet],
+                                      *_sets(["arch=linear-exact", f"N={list(cfg.N_linear)}", seeds, *axis]), *quiet],
                                      "linear sweep", quiet=not progress))
     # 3. the networks
     log(f"networks: N={list(cfg.N_network)}, widths={list(cfg.widths)}, seeds={list(cfg.seeds)}")
@@ -279,8 +315,12 @@ def run_demo(out: str | Path, cfg: DemoConfig = DemoConfig(), *, progress: bool 
     timed("network", lambda: _command(["sweep", cfg.config, "--out", str(out / "network"), *_sets(cfg.data),
                                        "--executor", "process", "--workers", str(cfg.workers), "--threads-per-run", "1",
                                        *_sets([f"N={list(cfg.N_network)}", f"width={list(cfg.widths)}", seeds,
-                                               *cfg.training]), *quiet], "network sweep", quiet=not progress))
+                                               *cfg.training, *axis, *fixed]), *quiet], "network sweep",
+                                     quiet=not progress))
     tables = {name: load_table(out / name) for name in ("linear", "network")}
+    # a directory used in both modes holds networks of both training-noise protocols: keep this mode's
+    noise = "fixed" if cfg.self_supervised else "fresh"
+    tables["network"] = [r for r in tables["network"] if (r.get("train_noise") or "fresh") == noise]
     for name, rows in tables.items():
         bad = [r for r in rows if r["status"] != "done"]
         if bad:
@@ -302,9 +342,12 @@ def run_demo(out: str | Path, cfg: DemoConfig = DemoConfig(), *, progress: bool 
     model, meta = load_data_model(spec)
     theory = _stage(out / f"theory-{key}.json", lambda: timed("theory", lambda: data_theory_curve(
         model, list(cfg.N_linear), kmax=float(tables["linear"][0]["linear_kmax"]))), log)
-    linear = curve_rows(tables["linear"], curve="linear")
-    network = curve_rows(tables["network"], curve="network")
-    done_net = [r for r in tables["network"] if r["status"] == "done"]
+    from .selfsup import SUPERVISED, target_of  # noqa: PLC0415
+
+    clean = {name: [r for r in rows if target_of(r) == SUPERVISED] for name, rows in tables.items()}
+    linear = curve_rows(clean["linear"], curve="linear")
+    network = curve_rows(clean["network"], curve="network")
+    done_net = [r for r in clean["network"] if r["status"] == "done"]
     best_w = {r["N"]: r["width"] for r in network}
     pts = [r for r in done_net if r["width"] == best_w[r["N"]]]
     fits = _stage(out / f"fits-{key}.json", lambda: timed("fits", lambda: analyse(
@@ -314,6 +357,13 @@ def run_demo(out: str | Path, cfg: DemoConfig = DemoConfig(), *, progress: bool 
     # 6. figures and the report
     figs = out / "figures"
     paths = three_curve_figure(theory, linear, network, figs / "fig_three_curves", baselines=baselines)
+    selfsup = None
+    if cfg.self_supervised:  # 7. noisy targets: theory with σ_t = σ, both sweeps' target axes, extra examples
+        selfsup = _stage(out / f"selfsup-{key}.json", lambda: timed("selfsup", lambda: _selfsup(
+            model, theory, [*tables["linear"], *tables["network"]], cfg)), log)
+        from .figures import selfsup_figure  # noqa: PLC0415
+
+        paths += selfsup_figure(selfsup["curves"], selfsup["extra"], figs / "fig_selfsup")
     paths += empirical_figure(done_net, figs / "fig2_network_psnr_vs_N", metric="psnr", baselines=baselines_mean_psnr,
                               n_boot=cfg.n_boot, rng=np.random.default_rng(cfg.seed))
     curves = [{k: r[k] for k in ("curve", "N", "psnr", "psnr_sem", "mse", "mse_sem")} | {"seeds": r.get("seeds", 0)}
@@ -321,7 +371,7 @@ def run_demo(out: str | Path, cfg: DemoConfig = DemoConfig(), *, progress: bool 
     summary = {"config": asdict(cfg), "spectrum": meta, "curves": curves, "findings": findings, "gaps": gaps,
                "network_widths": {str(r["N"]): r["width"] for r in network}, "baselines": baselines,
                "theory": theory, "fits": fits, "figures": [str(p.relative_to(out)) for p in paths],
-               "timings_s": timings, "wall_s": None}
+               "timings_s": timings, "wall_s": None, "selfsup": selfsup}
     summary["wall_s"] = time.perf_counter() - t_start
     _atomic_json(out / "summary.json", summary)
     from theory.io import atomic_write  # noqa: PLC0415
@@ -380,6 +430,14 @@ def render_report(s: dict) -> str:
               "floor; `fig2_network_psnr_vs_N`: every network run in the ledger's test PSNR (a mean of per-image "
               "PSNRs), the best width per N and the law-family envelope the fits report.", ""]
     lines += [f"- `{p}`" for p in s["figures"] if p.endswith(".png")]
+    if s.get("selfsup"):
+        from .selfsup import section_markdown  # noqa: PLC0415
+
+        lines += ["", "## Training without clean targets (noisy targets, Noise2Noise)", "",
+                  "Every arm trains on one fixed noisy image per example; the noisy arm's target is a second fixed "
+                  "noisy image of it at the same σ (theory: σ_t = σ). `fig_selfsup`: the curves per target, and for "
+                  "each N with clean targets how many times more noisy-target examples reach the same test MSE.", "",
+                  section_markdown(s["selfsup"]["curves"], s["selfsup"]["extra"])]
     lines += ["", "Stage times (s): " + ", ".join(f"{k} {v:.0f}" for k, v in s["timings_s"].items())
               + f"; wall {s['wall_s']:.0f} s.", ""]
     return "\n".join(lines)
@@ -418,11 +476,16 @@ def demo_main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--out", default="reconscale_demo", help="output directory (default: reconscale_demo)")
     p.add_argument("--smoke", action="store_true", help="the same pipeline on a tiny grid (seconds; for CI)")
     p.add_argument("--boot", type=int, default=None, help="bootstrap resamples of the network fits (default 100)")
+    p.add_argument("--self-supervised", action="store_true",
+                   help="also train on noisy targets (a second noisy image per example) and report the extra "
+                        "examples they need")
     p.add_argument("--quiet", action="store_true")
 
     def body() -> int:
         a = p.parse_args(list(sys.argv[1:] if argv is None else argv))
         cfg = SMOKE if a.smoke else DemoConfig()
+        if a.self_supervised:
+            cfg = DemoConfig(**{**asdict(cfg), "targets": ("clean", "noisy")})
         if a.boot is not None:
             if a.boot < 10:
                 raise UsageError(f"reconscale demo: error: --boot {a.boot}: use at least 10 resamples")

@@ -13,20 +13,17 @@ width per N by validation MSE; ``linear``: ``arch = "linear-exact"``) and target
   (:func:`bridge.extra.extra_examples`) or "not identified" and why.
 
 Runs without a ``target`` column (ledgers older than the axis) are clean-target runs.
-:func:`section_markdown` renders both for a report; ``reconscale selfsup DIR`` prints them and draws
-:func:`bridge.figures.selfsup_figure`.
+:func:`section_markdown` renders both for a report; ``reconscale selfsup DIR``
+(:func:`bridge.cli.selfsup_main`) prints them and draws :func:`bridge.figures.selfsup_figure`.
 """
 
 from __future__ import annotations
 
-import json
-import sys
 from typing import Any, Sequence
 
 import numpy as np
 
-__all__ = ["SUPERVISED", "target_of", "family_of", "compare_targets", "theory_extra", "section_markdown",
-           "selfsup_main"]
+__all__ = ["SUPERVISED", "target_of", "family_of", "compare_targets", "theory_extra", "section_markdown"]
 
 #: The supervised target every self-supervised one is compared with.
 SUPERVISED = "clean"
@@ -140,43 +137,3 @@ def section_markdown(curves: Sequence[dict], extra: Sequence[dict]) -> str:
             + "\nExtra examples: for each N trained on clean targets, the N at which the self-supervised curve "
               "reaches the same test MSE (fitted laws, bootstrap interval; theory: its exact curve), and the "
               "factor N needed / N.\n\n" + markdown_table(ex))
-
-
-def selfsup_main(argv: Sequence[str] | None = None) -> int:
-    """``reconscale selfsup DIR [--law floor|power] [--boot B] [--level L] [--figure PATH] [--format text|json]``."""
-    from theory.command import Parser, UsageError, run_command  # noqa: PLC0415
-
-    p = Parser(prog="reconscale selfsup", description="Supervised vs self-supervised training in one sweep (a "
-                "`target` axis): both curves per estimator and, for every clean-target N, how many examples the "
-                "self-supervised targets need for the same test MSE, with bootstrap intervals.")
-    p.add_argument("table", help="a sweep directory (with a target axis), or its table from `reconscale results`")
-    p.add_argument("--law", choices=("floor", "power"), default="floor", help="law fitted to both curves")
-    p.add_argument("--boot", type=int, default=200, help="bootstrap resamples (default 200)")
-    p.add_argument("--level", type=float, default=0.9, help="interval level (default 0.9)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--figure", default=None, help="also draw the curves and the extra-examples factor (PNG/PDF stem)")
-    p.add_argument("--format", choices=("text", "json"), default="text")
-
-    def body() -> int:
-        a = p.parse_args(list(sys.argv[1:] if argv is None else argv))
-        from .results import load_table  # noqa: PLC0415
-
-        if a.boot < 10:
-            raise UsageError(f"reconscale selfsup: error: --boot {a.boot}: use at least 10 resamples")
-        if not 0 < a.level < 1:
-            raise UsageError(f"reconscale selfsup: error: --level {a.level}: use a number in (0, 1)")
-        res = compare_targets(load_table(a.table), law=a.law, level=a.level, n_boot=a.boot,
-                              rng=np.random.default_rng(a.seed))
-        if a.figure:
-            from .figures import selfsup_figure  # noqa: PLC0415
-
-            res["figures"] = [str(x) for x in selfsup_figure(res["curves"], res["extra"], a.figure)]
-        if a.format == "json":
-            sys.stdout.write(json.dumps(res, indent=1, default=float) + "\n")
-        else:
-            sys.stdout.write(section_markdown(res["curves"], res["extra"]))
-            for f in res.get("figures", []):
-                sys.stdout.write(f"figure: {f}\n")
-        return 0
-
-    return run_command("reconscale selfsup", body)

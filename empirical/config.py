@@ -18,6 +18,12 @@ change how a computation is scheduled, not what it computes). Keys that do not a
 MRI keys of a denoising run, ``depth`` of a SwinIR) are reset to their defaults before hashing, so
 ``depth = [2, 4]`` with ``arch = ["unet", "swinir"]`` trains the SwinIR once, not twice.
 
+``target`` is what runs train on (:mod:`empirical.targets`): ``clean`` (default), ``noisy`` and
+``noisy-resampled`` (denoising: a second noisy image, fixed per example or redrawn every step) or
+``split`` (MRI: SSDU-style, input from Λ, loss on Γ of the measured columns; ``split_fraction``,
+``split_center``); ``train_noise = "fixed"`` trains networks on one noise draw per example instead of
+fresh noise every step. Validation and test always score against the clean image.
+
 ``arch = "linear-exact"`` is the learned linear estimator in closed form (:mod:`empirical.linear`): it
 has no network and no optimiser, so every model and training key (:data:`LINEAR_EXACT_IGNORES`:
 width, depth, lr, epochs, …) is reset to its default for its runs whether the key is an axis or not.

@@ -44,7 +44,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from .tasks import Task, fft2c, ifft2c
+from .tasks import Task, example_generator, fft2c
 
 __all__ = ["TARGETS", "TRAIN_NOISES", "SPLIT_CENTERS", "TARGET_NOISE_SEED", "SPLIT_SEED", "FIXED_MAX_BYTES", "Target",
            "Supervision", "noisy_targets", "split_masks", "split_training_data", "split_loss"]
@@ -58,12 +58,6 @@ TARGET_NOISE_SEED = 40_000
 SPLIT_SEED = 50_000
 #: Largest in-memory set of fixed training pairs (inputs and targets) a run may build.
 FIXED_MAX_BYTES = 2 << 30
-
-
-def _example_generator(seed: int, example: int) -> torch.Generator:
-    """A CPU generator fixed per (seed, example): the convention of :meth:`Task.corrupt_fixed`."""
-    state = np.random.SeedSequence([int(seed), int(example)]).generate_state(2, dtype=np.uint32)
-    return torch.Generator(device="cpu").manual_seed((int(state[0]) << 31) ^ int(state[1]))
 
 
 @dataclass(frozen=True)
@@ -154,7 +148,7 @@ def noisy_targets(x: torch.Tensor, sigma: float, *, seed: int, ids: torch.Tensor
     """
     out = torch.empty_like(x)
     for i, nid in enumerate(ids.tolist()):
-        g = _example_generator(seed, nid)
+        g = example_generator(seed, nid)
         out[i] = x[i] + sigma * torch.randn(tuple(x.shape[1:]), generator=g, dtype=x.dtype)
     return out
 
@@ -195,22 +189,9 @@ def split_training_data(task: Task, target: Target, x: torch.Tensor, *, ids: tor
 
     lam, gamma = split_masks(task, target, tuple(int(s) for s in x.shape[-2:]), seed=seed + SPLIT_SEED,
                              mask_ids=mask_ids)
-    k = torch.cat([_measure(task, x[i : i + 1], _example_generator(seed + TRAIN_NOISE_SEED, int(n)))
+    k = torch.cat([task.measure(x[i : i + 1], example_generator(seed + TRAIN_NOISE_SEED, int(n)))
                    for i, n in enumerate(ids.tolist())]) if len(ids) else fft2c(x)
-    return _zero_filled(task, k, lam), k, lam, gamma
-
-
-def _measure(task: Task, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """Noisy full k-space F x + σ(n_r + i n_i), (B, 1, h, w) complex (the task's noise convention)."""
-    noise = torch.randn((x.shape[0], 2, *x.shape[2:]), generator=generator, device=generator.device,
-                        dtype=x.dtype).to(x.device)
-    return fft2c(x) + torch.complex(task.sigma * noise[:, :1], task.sigma * noise[:, 1:])
-
-
-def _zero_filled(task: Task, k: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
-    """The network input of k-space ``k`` (B, 1, h, w) kept on columns ``cols`` (B, w): |z| or [Re z, Im z]."""
-    z = ifft2c(torch.where(cols[:, None, None, :], k, torch.zeros((), dtype=k.dtype, device=k.device)))
-    return torch.cat([z.real, z.imag], dim=1) if task.complex_input else z.abs()
+    return task.zero_filled(k, lam), k, lam, gamma
 
 
 def split_loss(out: torch.Tensor, target: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
@@ -283,8 +264,8 @@ class Supervision:
         if kind == "split":
             if self.fixed_input is not None:
                 return self.fixed_input[idx], (self.fixed_target[idx], self.gamma[idx])
-            k = _measure(self.task, x, generator)
-            return _zero_filled(self.task, k, self.lam[idx]), (k, self.gamma[idx])
+            k = self.task.measure(x, generator)
+            return self.task.zero_filled(k, self.lam[idx]), (k, self.gamma[idx])
         inp = self.fixed_input[idx] if self.fixed_input is not None else corrupt(x)
         if kind == "clean":
             return inp, x

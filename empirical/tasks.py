@@ -54,6 +54,7 @@ __all__ = [
     "Task",
     "TorchOperator",
     "coil_sensitivities",
+    "example_generator",
     "fft2c",
     "ifft2c",
     "make_task",
@@ -138,6 +139,13 @@ def _id_tensor(ids: Any, batch: int | None, name: str) -> torch.Tensor:
     if t.numel() and int(t.min()) < 0:
         raise ValueError(f"{name} contains negative values; ids must be non-negative integers")
     return t
+
+
+def example_generator(seed: int, example: int) -> torch.Generator:
+    """A CPU generator fixed per (seed, example id): the one convention for noise that must not depend
+    on batching (:meth:`Task.corrupt_fixed`, the fixed targets and splits of :mod:`empirical.targets`)."""
+    state = np.random.SeedSequence([int(seed), int(example)]).generate_state(2, dtype=np.uint32)
+    return torch.Generator(device="cpu").manual_seed((int(state[0]) << 31) ^ int(state[1]))
 
 
 def _noise(shape: tuple[int, ...], generator: torch.Generator, like: torch.Tensor) -> torch.Tensor:
@@ -648,9 +656,23 @@ class Task:
             masks = self.column_masks((h, w), ids, batch_size=b, device=x.device)  # (B, w)
         if self.coils > 1:
             return self._corrupt_multicoil(x, generator, masks)
-        noise = _noise((b, 2, h, w), generator, x)
-        k = fft2c(x) + torch.complex(self.sigma * noise[:, :1], self.sigma * noise[:, 1:])
-        k = torch.where(masks[:, None, None, :], k, torch.zeros((), dtype=k.dtype, device=k.device))
+        return self.zero_filled(self.measure(x, generator), masks)
+
+    def measure(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """MRI, single coil: the full noisy k-space ``F(x) + σ(n_r + i n_i)``, (B, 1, h, w) complex.
+
+        The noise is drawn as :meth:`corrupt` draws it (one (B, 2, h, w) draw from ``generator``).
+        """
+        noise = _noise((x.shape[0], 2, *x.shape[2:]), generator, x)
+        return fft2c(x) + torch.complex(self.sigma * noise[:, :1], self.sigma * noise[:, 1:])
+
+    def zero_filled(self, k: torch.Tensor, columns: torch.Tensor) -> torch.Tensor:
+        """MRI, single coil: the network input of k-space ``k`` (B, 1, h, w) kept on ``columns`` (B, w).
+
+        Returns:
+            (B, in_channels, h, w): the zero-filled image's magnitude, or [Re, Im] with ``complex_input``.
+        """
+        k = torch.where(columns[:, None, None, :], k, torch.zeros((), dtype=k.dtype, device=k.device))
         z = ifft2c(k)  # (B, 1, h, w) complex
         if self.complex_input:
             return torch.cat([z.real, z.imag], dim=1)
@@ -712,8 +734,7 @@ class Task:
         ids = None if example_ids is None else _id_tensor(example_ids, x.shape[0], "example_ids")
         inputs = []
         for i, nid in enumerate(nids.tolist()):
-            state = np.random.SeedSequence([s, nid]).generate_state(2, dtype=np.uint32)
-            gen = torch.Generator(device="cpu").manual_seed((int(state[0]) << 31) ^ int(state[1]))
+            gen = example_generator(s, nid)
             inp, _ = self.corrupt(x[i : i + 1], generator=gen, example_ids=None if ids is None else ids[i : i + 1])
             inputs.append(inp)
         if not inputs:

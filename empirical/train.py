@@ -3,7 +3,8 @@
 ``train(model, task, train_x, val_x, cfg, checkpoint=PATH)`` runs Adam/AdamW/RMSprop on a loss
 between the network's output and the clean image (MSE as the paper's denoising, L1, or the paper's
 MRI loss 1 − SSIM with the target's maximum as data range), with fresh noise (and for MRI, the example's own mask) at
-every step, evaluates on a validation set with fixed, seeded noise every ``eval_every`` steps,
+every step (other targets — a second noisy image, a split of the measured k-space — and fixed training
+noise come from an :class:`empirical.targets.Supervision`), evaluates on a validation set with fixed, seeded noise every ``eval_every`` steps,
 decays the learning rate on a validation plateau (or by a cosine schedule), stops early, and
 keeps the best weights by validation PSNR (SSIM when the loss is SSIM). Every evaluation writes an atomic checkpoint (model,
 optimiser, scheduler, RNG state, history, config) that ``train`` resumes from; checkpoints load

@@ -57,6 +57,26 @@ def test_demo_smoke_runs_and_resumes(tmp_path, capsys):
             assert (out / p).stat().st_mtime_ns == mtimes[p], p
     assert json.loads((out / "summary.json").read_text())["curves"] == s["curves"]
 
+    # The self-supervised mode in the same directory: noisy targets join both sweeps; the clean networks
+    # of the other training-noise protocol are kept apart; the report gains its section.
+    assert cli_main(["demo", "--smoke", "--self-supervised", "--out", str(out), "--quiet"]) == 0
+    capsys.readouterr()
+    ss = json.loads((out / "summary.json").read_text())["selfsup"]
+    assert {(r["family"], r["target"]) for r in ss["curves"]} == {(f, t) for f in ("theory", "linear", "network")
+                                                                  for t in ("clean", "noisy")}
+    net_clean = [r for r in ss["curves"] if r["family"] == "network" and r["target"] == "clean"]
+    assert all(r["seeds"] == len(SMOKE.seeds) for r in net_clean)  # not mixed with the fresh-noise runs
+    th = {(r["target"], r["N"]): r["mse"] for r in ss["curves"] if r["family"] == "theory"}
+    assert all(th[("noisy", N)] > th[("clean", N)] for (t, N) in th if t == "clean")  # noisy targets cost
+    for r in ss["extra"]:
+        assert {"family", "target", "N", "factor", "lo", "hi", "identified", "reason"} <= set(r)
+        assert r["identified"] == (r["factor"] is not None) and (r["identified"] or r["reason"])
+        if r["identified"]:
+            assert r["lo"] <= r["factor"] <= r["hi"]
+    assert any(r["identified"] and r["factor"] > 1 for r in ss["extra"] if r["family"] == "theory")
+    assert "## Training without clean targets" in (out / "report.md").read_text()
+    assert (out / "figures" / "fig_selfsup.png").stat().st_size > 1000
+
 
 def test_demo_bad_input_is_one_line(capsys, tmp_path):
     assert cli_main(["demo", "--boot", "2", "--out", str(tmp_path / "d")]) == 2
