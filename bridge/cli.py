@@ -129,6 +129,10 @@ def _curve_points(rows: list[dict], y: str | None, select: bool) -> tuple[Any, A
         y = "test_psnr" if runs_table else ("risk" if "risk" in rows[0] else "risk_mean")
     if runs_table:
         rows = [r for r in rows if r.get("status") == "done"]
+        targets = sorted({r.get("target") or "clean" for r in rows})
+        if len(targets) > 1:  # one curve per training target: fitting them together would mix two curves
+            raise ValueError(f"the runs have training targets {targets}; fit one with --where target=clean (compare "
+                             "them with reconscale selfsup)")
         if select:
             from .results import select_per_N  # noqa: PLC0415
 

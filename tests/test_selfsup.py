@@ -82,3 +82,13 @@ def test_selfsup_cli(tmp_path, capsys):
     assert err.count("\n") == 1 and "--boot" in err
     assert cli_main(["selfsup", str(tmp_path / "nowhere")]) == 2
     assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_fit_refuses_to_pool_training_targets(tmp_path, capsys):
+    table = tmp_path / "runs.json"
+    rows = _runs(rng=np.random.default_rng(4))
+    table.write_text(json.dumps([{**r, "test_psnr": -10 * np.log10(r["test_mse"]), "val_psnr": -10 * np.log10(r["val_mse"]), "params": 1} for r in rows]))
+    assert cli_main(["fit", str(table), "--boot", "10"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--where target=clean" in err
+    assert cli_main(["fit", str(table), "--boot", "10", "--where", "target=noisy"]) == 0
