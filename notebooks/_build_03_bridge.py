@@ -540,12 +540,7 @@ md(
     """
 )
 
-code(
-    r"""
-    assert "torch" not in sys.modules, "this notebook must not import torch"
-    print(f"notebook compute time: {time.perf_counter() - T0:.1f} s (torch imported: {'torch' in sys.modules})")
-    """
-)
+CELLS.torch_free_footer()
 
 
 if __name__ == "__main__":

@@ -22,6 +22,16 @@ class Cells:
     def code(self, text: str) -> None:
         self.cells.append(("code", textwrap.dedent(text).strip("\n")))
 
+    def torch_free_footer(self) -> None:
+        """The closing code cell of a torch-free notebook: fail if torch was imported, print the compute
+        time since the notebook's ``T0`` (both notebooks that promise numpy-only end with it)."""
+        self.code(
+            """
+            assert "torch" not in sys.modules, "this notebook must not import torch"
+            print(f"notebook compute time: {time.perf_counter() - T0:.1f} s (torch imported: {'torch' in sys.modules})")
+            """
+        )
+
     def build(self) -> nbformat.NotebookNode:
         nb = new_notebook()
         nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
