@@ -250,6 +250,6 @@ def test_extra_loads_neither_torch_nor_matplotlib():
     code = ("import sys; sys.modules['torch'] = None\nimport bridge.extra\n"
             "print([m for m in ('torch', 'matplotlib') if m in sys.modules and sys.modules[m] is not None])")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                       cwd=Path(__file__).resolve().parents[1])
+                       cwd=Path(__file__).resolve().parents[2])
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "[]"

@@ -402,7 +402,7 @@ def test_split_asking_for_more_images_than_the_folder_has_is_one_line(tmp_path):
 
 def test_folder_with_enlarge_and_photos_enlarge_images_smaller_than_size(image_tree):
     # with enlarge=True a size above every file's short side (38..45 px) is not an error: files are
-    # enlarged, then cropped (without it they are refused: tests/test_bad_input.py)
+    # enlarged, then cropped (without it they are refused: tests/empirical/test_bad_input.py)
     s = make_source(f"folder:{image_tree}", size=64, channels=3, enlarge=True)
     good = [k for k, f in enumerate(s.files) if "broken" not in f]
     b = s.batch(np.array(good[:3]))

@@ -13,7 +13,7 @@ from bridge.figures import RELEASED_WINDOWS, released_windows, rule_windows, win
 from bridge.results import load_table
 from theory.setups import N_GRIDS, SETUPS
 
-PAPER = Path(__file__).resolve().parents[1].parent / "shared" / "paper.md"
+PAPER = Path(__file__).resolve().parents[2].parent / "shared" / "paper.md"
 
 
 def _paper_windows() -> dict[tuple[int, int, float], dict[str, tuple[float, float]]]:

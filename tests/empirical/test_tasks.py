@@ -14,6 +14,7 @@ import torch.nn.functional as F
 import empirical.tasks as tasks_module
 from empirical.tasks import TASK_NAMES, Task, TorchOperator, coil_sensitivities, fft2c, ifft2c, make_task
 from theory import MRI, Denoise, SuperResolution
+from tests.helpers import raises_one_line
 
 SHAPES = [(7, 9), (8, 8), (9, 7), (8, 16)]
 
@@ -39,12 +40,6 @@ def _gen(seed: int) -> torch.Generator:
 
 def _images(b: int, c: int, h: int, w: int, seed: int = 0, dtype=torch.float64) -> torch.Tensor:
     return torch.rand((b, c, h, w), generator=_gen(seed), dtype=dtype)
-
-
-def _one_line_error(fn, match: str) -> None:
-    with pytest.raises(ValueError, match=match) as e:
-        fn()
-    assert "\n" not in str(e.value)
 
 
 # --------------------------------------------------------------------------- TorchOperator vs theory
@@ -132,15 +127,15 @@ def test_fft2c_is_unitary_and_centred(rng):
 
 def test_torch_operator_bad_inputs():
     op = TorchOperator.from_spec(MRI((8, 8)))
-    _one_line_error(lambda: TorchOperator.from_spec("mri"), "theory operator")
-    _one_line_error(lambda: TorchOperator.from_spec(Denoise((4, 4)), dtype=torch.float16), "dtype")
-    _one_line_error(lambda: op.forward(torch.zeros(3, 63, dtype=torch.float64)), "x has shape")
-    _one_line_error(lambda: op.forward(torch.zeros(3, 64, dtype=torch.float32)), "dtype")
-    _one_line_error(lambda: op.adjoint(torch.zeros(3, 5, dtype=torch.float64)), "y has shape")
-    _one_line_error(lambda: op.forward(torch.zeros(64, dtype=torch.complex128)), "complex")
-    _one_line_error(lambda: op.forward(np.zeros(64)), "torch.Tensor")
-    _one_line_error(lambda: op.upsample(torch.zeros(op.m, dtype=torch.float64)), "super-resolution")
-    _one_line_error(
+    raises_one_line(lambda: TorchOperator.from_spec("mri"), "theory operator")
+    raises_one_line(lambda: TorchOperator.from_spec(Denoise((4, 4)), dtype=torch.float16), "dtype")
+    raises_one_line(lambda: op.forward(torch.zeros(3, 63, dtype=torch.float64)), "x has shape")
+    raises_one_line(lambda: op.forward(torch.zeros(3, 64, dtype=torch.float32)), "dtype")
+    raises_one_line(lambda: op.adjoint(torch.zeros(3, 5, dtype=torch.float64)), "y has shape")
+    raises_one_line(lambda: op.forward(torch.zeros(64, dtype=torch.complex128)), "complex")
+    raises_one_line(lambda: op.forward(np.zeros(64)), "torch.Tensor")
+    raises_one_line(lambda: op.upsample(torch.zeros(op.m, dtype=torch.float64)), "super-resolution")
+    raises_one_line(
         lambda: TorchOperator.from_spec(Denoise((4, 4))).zero_filled(torch.zeros(16, dtype=torch.float64)), "MRI"
     )
 
@@ -198,8 +193,8 @@ def test_operator_spec():
     t = make_task("mri", accel=8, mask="random")
     assert t.operator_spec((8, 16)) == MRI((8, 16), accel=8, mask="random", seed=0)
     assert t.operator_spec((8, 16), example_id=42).seed == 42
-    _one_line_error(lambda: make_task("sr", sr_kernel="bicubic").operator_spec((8, 8)), "no theory operator")
-    _one_line_error(lambda: t.operator_spec((8, 16), example_id=-1), "non-negative")
+    raises_one_line(lambda: make_task("sr", sr_kernel="bicubic").operator_spec((8, 8)), "no theory operator")
+    raises_one_line(lambda: t.operator_spec((8, 16), example_id=-1), "non-negative")
 
 
 # --------------------------------------------------------------------------- Task.corrupt
@@ -476,7 +471,7 @@ def test_cpu_generator_gives_the_same_noise_on_cuda(kw):
     ],
 )
 def test_bad_inputs_one_line_value_error(build, match):
-    _one_line_error(build, match)
+    raises_one_line(build, match)
 
 
 # --------------------------------------------------------------------------- simulated multi-coil MRI
@@ -653,4 +648,4 @@ def test_multicoil_corrupt_fixed_is_independent_of_batching():
     ],
 )
 def test_multicoil_bad_inputs_one_line_value_error(build, match):
-    _one_line_error(build, match)
+    raises_one_line(build, match)

@@ -33,7 +33,7 @@ from theory.datamodel import (
     second_moment_spectrum,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def literal_risk_Q(W: np.ndarray, A: np.ndarray | None, SQ: np.ndarray, sigma: float) -> float:

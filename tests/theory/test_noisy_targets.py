@@ -159,7 +159,7 @@ def test_noisy_validation_targets_pick_a_sensible_k():
 
 # ------------------------------------------------------------------ (d) data-free forms vs Monte Carlo
 def assert_excess_close(approx, mc, sem, floor, rtol):
-    """|approx − MC| ≤ rtol·(MC − R*) + 3·SEM (as tests/test_asymptotics.py)."""
+    """|approx − MC| ≤ rtol·(MC − R*) + 3·SEM (as tests/theory/test_asymptotics.py)."""
     approx, mc, sem = np.asarray(approx), np.asarray(mc), np.asarray(sem)
     excess = mc - floor
     assert np.all(excess > 0)
@@ -172,7 +172,7 @@ def test_asymptotic_matches_monte_carlo_on_the_excess_with_noisy_targets(N):
     """n = 400, d = 40, σ = σ_t = 0.1: the equivalent (tr Σ_e + n σ_t²) vs plain Monte Carlo on drawn targets.
 
     k from 1 to 4 k_opt. Measured: |error| ≤ 0.64% of the excess at N = 100 (SEM ≤ 1.4%), ≤ 0.78% at N = 800
-    (SEM ≤ 0.8%); the tolerance is tests/test_asymptotics.py's (5% of the excess + 3 SEM).
+    (SEM ≤ 0.8%); the tolerance is tests/theory/test_asymptotics.py's (5% of the excess + 3 SEM).
     """
     prob = Problem(SubspaceSignal(400, 40), 0.1, target_sigma=0.1)
     pop = prob.population(rng=None)

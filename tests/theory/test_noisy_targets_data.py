@@ -166,7 +166,7 @@ def test_plain_and_rao_blackwell_monte_carlo_agree_with_noisy_targets():
 @pytest.mark.parametrize("m", [None, 32])
 def test_equivalent_matches_monte_carlo_with_noisy_targets(m):
     """P ≠ Q, σ_t = 0.2 (n σ_t² = 1.92 ≫ tr Σ_e,P): the deterministic equivalent vs Rao–Blackwellised Monte Carlo
-    on the excess R_Q − R*_Q (5% + 3 SEM, as tests/test_datamodel.py); the supervised equivalent is far off.
+    on the excess R_Q − R*_Q (5% + 3 SEM, as tests/theory/test_datamodel.py); the supervised equivalent is far off.
 
     Measured (n = 48, 100 draws, k = 1, 30, 10³, 10⁵), error / excess (SEM / excess): denoising N = 16: −2.1% (1.4%),
     −3.8% (1.7%) at k = 10³, 10⁵, |error| ≤ 0.1% below; N = 160: ≤ 1.6% (0.6%). Operator m = 32: N = 16: +0.7% (1.2%),

@@ -18,7 +18,7 @@ from bridge.cli import COMMANDS
 from bridge.cli import main as cli_main
 from theory import setups as setups_mod
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 REQUIRED = {"n", "d", "sigma", "N", "estimator", "k", "risk_mean", "risk_sem", "runs", "method", "floor"}
 

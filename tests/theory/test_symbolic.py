@@ -13,7 +13,7 @@ import sympy
 
 from theory import symbolic as sym
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SEEDS = [0, 1, 2]
 
 

@@ -23,6 +23,7 @@ from empirical import sweep as sweep_mod  # noqa: E402
 from empirical.config import DEFAULTS, RunConfig, expand  # noqa: E402
 from empirical.ledger import DriverLock, Ledger, Row, SweepBusy  # noqa: E402
 from empirical.run import run_one  # noqa: E402
+from tests.helpers import cli_one_line
 
 #: A tiny quick-denoise: 2 runs of 4 steps on 16×16 crops (seconds).
 TINY = ["--set", "N=[4,8]", "--set", "width=4", "--set", "depth=1", "--set", "size=16", "--set", "min_steps=4",
@@ -38,12 +39,7 @@ def sweep(out, *extra):
 
 
 def one_line_error(capsys, code, *expected):
-    err = capsys.readouterr().err
-    assert code == 2, err
-    assert err.count("\n") == 1 and "Traceback" not in err, err
-    for e in expected:
-        assert e in err, err
-    return err
+    return cli_one_line(code, capsys.readouterr().err, *expected)
 
 
 # --------------------------------------------------------------------------- validate, then write

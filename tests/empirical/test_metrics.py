@@ -24,6 +24,7 @@ from empirical.metrics import (
     ssim,
 )
 from empirical.tasks import make_task
+from tests.helpers import raises_one_line
 
 
 def _t(a: np.ndarray) -> torch.Tensor:
@@ -42,12 +43,6 @@ def _camera_crops(rng: np.random.Generator, n: int = 3, size=(48, 64)) -> list[n
         j = rng.integers(0, img.shape[1] - size[1])
         out.append(img[i : i + size[0], j : j + size[1]])
     return out
-
-
-def _one_line_error(fn, match: str) -> None:
-    with pytest.raises(ValueError, match=match) as e:
-        fn()
-    assert "\n" not in str(e.value)
 
 
 # --------------------------------------------------------------------------- PSNR
@@ -220,8 +215,8 @@ def test_conventions_per_task():
         assert json.loads(json.dumps(c)) == c
     sr["ssim"]["win_size"] = 99  # a copy: the module constant is untouched
     assert METRIC_CONVENTIONS["sr"]["ssim"]["win_size"] == 7
-    _one_line_error(lambda: conventions("deblur"), "unknown")
-    _one_line_error(lambda: conventions(3), "Task")
+    raises_one_line(lambda: conventions("deblur"), "unknown")
+    raises_one_line(lambda: conventions(3), "Task")
 
 
 def test_evaluate_applies_conventions(rng):
@@ -281,4 +276,4 @@ def test_metrics_do_not_clamp():
     ],
 )
 def test_bad_inputs_one_line_value_error(build, match):
-    _one_line_error(build, match)
+    raises_one_line(build, match)

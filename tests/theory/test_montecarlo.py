@@ -152,7 +152,7 @@ def test_cupy_code_path_on_a_strict_stand_in(monkeypatch, rao_blackwell):
     conversion, no numpy/device mixing): bit-identical to numpy, host syncs independent of k."""
     import importlib
 
-    import strict_xp
+    from tests.theory import strict_xp
 
     mc = importlib.import_module("theory.montecarlo")  # the module (theory.montecarlo the name is the function)
     monkeypatch.setattr(mc, "get_xp", lambda backend: strict_xp.xp if backend == "cupy" else np)
