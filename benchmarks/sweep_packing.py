@@ -191,6 +191,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-pinned", action="store_true",
                     help="skip the sequential column at the packed columns' thread count")
     ap.add_argument("--timeout", type=float, default=1800.0, help="kill a column's command after this many s")
+    ap.add_argument("--no-ray", action="store_true",
+                    help="skip the Ray column (its start-up dominates a smoke test; the ledgers of every executor "
+                         "are compared in tests/empirical/test_executors.py)")
     a = ap.parse_args(argv)
     if a.packs is not None and a.packs < 1:
         ap.error("--packs must be ≥ 1")
@@ -231,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
         columns.append(("sequential-pinned", ["--executor", "local", "--threads-per-run", str(T)], T))
     columns += [("ray", ray_args, T),
                 ("process", ["--executor", "process", "--workers", str(K), "--threads-per-run", str(T)], T)]
-    skip = ray_skip_reason()
+    skip = "--no-ray" if a.no_ray else ray_skip_reason()
     results: list[dict] = []
     for name, ex_args, threads in columns:
         if name == "ray" and skip:

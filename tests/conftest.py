@@ -1,8 +1,21 @@
-"""Shared fixtures: explicit seeds (tests must pass for any of them, not a lucky one)."""
+"""Shared fixtures: explicit seeds (tests must pass for any of them, not a lucky one).
 
-import numpy as np
-import pytest
-from hypothesis import settings
+Under pytest-xdist (the README's test command runs ``-n auto``) every worker computes with one
+thread: on the 2-core CI machine two workers with two BLAS/torch threads each fight over the cores,
+and small convolutions then run ~10× slower. Set before numpy or torch is first imported; the
+variables reach the subprocesses that tests start, too. Tests that pin threads themselves
+(``threads_per_run``) still do.
+"""
+
+import os
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[_var] = "1"
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from hypothesis import settings  # noqa: E402
 
 # Property tests draw the same examples on every run: a CI run that fails by chance blocks every
 # landing. (Run `pytest --hypothesis-profile=explore` to search new examples locally.)

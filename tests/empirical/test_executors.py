@@ -54,13 +54,38 @@ def _ray():
     return ray
 
 
+@pytest.fixture(scope="module")
+def _ray_teardown():
+    """Stops the module's shared Ray instance (if one was started) after the module's last test."""
+    yield
+    if "ray" in sys.modules and sys.modules["ray"].is_initialized():
+        sys.modules["ray"].shutdown()
+
+
+@pytest.fixture
+def ray_running(_ray_teardown):
+    """A local Ray instance started by the caller, as a user with a running cluster has one, shared by this
+    module's tests (a start costs several seconds); the executor must use it and leave it running."""
+    from pathlib import Path
+
+    ray = _ray()
+    if not ray.is_initialized():
+        root = str(Path(ex_mod.__file__).resolve().parents[1])  # workers import this checkout
+        ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR",
+                 runtime_env={"env_vars": {"PYTHONPATH": root}})
+    return ray
+
+
 def _submitit():
     return pytest.importorskip("submitit", reason="submitit is not installed (pip install 'reconscale[distributed]')")
 
 
 # --------------------------------------------------------------------------- identical ledgers
 def test_ray_sweep_equals_local(tmp_path, reference):
+    """With no instance running, the executor starts one for the sweep and stops it again."""
     ray = _ray()
+    if ray.is_initialized():  # the shared instance of an earlier test in this worker
+        ray.shutdown()
     path = sweep_mod.run_sweep(tiny_cfg(), tmp_path, executor=ExecutorConfig(kind="ray", workers=2), progress=False)
     assert_same_ledger(path.ledger, reference)
     assert not ray.is_initialized()  # the instance the executor started is stopped again
@@ -82,11 +107,11 @@ def test_process_sweep_equals_local_exactly(tmp_path, reference):
 
 
 @pytest.mark.parametrize("kind", ["process", "ray", "slurm"])
-def test_self_supervised_targets_run_on_every_executor(tmp_path, kind):
+def test_self_supervised_targets_run_on_every_executor(tmp_path, kind, request):
     """A target axis (noisy targets, fixed training noise, and the closed-form linear estimator) gives the
     local executor's ledger on the process pool, Ray and submitit alike."""
     if kind == "ray":
-        _ray()
+        request.getfixturevalue("ray_running")
     if kind == "slurm":
         _submitit()
     cfg = tiny_cfg(N=[4, 12], target=["clean", "noisy"], train_noise="fixed", arch=["unet", "linear-exact"], size=8)
@@ -134,9 +159,9 @@ def _driver_died_after_first_run(out, cfg):
 
 
 @pytest.mark.parametrize("kind", ["local", "process", "ray", "slurm"])
-def test_killed_driver_resumes_without_retraining(tmp_path, reference, monkeypatch, kind):
+def test_killed_driver_resumes_without_retraining(tmp_path, reference, monkeypatch, kind, request):
     if kind == "ray":
-        _ray()
+        request.getfixturevalue("ray_running")
     if kind == "slurm":
         _submitit()
     cfg = tiny_cfg()
@@ -173,8 +198,8 @@ def test_only_a_matching_finished_result_is_adopted(tmp_path, reference, monkeyp
 
 # --------------------------------------------------------------------------- failures become rows
 @pytest.mark.parametrize("kind", ["local", "process", "ray", "slurm"])
-def test_a_run_that_raises_becomes_a_failed_row(tmp_path, reference, kind):
-    ray = _ray() if kind == "ray" else None
+def test_a_run_that_raises_becomes_a_failed_row(tmp_path, reference, kind, request):
+    ray = request.getfixturevalue("ray_running") if kind == "ray" else None
     if kind == "slurm":
         _submitit()
     cfg = tiny_cfg()
@@ -182,18 +207,12 @@ def test_a_run_that_raises_becomes_a_failed_row(tmp_path, reference, kind):
     bad = tmp_path / "runs" / runs[1].id
     bad.mkdir(parents=True)
     (bad / "ckpt.pt").write_bytes(b"not a checkpoint")  # train() raises CheckpointError inside the worker
-    if kind == "ray":  # an instance the caller started: the executor uses it and leaves it running
-        ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR")
-    try:
-        ecfg = {"ray": ExecutorConfig(kind="ray", workers=2), "slurm": ExecutorConfig(kind="slurm", cluster="local"),
-                "local": ExecutorConfig(threads_per_run=THREADS),
-                "process": ExecutorConfig(kind="process", workers=2, threads_per_run=THREADS)}[kind]
-        summary = sweep_mod.run_sweep(cfg, tmp_path, executor=ecfg, progress=False)
-        if kind == "ray":
-            assert ray.is_initialized()
-    finally:
-        if kind == "ray":
-            ray.shutdown()
+    ecfg = {"ray": ExecutorConfig(kind="ray", workers=2), "slurm": ExecutorConfig(kind="slurm", cluster="local"),
+            "local": ExecutorConfig(threads_per_run=THREADS),
+            "process": ExecutorConfig(kind="process", workers=2, threads_per_run=THREADS)}[kind]
+    summary = sweep_mod.run_sweep(cfg, tmp_path, executor=ecfg, progress=False)
+    if kind == "ray":  # an instance the caller started: the executor used it and left it running
+        assert ray.is_initialized()
     rows = ledger_rows(summary.ledger)
     by_id = {r["run_id"]: r for r in rows}
     failed = by_id[runs[1].id]

@@ -50,12 +50,14 @@ def assert_excess_close(approx, mc, sem, floor, rtol):
     assert np.all(ok), f"relative error on the excess {rel}, SEM/excess {rel_sem}"
 
 
-@pytest.mark.parametrize("sigma", [0.1, 0.3])
-@pytest.mark.parametrize("ratio", [0.1, 0.25, 0.5, 2, 8, 64])
+# Each ratio N/n of the issue's grid once, the two noise levels alternating (the full 6 × 2 grid was
+# measured once: |error| ≤ 3.6% of the excess everywhere); N/n = 64 at the cheaper σ = 0.3.
+@pytest.mark.parametrize(("ratio", "sigma"), [(0.1, 0.1), (0.25, 0.3), (0.5, 0.1), (2, 0.3), (8, 0.1), (64, 0.3)])
 def test_rmt_within_5_percent_in_proportional_regime(ratio, sigma):
     """The issue's bar, on the excess R − R*: n ≥ 400, d ≥ 40, N/n ∈ [0.1, 0.5] ∪ [2, 64], k from 1 to k_opt.
 
-    Measured: |error| ≤ 3.6% of the excess everywhere (most < 2%), SEM ≤ 1.7% of it.
+    Measured over the full grid (σ ∈ {0.1, 0.3} at every ratio): |error| ≤ 3.6% of the excess everywhere
+    (most < 2%), SEM ≤ 1.7% of it.
     """
     n, d = 400, 40
     N = int(ratio * n)
