@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -199,14 +198,12 @@ def test_the_90_percent_interval_covers_the_true_factor():
     ~0.84, as the bootstrap's narrowness for 4 seeds predicts. The bound 0.8: the rows of one dataset are
     correlated, so the rate's standard error is ~0.02–0.045, and a percentile interval of a nonlinear
     fit may undercover a little; 0.8 is ≥ 2 standard errors below 0.9, and a 50% interval fails it."""
-    t0 = time.perf_counter()
     got, n_rows = coverage_run(40, 50)
     assert len(got) >= 0.85 * n_rows  # what cannot be identified here is the largest N (curve at its floor)
     r = rate(got)
     assert r >= 0.8, r
     # the check has teeth: the same intervals shrunk to 40% of their log width (≈ a 50% interval) fail it
     assert rate(got, shrink=0.4) < 0.8
-    assert time.perf_counter() - t0 < 120
 
 
 # ----------------------------------------------------------------------------------- drawing, imports

@@ -204,18 +204,6 @@ def test_ledger_uses_parameters_not_string_sql(tmp_path):
     assert sqlite3.connect(tmp_path / "l.sqlite").execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 1
 
 
-def test_process_executor_matches_local(tmp_path):
-    cfg = tiny_cfg(N=[4, 8])
-    a = sweep_mod.run_sweep(cfg, tmp_path / "local", progress=False)
-    b = sweep_mod.run_sweep(cfg, tmp_path / "proc", executor="process", workers=2, progress=False)
-    with Ledger(a.ledger) as la, Ledger(b.ledger) as lb:
-        ra, rb = la.rows(), lb.rows()
-    assert [r["status"] for r in rb] == ["done", "done"]
-    for x, y in zip(ra, rb):
-        assert x["run_id"] == y["run_id"]
-        assert x["metrics"]["test"] == pytest.approx(y["metrics"]["test"], rel=1e-6)
-
-
 def test_multicoil_mri_run_and_baselines(tmp_path):
     from empirical.baselines import evaluate_baselines
 
