@@ -138,7 +138,7 @@ def test_a_flat_curve_is_not_identified(rng):
 def test_a_constant_curve_is_not_identified_by_the_power_model(rng):
     N = np.array([4, 8, 16, 32])
     cal = calibrate(_noisy(N, np.full(4, 0.3), seeds=5, noise=0.03, rng=rng), n=N_SMALL, model="power", sigma=0.5,
-                    kmax=KMAX, n_boot=50, rng=rng)
+                    kmax=KMAX, n_boot=20, rng=rng)
     assert not cal.identified and not cal.as_dict()["identified"]
 
 
@@ -236,7 +236,7 @@ def test_compare_command_never_prints_or_draws_an_unidentified_calibration(tmp_p
         return []
 
     monkeypatch.setattr(figures, "overlay_figure", spy)
-    args = ["compare", str(tmp_path / "theory.json"), str(tmp_path / "sweep"), "--calibrate", "--boot", "30",
+    args = ["compare", str(tmp_path / "theory.json"), str(tmp_path / "sweep"), "--calibrate", "--boot", "20",
             "--out", str(tmp_path / "cmp")]
     assert cli_main(args + (["--model", "power"] if flat else [])) == 0
     text = capsys.readouterr().out
