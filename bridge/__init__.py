@@ -2,7 +2,7 @@
 
 Fitted laws (:mod:`bridge.laws`), their uncertainty (:mod:`bridge.uncertainty`), the joint law in
 data and model size (:mod:`bridge.joint`), torch-free reading of sweep results
-(:mod:`bridge.results`), theory-vs-experiment alignment and calibration (:mod:`bridge.compare`), and
+(:mod:`bridge.results`), theory-vs-experiment alignment (:mod:`bridge.compare`) and calibration (:mod:`bridge.calibrate`), and
 the linear theory of a sweep's own images (:mod:`bridge.datatheory`), and supervised vs
 self-supervised training with the extra examples it costs (:mod:`bridge.extra`, :mod:`bridge.selfsup`).
 Figures live in :mod:`bridge.plot` (pure drawing functions) and :mod:`bridge.figures` (from
@@ -10,8 +10,8 @@ tables); neither is imported here, so ``import bridge`` never loads matplotlib. 
 imports torch or ``empirical``: it reads what a sweep wrote.
 """
 
-from .compare import (CALIBRATION_MODELS, Calibration, Curve, align, calibrate, compare_fits, empirical_curve,
-                      power_relative_curve, theory_curve)
+from .calibrate import CALIBRATION_MODELS, Calibration, calibrate, power_relative_curve
+from .compare import Curve, align, compare_fits, empirical_curve, theory_curve
 from .datatheory import data_theory_curve, load_data_model
 from .extra import extra_examples, theory_extra_examples
 from .joint import JointLaw, gain_table, params_for_width, smallest_width

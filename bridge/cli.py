@@ -378,7 +378,8 @@ def compare_main(argv: Sequence[str] | None = None) -> int:
         a = p.parse_args(list(sys.argv[1:] if argv is None else argv))
         import numpy as np  # noqa: PLC0415
 
-        from .compare import align, calibrate, compare_fits, empirical_curve, theory_curve  # noqa: PLC0415
+        from .calibrate import calibrate  # noqa: PLC0415
+        from .compare import align, compare_fits, empirical_curve, theory_curve  # noqa: PLC0415
         from .identify import finding_text, identify  # noqa: PLC0415
         from .report import table_text  # noqa: PLC0415
         from .results import load_table  # noqa: PLC0415

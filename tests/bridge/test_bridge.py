@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from bridge.cli import main as cli_main
-from bridge.compare import Curve, align, calibrate, compare_fits, empirical_curve, theory_curve
+from bridge.calibrate import calibrate
+from bridge.compare import Curve, align, compare_fits, empirical_curve, theory_curve
 from bridge.results import aggregate, load_table, read_ledger, select_per_N
 
 # -------------------------------------------------------------------------------- fixtures

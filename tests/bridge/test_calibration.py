@@ -7,22 +7,22 @@ import re
 import numpy as np
 import pytest
 
-from bridge.compare import (
-    Curve,
-    _power_spectrum,
-    _relative,
-    _subspace_spectrum,
+from bridge.calibrate import (
     calibrate,
     power_relative_curve,
+    power_spectrum,
+    relative_curve,
+    subspace_spectrum,
     theory_relative_curve,
 )
+from bridge.compare import Curve
 
 N_SMALL = 64  # a small ambient dimension keeps every theory curve well under a second
 KMAX = 500
 
 
 def _subspace_curve(N, d, sigma, n=N_SMALL):
-    return _relative(*_subspace_spectrum(n, d, sigma), n, sigma, N, KMAX)
+    return relative_curve(*subspace_spectrum(n, d, sigma), n, sigma, N, KMAX)
 
 
 def _noisy(N, y, *, seeds, noise, rng):
@@ -61,7 +61,7 @@ def test_power_engine_matches_theory_spectral_signal():
     np.testing.assert_allclose(power_relative_curve(N, n=n, exponent=exponent, scale=scale, sigma=sigma, kmax=KMAX),
                                ref, rtol=2e-3)
     # and the binning itself: grouped against every eigenvalue on its own
-    unbinned = _relative(*_power_spectrum(n, exponent, scale, sigma, bin_width=0), n, sigma, N, KMAX)
+    unbinned = relative_curve(*power_spectrum(n, exponent, scale, sigma, bin_width=0), n, sigma, N, KMAX)
     np.testing.assert_allclose(power_relative_curve(N, n=n, exponent=exponent, scale=scale, sigma=sigma, kmax=KMAX),
                                unbinned, rtol=2e-3)
 
