@@ -45,15 +45,23 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
 
 
 def _where(items: Sequence[str]) -> dict[str, Any]:
-    from .results import _cell  # noqa: PLC0415
+    from .results import parse_cell  # noqa: PLC0415
 
     out = {}
     for it in items:
         if "=" not in it:
             raise UsageError(f"--where {it!r}: expected KEY=VALUE, e.g. --where estimator=gd-oracle")
         k, v = it.split("=", 1)
-        out[k.strip()] = _cell(v.strip())
+        out[k.strip()] = parse_cell(v.strip())
     return out
+
+
+def _load_where(path: str, where: Sequence[str]) -> list[dict]:
+    """The table at ``path``, filtered by ``--where`` (one line naming a value that matches nothing)."""
+    from .results import load_table, where_rows  # noqa: PLC0415
+
+    table = load_table(path)
+    return where_rows(table, _where(where), what="runs" if table and "status" in table[0] else "rows")
 
 
 def _window(text: str | None) -> tuple[float, float] | None:
@@ -92,14 +100,14 @@ def results_main(argv: Sequence[str] | None = None) -> int:
         a = p.parse_args(list(sys.argv[1:] if argv is None else argv))
         from theory.io import atomic_write, write_table  # noqa: PLC0415
 
-        from .results import read_ledger, results_table, select_per_N  # noqa: PLC0415
+        from .results import read_ledger, results_table, runs_curve  # noqa: PLC0415
 
         if a.metric not in ("psnr", "ssim", "mse", "nmse"):
             raise UsageError(f"reconscale results: error: --metric {a.metric!r}: use psnr, ssim, mse or nmse")
         if a.format == "parquet" and a.out is None:
             raise UsageError("reconscale results: error: --format parquet needs --out FILE")
         table = results_table(read_ledger(a.dir))
-        rows = select_per_N(table, metric=a.metric) if a.select else table
+        rows = runs_curve(table, metric=a.metric) if a.select else table
         if a.format == "parquet":
             try:
                 import pandas as pd  # noqa: PLC0415
@@ -122,6 +130,8 @@ def _curve_points(rows: list[dict], y: str | None, select: bool) -> tuple[Any, A
     """(N, y, groups, metric) from a theory table or a runs table (best width per N when ``select``)."""
     import numpy as np  # noqa: PLC0415
 
+    from .results import require_distinct_N, runs_curve  # noqa: PLC0415
+
     if not rows:
         raise ValueError("no rows left after --where; relax the filters")
     runs_table = "status" in rows[0]
@@ -134,14 +144,13 @@ def _curve_points(rows: list[dict], y: str | None, select: bool) -> tuple[Any, A
             raise ValueError(f"the runs have training targets {targets}; fit one with --where target=clean (compare "
                              "them with reconscale selfsup)")
         if select:
-            from .results import select_per_N  # noqa: PLC0415
-
             metric = y.split("_", 1)[1] if y.startswith(("test_", "val_")) else "psnr"
-            best = {(r["N"], r["width"]) for r in select_per_N(rows, metric=metric)}
+            best = {(r["N"], r["width"]) for r in runs_curve(rows, metric=metric)}
             rows = [r for r in rows if (r["N"], r["width"]) in best]
     keep = [r for r in rows if r.get(y) is not None]
     if not keep:
         raise ValueError(f"column {y!r} has no values; columns: {', '.join(sorted(rows[0])) if rows else 'none'}")
+    require_distinct_N([r["N"] for r in keep], what="a fit")
     N = np.array([float(r["N"]) for r in keep])
     vals = np.array([float(r[y]) for r in keep])
     gkey = "seed" if runs_table else "run"
@@ -179,10 +188,8 @@ def fit_main(argv: Sequence[str] | None = None) -> int:
         import numpy as np  # noqa: PLC0415
 
         from .report import analyse, fit_text  # noqa: PLC0415
-        from .results import filter_rows, load_table  # noqa: PLC0415
-
         _check_boot_level("reconscale fit", a.boot, a.level)
-        rows = filter_rows(load_table(a.table), **_where(a.where))
+        rows = _load_where(a.table, a.where)
         N, y, g, col = _curve_points(rows, a.y, select=not a.all_widths)
         res = analyse(N, y, metric=col, groups=g, n_boot=a.boot, level=a.level, window=_window(a.window),
                       rng=np.random.default_rng(a.seed))
@@ -216,7 +223,7 @@ def selfsup_main(argv: Sequence[str] | None = None) -> int:
         import numpy as np  # noqa: PLC0415
 
         from .results import load_table  # noqa: PLC0415
-        from .selfsup import compare_targets, section_markdown  # noqa: PLC0415
+        from .extra import compare_targets, section_markdown  # noqa: PLC0415
 
         _check_boot_level("reconscale selfsup", a.boot, a.level)
         res = compare_targets(load_table(a.table), law=a.law, level=a.level, n_boot=a.boot,
@@ -327,9 +334,7 @@ def plot_main(argv: Sequence[str] | None = None) -> int:
         a = p.parse_args(list(sys.argv[1:] if argv is None else argv))
         import numpy as np  # noqa: PLC0415
 
-        from .results import filter_rows, load_table  # noqa: PLC0415
-
-        rows = filter_rows(load_table(a.table), **_where(a.where))
+        rows = _load_where(a.table, a.where)
         if a.figure in ("theory", "risk-vs-k"):
             if not rows or "estimator" not in rows[0] or "setup" not in rows[0]:
                 raise ValueError("figure theory needs a `reconscale theory setups` table")

@@ -39,7 +39,7 @@ import numpy as np
 
 from theory._xp import one_blas_thread
 
-from .results import select_per_N
+from .results import require_distinct_N, runs_curve
 
 __all__ = ["Curve", "SCALES", "theory_curve", "empirical_curve", "align", "compare_fits", "calibrate",
            "Calibration", "CALIBRATION_MODELS", "theory_relative_curve", "power_relative_curve"]
@@ -145,7 +145,8 @@ def empirical_curve(table: Sequence[dict], *, metric: str = "psnr", scale: str =
     runs = [r for r in table if r.get("status") == "done" and all(r.get(k) == v for k, v in where.items())]
     if not runs:
         raise ValueError("no finished runs match; run the sweep first or relax the filters")
-    best = select_per_N(runs, metric=metric)
+    best = runs_curve(runs, metric=metric)
+    require_distinct_N([r["N"] for r in best], what="an empirical curve")
     if len({r["N"] for r in best}) != len(best):
         raise ValueError("the sweep varies more than N and width; filter it (e.g. arch=…, sigma=…) first")
     N, y, g = [], [], []

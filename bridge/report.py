@@ -136,7 +136,7 @@ def analyse(N: Sequence[float], y: Sequence[float], *, metric: str, groups: Sequ
         envelope over the laws not rejected by their backtest with ``reported: true``), "backtest":
         rows (fit without the largest N, predict it), "margin": dict, "best": law name, "metric": …}``.
     """
-    from .identify import identify  # noqa: PLC0415
+    from .identify import identify, underdetermined  # noqa: PLC0415
     from .laws import BrokenPowerLaw, FloorPowerLaw, PowerLaw, SaturatingLaw  # noqa: PLC0415
     from .uncertainty import (  # noqa: PLC0415
         bootstrap,
@@ -175,7 +175,9 @@ def analyse(N: Sequence[float], y: Sequence[float], *, metric: str, groups: Sequ
     if quality:
         candidates.append(("SaturatingLaw", SaturatingLaw(), y, metric))
     for name, proto, yy, scale in candidates:
-        if n_distinct < proto.n_params:
+        why = underdetermined(name, proto.n_params, n_distinct)
+        if why:  # as many parameters as N: an exact fit of the means, reported as not identified
+            out["laws"].append({"law": name, "scale": scale, "fit": "not fitted", "identified": False, "reason": why})
             continue
         try:
             boots[name] = bootstrap(proto, N, yy, **kw)
@@ -371,6 +373,9 @@ def fit_text(res: dict[str, Any]) -> str:
     for law, fs in by_law.items():
         text += f"\n{law} ({lvl}% intervals):\n"
         text += "".join(f"  {f['quantity'].split('.', 1)[1]}: {finding_text(f, 4)}\n" for f in fs)
+    for r in res["laws"]:  # a law without findings (not fitted): its reason
+        if not r.get("identified", True) and r["law"] not in by_law:
+            text += f"\n{r['law']}: not identified: {r.get('reason') or 'no reason given'}\n"
     br = res.get("break")
     if br:
         if "N_break" in br:
