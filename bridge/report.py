@@ -202,9 +202,12 @@ def analyse(N: Sequence[float], y: Sequence[float], *, metric: str, groups: Sequ
             if row["law"] in ranks:
                 row["holdout_error"] = ranks[row["law"]]["holdout_error"]
         out["best"] = min(ranks, key=lambda k: ranks[k]["bic"])
-    # Break detection (needs ≥ 6 distinct N for the one-break BNSL's 6 parameters).
+    # Break detection (the one-break BNSL has 6 parameters: identified from 7 distinct N on).
     out["break"] = None
-    if n_distinct >= 6:
+    why = underdetermined("BrokenPowerLaw", BrokenPowerLaw(breaks=1).n_params, n_distinct)
+    if n_distinct >= 6 and why:  # as many N as the BNSL's parameters: its break is an exact fit, not a finding
+        out["break"] = {"identified": False, "reason": why}
+    elif n_distinct >= 6:
         try:
             br = detect_break(N, err, groups=g, n_boot=n_boot, level=level, rng=rng)
         except ValueError as e:
@@ -224,7 +227,7 @@ def analyse(N: Sequence[float], y: Sequence[float], *, metric: str, groups: Sequ
             if f.get("law") == "BrokenPowerLaw" and f["quantity"].startswith("BrokenPowerLaw."):
                 f["identified"], f["reason"] = False, why
         for row in out["laws"]:
-            if row["law"] == "BrokenPowerLaw":
+            if row["law"] == "BrokenPowerLaw" and row.get("fit") != "not fitted":  # else it has its reason
                 row["identified"], row["reason"] = False, why
     # Extrapolation: every law's band and the envelope over the laws not rejected by their backtest
     # (the band the report uses: ``reported: true``), on the error scale; PSNR in dB.

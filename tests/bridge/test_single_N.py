@@ -113,3 +113,11 @@ def test_extra_examples_needs_more_N_than_parameters(rng):
     y = 0.002 + 0.05 * N**-0.7 * np.exp(0.02 * rng.standard_normal(N.size))
     rows = extra_examples(N, y, N, 1.5 * y, law="floor", n_boot=20, rng=rng)
     assert rows and all(not r["identified"] and "3 distinct N for the 3 parameters" in r["reason"] for r in rows)
+
+
+def test_six_N_do_not_identify_the_six_parameter_break(tmp_path, rng):
+    res = _fit_json(write_sweep(tmp_path / "six", Ns=(8, 16, 32, 64, 128, 256), widths=(4,), rng=rng), tmp_path)
+    broken = next(r for r in res["laws"] if r["law"] == "BrokenPowerLaw")
+    assert not broken["identified"] and "6 distinct N for the 6 parameters" in broken["reason"]
+    assert not res["break"]["identified"] and "need at least 7 distinct N" in res["break"]["reason"]
+    assert not any(f["identified"] for f in res["findings"] if f.get("law") == "BrokenPowerLaw")
