@@ -211,7 +211,9 @@ def selfsup_main(argv: Sequence[str] | None = None) -> int:
                 "`target` axis): both curves per estimator and, for every clean-target N, how many examples the "
                 "self-supervised targets need for the same test MSE, with bootstrap intervals.")
     p.add_argument("table", help="a sweep directory (with a target axis), or its table from `reconscale results`")
-    p.add_argument("--law", choices=("floor", "power"), default="floor", help="law fitted to both curves")
+    from .extra import LAWS as EXTRA_LAWS  # noqa: PLC0415
+
+    p.add_argument("--law", choices=EXTRA_LAWS, default="floor", help="law fitted to both curves")
     p.add_argument("--boot", type=int, default=200, help="bootstrap resamples (default 200)")
     p.add_argument("--level", type=float, default=0.9, help="interval level (default 0.9)")
     p.add_argument("--seed", type=int, default=0)
@@ -374,7 +376,9 @@ def compare_main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--model", choices=("subspace", "power"), default="subspace",
                    help="calibration model: subspace (fits d_eff and σ) or power (a power-law spectrum: exponent and "
                         "scale, with σ = the runs' noise level)")
-    p.add_argument("--law", choices=("floor", "power", "broken"), default="floor")
+    from .compare import COMPARE_LAWS  # noqa: PLC0415
+
+    p.add_argument("--law", choices=COMPARE_LAWS, default="floor", help="law fitted to both curves (bridge.laws.LAWS)")
     p.add_argument("--boot", type=int, default=200)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, help="directory for compare.json and figure 4 (default: print only)")
@@ -397,7 +401,9 @@ def compare_main(argv: Sequence[str] | None = None) -> int:
                    for n, t, e, s in zip(emp.N, th_al.y, emp.y, emp.err)]
         fits = compare_fits([th, emp], law=a.law, n_boot=a.boot, rng=rng)
         for row in fits:  # the floor (or asymptote) of each side: a finding only if identified
-            if "floor" in row:
+            if row.get("fit") == "not fitted":
+                row["floor_text"] = f"not identified: {row['reason']}"
+            elif "floor" in row:
                 kind = "asymptote" if row["law"] == "SaturatingLaw" else "floor"
                 f = identify("floor", row["floor"], row["floor_lo"], row["floor_hi"], kind=kind)
                 row["identified"], row["reason"] = f["identified"], f["reason"]

@@ -69,8 +69,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from ._validate import vector
 from .identify import N_REACH_FACTOR, identify, underdetermined
-from .laws import FloorPowerLaw, Law, PowerLaw
-from .report import _EXP_BOUNDS  # the optimiser's box of each law's exponent
+from .laws import Law, law_spec
 from .report import markdown_table
 from .results import CURVE_COLUMNS, runs_curve
 from .uncertainty import bootstrap
@@ -78,8 +77,9 @@ from .uncertainty import bootstrap
 __all__ = ["extra_examples", "theory_extra_examples", "LAWS", "LACK_OF_FIT_P", "SUPERVISED",
            "target_of", "family_of", "compare_targets", "theory_extra", "section_markdown"]
 
-#: law name -> class; ``"floor"``: ``c + a N^α`` (``α < 0, c ≥ 0``), ``"power"``: ``β N^α``.
-LAWS: dict[str, type[Law]] = {"floor": FloorPowerLaw, "power": PowerLaw}
+#: the laws of :data:`bridge.laws.LAWS` this module inverts in closed form: ``"floor"``: ``c + a N^α``
+#: (``α < 0, c ≥ 0``), ``"power"``: ``β N^α``.
+LAWS = ("floor", "power")
 #: a law whose lack-of-fit test rejects at this p-value does not describe its curve.
 LACK_OF_FIT_P = 1e-3
 
@@ -175,8 +175,7 @@ def extra_examples(N_sup: ArrayLike, y_sup: ArrayLike, N_ss: ArrayLike, y_ss: Ar
     """
     Ns, ys = _curve("supervised", N_sup, y_sup)
     Nq, yq = _curve("self-supervised", N_ss, y_ss)
-    if law not in LAWS:
-        raise ValueError(f"law must be one of {', '.join(LAWS)}; got {law!r}")
+    spec = law_spec(law, among=LAWS)
     if not 0.0 < float(level) < 1.0:
         raise ValueError(f"level must be in (0, 1), e.g. 0.9; got {level!r}")
     if not isinstance(rng, np.random.Generator):
@@ -187,13 +186,13 @@ def extra_examples(N_sup: ArrayLike, y_sup: ArrayLike, N_ss: ArrayLike, y_ss: Ar
         return [_row(n, None if q is None else q[j], reason) for j, n in enumerate(grid)]
 
     for name, n in (("supervised", Ns), ("self-supervised", Nq)):
-        why = underdetermined(LAWS[law].__name__, LAWS[law]().n_params, np.unique(n).size)
+        why = underdetermined(spec.cls.__name__, spec.n_params, np.unique(n).size)
         if why:
             return none(f"the {name} curve has {why}")
     try:
-        fit_s, fit_q = LAWS[law]().fit(Ns, ys), LAWS[law]().fit(Nq, yq)
-        boot_s = bootstrap(LAWS[law](), Ns, _inflate(Ns, ys), n_boot=n_boot, rng=rng)
-        boot_q = bootstrap(LAWS[law](), Nq, _inflate(Nq, yq), n_boot=n_boot, rng=rng)
+        fit_s, fit_q = spec.make().fit(Ns, ys), spec.make().fit(Nq, yq)
+        boot_s = bootstrap(spec.make(), Ns, _inflate(Ns, ys), n_boot=n_boot, rng=rng)
+        boot_q = bootstrap(spec.make(), Nq, _inflate(Nq, yq), n_boot=n_boot, rng=rng)
     except (ValueError, np.linalg.LinAlgError) as e:
         return none(f"the laws could not be fitted: {e}")
     q = fit_s.predict(grid)
@@ -204,10 +203,10 @@ def extra_examples(N_sup: ArrayLike, y_sup: ArrayLike, N_ss: ArrayLike, y_ss: Ar
         if p < LACK_OF_FIT_P:
             return none(f"the {name} law {fitted.label()} does not fit its curve (lack-of-fit test p = {p:.2g} < "
                         f"{LACK_OF_FIT_P:g}): try the other law, or compare the curves where they were measured", q)
-    if law == "floor":
+    if "exponent" in spec.boxes:  # an exponent the optimiser bounds: its interval must not reach the box
         lo, hi = boot_q.ci(level)["exponent"]
         f = identify("self-supervised exponent", fit_q.exponent_, lo, hi, kind="exponent",
-                     bounds=_EXP_BOUNDS["FloorPowerLaw"])
+                     bounds=spec.boxes["exponent"])
         if not f["identified"]:
             return none(f"the self-supervised law's exponent is not pinned down: {f['reason']}", q)
 

@@ -121,3 +121,13 @@ def test_six_N_do_not_identify_the_six_parameter_break(tmp_path, rng):
     assert not broken["identified"] and "6 distinct N for the 6 parameters" in broken["reason"]
     assert not res["break"]["identified"] and "need at least 7 distinct N" in res["break"]["reason"]
     assert not any(f["identified"] for f in res["findings"] if f.get("law") == "BrokenPowerLaw")
+
+
+def test_compare_reports_an_exact_fit_as_not_identified(tmp_path, rng, theory_table, capsys):
+    sweep = write_sweep(tmp_path / "three", Ns=(8, 64, 512), rng=rng)
+    out = tmp_path / "cmp"
+    assert cli_main(["compare", str(theory_table), str(sweep), "--boot", "20", "--out", str(out)]) == 0
+    assert "not identified: 3 distinct N for the 3 parameters of FloorPowerLaw" in capsys.readouterr().out
+    fits = json.loads((out / "compare.json").read_text())["fits"]
+    exp = next(r for r in fits if r["curve"].startswith("experiment"))
+    assert exp["fit"] == "not fitted" and not exp["identified"] and "need at least 4 distinct N" in exp["reason"]
