@@ -188,6 +188,7 @@ def fit_main(argv: Sequence[str] | None = None) -> int:
         import numpy as np  # noqa: PLC0415
 
         from .report import analyse, fit_text  # noqa: PLC0415
+
         _check_boot_level("reconscale fit", a.boot, a.level)
         rows = _load_where(a.table, a.where)
         N, y, g, col = _curve_points(rows, a.y, select=not a.all_widths)
@@ -207,12 +208,12 @@ def fit_main(argv: Sequence[str] | None = None) -> int:
 # ------------------------------------------------------------------------------------------ selfsup
 def selfsup_main(argv: Sequence[str] | None = None) -> int:
     """``reconscale selfsup DIR [--law floor|power] [--boot B] [--level L] [--figure PATH] [--format text|json]``."""
+    from .extra import LAWS as EXTRA_LAWS  # noqa: PLC0415  (the laws it inverts, from bridge.laws.LAWS)
+
     p = Parser(prog="reconscale selfsup", description="Supervised vs self-supervised training in one sweep (a "
                 "`target` axis): both curves per estimator and, for every clean-target N, how many examples the "
                 "self-supervised targets need for the same test MSE, with bootstrap intervals.")
     p.add_argument("table", help="a sweep directory (with a target axis), or its table from `reconscale results`")
-    from .extra import LAWS as EXTRA_LAWS  # noqa: PLC0415
-
     p.add_argument("--law", choices=EXTRA_LAWS, default="floor", help="law fitted to both curves")
     p.add_argument("--boot", type=int, default=200, help="bootstrap resamples (default 200)")
     p.add_argument("--level", type=float, default=0.9, help="interval level (default 0.9)")
@@ -361,6 +362,8 @@ def plot_main(argv: Sequence[str] | None = None) -> int:
 # ----------------------------------------------------------------------------------------- compare
 def compare_main(argv: Sequence[str] | None = None) -> int:
     """``reconscale compare THEORY_TABLE SWEEP_DIR [--setup S] [--interpolate] [--calibrate [--model M]] [--out DIR]``."""
+    from .compare import COMPARE_LAWS  # noqa: PLC0415  (the laws it fits, from bridge.laws.LAWS)
+
     p = Parser(prog="reconscale compare", description="Theory and experiment on one N axis (error relative to "
                 "the noisy input): aligned table, the same law fitted to both side by side, optionally the linear "
                 "theory calibrated to the experiment, and figure 4.")
@@ -376,8 +379,6 @@ def compare_main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--model", choices=("subspace", "power"), default="subspace",
                    help="calibration model: subspace (fits d_eff and σ) or power (a power-law spectrum: exponent and "
                         "scale, with σ = the runs' noise level)")
-    from .compare import COMPARE_LAWS  # noqa: PLC0415
-
     p.add_argument("--law", choices=COMPARE_LAWS, default="floor", help="law fitted to both curves (bridge.laws.LAWS)")
     p.add_argument("--boot", type=int, default=200)
     p.add_argument("--seed", type=int, default=0)
