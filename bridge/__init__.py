@@ -4,7 +4,7 @@ Fitted laws (:mod:`bridge.laws`), their uncertainty (:mod:`bridge.uncertainty`),
 data and model size (:mod:`bridge.joint`), torch-free reading of sweep results
 (:mod:`bridge.results`), theory-vs-experiment alignment (:mod:`bridge.compare`) and calibration (:mod:`bridge.calibrate`), and
 the linear theory of a sweep's own images (:mod:`bridge.datatheory`), and supervised vs
-self-supervised training with the extra examples it costs (:mod:`bridge.extra`, :mod:`bridge.selfsup`).
+self-supervised training with the extra examples it costs (:mod:`bridge.extra`).
 Figures live in :mod:`bridge.plot` (pure drawing functions) and :mod:`bridge.figures` (from
 tables); neither is imported here, so ``import bridge`` never loads matplotlib. ``bridge`` never
 imports torch or ``empirical``: it reads what a sweep wrote.
@@ -13,11 +13,10 @@ imports torch or ``empirical``: it reads what a sweep wrote.
 from .calibrate import CALIBRATION_MODELS, Calibration, calibrate, power_relative_curve
 from .compare import Curve, align, compare_fits, empirical_curve, theory_curve
 from .datatheory import data_theory_curve, load_data_model
-from .extra import extra_examples, theory_extra_examples
+from .extra import compare_targets, extra_examples, theory_extra_examples
 from .joint import JointLaw, gain_table, params_for_width, smallest_width
 from .laws import BrokenPowerLaw, FloorPowerLaw, Law, PowerLaw, SaturatingLaw
-from .results import aggregate, load_table, read_ledger, results_table, select_per_N
-from .selfsup import compare_targets
+from .results import aggregate, load_table, read_ledger, results_table, runs_curve
 from .uncertainty import (Bootstrap, BreakResult, bootstrap, compare_laws, detect_break, extrapolate, mse_to_psnr,
                           n_to_margin, n_to_margin_ci, psnr_to_mse)
 
@@ -56,7 +55,7 @@ __all__ = [
     "psnr_to_mse",
     "read_ledger",
     "results_table",
-    "select_per_N",
+    "runs_curve",
     "smallest_width",
     "theory_curve",
     "theory_extra_examples",

@@ -45,15 +45,23 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
 
 
 def _where(items: Sequence[str]) -> dict[str, Any]:
-    from .results import _cell  # noqa: PLC0415
+    from .results import parse_cell  # noqa: PLC0415
 
     out = {}
     for it in items:
         if "=" not in it:
             raise UsageError(f"--where {it!r}: expected KEY=VALUE, e.g. --where estimator=gd-oracle")
         k, v = it.split("=", 1)
-        out[k.strip()] = _cell(v.strip())
+        out[k.strip()] = parse_cell(v.strip())
     return out
+
+
+def _load_where(path: str, where: Sequence[str]) -> list[dict]:
+    """The table at ``path``, filtered by ``--where`` (one line naming a value that matches nothing)."""
+    from .results import load_table, where_rows  # noqa: PLC0415
+
+    table = load_table(path)
+    return where_rows(table, _where(where), what="runs" if table and "status" in table[0] else "rows")
 
 
 def _window(text: str | None) -> tuple[float, float] | None:
@@ -92,14 +100,14 @@ def results_main(argv: Sequence[str] | None = None) -> int:
         a = p.parse_args(list(sys.argv[1:] if argv is None else argv))
         from theory.io import atomic_write, write_table  # noqa: PLC0415
 
-        from .results import read_ledger, results_table, select_per_N  # noqa: PLC0415
+        from .results import read_ledger, results_table, runs_curve  # noqa: PLC0415
 
         if a.metric not in ("psnr", "ssim", "mse", "nmse"):
             raise UsageError(f"reconscale results: error: --metric {a.metric!r}: use psnr, ssim, mse or nmse")
         if a.format == "parquet" and a.out is None:
             raise UsageError("reconscale results: error: --format parquet needs --out FILE")
         table = results_table(read_ledger(a.dir))
-        rows = select_per_N(table, metric=a.metric) if a.select else table
+        rows = runs_curve(table, metric=a.metric) if a.select else table
         if a.format == "parquet":
             try:
                 import pandas as pd  # noqa: PLC0415
@@ -122,6 +130,8 @@ def _curve_points(rows: list[dict], y: str | None, select: bool) -> tuple[Any, A
     """(N, y, groups, metric) from a theory table or a runs table (best width per N when ``select``)."""
     import numpy as np  # noqa: PLC0415
 
+    from .results import require_distinct_N, runs_curve  # noqa: PLC0415
+
     if not rows:
         raise ValueError("no rows left after --where; relax the filters")
     runs_table = "status" in rows[0]
@@ -134,14 +144,13 @@ def _curve_points(rows: list[dict], y: str | None, select: bool) -> tuple[Any, A
             raise ValueError(f"the runs have training targets {targets}; fit one with --where target=clean (compare "
                              "them with reconscale selfsup)")
         if select:
-            from .results import select_per_N  # noqa: PLC0415
-
             metric = y.split("_", 1)[1] if y.startswith(("test_", "val_")) else "psnr"
-            best = {(r["N"], r["width"]) for r in select_per_N(rows, metric=metric)}
+            best = {(r["N"], r["width"]) for r in runs_curve(rows, metric=metric)}
             rows = [r for r in rows if (r["N"], r["width"]) in best]
     keep = [r for r in rows if r.get(y) is not None]
     if not keep:
         raise ValueError(f"column {y!r} has no values; columns: {', '.join(sorted(rows[0])) if rows else 'none'}")
+    require_distinct_N([r["N"] for r in keep], what="a fit")
     N = np.array([float(r["N"]) for r in keep])
     vals = np.array([float(r[y]) for r in keep])
     gkey = "seed" if runs_table else "run"
@@ -179,10 +188,9 @@ def fit_main(argv: Sequence[str] | None = None) -> int:
         import numpy as np  # noqa: PLC0415
 
         from .report import analyse, fit_text  # noqa: PLC0415
-        from .results import filter_rows, load_table  # noqa: PLC0415
 
         _check_boot_level("reconscale fit", a.boot, a.level)
-        rows = filter_rows(load_table(a.table), **_where(a.where))
+        rows = _load_where(a.table, a.where)
         N, y, g, col = _curve_points(rows, a.y, select=not a.all_widths)
         res = analyse(N, y, metric=col, groups=g, n_boot=a.boot, level=a.level, window=_window(a.window),
                       rng=np.random.default_rng(a.seed))
@@ -200,11 +208,13 @@ def fit_main(argv: Sequence[str] | None = None) -> int:
 # ------------------------------------------------------------------------------------------ selfsup
 def selfsup_main(argv: Sequence[str] | None = None) -> int:
     """``reconscale selfsup DIR [--law floor|power] [--boot B] [--level L] [--figure PATH] [--format text|json]``."""
+    from .extra import LAWS as EXTRA_LAWS  # noqa: PLC0415  (the laws it inverts, from bridge.laws.LAWS)
+
     p = Parser(prog="reconscale selfsup", description="Supervised vs self-supervised training in one sweep (a "
                 "`target` axis): both curves per estimator and, for every clean-target N, how many examples the "
                 "self-supervised targets need for the same test MSE, with bootstrap intervals.")
     p.add_argument("table", help="a sweep directory (with a target axis), or its table from `reconscale results`")
-    p.add_argument("--law", choices=("floor", "power"), default="floor", help="law fitted to both curves")
+    p.add_argument("--law", choices=EXTRA_LAWS, default="floor", help="law fitted to both curves")
     p.add_argument("--boot", type=int, default=200, help="bootstrap resamples (default 200)")
     p.add_argument("--level", type=float, default=0.9, help="interval level (default 0.9)")
     p.add_argument("--seed", type=int, default=0)
@@ -216,7 +226,7 @@ def selfsup_main(argv: Sequence[str] | None = None) -> int:
         import numpy as np  # noqa: PLC0415
 
         from .results import load_table  # noqa: PLC0415
-        from .selfsup import compare_targets, section_markdown  # noqa: PLC0415
+        from .extra import compare_targets, section_markdown  # noqa: PLC0415
 
         _check_boot_level("reconscale selfsup", a.boot, a.level)
         res = compare_targets(load_table(a.table), law=a.law, level=a.level, n_boot=a.boot,
@@ -327,9 +337,7 @@ def plot_main(argv: Sequence[str] | None = None) -> int:
         a = p.parse_args(list(sys.argv[1:] if argv is None else argv))
         import numpy as np  # noqa: PLC0415
 
-        from .results import filter_rows, load_table  # noqa: PLC0415
-
-        rows = filter_rows(load_table(a.table), **_where(a.where))
+        rows = _load_where(a.table, a.where)
         if a.figure in ("theory", "risk-vs-k"):
             if not rows or "estimator" not in rows[0] or "setup" not in rows[0]:
                 raise ValueError("figure theory needs a `reconscale theory setups` table")
@@ -354,6 +362,8 @@ def plot_main(argv: Sequence[str] | None = None) -> int:
 # ----------------------------------------------------------------------------------------- compare
 def compare_main(argv: Sequence[str] | None = None) -> int:
     """``reconscale compare THEORY_TABLE SWEEP_DIR [--setup S] [--interpolate] [--calibrate [--model M]] [--out DIR]``."""
+    from .compare import COMPARE_LAWS  # noqa: PLC0415  (the laws it fits, from bridge.laws.LAWS)
+
     p = Parser(prog="reconscale compare", description="Theory and experiment on one N axis (error relative to "
                 "the noisy input): aligned table, the same law fitted to both side by side, optionally the linear "
                 "theory calibrated to the experiment, and figure 4.")
@@ -369,7 +379,7 @@ def compare_main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--model", choices=("subspace", "power"), default="subspace",
                    help="calibration model: subspace (fits d_eff and σ) or power (a power-law spectrum: exponent and "
                         "scale, with σ = the runs' noise level)")
-    p.add_argument("--law", choices=("floor", "power", "broken"), default="floor")
+    p.add_argument("--law", choices=COMPARE_LAWS, default="floor", help="law fitted to both curves (bridge.laws.LAWS)")
     p.add_argument("--boot", type=int, default=200)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, help="directory for compare.json and figure 4 (default: print only)")
@@ -393,7 +403,9 @@ def compare_main(argv: Sequence[str] | None = None) -> int:
                    for n, t, e, s in zip(emp.N, th_al.y, emp.y, emp.err)]
         fits = compare_fits([th, emp], law=a.law, n_boot=a.boot, rng=rng)
         for row in fits:  # the floor (or asymptote) of each side: a finding only if identified
-            if "floor" in row:
+            if row.get("fit") == "not fitted":
+                row["floor_text"] = f"not identified: {row['reason']}"
+            elif "floor" in row:
                 kind = "asymptote" if row["law"] == "SaturatingLaw" else "floor"
                 f = identify("floor", row["floor"], row["floor_lo"], row["floor_hi"], kind=kind)
                 row["identified"], row["reason"] = f["identified"], f["reason"]

@@ -21,12 +21,13 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from .results import require_distinct_N, runs_curve
 
-from .results import select_per_N
-
-__all__ = ["Curve", "SCALES", "theory_curve", "empirical_curve", "align", "compare_fits"]
+__all__ = ["Curve", "SCALES", "COMPARE_LAWS", "theory_curve", "empirical_curve", "align", "compare_fits"]
 
 SCALES = ("relative-input", "risk", "psnr")
+#: the laws of :data:`bridge.laws.LAWS` :func:`compare_fits` fits (``floor`` is ``saturating`` on PSNR).
+COMPARE_LAWS = ("floor", "power", "broken")
 
 
 @dataclass(frozen=True)
@@ -127,7 +128,8 @@ def empirical_curve(table: Sequence[dict], *, metric: str = "psnr", scale: str =
     runs = [r for r in table if r.get("status") == "done" and all(r.get(k) == v for k, v in where.items())]
     if not runs:
         raise ValueError("no finished runs match; run the sweep first or relax the filters")
-    best = select_per_N(runs, metric=metric)
+    best = runs_curve(runs, metric=metric)
+    require_distinct_N([r["N"] for r in best], what="an empirical curve")
     if len({r["N"] for r in best}) != len(best):
         raise ValueError("the sweep varies more than N and width; filter it (e.g. arch=…, sigma=…) first")
     N, y, g = [], [], []
@@ -186,25 +188,27 @@ def compare_fits(curves: Sequence[Curve], *, law: str = "floor", n_boot: int = 2
 
     Returns:
         One row per curve: label, law, exponent (and CI), floor/asymptote (and CI), break N (broken law),
-        the fitted law's label, AIC/BIC.
+        the fitted law's label, AIC/BIC; for a curve with no more distinct N than the law has parameters,
+        ``fit: "not fitted"``, ``identified: False`` and the ``reason`` instead
+        (:func:`bridge.identify.underdetermined`).
     """
-    from .laws import BrokenPowerLaw, FloorPowerLaw, PowerLaw, SaturatingLaw  # noqa: PLC0415
+    from .identify import underdetermined  # noqa: PLC0415
+    from .laws import LAWS, law_spec  # noqa: PLC0415
     from .uncertainty import bootstrap  # noqa: PLC0415
 
-    if law not in ("floor", "power", "broken"):
-        raise ValueError(f"law {law!r}: use floor, power or broken")
+    spec = law_spec(law, among=COMPARE_LAWS)
     rows = []
     for c in curves:
         psnr = c.scale == "psnr"
-        if law == "power":
-            proto = PowerLaw()
-        elif law == "broken":
-            proto = BrokenPowerLaw(breaks=1)
-        else:
-            proto = SaturatingLaw() if psnr else FloorPowerLaw()
-        if psnr and law != "floor":
+        if psnr and spec.name != "floor":
             raise ValueError(f"law {law!r} needs an error scale; use scale='relative-input' or 'risk' for PSNR data")
+        proto = (LAWS["saturating"] if psnr else spec).make()  # PSNR rises to an asymptote: the floor's twin
         N, y, g = c.points if c.points is not None else (c.N, c.y, None)
+        why = underdetermined(type(proto).__name__, proto.n_params, np.unique(N).size)
+        if why:  # as many parameters as N: an exact fit, no finding
+            rows.append({"curve": c.label, "scale": c.scale, "law": type(proto).__name__, "fit": "not fitted",
+                         "identified": False, "reason": why})
+            continue
         boot = bootstrap(proto, N, y, groups=g if g is not None and len(np.unique(g)) > 1 else None,
                          n_boot=n_boot, rng=rng)
         ci = boot.ci(level)
@@ -217,7 +221,7 @@ def compare_fits(curves: Sequence[Curve], *, law: str = "floor", n_boot: int = 2
             if hasattr(f, f"{name}_"):
                 row["floor"] = float(getattr(f, f"{name}_"))
                 row["floor_lo"], row["floor_hi"] = ci.get(name, (np.nan, np.nan))
-        if law == "broken":
+        if spec.name == "broken":
             row["break_N"] = float(f.breaks_[0])
             row["slope_after"] = float(f.exponents_[1])
         rows.append(row)

@@ -34,6 +34,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from .uncertainty import mse_to_psnr
+
 __all__ = ["load_data_model", "data_theory_curve"]
 
 
@@ -130,6 +132,6 @@ def data_theory_curve(model: Any, N: Sequence[int], *, kmax: float = 1e7, stoppi
         i = int(np.argmin(r_P if stopping == "validation" else r_Q))
         mse = float(r_Q[i] * to_mse)
         rows.append({"N": n_train, "k": int(ks[i]) if i < ks.size else -1, "risk": float(r_Q[i]), "mse": mse,
-                     "psnr": float(-10 * np.log10(mse)), "mse_sem": float(sem[i] * to_mse), "method": method,
+                     "psnr": float(mse_to_psnr(mse)), "mse_sem": float(sem[i] * to_mse), "method": method,
                      **floors})
     return rows

@@ -39,7 +39,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
-__all__ = ["DemoConfig", "SMOKE", "run_demo", "demo_main", "curve_rows", "crossing", "demo_findings"]
+from .results import CURVE_COLUMNS, runs_curve
+from .uncertainty import mse_to_psnr
+
+__all__ = ["DemoConfig", "SMOKE", "run_demo", "demo_main", "crossing", "demo_findings"]
 
 
 @dataclass(frozen=True)
@@ -127,36 +130,9 @@ def _stage(path: Path, compute: Any, log: Any) -> Any:
 
 
 # ----------------------------------------------------------------------------------- the curves
-def curve_rows(runs: Sequence[dict], *, curve: str) -> list[dict]:
-    """One row per N of a sweep's runs: the best width by mean validation MSE, its test MSE per seed.
-
-    Args:
-        runs: ledger rows (``bridge.results.load_table``), status ``done``.
-        curve: the name the rows carry.
-
-    Returns:
-        Rows ``{curve, N, width, seeds, mse, mse_sem, psnr, psnr_sem}``: ``mse`` the mean over seeds of
-        the test MSE, ``psnr`` the mean over seeds of 10 log₁₀(1/test MSE); SEMs over seeds (0 with
-        one seed).
-    """
-    by_N: dict[int, dict[Any, list[dict]]] = {}
-    for r in runs:
-        if r.get("status") == "done":
-            by_N.setdefault(int(r["N"]), {}).setdefault(r.get("width"), []).append(r)
-    rows = []
-    for N in sorted(by_N):
-        rs = min(by_N[N].values(), key=lambda g: float(np.mean([r["val_mse"] for r in g])))
-        mse = np.array([r["test_mse"] for r in rs], float)
-        psnr = -10 * np.log10(mse)
-        s = mse.size
-        rows.append({"curve": curve, "N": N, "width": rs[0].get("width"), "seeds": s, "mse": float(mse.mean()),
-                     "mse_sem": float(mse.std(ddof=1) / np.sqrt(s)) if s > 1 else 0.0, "psnr": float(psnr.mean()),
-                     "psnr_sem": float(psnr.std(ddof=1) / np.sqrt(s)) if s > 1 else 0.0})
-    return rows
-
-
 def crossing(a: Sequence[dict], b: Sequence[dict], *, what: str, z: float = 2.0) -> dict:
-    """Where curve ``a`` overtakes curve ``b`` in PSNR (both rows of :func:`curve_rows`, compared at common N).
+    """Where curve ``a`` overtakes curve ``b`` in PSNR (rows ``{N, psnr, psnr_sem}``, e.g. of
+    :func:`bridge.results.runs_curve`, compared at common N).
 
     ``a`` is *ahead* at N when psnr_a − psnr_b > z·√(sem_a² + sem_b²), *behind* when below −z·… .
     The crossing is identified when a is behind (or tied) at one N and ahead at every larger common N:
@@ -192,7 +168,7 @@ def crossing(a: Sequence[dict], b: Sequence[dict], *, what: str, z: float = 2.0)
 
 
 def _psnr(mse: float) -> float:
-    return float(-10 * np.log10(mse))
+    return float(mse_to_psnr(mse))
 
 
 def demo_findings(theory: Sequence[dict], linear: Sequence[dict], network: Sequence[dict], fits: dict | None,
@@ -251,11 +227,11 @@ def demo_findings(theory: Sequence[dict], linear: Sequence[dict], network: Seque
 
 def _selfsup(model: Any, theory: Sequence[dict], runs: Sequence[dict], cfg: DemoConfig) -> dict:
     """The self-supervised comparison: theory (σ_t = σ against σ_t = 0), linear and network curves
-    per target, and the extra examples needed (:mod:`bridge.selfsup`)."""
+    per target, and the extra examples needed (:mod:`bridge.extra`)."""
     from theory.datamodel import DataModel  # noqa: PLC0415
 
     from .datatheory import data_theory_curve  # noqa: PLC0415
-    from .selfsup import compare_targets, theory_extra  # noqa: PLC0415
+    from .extra import compare_targets, theory_extra  # noqa: PLC0415
 
     noisy_model = DataModel(model.train, model.sigma, model.test, None, target_sigma=model.sigma)
     # the noisy-target theory continues to 16× the largest N, so that it can say how many examples it needs
@@ -342,16 +318,16 @@ def run_demo(out: str | Path, cfg: DemoConfig = DemoConfig(), *, progress: bool 
     model, meta = load_data_model(spec)
     theory = _stage(out / f"theory-{key}.json", lambda: timed("theory", lambda: data_theory_curve(
         model, list(cfg.N_linear), kmax=float(tables["linear"][0]["linear_kmax"]))), log)
-    from .selfsup import SUPERVISED, target_of  # noqa: PLC0415
+    from .extra import SUPERVISED, target_of  # noqa: PLC0415
 
     clean = {name: [r for r in rows if target_of(r) == SUPERVISED] for name, rows in tables.items()}
-    linear = curve_rows(clean["linear"], curve="linear")
-    network = curve_rows(clean["network"], curve="network")
+    linear, network = ([{"curve": name, **{k: c[k] for k in CURVE_COLUMNS}} for c in runs_curve(clean[name], by=())]
+                       for name in ("linear", "network"))
     done_net = [r for r in clean["network"] if r["status"] == "done"]
     best_w = {r["N"]: r["width"] for r in network}
     pts = [r for r in done_net if r["width"] == best_w[r["N"]]]
     fits = _stage(out / f"fits-{key}.json", lambda: timed("fits", lambda: analyse(
-        [r["N"] for r in pts], [-10 * np.log10(r["test_mse"]) for r in pts], metric="test_psnr",
+        [r["N"] for r in pts], mse_to_psnr([r["test_mse"] for r in pts]), metric="test_psnr",
         groups=[r["seed"] for r in pts], n_boot=cfg.n_boot, rng=np.random.default_rng(cfg.seed))), log)
     findings, gaps = demo_findings(theory, linear, network, fits)
     # 6. figures and the report
@@ -431,7 +407,7 @@ def render_report(s: dict) -> str:
               "PSNRs), the best width per N and the law-family envelope the fits report.", ""]
     lines += [f"- `{p}`" for p in s["figures"] if p.endswith(".png")]
     if s.get("selfsup"):
-        from .selfsup import section_markdown  # noqa: PLC0415
+        from .extra import section_markdown  # noqa: PLC0415
 
         lines += ["", "## Training without clean targets (noisy targets, Noise2Noise)", "",
                   "Every arm trains on one fixed noisy image per example; the noisy arm's target is a second fixed "

@@ -5,6 +5,26 @@ estimator's quality but needs more examples. With both curves on one N axis, the
 supervised N, at which N does the self-supervised method reach the same quality, and how many times
 more examples is that?
 
+**From a sweep.** A sweep with a ``target`` axis (``clean`` and ``noisy``, ``noisy-resampled`` or
+``split``; see :mod:`empirical.targets`) trains the same estimators on clean and on self-supervised
+targets and scores both against the clean test images. :func:`compare_targets` reads its runs (a
+ledger or an exported table; no torch) and returns, per estimator family (:func:`family_of`:
+``network``, the trained archs; ``linear``, ``arch = "linear-exact"``) and target (:func:`target_of`;
+runs without a ``target`` column, older than the axis, are clean-target runs):
+
+* ``curves`` — rows ``{family, target, N, seeds, width, mse, mse_sem, psnr, psnr_sem}`` of
+  :func:`bridge.results.runs_curve` (best width per N by validation MSE; the mean test MSE over seeds
+  and 10 log₁₀(1/MSE) per seed, mean ± SEM);
+* ``extra`` — for each N of the supervised curve, the N at which the self-supervised curve reaches
+  the supervised quality and the factor N_equiv/N, with a bootstrap interval from the fitted laws
+  (:func:`extra_examples`) or "not identified" and why.
+
+:func:`theory_extra` does the same for a pair of exact theory curves, :func:`section_markdown` renders
+both for a report; ``reconscale selfsup DIR`` (:func:`bridge.cli.selfsup_main`) prints them and draws
+:func:`bridge.figures.selfsup_figure`.
+
+**The method.**
+
 :func:`extra_examples` answers it from per-run experiment points (N, MSE; repeated N for seeds):
 
 * ``q(N)`` — the supervised quality at N — is the **supervised fitted law's prediction** at N, not the
@@ -25,7 +45,8 @@ more examples is that?
   ``√(n/(n−1))`` (:func:`_inflate`); the estimates themselves come from fits to the data as given.
 
 A row is *not identified* (``N_equiv``, ``factor``, ``lo``, ``hi`` are None and ``reason`` says why) when
-either curve has fewer than :data:`MIN_DISTINCT_N` distinct N; N is more than
+either curve has no more distinct N than the law has parameters (:func:`bridge.identify.underdetermined`:
+``c + a N^α`` needs 4, ``β N^α`` 3); N is more than
 :data:`bridge.identify.N_REACH_FACTOR` × the largest supervised N (``q`` itself extrapolated); a law does not fit its curve (lack-of-fit
 F test against the within-N scatter, p < :data:`LACK_OF_FIT_P`); the self-supervised exponent's interval
 reaches the optimiser's bound (its refits' N_equiv are artefacts of the box); the estimate says the
@@ -41,23 +62,24 @@ interpolation of the self-supervised curve on its grid, and never extrapolates p
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from ._validate import vector
-from .identify import N_REACH_FACTOR, identify
-from .laws import FloorPowerLaw, Law, PowerLaw
-from .report import _EXP_BOUNDS  # the optimiser's box of each law's exponent
+from .identify import N_REACH_FACTOR, identify, underdetermined
+from .laws import Law, law_spec
+from .report import markdown_table
+from .results import CURVE_COLUMNS, runs_curve
 from .uncertainty import bootstrap
 
-__all__ = ["extra_examples", "theory_extra_examples", "LAWS", "MIN_DISTINCT_N", "LACK_OF_FIT_P"]
+__all__ = ["extra_examples", "theory_extra_examples", "LAWS", "LACK_OF_FIT_P", "SUPERVISED",
+           "target_of", "family_of", "compare_targets", "theory_extra", "section_markdown"]
 
-#: law name -> class; ``"floor"``: ``c + a N^α`` (``α < 0, c ≥ 0``), ``"power"``: ``β N^α``.
-LAWS: dict[str, type[Law]] = {"floor": FloorPowerLaw, "power": PowerLaw}
-#: fewer distinct N than this in either curve identify nothing (a 3-parameter law needs 3).
-MIN_DISTINCT_N = 3
+#: the laws of :data:`bridge.laws.LAWS` this module inverts in closed form: ``"floor"``: ``c + a N^α``
+#: (``α < 0, c ≥ 0``), ``"power"``: ``β N^α``.
+LAWS = ("floor", "power")
 #: a law whose lack-of-fit test rejects at this p-value does not describe its curve.
 LACK_OF_FIT_P = 1e-3
 
@@ -153,8 +175,7 @@ def extra_examples(N_sup: ArrayLike, y_sup: ArrayLike, N_ss: ArrayLike, y_ss: Ar
     """
     Ns, ys = _curve("supervised", N_sup, y_sup)
     Nq, yq = _curve("self-supervised", N_ss, y_ss)
-    if law not in LAWS:
-        raise ValueError(f"law must be one of {', '.join(LAWS)}; got {law!r}")
+    spec = law_spec(law, among=LAWS)
     if not 0.0 < float(level) < 1.0:
         raise ValueError(f"level must be in (0, 1), e.g. 0.9; got {level!r}")
     if not isinstance(rng, np.random.Generator):
@@ -164,14 +185,14 @@ def extra_examples(N_sup: ArrayLike, y_sup: ArrayLike, N_ss: ArrayLike, y_ss: Ar
     def none(reason: str, q: NDArray | None = None) -> list[dict[str, Any]]:
         return [_row(n, None if q is None else q[j], reason) for j, n in enumerate(grid)]
 
-    few = [f"{name} has {np.unique(n).size}" for name, n in (("supervised", Ns), ("self-supervised", Nq))
-           if np.unique(n).size < MIN_DISTINCT_N]
-    if few:
-        return none(f"fewer than {MIN_DISTINCT_N} distinct N ({', '.join(few)}): no law can be fitted")
+    for name, n in (("supervised", Ns), ("self-supervised", Nq)):
+        why = underdetermined(spec.cls.__name__, spec.n_params, np.unique(n).size)
+        if why:
+            return none(f"the {name} curve has {why}")
     try:
-        fit_s, fit_q = LAWS[law]().fit(Ns, ys), LAWS[law]().fit(Nq, yq)
-        boot_s = bootstrap(LAWS[law](), Ns, _inflate(Ns, ys), n_boot=n_boot, rng=rng)
-        boot_q = bootstrap(LAWS[law](), Nq, _inflate(Nq, yq), n_boot=n_boot, rng=rng)
+        fit_s, fit_q = spec.make().fit(Ns, ys), spec.make().fit(Nq, yq)
+        boot_s = bootstrap(spec.make(), Ns, _inflate(Ns, ys), n_boot=n_boot, rng=rng)
+        boot_q = bootstrap(spec.make(), Nq, _inflate(Nq, yq), n_boot=n_boot, rng=rng)
     except (ValueError, np.linalg.LinAlgError) as e:
         return none(f"the laws could not be fitted: {e}")
     q = fit_s.predict(grid)
@@ -182,10 +203,10 @@ def extra_examples(N_sup: ArrayLike, y_sup: ArrayLike, N_ss: ArrayLike, y_ss: Ar
         if p < LACK_OF_FIT_P:
             return none(f"the {name} law {fitted.label()} does not fit its curve (lack-of-fit test p = {p:.2g} < "
                         f"{LACK_OF_FIT_P:g}): try the other law, or compare the curves where they were measured", q)
-    if law == "floor":
+    if "exponent" in spec.boxes:  # an exponent the optimiser bounds: its interval must not reach the box
         lo, hi = boot_q.ci(level)["exponent"]
         f = identify("self-supervised exponent", fit_q.exponent_, lo, hi, kind="exponent",
-                     bounds=_EXP_BOUNDS["FloorPowerLaw"])
+                     bounds=spec.boxes["exponent"])
         if not f["identified"]:
             return none(f"the self-supervised law's exponent is not pinned down: {f['reason']}", q)
 
@@ -273,3 +294,97 @@ def theory_extra_examples(N: ArrayLike, risk_sup: ArrayLike, N_grid: ArrayLike,
         star = math.exp(ln_star)
         rows.append(_row(ni, qi, "", star, star / ni, star / ni, star / ni))
     return rows
+
+
+# ------------------------------------------------------------------------------ from a sweep's runs
+#: The supervised target every self-supervised one is compared with.
+SUPERVISED = "clean"
+
+
+def target_of(row: dict) -> str:
+    """A run's training target (``clean`` for rows written before the axis existed)."""
+    return row.get("target") or SUPERVISED
+
+
+def family_of(row: dict) -> str:
+    """``linear`` for the closed-form learned linear estimator, ``network`` for trained archs."""
+    return "linear" if row.get("arch") == "linear-exact" else "network"
+
+
+def compare_targets(runs: Sequence[dict], *, law: str = "floor", level: float = 0.9, n_boot: int = 200,
+                    rng: np.random.Generator) -> dict[str, list[dict]]:
+    """Curves per (family, target) and the extra examples of every self-supervised target.
+
+    Args:
+        runs: tidy run rows (:func:`bridge.results.load_table` of a sweep); only ``done`` rows are used.
+        law: the law fitted to both curves (``floor``: c + a N^α; ``power``).
+        level: interval level. n_boot: bootstrap resamples. rng: their randomness.
+
+    Returns:
+        ``{"curves": [...], "extra": [...]}`` (see the module doc); extra rows carry ``family``,
+        ``target`` and the fields of :func:`extra_examples`.
+
+    Raises:
+        ValueError: no finished runs, or no target other than clean (nothing to compare).
+    """
+    done = [r for r in runs if r.get("status") == "done"]
+    if not done:
+        raise ValueError("no finished runs; run (or resume) the sweep first")
+    targets = sorted({target_of(r) for r in done})
+    if targets == [SUPERVISED] or SUPERVISED not in targets:
+        raise ValueError(f"the sweep's targets are {targets}: a comparison needs target 'clean' and a self-supervised "
+                         "one (e.g. --set 'target=[\"clean\",\"noisy\"]')")
+    curves, extra = [], []
+    for family in sorted({family_of(r) for r in done}):
+        best: dict[str, list[dict]] = {}  # target -> the runs of the best width per N
+        for t in targets:
+            rs = [r for r in done if family_of(r) == family and target_of(r) == t]
+            if not rs:
+                best[t] = []
+                continue
+            curve = runs_curve(rs, metric="mse", by=())
+            curves += [{"family": family, "target": t, **{k: c[k] for k in CURVE_COLUMNS}} for c in curve]
+            kept = {(c["N"], c["width"]) for c in curve}
+            best[t] = [r for r in rs if (r["N"], r.get("width")) in kept]
+        sup = best[SUPERVISED]
+        for t in targets:
+            ss = best[t]
+            if t == SUPERVISED or not sup or not ss:
+                continue
+            rows = extra_examples([r["N"] for r in sup], [r["test_mse"] for r in sup], [r["N"] for r in ss],
+                                  [r["test_mse"] for r in ss], law=law, level=level, n_boot=n_boot, rng=rng)
+            extra += [{"family": family, "target": t, **row} for row in rows]
+    return {"curves": curves, "extra": extra}
+
+
+def theory_extra(sup: Sequence[dict], ss: Sequence[dict], *, target: str) -> list[dict]:
+    """The extra examples of an exact theory curve pair (rows ``{N, mse}``), family ``theory``."""
+    rows = theory_extra_examples([r["N"] for r in sup], [r["mse"] for r in sup], [r["N"] for r in ss],
+                                 [r["mse"] for r in ss])
+    return [{"family": "theory", "target": target, **row} for row in rows]
+
+
+def _num(v: Any, digits: int = 3) -> str:
+    return "—" if v is None else f"{v:.{digits}g}"
+
+
+def section_markdown(curves: Sequence[dict], extra: Sequence[dict]) -> str:
+    """Markdown of a comparison: PSNR per N for each (family, target), then the extra-examples table."""
+    cols = sorted({(r["family"], r["target"]) for r in curves})
+    by = {(r["family"], r["target"], r["N"]): r for r in curves}
+    table = []
+    for N in sorted({r["N"] for r in curves}):
+        row: dict[str, Any] = {"N": N}
+        for f, t in cols:
+            r = by.get((f, t, N))
+            row[f"{f} {t}"] = "" if r is None else f"{r['psnr']:.2f}" + (f" ± {r['psnr_sem']:.2f}" if r["psnr_sem"]
+                                                                        else "")
+        table.append(row)
+    ex = [{"estimator": r["family"], "target": r["target"], "N (clean)": r["N"],
+           "N needed": _num(r.get("N_equiv"), 4), "factor": _num(r.get("factor")),
+           "interval": "" if r.get("lo") is None or r.get("hi") is None else f"[{_num(r['lo'])}, {_num(r['hi'])}]",
+           "note": "" if r["identified"] else f"not identified: {r['reason']}"} for r in extra]
+    return ("Test PSNR (dB) of the mean test MSE, per estimator and training target:\n\n" + markdown_table(table)
+            + "\nExtra examples: for each N trained on clean targets, the N at which the self-supervised curve "
+              "reaches the same test MSE (fitted laws, bootstrap interval; theory: its exact curve), and the "
+              "factor N needed / N.\n\n" + markdown_table(ex))

@@ -189,7 +189,7 @@ def three_curve_figure(theory: Sequence[dict], linear: Sequence[dict], network: 
     Args:
         theory: rows of :func:`bridge.datatheory.data_theory_curve` (``N``, ``mse``, ``psnr``,
             ``floor_P_on_Q``, ``floor_Q``). linear, network: rows of
-            :func:`bridge.demo.curve_rows` (``N``, ``mse``, ``mse_sem``, ``psnr``, ``psnr_sem``).
+            :func:`bridge.results.runs_curve` (``N``, ``mse``, ``mse_sem``, ``psnr``, ``psnr_sem``).
         path: output stem. baselines: name → PSNR (dB).
     """
     from .plot import new_figure, save, three_curves  # noqa: PLC0415
@@ -274,7 +274,7 @@ def selfsup_figure(curves: Sequence[dict], extra: Sequence[dict], path: str | Pa
     (:func:`bridge.plot.extra_examples`: intervals as bars, not-identified N on the top edge).
 
     Args:
-        curves: rows ``{family, target, N, psnr, psnr_sem}`` (:func:`bridge.selfsup.compare_targets`,
+        curves: rows ``{family, target, N, psnr, psnr_sem}`` (:func:`bridge.extra.compare_targets`,
             theory rows with ``psnr_sem`` 0). extra: its ``extra`` rows (``family``, ``target``, …).
         path: output stem.
     """

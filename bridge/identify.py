@@ -25,6 +25,11 @@ come within a margin of the asymptote, an extrapolated value) is reported with a
    ``value``     (an extrapolated prediction) a finite band; ``lower``/``upper`` limits when given.
    ============  =====================================================================================
 
+Before any interval, a law is judged by its curve's size: :func:`underdetermined` says why a law with
+as many parameters as the curve has distinct N (or more) identifies nothing — it passes through the
+mean at every N, so its residuals are the scatter within N alone (zero for one point per N: AIC −∞,
+zero-width intervals) and nothing is left to test it.
+
 :func:`identify` returns the row ``{quantity, value, lo, hi, identified, reason}`` (``reason`` is ""
 when identified); :func:`finding_text` renders it as ``"v [lo, hi]"`` or ``"not identified: <reason>"``
 so that an unidentified quantity is never printed as a number.
@@ -35,7 +40,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-__all__ = ["identify", "finding_text", "PSNR_LIMIT_DB", "FLOOR_DECADES", "N_REACH_MAX", "N_REACH_FACTOR", "ASYMPTOTE_SPANS", "SCALE_RATIO",
+__all__ = ["identify", "finding_text", "underdetermined", "PSNR_LIMIT_DB", "FLOOR_DECADES", "N_REACH_MAX", "N_REACH_FACTOR", "ASYMPTOTE_SPANS", "SCALE_RATIO",
            "KINDS"]
 
 #: PSNR (dB) above which an asymptote is outside any meaningful range of an image metric.
@@ -171,3 +176,21 @@ def finding_text(row: dict[str, Any], digits: int = 3) -> str:
         return f"not identified: {row.get('reason') or 'no reason given'}"
     d = digits
     return f"{row['value']:.{d}g} [{row['lo']:.{d}g}, {row['hi']:.{d}g}]"
+
+
+def underdetermined(law: str, n_params: int, n_distinct: int) -> str:
+    """Why a law with ``n_params`` parameters is not identified by a curve of ``n_distinct`` N; "" if it can be.
+
+    Args:
+        law: the law's name, for the message (e.g. ``"FloorPowerLaw"``).
+        n_params: its number of free parameters p.
+        n_distinct: the number of distinct N of the curve k.
+
+    Returns:
+        "" when k > p, else the reason (one line, with the fix).
+    """
+    if int(n_distinct) > int(n_params):
+        return ""
+    return (f"{int(n_distinct)} distinct N for the {int(n_params)} parameters of {law}: the law passes through every "
+            f"N's mean, so nothing is left to test it or pin it down; need at least {int(n_params) + 1} distinct N "
+            "(widen the sweep's N)")

@@ -39,6 +39,12 @@ when σ was given). Because the reparametrisation ``θ ↦ coef`` is a diffeomor
 unconstrained variables; taking J in the reported parameters directly keeps it finite where the
 reparametrisation saturates (a floor near 0). It is NaN when JᵀJ is singular or m ≤ p unweighted.
 Information criteria (Gaussian): ``AIC = m ln(RSS/m) + 2p``, ``BIC = m ln(RSS/m) + p ln m``.
+
+Registry. :data:`LAWS` names every law once (``power``, ``floor``, ``saturating``, ``broken``) with
+what it fits (an error or a quality metric) and the optimiser's box of the parameters an interval
+can run into; :func:`law_spec` looks one up by that name or by class name. ``reconscale fit``
+(:func:`bridge.report.analyse`), ``compare`` (:func:`bridge.compare.compare_fits`) and ``selfsup``
+(:func:`bridge.extra.extra_examples`) pick their laws there.
 """
 
 from __future__ import annotations
@@ -53,12 +59,18 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.optimize import least_squares
 from scipy.special import expit
 
-__all__ = ["Law", "PowerLaw", "FloorPowerLaw", "SaturatingLaw", "BrokenPowerLaw"]
+__all__ = ["Law", "PowerLaw", "FloorPowerLaw", "SaturatingLaw", "BrokenPowerLaw", "LawSpec", "LAWS", "law_spec",
+           "EXPONENT_BOX", "SHARPNESS_BOX"]
 
 _LN10 = math.log(10.0)
 _FDSTEP = 6e-6  # ≈ eps^(1/3): the central-difference step that balances truncation and rounding
 _SINGULAR = 1e-10  # relative singular value below which JᵀJ counts as singular
 _V_MIN = -40.0  # softplus(-40) ≈ 4e-18: a floor indistinguishable from 0
+#: the optimiser's box of the exponent α of ``c + a N^α`` and ``y∞ − A N^α`` (an interval reaching it pins
+#: nothing down: :data:`LAWS` hands it to :func:`bridge.identify.identify`)
+EXPONENT_BOX = (-8.0, -1e-4)
+#: the optimiser's box of a BNSL break's sharpness f_i
+SHARPNESS_BOX = (0.05, 3.0)
 
 
 def _softplus(v: NDArray | float) -> NDArray | float:
@@ -503,7 +515,7 @@ class FloorPowerLaw(_NonlinearLaw):
         return np.column_stack([(1.0 - wg) * (expit(v) / _softplus(v)), wg, wg * x])
 
     def _bounds(self, d: _Data) -> tuple[NDArray, NDArray]:
-        return np.array([_V_MIN, -np.inf, -8.0]), np.array([5.0, np.inf, -1e-4])
+        return np.array([_V_MIN, -np.inf, EXPONENT_BOX[0]]), np.array([5.0, np.inf, EXPONENT_BOX[1]])
 
     def _starts(self, d: _Data) -> list[NDArray]:
         starts = []
@@ -556,7 +568,7 @@ class SaturatingLaw(_NonlinearLaw):
         return np.column_stack([np.ones_like(x), -g, -g * x])
 
     def _bounds(self, d: _Data) -> tuple[NDArray, NDArray]:
-        return np.array([-np.inf, -np.inf, -8.0]), np.array([np.inf, np.inf, -1e-4])
+        return np.array([-np.inf, -np.inf, EXPONENT_BOX[0]]), np.array([np.inf, np.inf, EXPONENT_BOX[1]])
 
     def _starts(self, d: _Data) -> list[NDArray]:
         starts = []
@@ -663,8 +675,8 @@ class BrokenPowerLaw(_NonlinearLaw):
 
     def _bounds(self, d: _Data) -> tuple[NDArray, NDArray]:
         lo_n, hi_n = float(d.lnN.min()), float(d.lnN.max())
-        lo = [_V_MIN, -np.inf, -3.0] + [-8.0, lo_n - 1.0, math.log(0.05)] * self.breaks
-        hi = [5.0, np.inf, 8.0] + [8.0, hi_n + 1.0, math.log(3.0)] * self.breaks
+        lo = [_V_MIN, -np.inf, -3.0] + [-8.0, lo_n - 1.0, math.log(SHARPNESS_BOX[0])] * self.breaks
+        hi = [5.0, np.inf, 8.0] + [8.0, hi_n + 1.0, math.log(SHARPNESS_BOX[1])] * self.breaks
         return np.array(lo), np.array(hi)
 
     def _starts(self, d: _Data) -> list[NDArray]:
@@ -719,3 +731,56 @@ class BrokenPowerLaw(_NonlinearLaw):
         """Distance to the floor, ``b N^(−c0) ∏_i (1 + (N/d_i)^(1/f_i))^(−c_i f_i)`` (m,)."""
         coef = self._coef()
         return np.exp(self._log_gap(np.log(_check_N(N)), coef))
+
+
+# ------------------------------------------------------------------------------------------ registry
+@dataclass(frozen=True)
+class LawSpec:
+    """One entry of the law registry :data:`LAWS`.
+
+    Attributes:
+        name: the registry (and command-line) name, e.g. ``"floor"``.
+        cls: the law's class.
+        options: constructor options of :meth:`make` (e.g. ``{"breaks": 1}``).
+        fits: ``"error"`` (positive, decreasing: MSE, risk, 1 − SSIM) or ``"quality"`` (PSNR, SSIM).
+        formula: the law in words, for help texts.
+        boxes: parameter name → the optimiser's box ``(lo, hi)`` in reported units; an interval that
+            reaches it identifies nothing (``kind="exponent"`` of :func:`bridge.identify.identify`).
+    """
+
+    name: str
+    cls: type[Law]
+    options: dict[str, Any]
+    fits: str
+    formula: str
+    boxes: dict[str, tuple[float, float]]
+
+    @property
+    def n_params(self) -> int:
+        """Free parameters of the law :meth:`make` builds."""
+        return self.make().n_params
+
+    def make(self, **options: Any) -> Law:
+        """An unfitted law with the registry's options, overridden by ``options`` (e.g. ``window=``)."""
+        return self.cls(**{**self.options, **options})
+
+
+#: The laws, by name, in the order reports list them: ``power`` β N^α, ``floor`` c + a N^α, ``broken``
+#: the one-break BNSL and ``saturating`` y∞ − A N^α (a quality rising to its asymptote).
+LAWS: dict[str, LawSpec] = {
+    "power": LawSpec("power", PowerLaw, {}, "error", "β N^α", {}),
+    "floor": LawSpec("floor", FloorPowerLaw, {}, "error", "c + a N^α", {"exponent": EXPONENT_BOX}),
+    "broken": LawSpec("broken", BrokenPowerLaw, {"breaks": 1}, "error", "c + b N^−c0 with one break (BNSL)",
+                      {"f1": SHARPNESS_BOX}),
+    "saturating": LawSpec("saturating", SaturatingLaw, {}, "quality", "y∞ − A N^α", {"exponent": EXPONENT_BOX}),
+}
+
+
+def law_spec(name: str, *, among: tuple[str, ...] | None = None) -> LawSpec:
+    """The registry entry of ``name`` (a registry name such as ``"floor"`` or a class name such as
+    ``"FloorPowerLaw"``), restricted to ``among`` when given; a one-line ValueError otherwise."""
+    allowed = tuple(LAWS) if among is None else among
+    for key in allowed:
+        if name in (key, LAWS[key].cls.__name__):
+            return LAWS[key]
+    raise ValueError(f"law must be one of {', '.join(allowed)}; got {name!r}")

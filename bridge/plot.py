@@ -49,6 +49,7 @@ from matplotlib.lines import Line2D
 from theory.io import atomic_write
 
 from ._validate import vector
+from .uncertainty import mse_to_psnr
 
 __all__ = [
     "ESTIMATOR_STYLES",
@@ -602,9 +603,9 @@ def three_curves(ax: Axes, bx: Axes, theory: Sequence[Mapping[str, Any]], linear
             bx.scatter(N[~pos], np.zeros((~pos).sum()), marker="v", color=styles[name]["color"], clip_on=False,
                        transform=bx.get_xaxis_transform(), zorder=5,
                        label=f"{name}: at or below the linear floor", gid=f"{name}-below")
-    ax.axhline(-10 * np.log10(floor), color="tab:green", ls="--", lw=1, label="linear floor R_Q(W*_P)")
+    ax.axhline(float(mse_to_psnr(floor)), color="tab:green", ls="--", lw=1, label="linear floor R_Q(W*_P)")
     if theory[0].get("rank_Q", np.inf) >= theory[0].get("n", 0):  # else W*_Q projects onto the test crops' span
-        ax.axhline(-10 * np.log10(wiener), color="0.2", ls=":", lw=1, label="Wiener floor of the test crops")
+        ax.axhline(float(mse_to_psnr(wiener)), color="0.2", ls=":", lw=1, label="Wiener floor of the test crops")
     for i, (k, v) in enumerate((baselines or {}).items()):
         ax.axhline(v, color="0.6", lw=0.8, ls=("-.", (0, (1, 2)), (0, (5, 2)))[i % 3], label=k)
     ax.set_xscale("log")

@@ -40,9 +40,6 @@ def _to_error(metric: str, y: np.ndarray) -> np.ndarray:
     return psnr_to_mse(y) if "psnr" in metric.lower() else 1.0 - y
 
 
-_EXP_BOUNDS = {"FloorPowerLaw": (-8.0, -1e-4), "SaturatingLaw": (-8.0, -1e-4), "f1": (0.05, 3.0)}
-
-
 def _param_kind(law_name: str, param: str) -> str:
     if param == "floor":
         return "floor"
@@ -61,6 +58,7 @@ def _law_rows(boot: Any, *, scale: str, level: float, y: np.ndarray, metric: str
               floor_p: dict[str, float] | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The law's row (parameters with intervals, identified/reason) and one finding per parameter."""
     from .identify import PSNR_LIMIT_DB, identify  # noqa: PLC0415
+    from .laws import law_spec  # noqa: PLC0415
 
     law = boot.law
     name = type(law).__name__
@@ -88,7 +86,7 @@ def _law_rows(boot: Any, *, scale: str, level: float, y: np.ndarray, metric: str
         elif kind == "break":
             ctx["n_range"] = law.n_range_
         elif kind == "exponent":
-            ctx["bounds"] = _EXP_BOUNDS.get(p if p == "f1" else name)
+            ctx["bounds"] = law_spec(name).boxes.get(p)  # the optimiser's box, if it has one
         row[p] = v
         row[f"{p}_lo"], row[f"{p}_hi"] = float(lo), float(hi)
         f = identify(f"{name}.{p}", v, lo, hi, kind=kind, **ctx)
@@ -136,8 +134,8 @@ def analyse(N: Sequence[float], y: Sequence[float], *, metric: str, groups: Sequ
         envelope over the laws not rejected by their backtest with ``reported: true``), "backtest":
         rows (fit without the largest N, predict it), "margin": dict, "best": law name, "metric": …}``.
     """
-    from .identify import identify  # noqa: PLC0415
-    from .laws import BrokenPowerLaw, FloorPowerLaw, PowerLaw, SaturatingLaw  # noqa: PLC0415
+    from .identify import identify, underdetermined  # noqa: PLC0415
+    from .laws import LAWS  # noqa: PLC0415
     from .uncertainty import (  # noqa: PLC0415
         bootstrap,
         compare_laws,
@@ -168,14 +166,16 @@ def analyse(N: Sequence[float], y: Sequence[float], *, metric: str, groups: Sequ
     n_range = (float(N.min()), float(N.max()))
 
     boots: dict[str, Any] = {}
+    # The registry's laws: the error laws on the error scale (the BNSL from 6 distinct N), the quality law
+    # on the metric itself.
     candidates: list[tuple[str, Any, np.ndarray, str]] = [
-        ("PowerLaw", PowerLaw(window=window), err, err_name), ("FloorPowerLaw", FloorPowerLaw(), err, err_name)]
-    if n_distinct >= 6:
-        candidates.append(("BrokenPowerLaw", BrokenPowerLaw(breaks=1), err, err_name))
-    if quality:
-        candidates.append(("SaturatingLaw", SaturatingLaw(), y, metric))
+        (sp.cls.__name__, sp.make(**({"window": window} if sp.name == "power" else {})),
+         *((y, metric) if sp.fits == "quality" else (err, err_name)))
+        for sp in LAWS.values() if (quality or sp.fits == "error") and (sp.name != "broken" or n_distinct >= 6)]
     for name, proto, yy, scale in candidates:
-        if n_distinct < proto.n_params:
+        why = underdetermined(name, proto.n_params, n_distinct)
+        if why:  # as many parameters as N: an exact fit of the means, reported as not identified
+            out["laws"].append({"law": name, "scale": scale, "fit": "not fitted", "identified": False, "reason": why})
             continue
         try:
             boots[name] = bootstrap(proto, N, yy, **kw)
@@ -200,9 +200,12 @@ def analyse(N: Sequence[float], y: Sequence[float], *, metric: str, groups: Sequ
             if row["law"] in ranks:
                 row["holdout_error"] = ranks[row["law"]]["holdout_error"]
         out["best"] = min(ranks, key=lambda k: ranks[k]["bic"])
-    # Break detection (needs ≥ 6 distinct N for the one-break BNSL's 6 parameters).
+    # Break detection (the one-break BNSL has 6 parameters: identified from 7 distinct N on).
     out["break"] = None
-    if n_distinct >= 6:
+    why = underdetermined("BrokenPowerLaw", LAWS["broken"].n_params, n_distinct)
+    if n_distinct >= 6 and why:  # as many N as the BNSL's parameters: its break is an exact fit, not a finding
+        out["break"] = {"identified": False, "reason": why}
+    elif n_distinct >= 6:
         try:
             br = detect_break(N, err, groups=g, n_boot=n_boot, level=level, rng=rng)
         except ValueError as e:
@@ -222,7 +225,7 @@ def analyse(N: Sequence[float], y: Sequence[float], *, metric: str, groups: Sequ
             if f.get("law") == "BrokenPowerLaw" and f["quantity"].startswith("BrokenPowerLaw."):
                 f["identified"], f["reason"] = False, why
         for row in out["laws"]:
-            if row["law"] == "BrokenPowerLaw":
+            if row["law"] == "BrokenPowerLaw" and row.get("fit") != "not fitted":  # else it has its reason
                 row["identified"], row["reason"] = False, why
     # Extrapolation: every law's band and the envelope over the laws not rejected by their backtest
     # (the band the report uses: ``reported: true``), on the error scale; PSNR in dB.
@@ -371,6 +374,9 @@ def fit_text(res: dict[str, Any]) -> str:
     for law, fs in by_law.items():
         text += f"\n{law} ({lvl}% intervals):\n"
         text += "".join(f"  {f['quantity'].split('.', 1)[1]}: {finding_text(f, 4)}\n" for f in fs)
+    for r in res["laws"]:  # a law without findings (not fitted): its reason
+        if not r.get("identified", True) and r["law"] not in by_law:
+            text += f"\n{r['law']}: not identified: {r.get('reason') or 'no reason given'}\n"
     br = res.get("break")
     if br:
         if "N_break" in br:

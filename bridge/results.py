@@ -8,8 +8,12 @@ CSV or JSON file written by ``reconscale results`` or ``reconscale theory …``.
   booleans, lists and None).
 * :func:`results_table` — ledger rows → the tidy table (config keys, status, params, flattened
   ``val_*``/``test_*``/``test_input_*`` metrics and ``conv_*`` conventions).
-* :func:`select_per_N` — the paper's per-N result: the width with the best mean validation score,
-  then its test score (mean ± std over seeds, and the max as the released plots).
+* :func:`runs_curve` — runs → one curve, the paper's per-N result: the width with the best mean
+  validation score, then its test MSE and PSNR (mean and SEM over seeds) and the test score of the
+  selection metric (mean ± std, and the max as the released plots); :func:`require_distinct_N`
+  refuses a curve of fewer than 2 N.
+* :func:`filter_rows` / :func:`where_rows` — rows matching column values (the latter says which
+  value matched nothing, and the values present).
 * :func:`aggregate` — mean, std and count of a column per N (theory per-run rows, or runs).
 """
 
@@ -23,8 +27,12 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-__all__ = ["load_table", "read_ledger", "results_table", "select_per_N", "aggregate", "filter_rows",
-           "HIGHER_IS_BETTER"]
+__all__ = ["load_table", "read_ledger", "results_table", "runs_curve", "require_distinct_N", "aggregate",
+           "filter_rows", "where_rows", "parse_cell", "HIGHER_IS_BETTER", "CURVE_COLUMNS"]
+
+#: The columns of a curve row of :func:`runs_curve` that every curve shares (the demo's and the
+#: self-supervised comparison's curves carry these, with their own name columns).
+CURVE_COLUMNS = ("N", "width", "seeds", "mse", "mse_sem", "psnr", "psnr_sem")
 
 #: Metrics for which larger is better (the others are errors).
 HIGHER_IS_BETTER = frozenset({"psnr", "ssim"})
@@ -69,7 +77,8 @@ def results_table(rows: Iterable[dict]) -> list[dict]:
     return out
 
 
-def _cell(text: str) -> Any:
+def parse_cell(text: str) -> Any:
+    """A CSV cell (or a ``--where`` value) as a number, boolean, list/dict (JSON), None (empty) or str."""
     if text == "":
         return None
     if text in ("True", "False", "true", "false"):
@@ -111,7 +120,7 @@ def load_table(path: str | Path) -> list[dict]:
             raise ValueError(f"{p} is not a table (a JSON array of objects); export it with --format json")
         return rows
     if p.suffix == ".csv":
-        rows = [{k: _cell(v) for k, v in r.items()} for r in csv.DictReader(text.splitlines())]
+        rows = [{k: parse_cell(v) for k, v in r.items()} for r in csv.DictReader(text.splitlines())]
         if not rows:
             raise ValueError(f"{p} has no rows; compute or export the table first")
         return rows
@@ -122,6 +131,37 @@ def filter_rows(rows: Sequence[dict], **where: Any) -> list[dict]:
     """Rows whose columns equal every ``where`` value (``None`` values are ignored)."""
     cond = {k: v for k, v in where.items() if v is not None}
     return [r for r in rows if all(r.get(k) == v for k, v in cond.items())]
+
+
+def where_rows(rows: Sequence[dict], where: dict[str, Any], *, what: str = "rows") -> list[dict]:
+    """Rows whose columns equal every ``where`` value; a one-line ValueError when none do.
+
+    The conditions are applied in order; the message names the first one that leaves nothing, and the
+    values of that column in the rows before it (or that the column does not exist).
+
+    Args:
+        rows: table rows. where: column → value (``--where KEY=VALUE``). what: the rows' name
+            for the message (``"runs"``, ``"rows"``).
+    """
+    if not rows:
+        raise ValueError(f"the table has no {what}; compute or export it first")
+    kept = list(rows)
+    for k, v in where.items():
+        left = [r for r in kept if r.get(k) == v]
+        if not left:
+            values = {json.dumps(r[k], sort_keys=True): r[k] for r in kept if k in r}
+            numeric = all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in values.values())
+            present = [str(x) if not isinstance(x, (list, dict)) else j
+                       for j, x in sorted(values.items(), key=lambda kv: kv[1] if numeric else kv[0])]
+            if not present:
+                cols = sorted({c for r in kept for c in r})
+                raise ValueError(f"no {what} match {k}={v}: the table has no column {k!r}; columns: "
+                                 f"{', '.join(cols)}")
+            plural = k if k.endswith("s") else f"{k}s" if k != "N" else "N"
+            raise ValueError(f"no {what} match {k}={v}; the {plural} present are {', '.join(present)}: pick one "
+                             "of them or drop that --where")
+        kept = left
+    return kept
 
 
 def aggregate(rows: Sequence[dict], *, y: str, x: str = "N") -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -146,22 +186,52 @@ def aggregate(rows: Sequence[dict], *, y: str, x: str = "N") -> tuple[np.ndarray
     return xs, mean, std, np.array([a.size for a in vals])
 
 
-def select_per_N(table: Sequence[dict], *, metric: str = "psnr") -> list[dict]:
-    """Per N (and any other varying axis except width and seed): the width with the best mean
-    validation score, then its test score — mean ± std over seeds and the max (the released plots
-    take the max; the min for error metrics)."""
-    done = [r for r in table if r.get("status") == "done"]
+def runs_curve(runs: Sequence[dict], *, metric: str = "mse", by: Sequence[str] | None = None) -> list[dict]:
+    """Runs → one curve: per N, the width with the best mean validation score and its test scores.
+
+    The one place runs become a curve (the paper's selection): for every N (and every value of the
+    axes in ``by``), the runs are grouped by width, the width whose mean ``val_<metric>`` over seeds is
+    best (largest for PSNR/SSIM, smallest for errors) is kept, and its seeds give the mean and the
+    standard error of the test MSE and of the test PSNR (``10 log₁₀(1/MSE)`` per seed,
+    :func:`bridge.uncertainty.mse_to_psnr`), and of ``test_<metric>``.
+
+    Args:
+        runs: tidy run rows (:func:`load_table` of a sweep); only ``done`` rows are used.
+        metric: the selection metric (``mse``, the default; ``psnr``, ``ssim`` or ``nmse``).
+        by: the other axes that split the curve (e.g. ``("arch",)``); ``None``: every config column
+            that varies between the runs (except width and seed); ``()``: N alone.
+
+    Returns:
+        One row per (axes, N), sorted by the axes then N; every row has the columns ``by``, ``N``,
+        ``width``, ``params``, ``seeds`` (runs kept), ``warned`` (of them with a warning),
+        ``test_<metric>_mean``, ``test_<metric>_std`` (ddof 1; 0 for one seed), ``test_<metric>_max``
+        (the best seed: the max, or the min for errors, as the released plots), ``val_<metric>_mean``,
+        ``input_<metric>`` (when the runs score their input), then ``mse``, ``mse_sem``, ``psnr``,
+        ``psnr_sem`` (mean and SEM over seeds; SEM 0 for one seed; None without ``test_mse``).
+
+    Raises:
+        ValueError: no finished run, or ``metric`` not in the table.
+    """
+    from .uncertainty import mse_to_psnr  # noqa: PLC0415
+
+    done = [r for r in runs if r.get("status") == "done"]
     if not done:
         raise ValueError("no finished runs in the table; run (or resume) the sweep first")
     if f"val_{metric}" not in done[0] or f"test_{metric}" not in done[0]:
         raise ValueError(f"metric {metric!r} is not in the table; use psnr, ssim, mse or nmse")
     higher = metric in HIGHER_IS_BETTER
-    keys = [k for k in done[0] if k not in _META and not k.startswith(("val_", "test_", "conv_"))]
-    axes = [k for k in keys if len({json.dumps(r.get(k), sort_keys=True) for r in done}) > 1]
+    if by is None:
+        keys = [k for k in done[0] if k not in _META and k != "N" and not k.startswith(("val_", "test_", "conv_"))]
+        by = [k for k in keys if len({json.dumps(r.get(k), sort_keys=True) for r in done}) > 1]
+    axes = [*by, "N"]  # N always: a one-N sweep is still a curve's table, with its N column
     groups: dict[tuple, dict[Any, list[dict]]] = {}
     for r in done:
         g = tuple(json.dumps(r.get(k), sort_keys=True) for k in axes)
-        groups.setdefault(g, {}).setdefault(r["width"], []).append(r)
+        groups.setdefault(g, {}).setdefault(r.get("width"), []).append(r)
+
+    def sem(a: np.ndarray) -> float:
+        return float(a.std(ddof=1) / np.sqrt(a.size)) if a.size > 1 else 0.0
+
     out = []
     for g, by_width in groups.items():
         def val_score(rs: list[dict]) -> float:
@@ -171,7 +241,7 @@ def select_per_N(table: Sequence[dict], *, metric: str = "psnr") -> list[dict]:
         rs = by_width[best_w]
         test = np.array([r[f"test_{metric}"] for r in rs], dtype=float)
         row = {k: json.loads(v) for k, v in zip(axes, g)}
-        row.update({"width": best_w, "params": rs[0]["params"], "seeds": len(rs),
+        row.update({"width": best_w, "params": rs[0].get("params"), "seeds": len(rs),
                     "warned": sum(bool(r.get("warning")) for r in rs),
                     f"test_{metric}_mean": float(test.mean()),
                     f"test_{metric}_std": float(test.std(ddof=1)) if len(rs) > 1 else 0.0,
@@ -179,6 +249,31 @@ def select_per_N(table: Sequence[dict], *, metric: str = "psnr") -> list[dict]:
                     f"val_{metric}_mean": val_score(rs)})
         if f"test_input_{metric}" in rs[0]:
             row[f"input_{metric}"] = float(np.mean([r[f"test_input_{metric}"] for r in rs]))
+        mse = [r.get("test_mse") for r in rs]
+        if all(v is not None for v in mse):
+            m = np.asarray(mse, dtype=float)
+            p = mse_to_psnr(m)
+            row.update({"mse": float(m.mean()), "mse_sem": sem(m), "psnr": float(p.mean()), "psnr_sem": sem(p)})
+        else:
+            row.update({"mse": None, "mse_sem": None, "psnr": None, "psnr_sem": None})
         out.append(row)
-    out.sort(key=lambda r: tuple(json.dumps(r.get(k)) for k in axes if k != "N") + (r.get("N", 0),))
+    out.sort(key=lambda r: tuple(json.dumps(r.get(k), sort_keys=True) for k in by) + (r["N"],))
     return out
+
+
+def require_distinct_N(N: Iterable[Any], *, what: str) -> np.ndarray:
+    """The distinct N of a curve, sorted; a one-line ValueError when there are fewer than 2.
+
+    Args:
+        N: the N of a curve's points or runs (repeats allowed).
+        what: what needs the curve, for the message (e.g. ``"a fit"``).
+
+    Returns:
+        (k,) the distinct N, k ≥ 2.
+    """
+    distinct = np.unique(np.asarray([float(v) for v in N], dtype=float))
+    if distinct.size < 2:
+        have = "no N" if distinct.size == 0 else f"only N = {distinct[0]:g}"
+        raise ValueError(f"need at least 2 distinct N for {what}; the runs have {have}: widen the sweep's N "
+                         "(e.g. --set 'N=[8,64,512]') or drop a --where that keeps one N")
+    return distinct

@@ -61,7 +61,7 @@ code(
     import numpy as np
     import torch
 
-    from bridge.results import results_table, select_per_N  # reading results needs no torch
+    from bridge.results import results_table, runs_curve  # reading results needs no torch
     from empirical import (Ledger, RunConfig, TrainConfig, budget_steps, expand, load_config, make_source, make_task,
                            plan, run_sweep)
     from empirical.baselines import evaluate_baselines, reconstruct
@@ -300,7 +300,7 @@ code(
 md(
     r"""
     **Per-$N$ selection.** The paper reports, for every $N$, the width with the best *validation*
-    score and then its *test* score (mean ± std over seeds, and the max). `select_per_N` does exactly
+    score and then its *test* score (mean ± std over seeds, and the max). `runs_curve` does exactly
     that (`reconscale results DIR --select`); with a single width and seed here it simply passes the
     runs through.
 
@@ -314,7 +314,7 @@ md(
 
 code(
     r"""
-    sel = select_per_N(table)
+    sel = runs_curve(table, metric="psnr")
     t = time.perf_counter()
     base = evaluate_baselines(runs[0], names=["input", "wavelet", "tv"])
     print(f"baselines evaluated in {time.perf_counter() - t:.1f} s")

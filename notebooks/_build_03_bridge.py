@@ -63,7 +63,7 @@ code(
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from bridge import PowerLaw
+    from bridge import PowerLaw, mse_to_psnr
     from bridge.datatheory import data_theory_curve
     from bridge.demo import crossing, demo_findings
     from bridge.report import analyse
@@ -78,7 +78,7 @@ code(
 
 
     def psnr(mse):
-        return -10 * np.log10(mse)                  # images in [0, 1]
+        return mse_to_psnr(mse)                     # images in [0, 1]: 10 log10(1 / MSE)
 
 
     def show(findings, title):
@@ -265,7 +265,7 @@ code(
 
 
     def curve(rows, name, key="mse"):
-        # rows of bridge.demo.curve_rows: per-seed PSNR of the mean test MSE, mean and SEM over seeds
+        # rows like bridge.results.runs_curve's: per-seed PSNR of the mean test MSE, mean and SEM over seeds
         out = []
         for N in sorted({r["N"] for r in rows}):
             m = np.array([r[key] for r in rows if r["N"] == N])

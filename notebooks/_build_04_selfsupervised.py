@@ -416,7 +416,7 @@ md(
     ## 5. Experiments: a self-supervised denoising sweep
 
     `reconscale sweep quick-selfsup-denoise` trains the same estimators on clean and on noisy
-    targets and scores both on clean test crops. `bridge.selfsup.compare_targets` reads its ledger
+    targets and scores both on clean test crops. `bridge.extra.compare_targets` reads its ledger
     (no torch), takes per $N$ the best width by validation MSE, and computes the extra-examples factor
     from fitted laws with bootstrap intervals (`bridge.extra.extra_examples`) — or says why a factor
     is not identified. Point the environment variable `RECONSCALE_SELFSUP` at the sweep directory to
@@ -428,7 +428,7 @@ md(
 code(
     r"""
     from bridge.results import load_table
-    from bridge.selfsup import compare_targets, section_markdown
+    from bridge.extra import compare_targets, section_markdown
 
     ss_dir = os.environ.get("RECONSCALE_SELFSUP")
     if ss_dir and (Path(ss_dir) / "ledger.sqlite").is_file():

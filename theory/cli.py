@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+from pathlib import Path
 from typing import Sequence
 
 from .command import Parser, UsageError, run_command
@@ -179,6 +180,17 @@ def _estimators(a: argparse.Namespace):
     return out
 
 
+def _check_common(a: argparse.Namespace) -> None:
+    """The options both subcommands share, checked in one place: --kmax, --runs and --out."""
+    if a.kmax < 1:
+        raise UsageError(f"--kmax {a.kmax}: the largest gradient-descent step searched must be ≥ 1 "
+                         "(e.g. --kmax 5000)")
+    if a.runs < 1:
+        raise UsageError(f"--runs {a.runs} must be ≥ 1")
+    if a.out is not None and Path(a.out).is_dir():
+        raise UsageError(f"--out {a.out} is a directory; give a file path, e.g. --out {Path(a.out) / 'theory.csv'}")
+
+
 def _curve(a: argparse.Namespace) -> int:
     import numpy as np  # noqa: PLC0415
 
@@ -191,10 +203,7 @@ def _curve(a: argparse.Namespace) -> int:
         raise UsageError("--k: steps must be non-negative integers")
     if a.lam is not None and any(v < 0 for v in a.lam):
         raise UsageError("--lam: ridge strengths must be ≥ 0")
-    if a.kmax < 0:
-        raise UsageError(f"--kmax {a.kmax} must be ≥ 0")
-    if a.runs < 1:
-        raise UsageError(f"--runs {a.runs} must be ≥ 1")
+    _check_common(a)
     if a.runs < 2 and a.method in ("montecarlo", "rao-blackwell"):
         raise UsageError("--runs must be ≥ 2 for a Monte Carlo standard error")
     problem = _problem(a)
@@ -220,10 +229,7 @@ def _setups(a: argparse.Namespace) -> int:
         chosen = parse_setups(a.setups)
     except ValueError as e:
         raise UsageError(f"--setups: {e}") from None
-    if a.runs < 1:
-        raise UsageError(f"--runs {a.runs} must be ≥ 1")
-    if a.kmax < 0:
-        raise UsageError(f"--kmax {a.kmax} must be ≥ 0")
+    _check_common(a)
     target_sigma = _target_sigma(a.target_sigma)
     path = run_setups(chosen, out=a.out, runs=a.runs, seed=a.seed, kmax=a.kmax, method=a.method, fmt=a.format,
                       backend=a.backend, progress=not a.quiet, target_sigma=target_sigma)

@@ -10,6 +10,7 @@ failed write (disk full, read-only directory, a writer that raises) removes its 
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import uuid
@@ -40,6 +41,18 @@ def atomic_write(path: str | os.PathLike, data: bytes | str | Callable[[IO[bytes
             no temporary file is left behind.
     """
     target = Path(path)
+    try:
+        return _atomic_write(target, data, mode)
+    except OSError as e:  # name the user's path, never the temporary file
+        if e.errno is None or Path(str(e.filename)) == target:
+            raise
+        raise type(e)(e.errno, e.strerror, str(target)) from None
+
+
+def _atomic_write(target: Path, data: bytes | str | Callable[[IO[bytes]], Any], mode: int | None) -> Path:
+    """:func:`atomic_write` itself; its OSErrors may name the temporary file."""
+    if target.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "is a directory; give a file path", str(target))
     target.parent.mkdir(parents=True, exist_ok=True)
     # A unique name in the same directory: os.replace is then an atomic rename on every platform.
     tmp = target.with_name(f".{target.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")

@@ -10,7 +10,7 @@ import pytest
 from bridge.cli import main as cli_main
 from bridge.calibrate import calibrate
 from bridge.compare import Curve, align, compare_fits, empirical_curve, theory_curve
-from bridge.results import aggregate, load_table, read_ledger, select_per_N
+from bridge.results import aggregate, load_table, read_ledger, runs_curve
 
 # -------------------------------------------------------------------------------- fixtures
 
@@ -65,7 +65,7 @@ def test_ledger_reading_matches_the_written_runs(sweep_dir):
     table = load_table(sweep_dir)
     assert len(raw) == len(table) == 16
     assert {"N", "width", "seed", "test_psnr", "test_input_mse", "params", "conv_data_range"} <= table[0].keys()
-    sel = select_per_N(table)
+    sel = runs_curve(table, metric="psnr")
     assert [r["N"] for r in sel] == [8, 16, 64, 256]
     for r in sel:  # the best width by validation, its seeds' mean test score
         runs = [t for t in table if t["N"] == r["N"]]

@@ -3,7 +3,7 @@
 The theory curve is checked against its brute-force twin (Rao–Blackwellised Monte Carlo at the k it
 chose) on the excess risk above the linear floor, through the interpolation threshold (where it
 falls back to Monte Carlo itself), and against its limits (N → ∞: the linear floor; oracle ≤
-validation stopping). The demo's analysis (curve_rows, crossing, findings) runs on hand-made rows.
+validation stopping). The demo's analysis (runs_curve, crossing, findings) runs on hand-made rows.
 """
 
 import json
@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from bridge.datatheory import data_theory_curve, load_data_model
-from bridge.demo import crossing, curve_rows, demo_findings
+from bridge.demo import crossing, demo_findings
+from bridge.results import runs_curve
 from theory.datamodel import DataModel, DataSpectrum, data_montecarlo
 from theory.estimators import k_grid
 from theory.montecarlo import Estimator
@@ -109,11 +110,11 @@ def _runs(N, width, seed, val, test):
     return {"status": "done", "N": N, "width": width, "seed": seed, "val_mse": val, "test_mse": test}
 
 
-def test_curve_rows_picks_the_width_by_validation_and_averages_seeds():
+def test_runs_curve_picks_the_width_by_validation_and_averages_seeds():
     runs = [_runs(16, 4, s, 0.02, 0.021 + s * 0.001) for s in (0, 1)] + \
            [_runs(16, 8, s, 0.03, 0.001) for s in (0, 1)] + [_runs(64, 8, 0, 0.01, 0.01)] + \
            [{"status": "failed", "N": 64, "width": 4, "seed": 0}]
-    rows = curve_rows(runs, curve="network")
+    rows = runs_curve(runs, by=())
     assert [r["N"] for r in rows] == [16, 64]
     r = rows[0]
     assert r["width"] == 4 and r["seeds"] == 2  # by validation, although width 8 tests better

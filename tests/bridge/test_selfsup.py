@@ -1,4 +1,4 @@
-"""bridge.selfsup: a sweep's clean and self-supervised curves, the extra examples, `reconscale selfsup`."""
+"""bridge.extra (from a sweep): a sweep's clean and self-supervised curves, the extra examples, `reconscale selfsup`."""
 
 import json
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from bridge.cli import main as cli_main
-from bridge.selfsup import compare_targets, section_markdown, target_of, theory_extra
+from bridge.extra import compare_targets, section_markdown, target_of, theory_extra
 
 NS = (16, 32, 64, 128, 256, 512, 1024)
 FACTOR = 3.0  # the self-supervised law is the supervised one at N / FACTOR
