@@ -22,13 +22,15 @@ import numpy as np
 import torch
 from torch import nn
 
+from theory.process import memory_bytes
+
 from .config import RunConfig
 from .data import Source, make_source
 from .targets import Target
 from .tasks import Task, make_task
 from .train import TrainConfig, pick_device
 
-__all__ = ["ModelSpec", "RunPlan", "RunData", "plan", "validate", "load_data"]
+__all__ = ["ModelSpec", "RunPlan", "RunData", "plan", "validate", "load_data", "images_bytes", "check_memory"]
 
 
 @dataclass(frozen=True)
@@ -115,12 +117,56 @@ def _source(run: RunConfig, spec: str, *, options: dict) -> Source:
                          else f"{key}={spec!r}: {text}") from None
 
 
+def images_bytes(run: RunConfig) -> int:
+    """Bytes of a run's images in memory: its N training, n_val validation and n_test test images,
+    float32 (B, C, size, size) tensors, as :func:`load_data` holds them for the whole run."""
+    return (run.N + run.n_val + run.n_test) * run.channels * run.size**2 * 4
+
+
+def check_memory(run: RunConfig, available: int | None = None) -> None:
+    """Refuse a run whose images alone cannot fit in this machine's memory (nothing is allocated).
+
+    Every source is loaded whole into memory by :func:`load_data`, so :func:`images_bytes` is a
+    lower bound on what the run needs; above the memory one process here may use
+    (:func:`theory.process.memory_bytes`: physical memory, or a cgroup limit) the run could only
+    die in an allocation, after a long wait (or, for a huge N, in validation's own index arrays).
+
+    Args:
+        run: the run.
+        available: the limit in bytes; default :func:`theory.process.memory_bytes` (no check if unknown).
+
+    Raises:
+        ValueError: one line with the estimate, naming N and size and the fix.
+    """
+    available = memory_bytes() if available is None else available
+    need = images_bytes(run)
+    if available is None or need <= available:
+        return
+    images = run.N + run.n_val + run.n_test
+    chans = f"{run.channels} channel{'s' if run.channels > 1 else ''}"
+    raise ValueError(f"the images of N={run.N} at size={run.size} need {_gib(need)} of memory ({images} images "
+                     f"(N + n_val + n_test) × {chans} × {run.size}² pixels × 4 bytes) but this machine has "
+                     f"{_gib(available)}; use a smaller size or N")
+
+
+def _gib(n: float) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
+        if n < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    raise AssertionError  # unreachable
+
+
 def plan(run: RunConfig) -> RunPlan:
     """Build and check everything ``run`` needs (no images, no training).
+
+    The memory estimate (:func:`check_memory`) comes first, so that a run too large to hold its
+    images refuses before any source or index array of its size is built.
 
     Raises:
         ValueError: one line naming the key, e.g. ``optimizer='foo': use 'adam', 'adamw' or 'rmsprop'``.
     """
+    check_memory(run)
     task = make_task(run.task, sigma=run.sigma, accel=run.accel, center_fraction=run.center_fraction,
                      mask=run.mask, complex_input=run.complex_input, scale=run.scale, sr_kernel=run.sr_kernel,
                      coils=run.coils)
