@@ -142,16 +142,22 @@ def test_a_dry_run_of_a_huge_N_allocates_nothing(tmp_path, capsys, monkeypatch):
 
 
 # --------------------------------------------------------------------------- 4: SIGTERM is Ctrl-C
-def test_sigterm_requeues_running_rows_and_says_one_line(tmp_path):
+@pytest.mark.parametrize("executor", ["local", "process"])
+def test_sigterm_requeues_running_rows_and_says_one_line(tmp_path, executor):
+    """With a process pool, the driver stops its workers rather than waiting for their runs to end."""
     out = tmp_path / "s"
-    proc = subprocess.Popen([sys.executable, "-m", "bridge.cli", "sweep", "quick-denoise", "--out", str(out), *ENDLESS],
-                            env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    extra = ["--executor", "process", "--workers", "1"] if executor == "process" else []
+    proc = subprocess.Popen([sys.executable, "-m", "bridge.cli", "sweep", "quick-denoise", "--out", str(out), *ENDLESS,
+                             *extra], env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    workers: list[int] = []
     try:
         wait_for(lambda: running(out) or proc.poll() is not None, "the sweep to train")
+        workers = children(proc.pid) if Path("/proc/self/stat").exists() else []
         proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=WAIT_S)
+        _, err = proc.communicate(timeout=30)  # the endless run is not waited for
+        wait_for(lambda: not any(alive(w) for w in workers), "the workers to exit", timeout=10)
     finally:
-        kill_all([proc.pid])
+        kill_all([proc.pid, *workers])
     cli_one_line(proc.returncode, err, "terminated", "re-run", exit_code=143)
     assert statuses(out) == ["pending"]
     assert DriverLock.holder(out) is None
