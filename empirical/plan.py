@@ -160,13 +160,9 @@ def _gib(n: float) -> str:
 def plan(run: RunConfig) -> RunPlan:
     """Build and check everything ``run`` needs (no images, no training).
 
-    The memory estimate (:func:`check_memory`) comes first, so that a run too large to hold its
-    images refuses before any source or index array of its size is built.
-
     Raises:
         ValueError: one line naming the key, e.g. ``optimizer='foo': use 'adam', 'adamw' or 'rmsprop'``.
     """
-    check_memory(run)
     task = make_task(run.task, sigma=run.sigma, accel=run.accel, center_fraction=run.center_fraction,
                      mask=run.mask, complex_input=run.complex_input, scale=run.scale, sr_kernel=run.sr_kernel,
                      coils=run.coils)
@@ -222,7 +218,9 @@ def _check_model(p: RunPlan) -> None:
 def validate(runs: Sequence[RunConfig]) -> list[RunPlan]:
     """Plan every run and check what only the whole sweep shows; returns the plans.
 
-    Checks, each once per distinct setting: every plan builds (:func:`plan`); each model runs on an
+    Checks, each once per distinct setting: every run's images fit in this machine's memory
+    (:func:`check_memory`, first, so that a run too large to hold them refuses before any source or
+    index array of its size is built); every plan builds (:func:`plan`); each model runs on an
     image of the run's size; each source holds enough images for the largest N with its validation
     and test sets (for a folder or fastMRI source the message names the largest N that fits); a
     folder's images are not smaller than ``size`` (the headers of the first 256 images a sweep uses;
@@ -238,6 +236,7 @@ def validate(runs: Sequence[RunConfig]) -> list[RunPlan]:
     plans, models_seen, splits_seen = [], set(), {}
     for i, run in enumerate(runs):
         try:
+            check_memory(run)
             p = plan(run)
             key = (p.model, run.size)
             if key not in models_seen and run.arch != "linear-exact":  # linear-exact: checked by plan()
