@@ -10,7 +10,9 @@ so killing the process at any moment loses nothing that had finished.
 Only one driver writes a sweep directory at a time: :class:`DriverLock` (an advisory ``flock`` on
 ``DIR/.driver.lock``, released by the kernel when its process dies, however it dies) makes a second
 ``reconscale sweep`` on the same directory refuse with a line naming the running one. ``bridge``
-reads ledgers through :meth:`Ledger.open_readonly`.
+reads ledgers through :meth:`Ledger.open_readonly`, which writes nothing beside the file and reads a
+``running`` row of a directory no driver holds as the interrupted, ``pending`` run it is. The file
+gets the umask's permissions, like every other file of a sweep.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
+from urllib.parse import quote
 
 __all__ = ["Ledger", "Row", "DriverLock", "SweepBusy", "STATUSES", "INTERRUPTED"]
 
@@ -231,8 +234,6 @@ class Ledger:
         return cls(path, readonly=True)
 
     def _readonly_uri(self) -> str:
-        from urllib.parse import quote  # noqa: PLC0415
-
         uri = f"file:{quote(str(self.path.resolve()))}?mode=ro"
         wal = self.path.with_name(self.path.name + "-wal")
         # immutable skips locking and the write-ahead log: only safe when no driver writes and no
