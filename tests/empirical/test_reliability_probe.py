@@ -89,8 +89,12 @@ def statuses(out: Path) -> list[str]:
 
 
 def running(out: Path) -> bool:
+    """A live driver has a run in training (read-only: the poll must not create or lock the ledger)."""
+    if not (out / "ledger.sqlite").is_file() or not any((out / "runs").glob("*/ckpt.pt")):
+        return False
     try:
-        return "running" in statuses(out) and any((out / "runs").glob("*/ckpt.pt"))
+        with Ledger.open_readonly(out / "ledger.sqlite") as led:
+            return "running" in [r["status"] for r in led.rows()]
     except (OSError, ValueError):
         return False
 
