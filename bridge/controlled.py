@@ -55,7 +55,9 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from .demo import _atomic_json, _command
+from theory.process import child_env
+
+from .demo import _atomic_json, run_step
 
 __all__ = ["ControlledConfig", "SMOKE", "CURVES", "risk_to_pixel_mse", "floor_pixel_mse", "run_controlled",
            "render_markdown", "summary_text", "controlled_main"]
@@ -111,7 +113,8 @@ def _run_ids(arg_lists: Sequence[list[str]]) -> set[str]:
     """The run ids of the sweeps (``reconscale sweep … --dry-run``, all at once): every run is
     validated before any trains, and nothing is written."""
     procs = [subprocess.Popen([sys.executable, "-m", "bridge.cli", *args, "--dry-run"], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for args in arg_lists]
+                              stderr=subprocess.PIPE, text=True, env=child_env())  # they die with this process
+             for args in arg_lists]
     outputs = [proc.communicate() for proc in procs]  # wait for every child before raising
     ids = set()
     for proc, (stdout, stderr) in zip(procs, outputs):
@@ -131,7 +134,7 @@ def _sweeps(cfg: ControlledConfig, out: Path, progress: bool, log: Any) -> list[
     ids = _run_ids([args for _, args in plans])
     for what, args in plans:
         log(f"sweep ({what}): {' '.join(args[1:])}")
-        _command([*args, *quiet], f"{what} sweep", quiet=not progress, rerun="reconscale controlled")
+        run_step([*args, *quiet], f"{what} sweep", quiet=not progress, rerun="reconscale controlled")
     rows = [r for r in load_table(out / "sweep") if r["run_id"] in ids]
     bad = [r for r in rows if r["status"] != "done"]
     if bad or len(rows) != len(ids):
@@ -161,7 +164,7 @@ def _theory(cfg: ControlledConfig, setup: dict, N: list[int], path: Path, progre
         log(f"reusing {path.name}")
     else:
         log(f"theory: W^k_opt by Monte Carlo, {cfg.theory_runs} draws at {len(N)} N")
-        _command(["theory", "curve", "--n", str(setup["n"]), "--d", str(setup["d"]), "--sigma", repr(setup["sigma"]),
+        run_step(["theory", "curve", "--n", str(setup["n"]), "--d", str(setup["d"]), "--sigma", repr(setup["sigma"]),
                   "--N", ",".join(str(v) for v in N), "--estimator", "gd-oracle", "--kmax", str(cfg.kmax),
                   "--method", "montecarlo", "--runs", str(cfg.theory_runs), "--seed", str(cfg.seed),
                   "--format", "json", "--out", str(path), *([] if progress else ["--quiet"])], "theory",

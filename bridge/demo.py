@@ -39,10 +39,12 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from theory.process import EXIT_TERMINATED, run_child
+
 from .results import CURVE_COLUMNS, runs_curve
 from .uncertainty import mse_to_psnr
 
-__all__ = ["DemoConfig", "SMOKE", "run_demo", "demo_main", "crossing", "demo_findings"]
+__all__ = ["DemoConfig", "SMOKE", "run_demo", "demo_main", "crossing", "demo_findings", "run_step"]
 
 
 @dataclass(frozen=True)
@@ -106,15 +108,28 @@ def _atomic_json(path: Path, obj: Any) -> None:
     atomic_write(path, json.dumps(obj, indent=1, default=float) + "\n")
 
 
-def _command(args: list[str], what: str, quiet: bool, rerun: str = "the demo") -> None:
-    """Run a ``reconscale`` command in a child process (torch stays out of this one); ``rerun`` names
-    the command the user re-runs to resume."""
+def run_step(args: list[str], what: str, quiet: bool, rerun: str = "the demo") -> None:
+    """Run a ``reconscale`` command in a child process (torch stays out of this one).
+
+    The child dies with this process, however this one dies (:func:`theory.process.run_child`), so
+    a killed demo leaves no orphan training on and holding the sweep's lock against the re-run.
+
+    Args:
+        args: the command's arguments after ``reconscale``.
+        what: the step, as messages name it.
+        quiet: hide the child's stdout.
+        rerun: the command the user re-runs to resume.
+
+    Raises:
+        KeyboardInterrupt: the child was interrupted (Ctrl-C or SIGTERM).
+        ValueError: the child failed (its own message is above).
+    """
     cmd = [sys.executable, "-m", "bridge.cli", *args]
-    proc = subprocess.run(cmd, stdout=subprocess.DEVNULL if quiet else None, stderr=None)
-    if proc.returncode == 130:
+    code = run_child(cmd, stdout=subprocess.DEVNULL if quiet else None, stderr=None)
+    if code in (130, EXIT_TERMINATED):  # the child was interrupted: so is the demo
         raise KeyboardInterrupt
-    if proc.returncode != 0:
-        raise ValueError(f"the {what} step failed (exit {proc.returncode}; its message is above); fix it and re-run "
+    if code != 0:
+        raise ValueError(f"the {what} step failed (exit {code}; its message is above); fix it and re-run "
                          f"{rerun} to resume")
 
 
@@ -278,17 +293,17 @@ def run_demo(out: str | Path, cfg: DemoConfig = DemoConfig(), *, progress: bool 
     spec = out / "spectrum.npz"
     if not spec.exists():
         log(f"spectrum: Σ_P from {cfg.examples} training crops, Σ_Q from the test crops")
-        timed("spectrum", lambda: _command(["spectrum", cfg.config, *_sets(cfg.data), "--examples", str(cfg.examples),
+        timed("spectrum", lambda: run_step(["spectrum", cfg.config, *_sets(cfg.data), "--examples", str(cfg.examples),
                                             "--out", str(spec), *quiet], "spectrum", quiet=not progress))
     # 2. the learned linear estimator, exact (resumable ledger)
     log(f"linear-exact: N={list(cfg.N_linear)}, seeds={list(cfg.seeds)}")
-    timed("linear", lambda: _command(["sweep", cfg.config, "--out", str(out / "linear"), *_sets(cfg.data),
+    timed("linear", lambda: run_step(["sweep", cfg.config, "--out", str(out / "linear"), *_sets(cfg.data),
                                       *_sets(["arch=linear-exact", f"N={list(cfg.N_linear)}", seeds, *axis]), *quiet],
                                      "linear sweep", quiet=not progress))
     # 3. the networks
     log(f"networks: N={list(cfg.N_network)}, widths={list(cfg.widths)}, seeds={list(cfg.seeds)}")
     # two single-threaded workers: small convolutions do not scale over threads, runs do
-    timed("network", lambda: _command(["sweep", cfg.config, "--out", str(out / "network"), *_sets(cfg.data),
+    timed("network", lambda: run_step(["sweep", cfg.config, "--out", str(out / "network"), *_sets(cfg.data),
                                        "--executor", "process", "--workers", str(cfg.workers), "--threads-per-run", "1",
                                        *_sets([f"N={list(cfg.N_network)}", f"width={list(cfg.widths)}", seeds,
                                                *cfg.training, *axis, *fixed]), *quiet], "network sweep",
@@ -306,7 +321,7 @@ def run_demo(out: str | Path, cfg: DemoConfig = DemoConfig(), *, progress: bool 
     bpath = out / "baselines.json"
     if not bpath.exists():
         log("classical baselines (tuned on validation)")
-        timed("baselines", lambda: _command(["baselines", cfg.config, *_sets(cfg.data),
+        timed("baselines", lambda: run_step(["baselines", cfg.config, *_sets(cfg.data),
                                              *_sets([f"N={cfg.N_network[0]}", f"seed={cfg.seeds[0]}"]),
                                              "--format", "json", "--out", str(bpath)], "baselines",
                                             quiet=not progress))

@@ -4,7 +4,9 @@ ledger without torch and lives in :mod:`bridge.cli`).
 Every value is checked before anything is written (:func:`empirical.sweep.run_sweep` validates the
 runs, the executor flags and ``--out`` first): bad input gives one line on stderr and exit code 2.
 Exit code 0 means every run of the config is done; 1 that some failed (their reasons are in the
-ledger: ``reconscale results DIR``) or that the sweep stopped on a storage error.
+ledger: ``reconscale results DIR``) or that the sweep stopped on a storage error; 130 (Ctrl-C) and 143
+(SIGTERM) that it was stopped, every unfinished run back at ``pending`` (re-run to resume). A sweep
+started by another reconscale command (the demo) dies with it (:mod:`theory.process`).
 """
 
 from __future__ import annotations

@@ -126,8 +126,11 @@ class RunConfig:
         for key in ("N", "size", "channels", "d", "n_val", "width", "depth", "coils", "scale"):
             if getattr(self, key) < 1:
                 raise ValueError(f"{key}={getattr(self, key)} must be a positive integer")
-        if self.n_test < 0 or self.data_seed < 0 or self.seed < 0:
-            raise ValueError("n_test, data_seed and seed must be integers ≥ 0")
+        if self.n_test < 1:  # every run is scored on its test images (test metrics are means over them)
+            raise ValueError(f"n_test={self.n_test} must be a positive integer: every run reports its mean test "
+                             "metrics; use n_test ≥ 1")
+        if self.data_seed < 0 or self.seed < 0:
+            raise ValueError("data_seed and seed must be integers ≥ 0")
         for key in ("sigma", "accel", "center_fraction", "split_fraction", "lr", "weight_decay", "epochs", "plateau_factor", "min_lr"):
             if not math.isfinite(getattr(self, key)):
                 raise ValueError(f"{key}={getattr(self, key)} must be a finite number")

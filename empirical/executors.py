@@ -35,6 +35,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
+from theory.process import die_with_parent
+
 if TYPE_CHECKING:
     from .config import RunConfig
     from .ledger import Row
@@ -289,12 +291,15 @@ def _process(pending: Pending, work: Work, cfg: ExecutorConfig, *, on_start: OnS
     from concurrent.futures.process import BrokenProcessPool  # noqa: PLC0415
 
     threads = cfg.threads()
-    with ProcessPoolExecutor(max_workers=cfg.workers or 2, mp_context=mp.get_context("spawn")) as pool:
+    before = set(mp.active_children())
+    # Workers die with this driver (kill -9 included), else they would train on as orphans.
+    with ProcessPoolExecutor(max_workers=cfg.workers or 2, mp_context=mp.get_context("spawn"),
+                             initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
         futs = {}
-        for rid, run, rdir in pending:
-            on_start(rid)
-            futs[pool.submit(guarded, work, run, rdir, threads)] = rid
         try:
+            for rid, run, rdir in pending:
+                on_start(rid)
+                futs[pool.submit(guarded, work, run, rdir, threads)] = rid
             for fut in as_completed(futs):
                 try:
                     row = fut.result()
@@ -304,6 +309,10 @@ def _process(pending: Pending, work: Work, cfg: ExecutorConfig, *, on_start: OnS
         except BaseException:
             for f in futs:
                 f.cancel()
+            # Stop the runs in flight now (they resume from their checkpoints) instead of waiting
+            # for them to finish when the pool shuts down: Ctrl-C and SIGTERM end the sweep at once.
+            for proc in set(mp.active_children()) - before:
+                proc.terminate()
             raise
 
 

@@ -10,7 +10,9 @@ so killing the process at any moment loses nothing that had finished.
 Only one driver writes a sweep directory at a time: :class:`DriverLock` (an advisory ``flock`` on
 ``DIR/.driver.lock``, released by the kernel when its process dies, however it dies) makes a second
 ``reconscale sweep`` on the same directory refuse with a line naming the running one. ``bridge``
-reads ledgers through :meth:`Ledger.open_readonly`.
+reads ledgers through :meth:`Ledger.open_readonly`, which writes nothing beside the file and reads a
+``running`` row of a directory no driver holds as the interrupted, ``pending`` run it is. The file
+gets the umask's permissions, like every other file of a sweep.
 """
 
 from __future__ import annotations
@@ -24,10 +26,13 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
+from urllib.parse import quote
 
-__all__ = ["Ledger", "Row", "DriverLock", "SweepBusy", "STATUSES"]
+__all__ = ["Ledger", "Row", "DriverLock", "SweepBusy", "STATUSES", "INTERRUPTED"]
 
 STATUSES = ("pending", "running", "done", "failed")
+#: The reason a read-only ledger gives a ``running`` row that no driver is running.
+INTERRUPTED = "interrupted (no driver holds the sweep directory); re-run the sweep to resume it"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -128,6 +133,29 @@ class DriverLock:
         self._fh = fh
         return self
 
+    @staticmethod
+    def holder(directory: str | Path) -> str | None:
+        """Who holds ``directory``'s lock (the line the driver wrote), or None if no driver is alive.
+
+        Read-only: the lock file is opened for reading (never created), and a shared ``flock`` is
+        tried and dropped at once, so a driver starting at the same moment is not disturbed.
+        """
+        import fcntl  # noqa: PLC0415  (POSIX only, like DriverLock.acquire)
+
+        try:
+            fh = open(Path(directory) / ".driver.lock")  # noqa: SIM115
+        except OSError:  # no lock file: no driver ever ran here (or it cannot be read: assume none)
+            return None
+        with fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except OSError as e:
+                if e.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise
+                return fh.read().strip() or "another process"
+            fcntl.flock(fh, fcntl.LOCK_UN)
+            return None
+
     def release(self) -> None:
         if self._fh is not None:
             self._fh.close()  # closing the descriptor drops the flock
@@ -163,15 +191,20 @@ class Ledger:
     def __init__(self, path: str | Path, *, readonly: bool = False) -> None:
         self.path = Path(path)
         self.readonly = readonly
+        self.driver: str | None = None  # read-only: the driver holding the directory, if one is alive
         try:
             if readonly:
                 if not self.path.is_file():
                     raise ValueError(f"{self.path}: no ledger there (run reconscale sweep first)")
-                self._db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=30.0, isolation_level=None)
+                self.driver = DriverLock.holder(self.path.parent)
+                self._db = sqlite3.connect(self._readonly_uri(), uri=True, timeout=30.0, isolation_level=None)
                 self._db.execute("SELECT run_id, status FROM runs LIMIT 1")
                 self._has_warning = "warning" in self._columns()
                 return
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            # SQLite creates its files 0644 whatever the umask; create the ledger as open() would
+            # (0666 less the umask, like every other file of the sweep); -wal/-shm copy its mode.
+            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o666))
             self._db = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
@@ -184,12 +217,30 @@ class Ledger:
             err = _storage_error(e, self.path)
             if err is not None:
                 raise err from None
-            raise ValueError(f"{self.path} is not a reconscale ledger ({e}); point --out at another directory") from None
+            raise ValueError(f"{self.path} is not a reconscale ledger ({e}); move it aside (e.g. to "
+                             f"{self.path.name}.bad) and re-run the sweep: every done run is recovered from its "
+                             "runs/<id>/result.json, the others resume from their checkpoints") from None
 
     @classmethod
     def open_readonly(cls, path: str | Path) -> "Ledger":
-        """Open for reading only (what ``bridge`` does): never creates, migrates or locks anything."""
+        """Open for reading only (what ``bridge`` does): never creates, migrates or locks anything.
+
+        Nothing is written beside the ledger either: with no driver alive and no write-ahead log
+        left over, the file is opened ``immutable`` (SQLite would otherwise create ``-shm`` and
+        ``-wal`` files it cannot remove). ``running`` rows of a directory that no driver holds
+        (:meth:`DriverLock.holder`) are read as ``pending`` with the reason "interrupted": that is
+        what they are, and what the next ``reconscale sweep`` makes of them (it resumes them).
+        """
         return cls(path, readonly=True)
+
+    def _readonly_uri(self) -> str:
+        uri = f"file:{quote(str(self.path.resolve()))}?mode=ro"
+        wal = self.path.with_name(self.path.name + "-wal")
+        # immutable skips locking and the write-ahead log: only safe when no driver writes and no
+        # log holds committed rows that a killed driver did not fold back into the file
+        if self.driver is None and not (wal.exists() and wal.stat().st_size > 0):
+            uri += "&immutable=1"
+        return uri
 
     def _columns(self) -> set[str]:
         return {r[1] for r in self._db.execute("PRAGMA table_info(runs)").fetchall()}
@@ -268,21 +319,25 @@ class Ledger:
         if status is None:
             cur = self._db.execute("SELECT * FROM runs ORDER BY run_id")
         else:
-            cur = self._db.execute("SELECT * FROM runs WHERE status=? ORDER BY run_id", (status,))
+            cur = self._db.execute("SELECT * FROM runs ORDER BY run_id")
+            return [d for d in (self._row(cur, r) for r in cur.fetchall()) if d["status"] == status]
         return [self._row(cur, r) for r in cur.fetchall()]
 
     def counts(self) -> dict[str, int]:
-        """Runs per status."""
+        """Runs per status (as :meth:`rows` reads them)."""
         got = dict(self._db.execute("SELECT status, COUNT(*) FROM runs GROUP BY status").fetchall())
+        if self.readonly and self.driver is None:  # no driver: running rows are interrupted, i.e. pending
+            got["pending"] = got.get("pending", 0) + got.pop("running", 0)
         return {s: int(got.get(s, 0)) for s in STATUSES}
 
     def __iter__(self) -> Iterator[dict]:
         return iter(self.rows())
 
-    @staticmethod
-    def _row(cur: sqlite3.Cursor, r: tuple) -> dict:
+    def _row(self, cur: sqlite3.Cursor, r: tuple) -> dict:
         d = dict(zip([c[0] for c in cur.description], r))
         for k in _JSON_COLUMNS:
             d[k] = json.loads(d[k])
         d.setdefault("warning", "")
+        if d["status"] == "running" and self.readonly and self.driver is None:
+            d["status"], d["reason"] = "pending", INTERRUPTED
         return d

@@ -22,13 +22,15 @@ import numpy as np
 import torch
 from torch import nn
 
+from theory.process import memory_bytes
+
 from .config import RunConfig
 from .data import Source, make_source
 from .targets import Target
 from .tasks import Task, make_task
 from .train import TrainConfig, pick_device
 
-__all__ = ["ModelSpec", "RunPlan", "RunData", "plan", "validate", "load_data"]
+__all__ = ["ModelSpec", "RunPlan", "RunData", "plan", "validate", "load_data", "images_bytes", "check_memory"]
 
 
 @dataclass(frozen=True)
@@ -115,6 +117,46 @@ def _source(run: RunConfig, spec: str, *, options: dict) -> Source:
                          else f"{key}={spec!r}: {text}") from None
 
 
+def images_bytes(run: RunConfig) -> int:
+    """Bytes of a run's images in memory: its N training, n_val validation and n_test test images,
+    float32 (B, C, size, size) tensors, as :func:`load_data` holds them for the whole run."""
+    return (run.N + run.n_val + run.n_test) * run.channels * run.size**2 * 4
+
+
+def check_memory(run: RunConfig, available: int | None = None) -> None:
+    """Refuse a run whose images alone cannot fit in this machine's memory (nothing is allocated).
+
+    Every source is loaded whole into memory by :func:`load_data`, so :func:`images_bytes` is a
+    lower bound on what the run needs; above the memory one process here may use
+    (:func:`theory.process.memory_bytes`: physical memory, or a cgroup limit) the run could only
+    die in an allocation, after a long wait (or, for a huge N, in validation's own index arrays).
+
+    Args:
+        run: the run.
+        available: the limit in bytes; default :func:`theory.process.memory_bytes` (no check if unknown).
+
+    Raises:
+        ValueError: one line with the estimate, naming N and size and the fix.
+    """
+    available = memory_bytes() if available is None else available
+    need = images_bytes(run)
+    if available is None or need <= available:
+        return
+    images = run.N + run.n_val + run.n_test
+    chans = f"{run.channels} channel{'s' if run.channels > 1 else ''}"
+    raise ValueError(f"the images of N={run.N} at size={run.size} need {_gib(need)} of memory ({images} images "
+                     f"(N + n_val + n_test) × {chans} × {run.size}² pixels × 4 bytes) but this machine has "
+                     f"{_gib(available)}; use a smaller size or N")
+
+
+def _gib(n: float) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
+        if n < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    raise AssertionError  # unreachable
+
+
 def plan(run: RunConfig) -> RunPlan:
     """Build and check everything ``run`` needs (no images, no training).
 
@@ -176,7 +218,9 @@ def _check_model(p: RunPlan) -> None:
 def validate(runs: Sequence[RunConfig]) -> list[RunPlan]:
     """Plan every run and check what only the whole sweep shows; returns the plans.
 
-    Checks, each once per distinct setting: every plan builds (:func:`plan`); each model runs on an
+    Checks, each once per distinct setting: every run's images fit in this machine's memory
+    (:func:`check_memory`, first, so that a run too large to hold them refuses before any source or
+    index array of its size is built); every plan builds (:func:`plan`); each model runs on an
     image of the run's size; each source holds enough images for the largest N with its validation
     and test sets (for a folder or fastMRI source the message names the largest N that fits); a
     folder's images are not smaller than ``size`` (the headers of the first 256 images a sweep uses;
@@ -192,6 +236,7 @@ def validate(runs: Sequence[RunConfig]) -> list[RunPlan]:
     plans, models_seen, splits_seen = [], set(), {}
     for i, run in enumerate(runs):
         try:
+            check_memory(run)
             p = plan(run)
             key = (p.model, run.size)
             if key not in models_seen and run.arch != "linear-exact":  # linear-exact: checked by plan()

@@ -6,7 +6,10 @@ A command is a function ``main(argv) -> exit code`` whose body runs inside :func
   from the library — prints **one line** on stderr (``reconscale CMD: error: …``) and returns 2;
 * an ``OSError`` while writing (disk full, read-only directory, permission denied) prints one line
   naming the path and returns 1 (every write is atomic, so nothing half-written stays behind);
-* Ctrl-C prints how to resume and returns 130.
+* Ctrl-C prints how to resume and returns 130; SIGTERM (``kill``, a scheduler, a dying parent) is
+  handled the same way (:class:`theory.process.Terminated` is a ``KeyboardInterrupt``: every cleanup
+  runs) and returns 143;
+* a command started by :func:`theory.process.run_child` dies with the process that started it.
 
 Checks run before anything is written, so an exit code of 2 means nothing changed on disk.
 """
@@ -17,6 +20,8 @@ import argparse
 import errno
 import sys
 from typing import Any, Callable
+
+from .process import EXIT_TERMINATED, Terminated, adopt_parent, sigterm_as_interrupt
 
 __all__ = ["UsageError", "Parser", "run_command", "fail", "os_error_line"]
 
@@ -61,16 +66,21 @@ def run_command(prog: str, body: Callable[[], Any], *, resume_hint: str = "re-ru
         resume_hint: said after an interruption.
 
     Returns:
-        body's code; 2 for bad input; 1 for a failed write; 130 for Ctrl-C.
+        body's code; 2 for bad input; 1 for a failed write; 130 for Ctrl-C; 143 for SIGTERM.
     """
     try:
-        return int(body() or 0)
+        with sigterm_as_interrupt():
+            adopt_parent()  # inside: a parent that is already gone terminates us like a SIGTERM
+            return int(body() or 0)
     except UsageError as e:
         return fail(prog, str(e))
     except ValueError as e:  # the library's own checks, the one error type of the API
         return fail(prog, str(e))
     except OSError as e:
         return fail(prog, os_error_line(e), 1)
+    except Terminated:
+        print(f"{prog}: terminated (SIGTERM); {resume_hint}", file=sys.stderr)
+        return EXIT_TERMINATED
     except KeyboardInterrupt:
         print(f"{prog}: interrupted; {resume_hint}", file=sys.stderr)
         return 130
