@@ -7,7 +7,8 @@ row, one per (N, seed), next to the networks' rows. Conventions:
 
 * **Training pairs.** Y (m × N): the network inputs of the run's N training images (the same nested
   training set as the networks), each corrupted **once**, with its own fixed noise seeded by
-  (``seed + TRAIN_NOISE_SEED``, image index; :mod:`empirical.seeds`) through :meth:`empirical.tasks.Task.corrupt_fixed` —
+  (``seed + TRAIN_NOISE_SEED``, image index; :mod:`empirical.seeds`) through
+  :meth:`empirical.tasks.Task.corrupt_fixed` —
   the path of the validation and test noise, with its own offset; MRI: the example's own mask.
   X (n × N): the clean targets. The networks see fresh noise at every step instead; one fixed noisy
   copy per example is the paper's (and :mod:`theory`'s) object. The noise of an image does not
@@ -58,7 +59,7 @@ from __future__ import annotations
 import math
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 import torch
@@ -82,6 +83,8 @@ from .train import evaluate, selection_metric
 
 #: ``targets(x, ids)``: the training targets (n, B) of images x with ids (the fixed noisy copies).
 Targets = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+#: ``metrics(out)``: the task's metrics of a block of validation outputs (k, n, N_val), one dict per k.
+Metrics = Callable[[np.ndarray], list[dict]]
 
 __all__ = ["CHUNK", "k_grid", "training_pairs", "fit_spectrum",
            "step_size", "gains", "validation_path", "select", "as_module", "run_linear_exact"]
@@ -91,7 +94,8 @@ CHUNK = 1024
 
 
 def training_pairs(task: Task, x: torch.Tensor, *, seed: int, ids: torch.Tensor,
-                   mask_ids: torch.Tensor | None = None, targets: Targets | None = None) -> tuple[np.ndarray, np.ndarray]:
+                   mask_ids: torch.Tensor | None = None,
+                   targets: Targets | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(Y, X) of images ``x`` with noise fixed per (seed, id): (m, B) inputs and (n, B) targets, float64.
 
     ``targets(x, ids)`` replaces the clean targets (the fixed noisy copies of ``target = "noisy"``)."""
@@ -175,7 +179,7 @@ def gains(spec: TrainingSpectrum, steps: np.ndarray, lr: float) -> np.ndarray:
 
 
 def validation_path(spec: TrainingSpectrum, h: np.ndarray, Y_val: np.ndarray, X_val: np.ndarray, *,
-                    metrics: Any = None, max_elems: int = 4_000_000) -> tuple[np.ndarray, list[dict]]:
+                    metrics: Metrics | None = None, max_elems: int = 4_000_000) -> tuple[np.ndarray, list[dict]]:
     """Exact validation MSE of W_k = X Yᵀ V diag(h_k) Vᵀ for every row h_k, in one pass.
 
     The outputs W_k Y_val = (X Yᵀ V) diag(h_k) (Vᵀ Y_val) share Vᵀ Y_val, so each k costs one
@@ -265,7 +269,8 @@ def _fit_split(p: RunPlan, data: RunData) -> tuple[SplitPath, float]:
     return path, float(path.lr_)
 
 
-def _scores(outputs: Any, K: int, X_val: np.ndarray, metrics: Any, *, max_elems: int = 4_000_000
+def _scores(outputs: Callable[[int, int], np.ndarray], K: int, X_val: np.ndarray, metrics: Metrics | None, *,
+            max_elems: int = 4_000_000
             ) -> tuple[np.ndarray, list[dict]]:
     """Validation MSE and metrics of K estimators whose outputs ``outputs(a, b)`` gives in blocks (b−a, n, N_val)."""
     n, n_val = X_val.shape

@@ -277,13 +277,13 @@ def load_data(p: RunPlan, *, with_train: bool = True) -> RunData:
     else:
         test_idx = split.test
 
-    def images(s: Source, idx: Any) -> torch.Tensor:
+    def images(s: Source, idx: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(np.ascontiguousarray(s.batch(idx), dtype=np.float32))
 
-    def ids(a: Any) -> torch.Tensor:
+    def ids(a: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(np.array(a, dtype=np.int64))  # a writable copy
 
-    def mask_ids(s: Source, idx: Any) -> torch.Tensor:
+    def mask_ids(s: Source, idx: np.ndarray) -> torch.Tensor:
         return ids(s.volume_of(idx)) if hasattr(s, "volume_of") else ids(idx)
 
     data = RunData(val_x=images(p.source, split.val), val_ids=ids(split.val), val_mask_ids=mask_ids(p.source, split.val),

@@ -45,7 +45,6 @@ combination is one line before anything is written.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import torch
@@ -57,7 +56,7 @@ from .seeds import SPLIT_SEED, TARGET_NOISE_SEED, TRAIN_NOISE_SEED
 from .tasks import Task, example_generator, fft2c
 
 __all__ = ["TARGETS", "TRAIN_NOISES", "SPLIT_CENTERS", "FIXED_MAX_BYTES", "RESIDENT_MAX_BYTES", "Target",
-           "Supervision", "loss_fn", "noisy_targets", "split_masks", "split_training_data", "split_loss"]
+           "Supervision", "TrainTarget", "loss_fn", "noisy_targets", "split_masks", "split_training_data", "split_loss"]
 
 TARGETS: tuple[str, ...] = ("clean", "noisy", "noisy-resampled", "split")
 TRAIN_NOISES: tuple[str, ...] = ("fresh", "fixed")
@@ -66,6 +65,9 @@ SPLIT_CENTERS: tuple[str, ...] = ("both", "lambda")
 FIXED_MAX_BYTES = 2 << 30
 #: Training sets up to this size are kept on the GPU for the whole run (:meth:`Supervision.to`).
 RESIDENT_MAX_BYTES = 4 << 30
+#: A batch's training target: (B, C_out, H, W) images, or for split targets
+#: (k (B, 1, h, w) complex measured k-space, Γ (B, w) bool loss columns).
+TrainTarget = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
 
 
 @dataclass(frozen=True)
@@ -315,7 +317,7 @@ class Supervision:
                            fixed_input=put(self.fixed_input), fixed_target=put(self.fixed_target), device=device,
                            mask_table=table)
 
-    def batch(self, idx: torch.Tensor, noise: torch.Generator | int) -> tuple[torch.Tensor, Any]:
+    def batch(self, idx: torch.Tensor, noise: torch.Generator | int) -> tuple[torch.Tensor, TrainTarget]:
         """(network input, target) of training examples ``idx`` (B,) on the training device.
 
         Args:
@@ -337,7 +339,7 @@ class Supervision:
             return inp, tuple(torch.cat([p[1][j] for p in parts]) for j in range(len(parts[0][1])))
         return inp, torch.cat([p[1] for p in parts])
 
-    def _draw(self, idx: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, Any]:
+    def _draw(self, idx: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, TrainTarget]:
         """One batch with every fresh draw from ``gen``, in a fixed order (input noise, then target noise)."""
         on = idx.to(self.device)  # indexes the tables on the device (a no-op for device indices)
         kind = self.target.kind
@@ -361,7 +363,7 @@ class Supervision:
         z = torch.randn(tuple(x.shape), generator=gen, device=gen.device, dtype=x.dtype).to(x.device)
         return inp, x + self.task.sigma * z
 
-    def loss(self, out: torch.Tensor, target: Any, kind: str) -> torch.Tensor:
+    def loss(self, out: torch.Tensor, target: TrainTarget, kind: str) -> torch.Tensor:
         """The scalar training loss of outputs ``out`` (B, C_out, H, W) against what :meth:`batch` returned.
 
         ``kind`` is the run's loss (:func:`loss_fn`); split targets always use :func:`split_loss`.

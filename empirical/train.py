@@ -58,7 +58,7 @@ from .config import NOT_IN_IDENTITY
 from .metrics import evaluate as task_metrics
 from .metrics import nmse
 from .seeds import VAL_NOISE_SEED, epoch_noise_seed
-from .targets import Supervision
+from .targets import Supervision, TrainTarget
 from .tasks import Task
 
 __all__ = ["TrainConfig", "TrainResult", "Progress", "DataParallel", "train", "evaluate", "evaluate_sharded",
@@ -162,8 +162,8 @@ class Progress:
     stopped: bool = False  # stopped early (saved, so a resumed run stays stopped)
     wall_s: float = 0.0  # training time of the earlier attempts (a resumed run counts all of them)
 
-    def record(self, val: dict, score: float, train_loss: float, model: nn.Module, opt: torch.optim.Optimizer, sched: Schedule,
-               cfg: TrainConfig) -> None:
+    def record(self, val: dict, score: float, train_loss: float, model: nn.Module, opt: torch.optim.Optimizer,
+               sched: Schedule, cfg: TrainConfig) -> None:
         """One evaluation: log it, keep the best weights, step the plateau schedule, decide early stopping."""
         self.history.append({"step": self.step, "train_loss": train_loss, "lr": opt.param_groups[0]["lr"],
                              **{f"val_{k}": v for k, v in val.items()}})
@@ -279,7 +279,8 @@ def load_checkpoint(path: Path, cfg_dict: dict) -> dict:
     return ck
 
 
-def make_optimizer(model: nn.Module, cfg: TrainConfig, steps: int, device: torch.device) -> tuple[torch.optim.Optimizer, Schedule]:
+def make_optimizer(model: nn.Module, cfg: TrainConfig, steps: int,
+                   device: torch.device) -> tuple[torch.optim.Optimizer, Schedule]:
     """The optimiser of ``cfg`` over ``model``'s parameters and its lr schedule (None for "constant").
 
     Adam/AdamW use the fused CUDA kernel on the GPU (one launch for all parameters).
@@ -305,8 +306,8 @@ def checkpoint_identity(cfg: TrainConfig, run_config: dict | None, **extra: Any)
             **extra}
 
 
-def checkpoint_state(cfg_dict: dict, model: nn.Module, opt: torch.optim.Optimizer, sched: Schedule, run: Progress, *, attempt_s: float,
-                     **extra: Any) -> dict:
+def checkpoint_state(cfg_dict: dict, model: nn.Module, opt: torch.optim.Optimizer, sched: Schedule, run: Progress,
+                     *, attempt_s: float, **extra: Any) -> dict:
     """Everything a resumed run needs: weights, optimiser, schedule, config, loop state (its wall
     time including this attempt's ``attempt_s`` so far) and ``extra`` (the RNG state)."""
     state = {**vars(run), "wall_s": run.wall_s + attempt_s}
@@ -314,7 +315,8 @@ def checkpoint_state(cfg_dict: dict, model: nn.Module, opt: torch.optim.Optimize
             "scheduler": sched.state_dict() if sched else {}, **state, **extra}
 
 
-def resume(checkpoint: Path | None, cfg_dict: dict, model: nn.Module, opt: torch.optim.Optimizer, sched: Schedule) -> tuple[Progress, dict]:
+def resume(checkpoint: Path | None, cfg_dict: dict, model: nn.Module, opt: torch.optim.Optimizer,
+           sched: Schedule) -> tuple[Progress, dict]:
     """The loop state to start from: restored from ``checkpoint`` if it exists (weights, optimiser
     and schedule are loaded in place), else fresh. Returns (progress, the checkpoint dict or {})."""
     if checkpoint is None or not checkpoint.exists():
@@ -327,8 +329,8 @@ def resume(checkpoint: Path | None, cfg_dict: dict, model: nn.Module, opt: torch
     return Progress.restore(ck), ck
 
 
-def record_evaluation(run: Progress, val: dict, train_loss: float, cfg: TrainConfig, model: nn.Module, opt: torch.optim.Optimizer,
-                      sched: Schedule) -> str:
+def record_evaluation(run: Progress, val: dict, train_loss: float, cfg: TrainConfig, model: nn.Module,
+                      opt: torch.optim.Optimizer, sched: Schedule) -> str:
     """Log one evaluation into ``run`` (selection, plateau schedule, early stop).
 
     Returns:
@@ -345,8 +347,8 @@ def record_evaluation(run: Progress, val: dict, train_loss: float, cfg: TrainCon
 
 
 def optimizer_step(fwd: Callable[[torch.Tensor], torch.Tensor], opt: torch.optim.Optimizer, sched: Schedule,
-                   inp: torch.Tensor, target: Any, cfg: TrainConfig, cuda: bool,
-                   loss_of: Callable[[torch.Tensor, Any, str], torch.Tensor]) -> torch.Tensor:
+                   inp: torch.Tensor, target: TrainTarget, cfg: TrainConfig, cuda: bool,
+                   loss_of: Callable[[torch.Tensor, TrainTarget, str], torch.Tensor]) -> torch.Tensor:
     """One optimiser step on a (B, C_in, H, W) input batch; returns the loss (not read back).
 
     ``loss_of(out, target, cfg.loss)`` is the supervision's loss (:meth:`Supervision.loss`); under

@@ -331,7 +331,7 @@ def test_mri_sweep_on_fastmri_files_uses_one_mask_per_volume(volumes, tmp_path, 
     orig = run_mod.train
 
     def spy(model, sup, *a, **k):
-        seen["train_ids"] = sup.mask_ids  # the MRI mask ids of the training examples
+        seen.update(k, train_ids=sup.mask_ids)  # the MRI mask ids of the training examples
         return orig(model, sup, *a, **k)
 
     monkeypatch.setattr(run_mod, "train", spy)

@@ -95,7 +95,8 @@ def test_nan_loss_marks_the_run_failed():
     x = torch.rand(4, 1, 8, 8)
     x[0, 0, 0, 0] = float("nan")
     res = train(build_model("unet", in_chans=1, out_chans=1, width=4, num_pool_layers=1),
-                Supervision.clean(make_task("denoise", sigma=0.1), x), torch.rand(2, 1, 8, 8), TrainConfig(max_steps=20, min_steps=20, eval_every=5, device="cpu", batch_size=4))
+                Supervision.clean(make_task("denoise", sigma=0.1), x), torch.rand(2, 1, 8, 8),
+                TrainConfig(max_steps=20, min_steps=20, eval_every=5, device="cpu", batch_size=4))
     assert res.status == "failed" and "non-finite" in res.reason
 
 
@@ -128,12 +129,12 @@ def test_corrupt_or_foreign_checkpoint_is_a_clear_error(tmp_path):
     ck = tmp_path / "ckpt.pt"
     ck.write_bytes(b"not a checkpoint")
     with pytest.raises(CheckpointError, match="unreadable"):
-        train(build_model("unet", in_chans=1, out_chans=1, width=4, num_pool_layers=1), Supervision.clean(task, x), x, cfg,
-              checkpoint=ck)
+        train(build_model("unet", in_chans=1, out_chans=1, width=4, num_pool_layers=1), Supervision.clean(task, x), x,
+              cfg, checkpoint=ck)
     torch.save({"format": "something-else"}, ck)
     with pytest.raises(CheckpointError, match="not a reconscale checkpoint"):
-        train(build_model("unet", in_chans=1, out_chans=1, width=4, num_pool_layers=1), Supervision.clean(task, x), x, cfg,
-              checkpoint=ck)
+        train(build_model("unet", in_chans=1, out_chans=1, width=4, num_pool_layers=1), Supervision.clean(task, x), x,
+              cfg, checkpoint=ck)
 
 
 def test_config_axes_and_errors():
