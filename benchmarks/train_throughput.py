@@ -301,16 +301,17 @@ def measure_library(base_model: nn.Module, task, data: torch.Tensor, *, seed: in
     end, on one batch); the difference of the median wall times of the two (3 repeats each)
     cancels the set-up, the data transfer and the evaluation, leaving 2·steps training steps.
     """
+    from empirical.targets import Supervision  # noqa: PLC0415
     from empirical.train import TrainConfig, train  # noqa: PLC0415
 
-    host = data.cpu()  # train() takes host tensors and makes the set resident itself
+    host = Supervision.clean(task, data.cpu())  # train() takes host tensors and makes the set resident itself
 
     def run(n_steps: int) -> float:
         cfg = TrainConfig(batch_size=batch, min_steps=n_steps, max_steps=n_steps, eval_every=n_steps, eval_batch=batch,
                           lr=lr, seed=seed, compile=compile_model, device=device.type, early_stop_patience=10**6)
         model = copy.deepcopy(base_model)
         t0 = time.perf_counter()
-        res = train(model, task, host, host[:batch], cfg)
+        res = train(model, host, data[:batch].cpu(), cfg)
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         if res.status != "done":

@@ -36,7 +36,8 @@ _EXPORTS = {
     "LinearNet": "models", "SwinIRLite": "models", "UNet": "models", "build_model": "models", "param_count": "models",
     "Task": "tasks", "TorchOperator": "tasks", "make_task": "tasks",
     "CheckpointError": "train", "TrainConfig": "train", "TrainResult": "train", "budget_steps": "train",
-    "train_ddp": "ddp",
+    "DataParallel": "train",
+    "Supervision": "targets", "Target": "targets",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -456,7 +456,7 @@ def tune_params(name: str, task: Any, val_x: torch.Tensor, *, seed: int, ids: to
         name: a baseline in :data:`TUNED` (others return :func:`default_params`).
         task: the run's task.
         val_x: (n_val, C, H, W) clean validation images.
-        seed: the validation noise seed (``run.seed + empirical.train.VAL_NOISE_SEED``).
+        seed: the validation noise seed (``run.seed + empirical.seeds.VAL_NOISE_SEED``).
         ids: (n_val,) validation indices (noise ids; also the mask ids unless ``mask_ids``).
         mask_ids: (n_val,) MRI mask ids when they differ from ``ids`` (fastMRI: volumes).
         clamp: image data (score by PSNR after the conventions' clamp) or not (score by MSE).
@@ -554,7 +554,8 @@ def evaluate_baselines(run: dict, *, names: Sequence[str] | None = None, tune: b
         optional package is missing.
     """
     from .plan import load_data, plan  # noqa: PLC0415
-    from .train import TEST_NOISE_SEED, VAL_NOISE_SEED, evaluate  # noqa: PLC0415
+    from .seeds import TEST_NOISE_SEED, VAL_NOISE_SEED  # noqa: PLC0415
+    from .train import evaluate  # noqa: PLC0415
 
     run = _run_config(run)
     if run.n_test < 1:

@@ -38,8 +38,8 @@ from typing import TYPE_CHECKING, Any, Callable
 from theory.process import die_with_parent
 
 if TYPE_CHECKING:
-    from .config import RunConfig
     from .ledger import Row
+    from .plan import RunPlan
 
 __all__ = ["ExecutorConfig", "KINDS", "APPLIES", "RunJob", "execute", "guarded", "is_storage_error",
            "missing_dependency", "require"]
@@ -64,8 +64,8 @@ _EXTRA = "pip install 'reconscale[distributed]'"
 _MODULE = {"ray": "ray", "slurm": "submitit"}
 _RAY_MAX_RETRIES = 3  # re-runs of a task whose worker process died (not of a task that raised)
 
-Pending = list[tuple[str, "RunConfig", Path]]  # (run id, run config, run directory)
-Work = Callable[..., "Row"]  # work(run, run_dir, progress=False) -> Row: empirical.run.run_one
+Pending = list[tuple[str, "RunPlan", Path]]  # (run id, run plan, run directory)
+Work = Callable[..., "Row"]  # work(plan, run_dir, progress=False) -> Row: empirical.run.run_one
 OnStart = Callable[[str], None]
 OnResult = Callable[[str, "Row"], None]
 #: errno values that stop a sweep: every later run would hit them too.
@@ -189,7 +189,7 @@ def is_storage_error(exc: BaseException) -> bool:
     return isinstance(exc, OSError) and exc.errno in STORAGE_ERRNOS
 
 
-def guarded(work: Work, run: RunConfig, run_dir: str | Path, threads: int | None, progress: bool = False) -> Row:
+def guarded(work: Work, run: RunPlan, run_dir: str | Path, threads: int | None, progress: bool = False) -> Row:
     """``work(run, run_dir)`` with ``threads`` torch threads (restored afterwards); an exception
     becomes a ``failed`` row, except a storage error, which propagates."""
     import torch  # noqa: PLC0415
@@ -222,7 +222,7 @@ class RunJob:
     def __init__(self, work: Work) -> None:
         self.work = work
 
-    def __call__(self, run: RunConfig, run_dir: str | Path, threads: int | None) -> Row:
+    def __call__(self, run: RunPlan, run_dir: str | Path, threads: int | None) -> Row:
         return guarded(self.work, run, run_dir, threads)
 
     def checkpoint(self, *args: Any, **kwargs: Any) -> Any:
@@ -255,11 +255,11 @@ def _reason(exc: BaseException) -> str:
 # --------------------------------------------------------------------------- dispatch
 def execute(pending: Pending, work: Work, cfg: ExecutorConfig, *, on_start: OnStart, on_result: OnResult,
             progress: bool = False) -> None:
-    """Run ``pending`` (run id, run config, run dir) triples with ``work``; report each to the callbacks.
+    """Run ``pending`` (run id, run plan, run dir) triples with ``work``; report each to the callbacks.
 
     Args:
         pending: the runs to train.
-        work: trains one run: ``work(run, run_dir, progress=False) -> Row``; a module-level
+        work: trains one run: ``work(plan, run_dir, progress=False) -> Row``; a module-level
             function (it is pickled to processes, Ray workers and SLURM jobs).
         cfg: the executor and its resources.
         on_start: called with the run id when a run is handed to a worker.

@@ -7,7 +7,8 @@ row, one per (N, seed), next to the networks' rows. Conventions:
 
 * **Training pairs.** Y (m × N): the network inputs of the run's N training images (the same nested
   training set as the networks), each corrupted **once**, with its own fixed noise seeded by
-  (``seed + TRAIN_NOISE_SEED``, image index) through :meth:`empirical.tasks.Task.corrupt_fixed` —
+  (``seed + TRAIN_NOISE_SEED``, image index; :mod:`empirical.seeds`) through
+  :meth:`empirical.tasks.Task.corrupt_fixed` —
   the path of the validation and test noise, with its own offset; MRI: the example's own mask.
   X (n × N): the clean targets. The networks see fresh noise at every step instead; one fixed noisy
   copy per example is the paper's (and :mod:`theory`'s) object. The noise of an image does not
@@ -15,7 +16,8 @@ row, one per (N, seed), next to the networks' rows. Conventions:
 * **The map.** m = C_in·H·W and n = C_out·H·W: the most general linear map from the whole network
   input (every channel: RGB, the MRI magnitude, the 2-channel [Re, Im] complex MRI input, the
   upsampled SR input) to the whole output, without bias (second moments, as the theory).
-  ``max(m, n) ≤`` :data:`MAX_N` (an m×m eigendecomposition), checked when the sweep is validated.
+  ``max(m, n) ≤`` :data:`empirical.plan.MAX_N` (an m×m eigendecomposition), checked when the sweep
+  is validated (:func:`empirical.plan.check_linear_exact`).
 * **The GD path.** With Y Yᵀ = V diag(λ) Vᵀ (nonzero part), W^k = X Yᵀ V diag(f_k(λ)/λ) Vᵀ,
   f_k = 1 − (1 − ηλ)^k (:func:`theory.estimators.gd_filter`, log1p/expm1 form), and W^∞ = X Y⁺ (the
   minimum-norm least squares, the limit of GD from 0). One factorisation gives every k: for
@@ -36,7 +38,7 @@ row, one per (N, seed), next to the networks' rows. Conventions:
   the least MSE is chosen (the theory's validation stopping; the networks keep their best
   checkpoint by validation PSNR).
 * **Evaluation.** The chosen W is loaded into the torch twin :class:`empirical.models.LinearNet`
-  (float64) and scored by :func:`empirical.train.evaluate` and :func:`empirical.run.input_metrics`
+  (float64) and scored by :func:`empirical.train.evaluate` and :func:`empirical.rows.input_metrics`
   on validation and test with the networks' own images, ids, masks, fixed noise, clamp and metric
   conventions, so its metrics and the input's are comparable with every network row.
 
@@ -57,7 +59,7 @@ from __future__ import annotations
 import math
 import time
 from pathlib import Path
-from typing import Any
+from typing import Callable
 
 import numpy as np
 import torch
@@ -65,34 +67,35 @@ from torch import nn
 
 from theory._xp import one_blas_thread
 from theory.estimators import TrainingSpectrum, gd_filter, k_grid, ols_filter
+from theory.split import SplitPath
 
-__all__ = ["MAX_N", "TRAIN_NOISE_SEED", "CHUNK", "k_grid", "check_linear_exact", "training_pairs", "fit_spectrum",
+from .ledger import Row
+from .metrics import conventions
+from .metrics import evaluate as task_metrics
+from .metrics import nmse
+from .models import LinearNet
+from .plan import RunData, RunPlan
+from .rows import input_metrics, versions, write_result
+from .seeds import TARGET_NOISE_SEED, TEST_NOISE_SEED, TRAIN_NOISE_SEED, VAL_NOISE_SEED
+from .targets import noisy_targets, split_training_data
+from .tasks import Task
+from .train import evaluate, selection_metric
+
+#: ``targets(x, ids)``: the training targets (n, B) of images x with ids (the fixed noisy copies).
+Targets = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+#: ``metrics(out)``: the task's metrics of a block of validation outputs (k, n, N_val), one dict per k.
+Metrics = Callable[[np.ndarray], list[dict]]
+
+__all__ = ["CHUNK", "k_grid", "training_pairs", "fit_spectrum",
            "step_size", "gains", "validation_path", "select", "as_module", "run_linear_exact"]
 
-#: Largest input or output dimension m = C·H·W of a linear-exact run: Y Yᵀ is m×m (128 MiB at 4096)
-#: and its eigh costs ∝ m³ (0.34 s of CPU at m = 1024, 32×32 grey images; ~64× that at 4096).
-MAX_N = 4096
-#: Offset added to a run's seed for the one fixed noise draw of each training example (validation
-#: and test use :data:`empirical.train.VAL_NOISE_SEED` = 10 000 and ``TEST_NOISE_SEED`` = 20 000).
-TRAIN_NOISE_SEED = 30_000
 #: Training examples corrupted and accumulated at once (the memory of Y is m × CHUNK, not m × N).
 CHUNK = 1024
 
 
-def check_linear_exact(m: int, n: int, *, size: int, in_chans: int) -> None:
-    """Raise a one-line ``ValueError`` when a linear-exact run is too large to factorise.
-
-    Args:
-        m, n: input and output dimension (C·H·W). size: the image side. in_chans: input channels.
-    """
-    if max(m, n) > MAX_N:
-        side = math.isqrt(MAX_N // max(in_chans, 1))
-        raise ValueError(f"arch='linear-exact' with size={size} needs an eigendecomposition of a {max(m, n)}×"
-                         f"{max(m, n)} matrix (channels·size² > {MAX_N}); use size ≤ {side}")
-
-
-def training_pairs(task: Any, x: torch.Tensor, *, seed: int, ids: torch.Tensor,
-                   mask_ids: torch.Tensor | None = None, targets: Any = None) -> tuple[np.ndarray, np.ndarray]:
+def training_pairs(task: Task, x: torch.Tensor, *, seed: int, ids: torch.Tensor,
+                   mask_ids: torch.Tensor | None = None,
+                   targets: Targets | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(Y, X) of images ``x`` with noise fixed per (seed, id): (m, B) inputs and (n, B) targets, float64.
 
     ``targets(x, ids)`` replaces the clean targets (the fixed noisy copies of ``target = "noisy"``)."""
@@ -104,8 +107,8 @@ def training_pairs(task: Any, x: torch.Tensor, *, seed: int, ids: torch.Tensor,
     return np.ascontiguousarray(Y), np.ascontiguousarray(X)
 
 
-def fit_spectrum(task: Any, x: torch.Tensor, *, seed: int, ids: torch.Tensor, mask_ids: torch.Tensor | None = None,
-                 chunk: int = CHUNK, targets: Any = None) -> TrainingSpectrum:
+def fit_spectrum(task: Task, x: torch.Tensor, *, seed: int, ids: torch.Tensor, mask_ids: torch.Tensor | None = None,
+                 chunk: int = CHUNK, targets: Targets | None = None) -> TrainingSpectrum:
     """The factorised training data of the corrupted images ``x`` (B, C, H, W): one eigendecomposition.
 
     For B ≥ m, Y Yᵀ and X Yᵀ are summed over chunks of ``chunk`` examples (Y is never held whole)
@@ -176,7 +179,7 @@ def gains(spec: TrainingSpectrum, steps: np.ndarray, lr: float) -> np.ndarray:
 
 
 def validation_path(spec: TrainingSpectrum, h: np.ndarray, Y_val: np.ndarray, X_val: np.ndarray, *,
-                    metrics: Any = None, max_elems: int = 4_000_000) -> tuple[np.ndarray, list[dict]]:
+                    metrics: Metrics | None = None, max_elems: int = 4_000_000) -> tuple[np.ndarray, list[dict]]:
     """Exact validation MSE of W_k = X Yᵀ V diag(h_k) Vᵀ for every row h_k, in one pass.
 
     The outputs W_k Y_val = (X Yᵀ V) diag(h_k) (Vᵀ Y_val) share Vᵀ Y_val, so each k costs one
@@ -216,8 +219,6 @@ class _Float64(nn.Module):
 
 def as_module(W: np.ndarray, in_shape: tuple[int, int, int], out_shape: tuple[int, int, int]) -> nn.Module:
     """The estimator W (n × m) as the torch twin :class:`~empirical.models.LinearNet` (float64)."""
-    from .models import LinearNet  # noqa: PLC0415
-
     if W.shape != (math.prod(out_shape), math.prod(in_shape)):
         raise ValueError(f"W has shape {W.shape}; expected {(math.prod(out_shape), math.prod(in_shape))}")
     net = LinearNet(in_shape, out_shape).double()
@@ -227,11 +228,8 @@ def as_module(W: np.ndarray, in_shape: tuple[int, int, int], out_shape: tuple[in
     return _Float64(net)
 
 
-def _task_metrics(out: np.ndarray, target: torch.Tensor, task: Any, clamp: bool) -> list[dict]:
+def _task_metrics(out: np.ndarray, target: torch.Tensor, task: Task, clamp: bool) -> list[dict]:
     """The task's PSNR/SSIM/NMSE (means over images) of a block of validation outputs (k, n, N_val)."""
-    from .metrics import evaluate as task_metrics  # noqa: PLC0415
-    from .metrics import nmse  # noqa: PLC0415
-
     k, n_val = out.shape[0], target.shape[0]
     pred = torch.from_numpy(np.ascontiguousarray(out.transpose(0, 2, 1))).reshape(k * n_val, *target.shape[1:])
     tgt = target.repeat(k, 1, 1, 1)
@@ -244,13 +242,11 @@ def _task_metrics(out: np.ndarray, target: torch.Tensor, task: Any, clamp: bool)
              "nmse": float(res["nmse"][i])} for i in range(k)]
 
 
-def _fit(p: Any, data: Any) -> TrainingSpectrum:
+def _fit(p: RunPlan, data: RunData) -> TrainingSpectrum:
     """The factorised training data of a clean- or noisy-target run (noisy: the networks' fixed copies)."""
     run, task = p.config, p.task
     targets = None
     if p.target.kind == "noisy":
-        from .targets import TARGET_NOISE_SEED, noisy_targets  # noqa: PLC0415
-
         def noisy(xb: torch.Tensor, ib: torch.Tensor) -> torch.Tensor:
             return noisy_targets(xb, task.sigma, seed=run.seed + TARGET_NOISE_SEED, ids=ib)
 
@@ -259,16 +255,12 @@ def _fit(p: Any, data: Any) -> TrainingSpectrum:
                         mask_ids=data.train_mask_ids, targets=targets)
 
 
-def _fit_split(p: Any, data: Any) -> tuple[Any, float]:
+def _fit_split(p: RunPlan, data: RunData) -> tuple[SplitPath, float]:
     """The split-measurement GD path (:class:`theory.split.SplitPath`) of a ``target = "split"`` run.
 
     The training set is the networks' (:func:`empirical.targets.split_training_data`): one fixed
     measurement and one fixed Λ/Γ split per example; inputs from Λ, the loss on Γ.
     """
-    from theory.split import SplitPath  # noqa: PLC0415
-
-    from .targets import split_training_data  # noqa: PLC0415
-
     inp, k, _, gamma = split_training_data(p.task, p.target, data.train_x, ids=data.train_ids,
                                            mask_ids=data.train_mask_ids, seed=p.config.seed)
     Y = np.ascontiguousarray(inp.flatten(1).to(torch.float64).numpy().T)
@@ -277,7 +269,8 @@ def _fit_split(p: Any, data: Any) -> tuple[Any, float]:
     return path, float(path.lr_)
 
 
-def _scores(outputs: Any, K: int, X_val: np.ndarray, metrics: Any, *, max_elems: int = 4_000_000
+def _scores(outputs: Callable[[int, int], np.ndarray], K: int, X_val: np.ndarray, metrics: Metrics | None, *,
+            max_elems: int = 4_000_000
             ) -> tuple[np.ndarray, list[dict]]:
     """Validation MSE and metrics of K estimators whose outputs ``outputs(a, b)`` gives in blocks (b−a, n, N_val)."""
     n, n_val = X_val.shape
@@ -291,24 +284,19 @@ def _scores(outputs: Any, K: int, X_val: np.ndarray, metrics: Any, *, max_elems:
     return mse, extra
 
 
-def run_linear_exact(p: Any, data: Any, run_dir: str | Path | None = None) -> Any:
+def run_linear_exact(p: RunPlan, data: RunData, run_dir: str | Path | None = None) -> Row:
     """One linear-exact run: fit, choose k on validation, evaluate; returns its ledger row.
 
     Args:
         p: the run's :class:`~empirical.plan.RunPlan` (``p.config.arch == "linear-exact"``).
         data: its :class:`~empirical.plan.RunData` with the training set (``train_ids`` included).
         run_dir: when given, the row is written to ``run_dir/result.json``
-            (:func:`empirical.run.write_result`) as every run's is. Nothing else is stored: a run
+            (:func:`empirical.rows.write_result`) as every run's is. Nothing else is stored: a run
             takes seconds, so an interrupted one simply starts again.
 
     Returns:
         The :class:`~empirical.ledger.Row` described in the module doc.
     """
-    from .ledger import Row  # noqa: PLC0415
-    from .metrics import conventions  # noqa: PLC0415
-    from .run import _versions, input_metrics, write_result  # noqa: PLC0415
-    from .train import TEST_NOISE_SEED, VAL_NOISE_SEED, evaluate, selection_metric  # noqa: PLC0415
-
     run, task = p.config, p.task
     if data.train_x is None or data.train_ids is None:
         raise ValueError("run_linear_exact needs the training set: load_data(plan) with with_train=True")
@@ -359,7 +347,7 @@ def run_linear_exact(p: Any, data: Any, run_dir: str | Path | None = None) -> An
                            "k_max, and k = ∞ (best_step -1)"}
     row = Row(status="done", params=in_shape[0] * H * W_ * out_shape[0] * H * W_,
               best_step=int(k_best) if math.isfinite(k_best) else -1, steps=int(steps.size), wall_s=wall,
-              device="cpu", versions=_versions())
+              device="cpu", versions=versions())
     row.metrics = {"val": val, "val_input": val_input,
                    "test": evaluate(model, task, data.test_x, batch=batch, **test_kw),
                    "test_input": input_metrics(task, data.test_x, batch=batch, **test_kw),

@@ -7,14 +7,18 @@ specification, the device. Each object checks its own values (``Task``, ``TrainC
 :func:`validate` on all of its runs before it opens the ledger, and any problem is one line naming
 the key. Nothing here trains or loads images; models are built on torch's ``meta`` device, so even
 the paper's 46.5M-parameter U-Net costs nothing to check. ``arch = "linear-exact"`` has no network: its
-plan checks that its m×m factorisation fits (:func:`empirical.linear.check_linear_exact`), and its
+plan checks that its m×m factorisation fits (:func:`check_linear_exact`), and its
 :class:`ModelSpec` is a record only (:meth:`ModelSpec.build` refuses it).
 
+The plans :func:`validate` returns are what the sweep hands to its workers
+(:func:`empirical.run.run_one`): a run is planned once. A plan pickles cheaply (its sources hold
+their settings and file lists, never images), so it travels to process, Ray and SLURM workers.
 :func:`load_data` then builds a plan's images (in the worker that trains the run).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, fields
 from typing import Any, Sequence
 
@@ -26,11 +30,30 @@ from theory.process import memory_bytes
 
 from .config import RunConfig
 from .data import Source, make_source
+from .models import build_model
 from .targets import Target
 from .tasks import Task, make_task
 from .train import TrainConfig, pick_device
 
-__all__ = ["ModelSpec", "RunPlan", "RunData", "plan", "validate", "load_data", "images_bytes", "check_memory"]
+__all__ = ["ModelSpec", "RunPlan", "RunData", "plan", "validate", "load_data", "images_bytes", "check_memory", "MAX_N",
+           "check_linear_exact"]
+
+#: Largest input or output dimension m = C·H·W of a linear-exact run (:mod:`empirical.linear`): Y Yᵀ
+#: is m×m (128 MiB at 4096) and its eigh costs ∝ m³ (0.34 s of CPU at m = 1024, 32×32 grey images;
+#: ~64× that at 4096).
+MAX_N = 4096
+
+
+def check_linear_exact(m: int, n: int, *, size: int, in_chans: int) -> None:
+    """Raise a one-line ``ValueError`` when a linear-exact run is too large to factorise.
+
+    Args:
+        m, n: input and output dimension (C·H·W). size: the image side. in_chans: input channels.
+    """
+    if max(m, n) > MAX_N:
+        side = math.isqrt(MAX_N // max(in_chans, 1))
+        raise ValueError(f"arch='linear-exact' with size={size} needs an eigendecomposition of a {max(m, n)}×"
+                         f"{max(m, n)} matrix (channels·size² > {MAX_N}); use size ≤ {side}")
 
 
 @dataclass(frozen=True)
@@ -51,8 +74,6 @@ class ModelSpec:
         Torch's global RNG is forked and seeded around the construction, so nothing leaks into or
         out of it. On ``device="meta"`` no memory is allocated (validation).
         """
-        from .models import build_model  # noqa: PLC0415
-
         if self.arch == "linear-exact":
             raise ValueError("arch='linear-exact' has no torch model to build: its runs are computed in closed form "
                              "by empirical.linear.run_linear_exact (reconscale sweep)")
@@ -184,8 +205,6 @@ def plan(run: RunConfig) -> RunPlan:
     target.check(task, arch=run.arch, loss=run.loss, size=run.size)
     C = run.channels
     if run.arch == "linear-exact":  # no network: check the size of its factorisation instead
-        from .linear import check_linear_exact  # noqa: PLC0415
-
         m, n = task.in_channels(C) * run.size**2, task.out_channels(C) * run.size**2
         check_linear_exact(m, n, size=run.size, in_chans=task.in_channels(C))
     spec = ModelSpec(arch=run.arch, in_chans=task.in_channels(C), out_chans=task.out_channels(C), width=run.width,
@@ -304,13 +323,13 @@ def load_data(p: RunPlan, *, with_train: bool = True) -> RunData:
     else:
         test_idx = split.test
 
-    def images(s: Source, idx: Any) -> torch.Tensor:
+    def images(s: Source, idx: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(np.ascontiguousarray(s.batch(idx), dtype=np.float32))
 
-    def ids(a: Any) -> torch.Tensor:
+    def ids(a: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(np.array(a, dtype=np.int64))  # a writable copy
 
-    def mask_ids(s: Source, idx: Any) -> torch.Tensor:
+    def mask_ids(s: Source, idx: np.ndarray) -> torch.Tensor:
         return ids(s.volume_of(idx)) if hasattr(s, "volume_of") else ids(idx)
 
     data = RunData(val_x=images(p.source, split.val), val_ids=ids(split.val), val_mask_ids=mask_ids(p.source, split.val),

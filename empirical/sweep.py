@@ -6,7 +6,7 @@ The sweep path reads top to bottom, one module per step::
     empirical.plan       RunConfig → RunPlan                (task, TrainConfig, sources, model: validation)
     empirical.sweep      this driver                        (lock, ledger, resume, progress)
     empirical.executors  where runs execute                 (local, process, Ray, SLURM; one error policy)
-    empirical.run        one run → Row                      (data, model, train, test metrics, result.json)
+    empirical.run        RunPlan → Row                      (data, supervision, train, test metrics, result.json)
     empirical.ledger     Row → SQLite                       (the only writer of results)
 
 :func:`run_sweep` validates every run before anything touches the disk, then takes the directory's
@@ -29,6 +29,7 @@ from .ledger import DriverLock, Ledger, Row
 
 if TYPE_CHECKING:
     from .executors import ExecutorConfig
+    from .plan import RunPlan
 
 __all__ = ["run_sweep", "SweepSummary", "check_out_dir"]
 
@@ -93,8 +94,9 @@ def run_sweep(runs: Sequence[RunConfig] | dict, out: str | Path, *, executor: st
         workers: with a kind name: processes (process) or runs in flight (ray).
         retry_failed: run failed runs again (by default they stay failed).
         progress: progress bars.
-        work: the function that trains one run (default :func:`empirical.run.run_one`); a
-            module-level function for the process, Ray and SLURM executors.
+        work: the function that trains one run from its validated plan, ``work(plan, run_dir,
+            progress=False) -> Row`` (default :func:`empirical.run.run_one`); a module-level
+            function for the process, Ray and SLURM executors.
 
     Returns:
         A :class:`SweepSummary` (its ``complete`` says whether every run is done).
@@ -119,7 +121,7 @@ def run_sweep(runs: Sequence[RunConfig] | dict, out: str | Path, *, executor: st
     else:
         ecfg = ExecutorConfig(kind=executor, workers=workers)
     require(ecfg.kind)
-    validate(runs)
+    plans = validate(runs)  # planned once: the workers get these plans
     out = check_out_dir(out)
     if work is None:
         from .run import run_one as work  # noqa: PLC0415
@@ -127,7 +129,7 @@ def run_sweep(runs: Sequence[RunConfig] | dict, out: str | Path, *, executor: st
         ecfg = replace(ecfg, folder=str(out / "submitit"))
 
     with DriverLock(out), Ledger(out / "ledger.sqlite") as ledger:
-        pending = _register(ledger, runs, out, retry_failed=retry_failed)
+        pending = _register(ledger, plans, out, retry_failed=retry_failed)
         bar = None
         if progress:
             from tqdm.auto import tqdm  # noqa: PLC0415
@@ -153,13 +155,14 @@ def run_sweep(runs: Sequence[RunConfig] | dict, out: str | Path, *, executor: st
         return _summary(ledger, runs)
 
 
-def _register(ledger: Ledger, runs: Sequence[RunConfig], out: Path, *, retry_failed: bool) -> list:
-    """Add every run as pending; return those still to train (adopting finished ``result.json`` rows)."""
-    from .run import finished_result  # noqa: PLC0415
+def _register(ledger: Ledger, plans: Sequence[RunPlan], out: Path, *, retry_failed: bool) -> list:
+    """Add every run as pending; return (run id, plan, run dir) of those still to train (adopting
+    finished ``result.json`` rows)."""
+    from .rows import finished_result  # noqa: PLC0415
 
     pending = []
-    for run in runs:
-        rid = run.id
+    for p in plans:
+        run, rid = p.config, p.config.id
         ledger.add(run.name, rid, run.to_dict())
         status = ledger.get(rid)["status"]
         if status == "done" or (status == "failed" and not retry_failed):
@@ -168,7 +171,7 @@ def _register(ledger: Ledger, runs: Sequence[RunConfig], out: Path, *, retry_fai
         if saved is not None:
             ledger.finish(rid, saved)
             continue
-        pending.append((rid, run, out / "runs" / rid))
+        pending.append((rid, p, out / "runs" / rid))
     return pending
 
 

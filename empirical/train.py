@@ -1,20 +1,37 @@
 """Train one reconstruction network: one plain function, read in one sitting.
 
-``train(model, task, train_x, val_x, cfg, checkpoint=PATH)`` runs Adam/AdamW/RMSprop on a loss
-between the network's output and the clean image (MSE as the paper's denoising, L1, or the paper's
-MRI loss 1 − SSIM with the target's maximum as data range), with fresh noise (and for MRI, the example's own mask) at
-every step (other targets — a second noisy image, a split of the measured k-space — and fixed training
-noise come from an :class:`empirical.targets.Supervision`), evaluates on a validation set with fixed, seeded noise every ``eval_every`` steps,
-decays the learning rate on a validation plateau (or by a cosine schedule), stops early, and
-keeps the best weights by validation PSNR (SSIM when the loss is SSIM). Every evaluation writes an atomic checkpoint (model,
-optimiser, scheduler, RNG state, history, config) that ``train`` resumes from; checkpoints load
-with ``weights_only=True``, so loading never executes pickled code.
+``train(model, supervision, val_x, cfg, checkpoint=PATH)`` runs Adam/AdamW/RMSprop on the
+supervision's loss (:class:`empirical.targets.Supervision`: by default the clean image with fresh
+noise — and for MRI the example's own mask — at every step, under MSE as the paper's denoising, L1,
+or the paper's MRI loss 1 − SSIM; other targets — a second noisy image, a split of the measured
+k-space — and fixed training noise are other supervisions), evaluates on a validation set with
+fixed, seeded noise every ``eval_every`` steps, decays the learning rate on a validation plateau (or
+by a cosine schedule), stops early, and keeps the best weights by validation PSNR (SSIM when the
+loss is SSIM). Every evaluation writes an atomic checkpoint (model, optimiser, scheduler, RNG state,
+history, config) that ``train`` resumes from; checkpoints load with ``weights_only=True``, so
+loading never executes pickled code.
 
 On a GPU a step is built for throughput: bf16 autocast, channels_last, fused Adam, optional
-``torch.compile``; a training set of up to 4 GiB (``RESIDENT_MAX_BYTES``) and its MRI masks stay on
-the GPU, and batches and noise are drawn there from one device generator, so a step neither copies
-from nor waits for the host (the loss is read back only at evaluations). Data-parallel training of
-one large run over several GPUs or processes is :func:`empirical.ddp.train_ddp` (``torchrun``).
+``torch.compile``; a training set of up to 4 GiB (:data:`empirical.targets.RESIDENT_MAX_BYTES`) and
+its MRI masks stay on the GPU, and batches and noise are drawn there from one device generator, so a
+step neither copies from nor waits for the host (the loss is read back only at evaluations).
+
+Data-parallel training is an option of the same loop (``parallel=DataParallel.current()`` inside an
+initialised process group; :mod:`empirical.ddp` is the ``torchrun`` entry point). Then every step
+consumes one global batch of ``batch_size`` examples: epoch e is the
+:class:`~torch.utils.data.DistributedSampler` permutation of the N examples (seed ``cfg.seed``,
+reshuffled per epoch), each of the P processes takes ``batch_size / P`` of its share per step, and
+the P local batches of step t are exactly the examples of the one-process batch t
+(:func:`epoch_batches`; the last ``N mod B`` examples of an epoch are skipped). Example i's fresh
+draws in epoch e come from its own generator seeded by (:func:`empirical.seeds.epoch_noise_seed`,
+i), not from a per-process stream, and DDP averages the P local mean-loss gradients, the gradient
+of the global batch mean. So a run on P processes follows the one-process run of the same sampler
+up to floating-point reduction order, for every training target, and a checkpoint resumes on any P
+that divides ``batch_size``. Validation is sharded over the processes and all-reduced
+(:func:`evaluate_sharded`), so every process takes the same selection and learning-rate decisions;
+rank 0 alone writes checkpoints and shows progress. Without ``parallel`` (the sweep), batches are
+uniform draws with replacement from the run's generator, which also draws the fresh noise: the two
+samplers give different (equally valid) trajectories, and a checkpoint of one never resumes the other.
 
 Budget rule per N: ``steps = clip(round(epochs · N / batch_size), min_steps, max_steps)`` —
 ``epochs`` passes over the training set, at least ``min_steps`` updates for small N, capped for
@@ -24,28 +41,38 @@ large N (:func:`budget_steps`).
 from __future__ import annotations
 
 import math
+import os
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
+import torch.distributed as dist
 from torch import nn
+from torch.utils.data import DistributedSampler
 
 from theory.io import atomic_write
 
-__all__ = ["TrainConfig", "TrainResult", "Progress", "train", "evaluate", "budget_steps", "loss_fn", "make_optimizer",
-           "pick_device", "selection_metric", "checkpoint_identity", "checkpoint_state", "optimizer_step", "resume", "record_evaluation", "save_checkpoint",
-           "load_checkpoint", "CheckpointError", "VAL_NOISE_SEED", "TEST_NOISE_SEED"]
+from .config import NOT_IN_IDENTITY
+from .metrics import evaluate as task_metrics
+from .metrics import nmse
+from .seeds import VAL_NOISE_SEED, epoch_noise_seed
+from .targets import Supervision, TrainTarget
+from .tasks import Task
+
+__all__ = ["TrainConfig", "TrainResult", "Progress", "DataParallel", "train", "evaluate", "evaluate_sharded",
+           "epoch_batches", "budget_steps", "make_optimizer", "pick_device", "selection_metric",
+           "checkpoint_identity", "checkpoint_state", "optimizer_step", "resume", "record_evaluation",
+           "save_checkpoint", "load_checkpoint", "CheckpointError"]
 
 CKPT_FORMAT = "reconscale-ckpt-3"  # 2: records whether the run had stopped early; 3: wall time of all attempts
 _READABLE_FORMATS = ("reconscale-ckpt-2", CKPT_FORMAT)
-#: Offsets added to a run's seed for the fixed noise of its validation and test images (their
-#: per-image noise is seeded by (seed + offset, image id)); training noise never uses these seeds.
-VAL_NOISE_SEED: int = 10_000
-TEST_NOISE_SEED: int = 20_000
-#: Training sets up to this size are kept on the GPU for the whole run (see :func:`train`).
-RESIDENT_MAX_BYTES = 4 << 30
+_METRICS = ("mse", "psnr", "ssim", "nmse")
+#: An lr schedule (or None for a constant lr); stepped per step (cosine) or per evaluation (plateau).
+Schedule = torch.optim.lr_scheduler.LRScheduler | None
+#: The checkpoint identity's sampler entry of a data-parallel run (a sweep run's has none).
+DDP_SAMPLER = "ddp-epochs"
 
 
 class CheckpointError(ValueError):
@@ -135,8 +162,8 @@ class Progress:
     stopped: bool = False  # stopped early (saved, so a resumed run stays stopped)
     wall_s: float = 0.0  # training time of the earlier attempts (a resumed run counts all of them)
 
-    def record(self, val: dict, score: float, train_loss: float, model: nn.Module, opt: Any, sched: Any,
-               cfg: TrainConfig) -> None:
+    def record(self, val: dict, score: float, train_loss: float, model: nn.Module, opt: torch.optim.Optimizer,
+               sched: Schedule, cfg: TrainConfig) -> None:
         """One evaluation: log it, keep the best weights, step the plateau schedule, decide early stopping."""
         self.history.append({"step": self.step, "train_loss": train_loss, "lr": opt.param_groups[0]["lr"],
                              **{f"val_{k}": v for k, v in val.items()}})
@@ -181,23 +208,6 @@ def budget_steps(N: int, cfg: TrainConfig) -> int:
     return int(min(max(round(cfg.epochs * N / cfg.batch_size), cfg.min_steps), cfg.max_steps))
 
 
-def loss_fn(out: torch.Tensor, target: torch.Tensor, kind: str) -> torch.Tensor:
-    """Scalar training loss of (B, C, H, W) outputs against targets (computed in float32 or wider).
-
-    ``"ssim"`` is fastMRI's SSIM loss: 1 − mean SSIM (skimage conventions, 7×7 uniform window)
-    with each target's maximum as its data range, so it is scale-free like the paper's MRI metric.
-    """
-    out = out.float()
-    if kind == "mse":
-        return torch.mean((out - target) ** 2)
-    if kind == "l1":
-        return torch.mean(torch.abs(out - target))
-    from .metrics import ssim  # noqa: PLC0415
-
-    r = target.detach().flatten(1).amax(dim=1).clamp_min(1e-8)
-    return (1.0 - ssim(out, target, data_range=r).mean()).float()
-
-
 def pick_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -207,7 +217,7 @@ def pick_device(name: str) -> torch.device:
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, task: Any, images: torch.Tensor, *, seed: int, ids: torch.Tensor | None = None,
+def evaluate(model: nn.Module, task: Task, images: torch.Tensor, *, seed: int, ids: torch.Tensor | None = None,
              mask_ids: torch.Tensor | None = None, batch: int = 32, clamp: bool = True,
              autocast: bool = False) -> dict:
     """Mean metrics of ``model`` on ``images`` (B, C, H, W) under fixed, per-image noise.
@@ -221,9 +231,6 @@ def evaluate(model: nn.Module, task: Any, images: torch.Tensor, *, seed: int, id
     Returns:
         {"mse", "psnr", "ssim", "nmse"} means over the images.
     """
-    from .metrics import evaluate as task_metrics  # noqa: PLC0415
-    from .metrics import nmse  # noqa: PLC0415
-
     model.eval()
     device = next(model.parameters()).device
     ids = torch.arange(images.shape[0]) if ids is None else ids
@@ -272,7 +279,8 @@ def load_checkpoint(path: Path, cfg_dict: dict) -> dict:
     return ck
 
 
-def make_optimizer(model: nn.Module, cfg: TrainConfig, steps: int, device: torch.device) -> tuple[Any, Any]:
+def make_optimizer(model: nn.Module, cfg: TrainConfig, steps: int,
+                   device: torch.device) -> tuple[torch.optim.Optimizer, Schedule]:
     """The optimiser of ``cfg`` over ``model``'s parameters and its lr schedule (None for "constant").
 
     Adam/AdamW use the fused CUDA kernel on the GPU (one launch for all parameters).
@@ -294,14 +302,12 @@ def checkpoint_identity(cfg: TrainConfig, run_config: dict | None, **extra: Any)
     """What a checkpoint must match to be resumed: the training settings that change the result
     (not the device or evaluation batching: :data:`empirical.config.NOT_IN_IDENTITY`), the run's
     identity and ``extra`` (the sampler of a DDP run)."""
-    from .config import NOT_IN_IDENTITY  # noqa: PLC0415
-
     return {"train": {k: v for k, v in asdict(cfg).items() if k not in NOT_IN_IDENTITY}, "run": run_config or {},
             **extra}
 
 
-def checkpoint_state(cfg_dict: dict, model: nn.Module, opt: Any, sched: Any, run: Progress, *, attempt_s: float,
-                     **extra: Any) -> dict:
+def checkpoint_state(cfg_dict: dict, model: nn.Module, opt: torch.optim.Optimizer, sched: Schedule, run: Progress,
+                     *, attempt_s: float, **extra: Any) -> dict:
     """Everything a resumed run needs: weights, optimiser, schedule, config, loop state (its wall
     time including this attempt's ``attempt_s`` so far) and ``extra`` (the RNG state)."""
     state = {**vars(run), "wall_s": run.wall_s + attempt_s}
@@ -309,7 +315,8 @@ def checkpoint_state(cfg_dict: dict, model: nn.Module, opt: Any, sched: Any, run
             "scheduler": sched.state_dict() if sched else {}, **state, **extra}
 
 
-def resume(checkpoint: Path | None, cfg_dict: dict, model: nn.Module, opt: Any, sched: Any) -> tuple[Progress, dict]:
+def resume(checkpoint: Path | None, cfg_dict: dict, model: nn.Module, opt: torch.optim.Optimizer,
+           sched: Schedule) -> tuple[Progress, dict]:
     """The loop state to start from: restored from ``checkpoint`` if it exists (weights, optimiser
     and schedule are loaded in place), else fresh. Returns (progress, the checkpoint dict or {})."""
     if checkpoint is None or not checkpoint.exists():
@@ -322,8 +329,8 @@ def resume(checkpoint: Path | None, cfg_dict: dict, model: nn.Module, opt: Any, 
     return Progress.restore(ck), ck
 
 
-def record_evaluation(run: Progress, val: dict, train_loss: float, cfg: TrainConfig, model: nn.Module, opt: Any,
-                      sched: Any) -> str:
+def record_evaluation(run: Progress, val: dict, train_loss: float, cfg: TrainConfig, model: nn.Module,
+                      opt: torch.optim.Optimizer, sched: Schedule) -> str:
     """Log one evaluation into ``run`` (selection, plateau schedule, early stop).
 
     Returns:
@@ -339,127 +346,204 @@ def record_evaluation(run: Progress, val: dict, train_loss: float, cfg: TrainCon
     return ""
 
 
-def optimizer_step(fwd: Any, opt: Any, sched: Any, inp: torch.Tensor, target: Any, cfg: TrainConfig,
-                   cuda: bool, *, loss_of: Any = None) -> torch.Tensor:
+def optimizer_step(fwd: Callable[[torch.Tensor], torch.Tensor], opt: torch.optim.Optimizer, sched: Schedule,
+                   inp: torch.Tensor, target: TrainTarget, cfg: TrainConfig, cuda: bool,
+                   loss_of: Callable[[torch.Tensor, TrainTarget, str], torch.Tensor]) -> torch.Tensor:
     """One optimiser step on a (B, C_in, H, W) input batch; returns the loss (not read back).
 
-    ``loss_of(out, target, kind)`` replaces :func:`loss_fn` (the split-measurement loss of
-    :mod:`empirical.targets`, whose target is k-space, not an image)."""
+    ``loss_of(out, target, cfg.loss)`` is the supervision's loss (:meth:`Supervision.loss`); under
+    DDP the backward pass all-reduces (averages) the gradients."""
     if cuda and cfg.channels_last:
         inp = inp.contiguous(memory_format=torch.channels_last)
     with torch.autocast(inp.device.type, dtype=torch.bfloat16, enabled=cuda and cfg.bf16):
         out = fwd(inp)
-    loss = (loss_of or loss_fn)(out, target, cfg.loss)
+    loss = loss_of(out, target, cfg.loss)
     opt.zero_grad(set_to_none=True)
-    loss.backward()  # under DDP, the gradients are all-reduced (averaged) here
+    loss.backward()
     opt.step()
     if isinstance(sched, torch.optim.lr_scheduler.CosineAnnealingLR):
         sched.step()
     return loss
 
 
+@dataclass(frozen=True)
+class DataParallel:
+    """This process's place in a data-parallel run (:func:`train` with ``parallel``).
+
+    Attributes:
+        rank: this process's rank; world: the number of processes P; local_rank: its GPU on the node.
+    """
+
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+
+    @classmethod
+    def current(cls) -> "DataParallel":
+        """From the initialised process group (``LOCAL_RANK`` from torchrun), else one process."""
+        if dist.is_available() and dist.is_initialized():
+            return cls(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", dist.get_rank())))
+        return cls()
+
+
+def epoch_batches(N: int, *, batch_size: int, world: int, rank: int, seed: int, epoch: int) -> torch.Tensor:
+    """This process's local batches of one data-parallel epoch.
+
+    Args:
+        N: training set size (≥ ``batch_size``).
+        batch_size: the global batch B (a multiple of ``world``).
+        world, rank: number of processes P and this one's rank.
+        seed, epoch: the permutation's seed and epoch (``DistributedSampler.set_epoch``).
+
+    Returns:
+        (N // B, B / P) int64 tensor: row t holds the dataset indices this process trains on at
+        step t of the epoch. Over the P ranks, row t is the single-process row t (as a set).
+    """
+    sampler = DistributedSampler(range(N), num_replicas=world, rank=rank, shuffle=True, seed=seed, drop_last=False)
+    sampler.set_epoch(epoch)
+    b, steps = batch_size // world, N // batch_size
+    return torch.tensor(list(sampler)[: steps * b], dtype=torch.int64).reshape(steps, b)
+
+
+def evaluate_sharded(model: nn.Module, task: Task, images: torch.Tensor, *, parallel: DataParallel,
+                     ids: torch.Tensor | None = None, mask_ids: torch.Tensor | None = None, **kw: Any) -> dict:
+    """:func:`evaluate` over ``images[rank::world]`` (N_val, C, H, W), all-reduced into the full-set means."""
+    n_all = images.shape[0]
+    ids = torch.arange(n_all) if ids is None else ids
+    mask_ids = ids if mask_ids is None else mask_ids
+    part = slice(parallel.rank, None, parallel.world)
+    n = images[part].shape[0]
+    local = evaluate(model, task, images[part], ids=ids[part], mask_ids=mask_ids[part], **kw) if n else {}
+    device = next(model.parameters()).device
+    sums = torch.tensor([local.get(k, 0.0) * n for k in _METRICS], dtype=torch.float64, device=device)
+    if parallel.world > 1:
+        dist.all_reduce(sums)
+    return {k: float(v) / n_all for k, v in zip(_METRICS, sums.tolist())}
+
+
 def train(
     model: nn.Module,
-    task: Any,
-    train_x: torch.Tensor,
+    supervision: Supervision,
     val_x: torch.Tensor,
     cfg: TrainConfig,
     *,
-    train_ids: torch.Tensor | None = None,
     val_ids: torch.Tensor | None = None,
     val_mask_ids: torch.Tensor | None = None,
     checkpoint: str | Path | None = None,
     run_config: dict | None = None,
     progress: bool = False,
-    supervision: Any = None,
+    parallel: DataParallel | None = None,
 ) -> TrainResult:
-    """Train ``model`` to reconstruct images from ``task``-corrupted versions.
+    """Train ``model`` to reconstruct images from ``supervision.task``-corrupted versions.
 
     Args:
         model: maps (B, C_in, H, W) network inputs to (B, C_out, H, W) reconstructions.
-        task: has ``corrupt(x, *, generator, example_ids) -> (input, target)``.
-        train_x: (N, C, H, W) clean training images (float32, CPU).
+        supervision: the training set and what it trains on (:class:`~empirical.targets.Supervision`;
+            ``Supervision.clean(task, train_x)`` for clean targets with fresh noise), on the host.
         val_x: (N_val, C, H, W) clean validation images; their noise is fixed (seeded).
-        cfg: optimisation settings.
-        train_ids: (N,) mask identities of the training examples (MRI: one fixed mask per id).
+        cfg: optimisation settings (``batch_size`` is the global batch under ``parallel``).
         val_ids: (N_val,) validation identities (seed their fixed noise); ``val_mask_ids`` their
             mask identities when they differ (fastMRI: the volume).
         checkpoint: file to write every evaluation and to resume from if it exists.
         run_config: the run's full config, stored in (and checked against) the checkpoint.
         progress: tqdm bar over steps.
-        supervision: an :class:`empirical.targets.Supervision` for targets other than the clean
-            image with fresh input noise (noisy or split targets, fixed training noise): it
-            supplies each batch's input and target and the loss; None is clean supervision.
+        parallel: data-parallel training in the initialised process group
+            (:meth:`DataParallel.current`; see the module doc): every process calls ``train`` with the
+            same arguments and gets the same result. None: one process, the sweep's sampler.
 
     Returns:
         :class:`TrainResult` with the best weights (by validation PSNR — SSIM for the SSIM loss — or MSE when not clamped).
+
+    Raises:
+        ValueError: under ``parallel``, ``batch_size`` not divisible by P, or N < batch_size.
     """
     t0 = time.perf_counter()
+    task, n_train = supervision.task, supervision.n
+    rank, world = (parallel.rank, parallel.world) if parallel is not None else (0, 1)
+    if parallel is not None and cfg.batch_size % world:
+        raise ValueError(f"batch_size={cfg.batch_size} is not divisible by the {world} processes; "
+                         f"use a multiple of {world} (the global batch is split evenly)")
+    if parallel is not None and n_train < cfg.batch_size:
+        raise ValueError(f"N={n_train} is smaller than batch_size={cfg.batch_size}; lower batch_size for DDP runs")
     device = pick_device(cfg.device)
     cuda = device.type == "cuda"
+    if cuda and parallel is not None:
+        device = torch.device("cuda", parallel.local_rank)
+        torch.cuda.set_device(device)
     model = model.to(device)
     if cuda and cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
-    fwd = torch.compile(model) if cfg.compile else model
-    n_train = train_x.shape[0]
-    steps = budget_steps(n_train, cfg)
+    net = model  # DDP all-reduces the gradients in backward
+    if world > 1:
+        net = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if cuda else None)
+    fwd = torch.compile(net) if cfg.compile else net
+    steps, per_epoch = budget_steps(n_train, cfg), n_train // cfg.batch_size
     opt, sched = make_optimizer(model, cfg, steps, device)
-    # Batches and training noise (resampled every step) come from one generator on the training
-    # device: on CUDA the draws never touch the host (a CUDA run's noise stream is the GPU's,
-    # distributed as the CPU's but not equal to it).
+    # Training data on the device (small sets resident, with their MRI masks). The sweep's batches and
+    # fresh noise come from one generator there (a CUDA run's noise stream is the GPU's, distributed
+    # as the CPU's but not equal to it); data-parallel draws are seeded per (epoch, example) instead.
+    data = supervision.to(device)
     gen = torch.Generator(device=device).manual_seed(cfg.seed)
-    # Small training sets live on the GPU with their MRI masks (a (N, W) table), so a step does
-    # no host transfer and no host sync; larger ones are gathered on the host and copied per step.
-    resident = cuda and train_x.numel() * train_x.element_size() <= RESIDENT_MAX_BYTES
-    data = train_x.to(device) if resident else train_x
-    mask_table = None
-    if resident and task.name == "mri":
-        mask_table = task.column_masks(tuple(train_x.shape[-2:]), train_ids, batch_size=n_train, device=device)
-    cfg_dict = checkpoint_identity(cfg, run_config)
+    # "sampler" keeps a checkpoint of one sampler from being resumed by the other.
+    cfg_dict = checkpoint_identity(cfg, run_config, **({"sampler": DDP_SAMPLER} if parallel is not None else {}))
     ckpt = Path(checkpoint) if checkpoint is not None else None
     run, ck = resume(ckpt, cfg_dict, model, opt, sched)
-    if ck:
+    if "rng" in ck:
         gen.set_state(ck["rng"])
+    eval_kw = {"seed": cfg.seed + VAL_NOISE_SEED, "ids": val_ids, "mask_ids": val_mask_ids, "batch": cfg.eval_batch,
+               "clamp": cfg.clamp, "autocast": cuda and cfg.bf16}
 
     bar = None
-    if progress:
+    if progress and rank == 0:
         from tqdm.auto import tqdm  # noqa: PLC0415
 
-        bar = tqdm(total=steps, initial=run.step, desc="train", unit="step", leave=False)
-    status, reason = "done", ""
+        bar = tqdm(total=steps, initial=run.step, desc="train" if parallel is None else f"train ×{world}",
+                   unit="step", leave=False)
+    status, reason, batches, batches_epoch = "done", "", None, -1
     model.train()
     try:
         while run.step < steps and not run.stopped:
-            idx = torch.randint(n_train, (min(cfg.batch_size, n_train),), generator=gen, device=device)
-            if supervision is not None:
-                inp, target = supervision.batch(idx, gen, lambda xb: task.corrupt(xb, generator=gen)[0])
-            elif mask_table is not None:
-                inp, target = task.corrupt(data[idx], generator=gen, column_masks=mask_table[idx])
-            elif resident:  # mask ids matter for MRI only
-                inp, target = task.corrupt(data[idx], generator=gen)
-            else:
-                host_idx = idx.to(data.device)  # a no-op unless a large set stays on the host
-                inp, target = task.corrupt(data[host_idx].to(device, non_blocking=True), generator=gen,
-                                           example_ids=None if train_ids is None else train_ids[host_idx])
-            loss = optimizer_step(fwd, opt, sched, inp, target, cfg, cuda,
-                                  loss_of=None if supervision is None else supervision.loss)
+            if parallel is None:  # uniform draws with replacement; noise from the same stream
+                idx = torch.randint(n_train, (min(cfg.batch_size, n_train),), generator=gen, device=device)
+                noise: torch.Generator | int = gen
+            else:  # this rank's share of the epoch's permutation; noise fixed per (epoch, example)
+                epoch, t = divmod(run.step, per_epoch)
+                if epoch != batches_epoch:
+                    batches = epoch_batches(n_train, batch_size=cfg.batch_size, world=world, rank=rank,
+                                            seed=cfg.seed, epoch=epoch)
+                    batches_epoch = epoch
+                idx, noise = batches[t], epoch_noise_seed(cfg.seed, epoch)
+            inp, target = data.batch(idx, noise)
+            loss = optimizer_step(fwd, opt, sched, inp, target, cfg, cuda, data.loss)
             run.step += 1
             if bar is not None:
                 bar.update(1)
             if run.step % cfg.eval_every and run.step != steps:
                 continue
             # -- evaluation, selection, schedule, checkpoint (one host sync per evaluation)
-            train_loss = float(loss.detach())
-            val = evaluate(model, task, val_x, seed=cfg.seed + VAL_NOISE_SEED, ids=val_ids, mask_ids=val_mask_ids,
-                           batch=cfg.eval_batch, clamp=cfg.clamp, autocast=cuda and cfg.bf16)
-            reason = record_evaluation(run, val, train_loss, cfg, model, opt, sched)
+            if parallel is None:
+                train_loss = float(loss.detach())
+                val = evaluate(model, task, val_x, **eval_kw)
+            else:  # the global batch's mean loss, and validation sharded over the processes
+                total = loss.detach().double()
+                if world > 1:
+                    dist.all_reduce(total)
+                train_loss = float(total) / world
+                val = evaluate_sharded(model, task, val_x, parallel=parallel, **eval_kw)
+            reason = record_evaluation(run, val, train_loss, cfg, model, opt, sched)  # the same on every rank
             if reason:
                 status = "failed"
                 break
-            if ckpt is not None:
+            if ckpt is not None and rank == 0:
+                extra = {"rng": gen.get_state()} if parallel is None else {}
                 save_checkpoint(checkpoint_state(cfg_dict, model, opt, sched, run, attempt_s=time.perf_counter() - t0,
-                                                 rng=gen.get_state()), ckpt)
+                                                 **extra), ckpt)
+            if world > 1:
+                dist.barrier()  # nobody runs ahead of a checkpoint that is still being written
     finally:
         if bar is not None:
             bar.close()
-    return run.result(status, reason, wall_s=time.perf_counter() - t0, device=str(device))
+    if parallel is None:
+        return run.result(status, reason, wall_s=time.perf_counter() - t0, device=str(device))
+    backend = dist.get_backend() if world > 1 else "none"
+    return run.result(status, reason, wall_s=time.perf_counter() - t0, device=f"{device} ×{world} (DDP, {backend})")

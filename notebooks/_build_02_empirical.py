@@ -434,7 +434,7 @@ md(
 code(
     r"""
     from empirical.plan import load_data
-    from empirical.train import TEST_NOISE_SEED
+    from empirical.seeds import TEST_NOISE_SEED
 
     row = max(rows, key=lambda r: r["config"]["N"])
     run = RunConfig.from_dict(row["config"])

@@ -28,7 +28,8 @@ def test_floor_is_the_test_mse_of_exact_Wstar_on_the_sweeps_own_test_sets():
     from empirical.config import expand, load_config
     from empirical.linear import as_module
     from empirical.plan import load_data, plan
-    from empirical.train import TEST_NOISE_SEED, evaluate
+    from empirical.seeds import TEST_NOISE_SEED
+    from empirical.train import evaluate
 
     runs = expand(load_config("subspace-controlled", ['arch="linear-exact"', "N=[16]"]))
     assert sorted(r.data_seed for r in runs) == [0, 1, 2]

@@ -86,7 +86,7 @@ def test_tuner_gets_validation_images_only(monkeypatch):
     B.evaluate_baselines(run, names=["input", "tv"])
     assert [s[0] for s in seen] == ["tv"]
     from empirical.plan import load_data, plan
-    from empirical.train import VAL_NOISE_SEED
+    from empirical.seeds import VAL_NOISE_SEED
 
     d = load_data(plan(B._run_config(run)), with_train=False)
     _, val_x, seed, ids = seen[0]
@@ -199,8 +199,8 @@ def test_bicubic_beats_block_replication():
 def test_input_baseline_equals_the_sweeps_input_metrics(cfg, name):
     res = B.evaluate_baselines(cfg, names=[name])[name]
     from empirical.plan import load_data, plan
-    from empirical.run import input_metrics
-    from empirical.train import TEST_NOISE_SEED
+    from empirical.rows import input_metrics
+    from empirical.seeds import TEST_NOISE_SEED
 
     p = plan(B._run_config(cfg))
     d = load_data(p, with_train=False)

@@ -13,7 +13,8 @@ torch = pytest.importorskip("torch")
 
 from empirical import ddp as ddp_mod  # noqa: E402
 from empirical import train as train_mod  # noqa: E402
-from empirical.ddp import epoch_batches  # noqa: E402
+from empirical.targets import Supervision  # noqa: E402
+from empirical.train import epoch_batches  # noqa: E402
 from empirical.ledger import Ledger  # noqa: E402
 
 pytestmark = pytest.mark.skipif(not torch.distributed.is_available() or not torch.distributed.is_gloo_available(),
@@ -83,7 +84,7 @@ def test_two_gloo_processes_match_one_process(tmp_path):
 def test_interrupted_run_resumes_on_another_number_of_processes(tmp_path, crash_at_checkpoint):
     ref_dir = tmp_path / "ref"
     assert ddp_mod.main(["quick-denoise", "--out", str(ref_dir), "--quiet", *TINY]) == 0
-    crash_at_checkpoint(ddp_mod, 2)
+    crash_at_checkpoint(train_mod, 2)
     out = tmp_path / "b"
     assert ddp_mod.main(["quick-denoise", "--out", str(out), "--quiet", *TINY]) == 130
     assert _row(out)["status"] == "running"
@@ -100,7 +101,7 @@ def test_finished_run_is_not_trained_again(tmp_path, monkeypatch, capsys):
     out = tmp_path / "r"
     assert ddp_mod.main(["quick-denoise", "--out", str(out), "--quiet", *TINY]) == 0
     before = _row(out)
-    monkeypatch.setattr(ddp_mod, "train_ddp", lambda *a, **k: pytest.fail("a finished run was trained again"))
+    monkeypatch.setattr(ddp_mod, "train", lambda *a, **k: pytest.fail("a finished run was trained again"))
     assert ddp_mod.main(["quick-denoise", "--out", str(out), "--quiet", *TINY]) == 0
     assert "already done" in capsys.readouterr().err
     assert _row(out)["metrics"] == before["metrics"]
@@ -121,12 +122,13 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path, monkeypatch, capsys,
     assert not (tmp_path / "o").exists()
 
 
-def test_train_ddp_refuses_a_batch_it_cannot_split():
+def test_data_parallel_train_refuses_a_batch_it_cannot_split():
     from empirical.models import build_model
     from empirical.tasks import make_task
 
     x = torch.rand(4, 1, 8, 8)
     cfg = train_mod.TrainConfig(batch_size=8, device="cpu")
     with pytest.raises(ValueError, match="smaller than batch_size"):
-        ddp_mod.train_ddp(build_model("unet", in_chans=1, out_chans=1, width=4, num_pool_layers=1),
-                          make_task("denoise", sigma=0.1), x, x, cfg)
+        train_mod.train(build_model("unet", in_chans=1, out_chans=1, width=4, num_pool_layers=1),
+                        Supervision.clean(make_task("denoise", sigma=0.1), x), x, cfg,
+                        parallel=train_mod.DataParallel())

@@ -15,7 +15,9 @@ from empirical import sweep as sweep_mod  # noqa: E402
 from empirical.config import DEFAULTS, expand, load_config  # noqa: E402
 from empirical.executors import ExecutorConfig, RunJob  # noqa: E402
 from empirical.ledger import Ledger, Row  # noqa: E402
-from empirical.run import finished_result, run_one  # noqa: E402
+from empirical.plan import plan  # noqa: E402
+from empirical.rows import finished_result  # noqa: E402
+from empirical.run import run_one  # noqa: E402
 
 TINY = {"name": "tiny", "data": "deadleaves", "size": 16, "N": [4, 12], "width": 4, "depth": 1, "n_val": 6,
         "n_test": 4, "batch_size": 4, "epochs": 5.0, "min_steps": 30, "max_steps": 60, "eval_every": 15,
@@ -152,7 +154,7 @@ def _driver_died_after_first_run(out, cfg):
         for r in runs:
             led.add(r.name, r.id, r.to_dict())
         led.start(rids[0])
-    ex_mod.guarded(run_one, runs[0], out / "runs" / rids[0], THREADS)
+    ex_mod.guarded(run_one, plan(runs[0]), out / "runs" / rids[0], THREADS)
     with Ledger(out / "ledger.sqlite") as led:
         assert [led.get(r)["status"] for r in rids] == ["running", "pending"]
     return runs, rids
@@ -170,9 +172,9 @@ def test_killed_driver_resumes_without_retraining(tmp_path, reference, monkeypat
     stamps = {p.name: p.stat().st_mtime_ns for p in done.iterdir()}
     work = run_one
     if kind == "local":  # in-process we can also forbid the call itself
-        def work(run, *a, **k):
-            assert run.id != rids[0], "a finished run was trained again"
-            return run_one(run, *a, **k)
+        def work(p, *a, **k):
+            assert p.config.id != rids[0], "a finished run was trained again"
+            return run_one(p, *a, **k)
 
     extra = {"workers": 2} if kind in ("process", "ray") else {"cluster": "local"} if kind == "slurm" else {}
     ecfg = ExecutorConfig(kind=kind, threads_per_run=THREADS, **extra)
@@ -189,7 +191,7 @@ def test_only_a_matching_finished_result_is_adopted(tmp_path, reference, monkeyp
     (other / "result.json").write_text(json.dumps(saved))  # a done result, but of another config
     trained = []
     sweep_mod.run_sweep(cfg, tmp_path, executor=ExecutorConfig(threads_per_run=THREADS), progress=False,
-                        work=lambda run, *a, **k: trained.append(run.id) or run_one(run, *a, **k))
+                        work=lambda p, *a, **k: trained.append(p.config.id) or run_one(p, *a, **k))
     assert trained == [rids[1]]
     assert_same_ledger(tmp_path / "ledger.sqlite", reference)
     (other / "result.json").write_text('{"config": ')  # truncated: ignored, the run trains (not crashes)
@@ -243,7 +245,8 @@ def test_requeued_job_resumes_from_its_checkpoint(tmp_path, reference, monkeypat
         raise KeyboardInterrupt  # the job is stopped right after its first checkpoint
 
     monkeypatch.setattr(train_mod, "save_checkpoint", preempted_after_first_checkpoint)
-    submission = submitit.helpers.DelayedSubmission(RunJob(run_one), run, str(rdir), THREADS)
+    p = plan(run)
+    submission = submitit.helpers.DelayedSubmission(RunJob(run_one), p, str(rdir), THREADS)
     with pytest.raises(KeyboardInterrupt):
         submission.result()
     assert (rdir / "ckpt.pt").exists() and not (rdir / "result.json").exists()
@@ -251,7 +254,7 @@ def test_requeued_job_resumes_from_its_checkpoint(tmp_path, reference, monkeypat
     # what submitit does on timeout/preemption: ask the callable for its checkpoint, dump it, requeue
     requeued = submission._checkpoint_function()
     assert isinstance(requeued, submitit.helpers.DelayedSubmission)
-    assert isinstance(requeued.function, RunJob) and requeued.args == (run, str(rdir), THREADS)
+    assert isinstance(requeued.function, RunJob) and requeued.args == (p, str(rdir), THREADS)
     requeued.dump(tmp_path / "submitted.pkl")
     row = submitit.helpers.DelayedSubmission.load(tmp_path / "submitted.pkl").result()
     ref = next(r for r in reference if r["run_id"] == run.id)

@@ -324,20 +324,21 @@ def test_mri_sweep_on_fastmri_files_uses_one_mask_per_volume(volumes, tmp_path, 
     """End to end: a tiny MRI sweep on fake fastMRI files; masks are seeded by volume, not slice."""
     from empirical import run as run_mod
     from empirical.config import DEFAULTS, RunConfig
+    from empirical.plan import plan
 
     root, _ = volumes
     seen = {}
     orig = run_mod.train
 
-    def spy(*a, **k):
-        seen.update(k)
-        return orig(*a, **k)
+    def spy(model, sup, *a, **k):
+        seen.update(k, train_ids=sup.mask_ids)  # the MRI mask ids of the training examples
+        return orig(model, sup, *a, **k)
 
     monkeypatch.setattr(run_mod, "train", spy)
     run = {**DEFAULTS, "task": "mri", "sigma": 0.01, "data": f"fastmri:{root}", "size": 16, "N": 4,
            "n_val": 2, "n_test": 2, "width": 4, "depth": 1, "batch_size": 2, "min_steps": 10, "max_steps": 10,
            "eval_every": 5, "device": "cpu"}
-    row = run_mod.run_one(RunConfig(**run), tmp_path / "r")
+    row = run_mod.run_one(plan(RunConfig(**run)), tmp_path / "r")
     assert row.status == "done", row.reason
     assert {"ssim", "psnr", "nmse"} <= row.metrics["test"].keys()
     src = make_source(f"fastmri:{root}", size=16)

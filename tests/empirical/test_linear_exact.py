@@ -21,7 +21,7 @@ from empirical.ledger import Ledger  # noqa: E402
 from empirical.plan import load_data, plan  # noqa: E402
 from empirical.run import run_one  # noqa: E402
 from empirical.sweep import run_sweep  # noqa: E402
-from empirical.train import TEST_NOISE_SEED, VAL_NOISE_SEED  # noqa: E402
+from empirical.seeds import TEST_NOISE_SEED, TRAIN_NOISE_SEED, VAL_NOISE_SEED  # noqa: E402
 from theory.estimators import gd_loop  # noqa: E402
 
 TASKS = {
@@ -44,7 +44,7 @@ def _pinv(Y):
 
 
 def _pairs(p, d):
-    return L.training_pairs(p.task, d.train_x, seed=p.config.seed + L.TRAIN_NOISE_SEED, ids=d.train_ids,
+    return L.training_pairs(p.task, d.train_x, seed=p.config.seed + TRAIN_NOISE_SEED, ids=d.train_ids,
                             mask_ids=d.train_mask_ids)
 
 
@@ -55,7 +55,7 @@ def test_closed_form_path_is_the_literal_gd_loop(kind, N):
     p, d = _run_and_data(kind, N)
     Y, X = _pairs(p, d)
     assert (N < Y.shape[0]) == (N == 6)  # m = 16, or 32 for the complex MRI input
-    spec = L.fit_spectrum(p.task, d.train_x, seed=p.config.seed + L.TRAIN_NOISE_SEED, ids=d.train_ids,
+    spec = L.fit_spectrum(p.task, d.train_x, seed=p.config.seed + TRAIN_NOISE_SEED, ids=d.train_ids,
                           mask_ids=d.train_mask_ids, chunk=16)  # several chunks when N ≥ m
     lr = L.step_size(spec)
     steps = [1, 7, 60]
@@ -153,7 +153,7 @@ def test_linear_exact_is_usable_with_any_shipped_config():
 def test_one_run_via_run_one_writes_result_json(tmp_path):
     run = RunConfig(**{**{k: v for k, v in TINY.items() if k not in ("N", "width", "arch")}, "N": 8,
                        "arch": "linear-exact", "task": "mri", "complex_input": True, "sigma": 0.01})
-    row = run_one(run, tmp_path / "r")
+    row = run_one(plan(run), tmp_path / "r")
     assert row.status == "done" and row.params == 2 * 256 * 256
     assert json.loads((tmp_path / "r" / "result.json").read_text())["config"] == run.identity()
     assert not (tmp_path / "r" / "ckpt.pt").exists()

@@ -13,7 +13,9 @@ from empirical import config as config_mod  # noqa: E402
 from empirical import sweep as sweep_mod  # noqa: E402
 from empirical.config import DEFAULTS, RunConfig, expand, load_config, parse_override  # noqa: E402
 from empirical.ledger import Ledger, Row  # noqa: E402
+from empirical.plan import plan  # noqa: E402
 from empirical.run import run_one  # noqa: E402
+from empirical.targets import Supervision  # noqa: E402
 from empirical.train import CheckpointError, TrainConfig, budget_steps, train  # noqa: E402
 
 TINY = {"name": "tiny", "data": "deadleaves", "size": 16, "N": [4, 12], "width": 4, "depth": 1, "n_val": 6,
@@ -30,7 +32,7 @@ def one_run(**kw) -> RunConfig:
 
 
 def test_tiny_training_improves_on_the_input(tmp_path):
-    row = run_one(one_run(max_steps=120, min_steps=120), tmp_path / "r")
+    row = run_one(plan(one_run(max_steps=120, min_steps=120)), tmp_path / "r")
     assert row.status == "done", row.reason
     m = row.metrics
     assert m["test"]["psnr"] > m["test_input"]["psnr"] + 1.0
@@ -92,8 +94,9 @@ def test_nan_loss_marks_the_run_failed():
 
     x = torch.rand(4, 1, 8, 8)
     x[0, 0, 0, 0] = float("nan")
-    res = train(build_model("unet", in_chans=1, out_chans=1, width=4, num_pool_layers=1), make_task("denoise", sigma=0.1),
-                x, torch.rand(2, 1, 8, 8), TrainConfig(max_steps=20, min_steps=20, eval_every=5, device="cpu", batch_size=4))
+    res = train(build_model("unet", in_chans=1, out_chans=1, width=4, num_pool_layers=1),
+                Supervision.clean(make_task("denoise", sigma=0.1), x), torch.rand(2, 1, 8, 8),
+                TrainConfig(max_steps=20, min_steps=20, eval_every=5, device="cpu", batch_size=4))
     assert res.status == "failed" and "non-finite" in res.reason
 
 
@@ -126,10 +129,12 @@ def test_corrupt_or_foreign_checkpoint_is_a_clear_error(tmp_path):
     ck = tmp_path / "ckpt.pt"
     ck.write_bytes(b"not a checkpoint")
     with pytest.raises(CheckpointError, match="unreadable"):
-        train(build_model("unet", in_chans=1, out_chans=1, width=4, num_pool_layers=1), task, x, x, cfg, checkpoint=ck)
+        train(build_model("unet", in_chans=1, out_chans=1, width=4, num_pool_layers=1), Supervision.clean(task, x), x,
+              cfg, checkpoint=ck)
     torch.save({"format": "something-else"}, ck)
     with pytest.raises(CheckpointError, match="not a reconscale checkpoint"):
-        train(build_model("unet", in_chans=1, out_chans=1, width=4, num_pool_layers=1), task, x, x, cfg, checkpoint=ck)
+        train(build_model("unet", in_chans=1, out_chans=1, width=4, num_pool_layers=1), Supervision.clean(task, x), x,
+              cfg, checkpoint=ck)
 
 
 def test_config_axes_and_errors():
@@ -207,15 +212,13 @@ def test_ledger_uses_parameters_not_string_sql(tmp_path):
 def test_multicoil_mri_run_and_baselines(tmp_path):
     from empirical.baselines import evaluate_baselines
 
-    from empirical.plan import plan
-
     run = RunConfig(**{**DEFAULTS, "task": "mri", "coils": 4, "data": "phantoms", "size": 24, "N": 8, "n_val": 4,
                        "n_test": 4, "width": 4, "depth": 1, "min_steps": 20, "max_steps": 20, "eval_every": 10,
                        "device": "cpu", "sigma": 0.01})
     assert plan(run).task.coils == 4
-    row = run_one(run, tmp_path / "r")
+    row = run_one(plan(run), tmp_path / "r")
     assert row.status == "done", row.reason
-    single = run_one(RunConfig(**{**run.to_dict(), "coils": 1}), tmp_path / "s")
+    single = run_one(plan(RunConfig(**{**run.to_dict(), "coils": 1})), tmp_path / "s")
     assert row.metrics["test_input"]["psnr"] != single.metrics["test_input"]["psnr"]  # RSS input differs
     base = evaluate_baselines(run, names=["zero-filled", "tv-cs"])
     assert base["zero-filled"]["psnr"] == pytest.approx(row.metrics["test_input"]["psnr"], rel=1e-9)
@@ -225,7 +228,7 @@ def test_multicoil_mri_run_and_baselines(tmp_path):
 def test_ssim_loss_is_one_minus_skimage_ssim_and_differentiable(rng):
     from skimage.metrics import structural_similarity
 
-    from empirical.train import loss_fn
+    from empirical.targets import loss_fn
 
     target = torch.from_numpy(rng.uniform(0.1, 0.9, (2, 1, 20, 21)))
     out = (target + 0.1 * torch.from_numpy(rng.standard_normal(target.shape))).requires_grad_(True)
@@ -244,7 +247,7 @@ def test_paper_mri_protocol_ssim_loss_with_rmsprop_trains(tmp_path):
     run = RunConfig(**{**DEFAULTS, "task": "mri", "data": "phantoms", "size": 24, "N": 8, "n_val": 4, "n_test": 4,
                        "width": 4, "depth": 1, "min_steps": 60, "max_steps": 60, "eval_every": 20, "device": "cpu",
                        "sigma": 0.0, "loss": "ssim", "optimizer": "rmsprop", "lr": 1e-3, "early_stop_patience": 100})
-    row = run_one(run, tmp_path / "r")
+    row = run_one(plan(run), tmp_path / "r")
     assert row.status == "done", row.reason
     m = row.metrics
     assert m["test"]["ssim"] > m["test_input"]["ssim"]

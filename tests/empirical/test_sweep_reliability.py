@@ -22,6 +22,7 @@ from bridge.cli import main as cli_main  # noqa: E402
 from empirical import sweep as sweep_mod  # noqa: E402
 from empirical.config import DEFAULTS, RunConfig, expand  # noqa: E402
 from empirical.ledger import DriverLock, Ledger, Row, SweepBusy  # noqa: E402
+from empirical.plan import plan  # noqa: E402
 from empirical.run import run_one  # noqa: E402
 from tests.helpers import cli_one_line
 
@@ -179,14 +180,14 @@ def test_written_files_respect_the_umask(tmp_path):
 # --------------------------------------------------------------------------- flags on nonsense
 def test_a_network_worse_than_its_input_is_flagged(tmp_path, capsys):
     run = RunConfig(**{**DEFAULTS, **TINY_CFG, "N": 8, "lr": 1000.0, "schedule": "constant"})
-    row = run_one(run, tmp_path / "r")
+    row = run_one(plan(run), tmp_path / "r")
     if row.status == "failed":  # diverged to a non-finite loss: flagged as a failure already
         assert "non-finite" in row.reason
         return
     assert row.warning and "worse than the input" in row.warning, row.metrics["val"]
     assert row.metrics["val"]["psnr"] < row.metrics["val_input"]["psnr"]
-    good = run_one(RunConfig(**{**DEFAULTS, **TINY_CFG, "N": 8, "min_steps": 120, "max_steps": 120, "eval_every": 40}),
-                   tmp_path / "g")
+    good = run_one(plan(RunConfig(**{**DEFAULTS, **TINY_CFG, "N": 8, "min_steps": 120, "max_steps": 120,
+                                     "eval_every": 40})), tmp_path / "g")
     assert good.status == "done" and not good.warning
 
 
@@ -220,8 +221,8 @@ def test_wall_time_counts_every_attempt(tmp_path, crash_at_checkpoint):
     crash_at_checkpoint(train_mod, 1)
     t0 = time.perf_counter()
     with pytest.raises(KeyboardInterrupt):
-        run_one(run, tmp_path / "r")
+        run_one(plan(run), tmp_path / "r")
     first = torch.load(tmp_path / "r" / "ckpt.pt", weights_only=True)["wall_s"]
     assert 0 < first <= time.perf_counter() - t0
-    row = run_one(run, tmp_path / "r")
+    row = run_one(plan(run), tmp_path / "r")
     assert row.status == "done" and row.wall_s > first

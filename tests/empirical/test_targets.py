@@ -7,9 +7,10 @@ import pytest
 import torch
 
 from empirical.config import DEFAULTS, RunConfig, expand
-from empirical.linear import TRAIN_NOISE_SEED, fit_spectrum, training_pairs
+from empirical.linear import fit_spectrum, training_pairs
 from empirical.plan import load_data, plan
-from empirical.targets import (TARGET_NOISE_SEED, Supervision, Target, noisy_targets, split_loss)
+from empirical.seeds import TARGET_NOISE_SEED, TRAIN_NOISE_SEED
+from empirical.targets import Supervision, Target, noisy_targets, split_loss
 from empirical.tasks import fft2c, make_task
 
 SIGMA = 0.1
@@ -64,21 +65,15 @@ def test_supervision_batches():
     ids = torch.arange(12)
     idx = torch.tensor([3, 1, 3])
     gen = torch.Generator().manual_seed(0)
-
-    def fresh(xb):
-        return task.corrupt(xb, generator=gen)[0]
-
-    noisy = Supervision.build(task, Target("noisy"), x, ids=ids, mask_ids=None, seed=2, device=torch.device("cpu"))
-    i1, t1 = noisy.batch(idx, gen, fresh)
-    i2, t2 = noisy.batch(idx, gen, fresh)
+    noisy = Supervision.build(task, Target("noisy"), x, ids=ids, mask_ids=None, seed=2)
+    i1, t1 = noisy.batch(idx, gen)
+    i2, t2 = noisy.batch(idx, gen)
     assert torch.equal(t1, t2) and torch.equal(t1, noisy_targets(x[idx], SIGMA, seed=2 + TARGET_NOISE_SEED, ids=idx))
     assert not torch.equal(i1, i2)  # fresh input noise every step
-    res = Supervision.build(task, Target("noisy-resampled"), x, ids=ids, mask_ids=None, seed=2,
-                            device=torch.device("cpu"))
-    assert not torch.equal(res.batch(idx, gen, fresh)[1], res.batch(idx, gen, fresh)[1])
-    fixed = Supervision.build(task, Target("clean", train_noise="fixed"), x, ids=ids, mask_ids=None, seed=2,
-                              device=torch.device("cpu"))
-    f1, c1 = fixed.batch(idx, gen, fresh)
+    res = Supervision.build(task, Target("noisy-resampled"), x, ids=ids, mask_ids=None, seed=2)
+    assert not torch.equal(res.batch(idx, gen)[1], res.batch(idx, gen)[1])
+    fixed = Supervision.build(task, Target("clean", train_noise="fixed"), x, ids=ids, mask_ids=None, seed=2)
+    f1, c1 = fixed.batch(idx, gen)
     want = task.corrupt_fixed(x[idx], seed=2 + TRAIN_NOISE_SEED, noise_ids=idx)[0]
     assert torch.equal(f1, want) and torch.equal(c1, x[idx])
 

@@ -10,6 +10,7 @@ torch = pytest.importorskip("torch")
 from empirical import train as train_mod  # noqa: E402
 from empirical.models import build_model  # noqa: E402
 from empirical.tasks import make_task  # noqa: E402
+from empirical.targets import Supervision  # noqa: E402
 from empirical.train import CheckpointError, TrainConfig, train  # noqa: E402
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
@@ -56,10 +57,10 @@ def test_early_stopped_run_stays_stopped_on_resume(tmp_path, seed, monkeypatch):
     cfg = TrainConfig(lr=5.0, schedule="constant", max_steps=400, min_steps=400, eval_every=5,
                       early_stop_patience=2, device="cpu", batch_size=4, seed=seed)
     ck = tmp_path / "ckpt.pt"
-    first = train(_net(seed), task, x, val, cfg, checkpoint=ck)
+    first = train(_net(seed), Supervision.clean(task, x), val, cfg, checkpoint=ck)
     assert first.status == "done" and first.steps < 400  # it did stop early
-    monkeypatch.setattr(train_mod, "loss_fn", lambda *a, **k: pytest.fail("a stopped run was trained further"))
-    again = train(_net(seed), task, x, val, cfg, checkpoint=ck)
+    monkeypatch.setattr(train_mod, "optimizer_step", lambda *a, **k: pytest.fail("a stopped run was trained further"))
+    again = train(_net(seed), Supervision.clean(task, x), val, cfg, checkpoint=ck)
     assert (again.steps, again.best_step, again.history) == (first.steps, first.best_step, first.history)
     assert all(torch.equal(again.best_state[k], v) for k, v in first.best_state.items())
 
@@ -69,12 +70,12 @@ def test_checkpoint_of_the_previous_format_is_a_clear_error(tmp_path):
     x = torch.rand(4, 1, 8, 8)
     cfg = TrainConfig(max_steps=10, min_steps=10, eval_every=5, device="cpu", batch_size=2)
     ck = tmp_path / "ckpt.pt"
-    train(_net(0), task, x, x, cfg, checkpoint=ck)
+    train(_net(0), Supervision.clean(task, x), x, cfg, checkpoint=ck)
     old = torch.load(ck, weights_only=True)
     old["format"] = "reconscale-ckpt-1"
     torch.save(old, ck)
     with pytest.raises(CheckpointError, match="delete it to restart"):
-        train(_net(0), task, x, x, cfg, checkpoint=ck)
+        train(_net(0), Supervision.clean(task, x), x, cfg, checkpoint=ck)
 
 
 # --------------------------------------------------------------------------- GPU (skipped without CUDA)
@@ -86,13 +87,13 @@ def _sync_warnings(task, steps: int, *, n: int = 64) -> int:
     x, val = torch.rand(n, 1, 16, 16, generator=g), torch.rand(4, 1, 16, 16, generator=g)
     cfg = TrainConfig(max_steps=steps, min_steps=steps, eval_every=steps, device="cuda", batch_size=8)
     model = _net(0).cuda()
-    train(model, task, x, val, cfg, train_ids=torch.arange(n))  # warm-up: cuDNN autotuning, allocator
+    train(model, Supervision.clean(task, x, mask_ids=torch.arange(n)), val, cfg)  # warm-up: cuDNN autotuning, allocator
     torch.cuda.synchronize()
     with warnings.catch_warnings(record=True) as seen:
         warnings.simplefilter("always")
         torch.cuda.set_sync_debug_mode("warn")
         try:
-            res = train(_net(0).cuda(), task, x, val, cfg, train_ids=torch.arange(n))
+            res = train(_net(0).cuda(), Supervision.clean(task, x, mask_ids=torch.arange(n)), val, cfg)
         finally:
             torch.cuda.set_sync_debug_mode("default")
     assert res.status == "done" and res.device.startswith("cuda")
@@ -116,9 +117,9 @@ def test_cuda_run_resumes_bit_identically(tmp_path, crash_at_checkpoint):
     x, val = torch.rand(16, 1, 16, 16, generator=g), torch.rand(4, 1, 16, 16, generator=g)
     cfg = TrainConfig(max_steps=40, min_steps=40, eval_every=10, device="cuda", batch_size=4, bf16=False,
                       early_stop_patience=100)
-    ref = train(_net(0), task, x, val, cfg)
+    ref = train(_net(0), Supervision.clean(task, x), val, cfg)
     crash_at_checkpoint(train_mod, 2)
     with pytest.raises(KeyboardInterrupt):
-        train(_net(0), task, x, val, cfg, checkpoint=tmp_path / "c.pt")
-    res = train(_net(0), task, x, val, cfg, checkpoint=tmp_path / "c.pt")
+        train(_net(0), Supervision.clean(task, x), val, cfg, checkpoint=tmp_path / "c.pt")
+    res = train(_net(0), Supervision.clean(task, x), val, cfg, checkpoint=tmp_path / "c.pt")
     assert [h["val_psnr"] for h in res.history] == pytest.approx([h["val_psnr"] for h in ref.history], abs=1e-4)
