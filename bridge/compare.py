@@ -37,7 +37,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from theory._xp import one_blas_thread
+from theory.backend import one_blas_thread
 
 from .results import select_per_N
 

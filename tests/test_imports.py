@@ -94,12 +94,68 @@ HEAVY = frozenset({
 })
 # Core, light third-party modules: imported at the top, never inside a function.
 LIGHT = frozenset({"numpy"})
+# (importer package, imported package) kept lazy on purpose: bridge reads empirical's torch-free
+# ledger only when it reads one, so `reconscale theory …` never loads empirical
+# (tests/cli/test_cli.py::test_theory_command_never_loads_torch_or_matplotlib).
+LAZY_ACROSS = frozenset({("bridge", "empirical")})
 
 # Known violations being removed in parallel branches; (importer, imported) where imported is a
 # module (cycle edges, lazy project imports) or ``module.name`` (a private name). The integrator
 # empties this set once those branches land; an entry that no longer occurs fails
 # test_import_allowlist_is_not_stale. Nothing of theory belongs here.
 KNOWN_ELSEWHERE: frozenset[tuple[str, str]] = frozenset({
+    # empirical's circle linear → plan → run → targets → linear, closed by function-level imports
+    # (being removed in the parallel branch that owns those modules): its lazy edges.
+    ("empirical.linear", "empirical.run"),
+    ("empirical.linear", "empirical.targets"),
+    ("empirical.plan", "empirical.linear"),
+    ("empirical.run", "empirical.linear"),
+    ("empirical.run", "empirical.targets"),
+    ("empirical.targets", "empirical.linear"),
+    ("empirical.linear", "empirical.run._versions"),  # a private helper borrowed along that circle
+    # bridge.controlled borrows bridge.demo's private helpers (being redone in a parallel branch).
+    ("bridge.controlled", "bridge.demo._atomic_json"),
+    ("bridge.controlled", "bridge.demo._command"),
+    # bridge: the branch reworking bridge.results makes _cell public (parse_cell); the rest of bridge's
+    # private names and needless function-level imports are to move with it (pending, not theory's).
+    ("bridge.cli", "bridge.results._cell"),
+    ("bridge.extra", "bridge.report._EXP_BOUNDS"),
+    ("bridge.cli", "numpy"),
+    ("bridge.cli", "bridge.figures"),
+    ("bridge.cli", "bridge.identify"),
+    ("bridge.cli", "bridge.report"),
+    ("bridge.cli", "bridge.results"),
+    ("bridge.cli", "bridge.selfsup"),
+    ("bridge.compare", "bridge.identify"),
+    ("bridge.controlled", "bridge.report"),
+    ("bridge.controlled", "bridge.results"),
+    ("bridge.demo", "bridge.datatheory"),
+    ("bridge.demo", "bridge.figures"),
+    ("bridge.demo", "bridge.report"),
+    ("bridge.demo", "bridge.results"),
+    ("bridge.demo", "bridge.selfsup"),
+    ("bridge.figures", "bridge.report"),
+    ("bridge.report", "bridge.identify"),
+    ("bridge.selfsup", "bridge.report"),
+    # … and those that bridge/__init__ loads anyway
+    ("bridge.cli", "bridge.compare"),
+    ("bridge.cli", "bridge.laws"),
+    ("bridge.compare", "bridge.laws"),
+    ("bridge.compare", "bridge.uncertainty"),
+    ("bridge.compare", "theory"),
+    ("bridge.compare", "theory.estimators"),
+    ("bridge.datatheory", "theory.data_asymptotics"),
+    ("bridge.datatheory", "theory.datamodel"),
+    ("bridge.datatheory", "theory.estimators"),
+    ("bridge.datatheory", "theory.montecarlo"),
+    ("bridge.demo", "theory.datamodel"),
+    ("bridge.figures", "bridge.compare"),
+    ("bridge.figures", "bridge.joint"),
+    ("bridge.figures", "bridge.laws"),
+    ("bridge.figures", "bridge.uncertainty"),
+    ("bridge.report", "bridge.laws"),
+    ("bridge.report", "bridge.uncertainty"),
+    ("bridge.selfsup", "bridge.extra"),
 })
 
 
@@ -261,9 +317,27 @@ def _loads(importer: str, dst: str) -> list[str]:
     return [".".join(parts[:i]) for i in range(1, len(parts) + 1) if parts[:i] != mine[:i]]
 
 
+def eager_imports(uses: list[Use], modules: dict[str, Path]) -> dict[str, set[str]]:
+    """Module → the project modules importing it runs first, transitively (top-level imports only;
+    parent packages included: ``import theory.io`` runs ``theory/__init__`` first)."""
+    eager: dict[str, set[str]] = {m: set() for m in modules}
+    for u in uses:
+        dst = _target_module(u.target, modules)
+        if not u.lazy and dst and dst != u.module:
+            eager[u.module].update(_loads(u.module, dst))
+    changed = True
+    while changed:
+        changed = False
+        for deps in eager.values():
+            more = set().union(*(eager[d] for d in deps)) - deps
+            if more:
+                deps |= more
+                changed = True
+    return eager
+
+
 def heavy_modules(uses: list[Use], modules: dict[str, Path]) -> set[str]:
-    """Project modules that load a HEAVY dependency at import time, directly or through others
-    (parent packages included: ``import theory.io`` runs ``theory/__init__`` first)."""
+    """Project modules that load a HEAVY dependency at import time, directly or through others."""
     eager: dict[str, set[str]] = {m: set() for m in modules}
     heavy = set()
     for u in uses:
@@ -284,22 +358,46 @@ def heavy_modules(uses: list[Use], modules: dict[str, Path]) -> set[str]:
     return heavy
 
 
+def _private_module_outside(importer: str, dst: str) -> bool:
+    """``dst`` sits in (or is) a private module or package that does not contain ``importer``."""
+    parts = dst.split(".")
+    for i, p in enumerate(parts):
+        if _is_private(p) and importer.split(".")[:i] != parts[:i]:
+            return True
+    return False
+
+
 def private_borrowing(uses: list[Use], modules: dict[str, Path]) -> list[Use]:
-    """Imports of another project module's private name, and ``mod._x`` uses of one."""
-    return [u for u in uses if u.private and _target_module(u.target, modules) is not None
-            and (u.module, u.target) not in KNOWN_ELSEWHERE]
+    """Imports of another project module's private name, ``mod._x`` uses of one, and imports of a
+    private module (``pkg._helpers``) from outside its package."""
+    out = []
+    for u in uses:
+        dst = _target_module(u.target, modules)
+        if dst is None or (u.module, u.target) in KNOWN_ELSEWHERE:
+            continue
+        if u.private or _private_module_outside(u.module, dst):
+            out.append(u)
+    return out
 
 
 def needless_lazy_imports(uses: list[Use], modules: dict[str, Path]) -> list[Use]:
-    """Function-level imports of a light project module or of a LIGHT third-party module."""
+    """Function-level imports of a light project module, of one that the importer's own packages
+    load anyway (their ``__init__`` imports it), or of a LIGHT third-party module."""
     heavy = heavy_modules(uses, modules)
+    eager = eager_imports(uses, modules)
     out = []
     for u in uses:
         if not u.lazy:
             continue
         dst = _target_module(u.target, modules)
+        if (u.module, dst or u.target) in KNOWN_ELSEWHERE:
+            continue
         if dst is not None:
-            if not heavy.intersection(_loads(u.module, dst)) and (u.module, dst) not in KNOWN_ELSEWHERE:
+            parts = u.module.split(".")
+            parents = [".".join(parts[:i]) for i in range(1, len(parts))]
+            loaded_anyway = any(dst == p or dst in eager[p] for p in parents if p in eager)
+            keeps_lazy = bool(heavy.intersection(_loads(u.module, dst))) and not loaded_anyway
+            if not keeps_lazy and (parts[0], dst.split(".")[0]) not in LAZY_ACROSS:
                 out.append(u)
         elif u.target.split(".")[0] in LIGHT:
             out.append(u)
@@ -338,3 +436,30 @@ def test_import_allowlist_is_not_stale():
         seen.update({(u.module, u.target), (u.module, dst)})
     assert not {m for m, _ in KNOWN_ELSEWHERE if m.split(".")[0] == "theory"}
     assert not KNOWN_ELSEWHERE - seen, sorted(KNOWN_ELSEWHERE - seen)
+
+
+def test_the_checks_catch_an_injected_cycle_private_import_and_lazy_import(tmp_path):
+    """The checker itself, on a small fake ``theory``: a circle closed inside a function, a private
+    name imported from a sibling, ``mod._x`` on an imported module, a private module used from
+    another package, a needless lazy import and an allowed one (sympy)."""
+    files = {
+        "theory/__init__.py": "from .a import f\n",
+        "theory/a.py": "from .b import _helper\n\ndef f():\n    return _helper()\n",
+        "theory/b.py": "def _helper():\n    from .a import f  # closes the circle\n    import sympy\n    return f, sympy\n",
+        "theory/c.py": "from . import b\nimport numpy as np\n\ndef g():\n    from .d import h\n    return b._helper(), h\n",
+        "theory/d.py": "def h():\n    return 1\n",
+        "theory/_priv.py": "X = 1\n",
+        "empirical/__init__.py": "",
+        "empirical/e.py": "from theory._priv import X\nfrom theory.d import h\n",
+        "bridge/__init__.py": "",
+    }
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    modules = project_modules(tmp_path)
+    uses = module_uses(modules)
+    assert import_cycles(import_graph(uses, modules)) == [["theory.a", "theory.b"]]
+    assert sorted(u.target for u in private_borrowing(uses, modules)) == [
+        "theory._priv.X", "theory.b._helper", "theory.b._helper"]  # import, c's b._helper(), empirical → _priv
+    assert sorted(f"{u.module}->{u.target}" for u in needless_lazy_imports(uses, modules)) == [
+        "theory.b->theory.a.f", "theory.c->theory.d.h"]  # sympy stays lazy

@@ -40,7 +40,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ._xp import get_xp, to_numpy
+from .backend import get_xp, to_numpy
 from .estimators import TrainingSpectrum, check_lr, gd_filter, gf_filter, ols_filter, ridge_filter
 from .problem import Population, Problem
 from .risk import (

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from ._xp import to_numpy
+from .backend import to_numpy
 from .estimators import TrainingSpectrum, check_lr, gd_filter
 from .problem import Population
 
