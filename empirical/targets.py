@@ -44,7 +44,8 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from .tasks import Task, example_generator, fft2c
+from .operators import fft2c
+from .tasks import Task, example_generator
 
 __all__ = ["TARGETS", "TRAIN_NOISES", "SPLIT_CENTERS", "TARGET_NOISE_SEED", "SPLIT_SEED", "FIXED_MAX_BYTES", "Target",
            "Supervision", "noisy_targets", "split_masks", "split_training_data", "split_loss"]
