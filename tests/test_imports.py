@@ -77,6 +77,7 @@ def test_empirical_never_loads_plotting_or_ray():
 # Module names: ``pkg/a/b.py`` → ``pkg.a.b``, ``pkg/a/__init__.py`` → ``pkg.a``.
 
 import ast  # noqa: E402
+import functools  # noqa: E402
 import sys as _sys  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 
@@ -116,10 +117,16 @@ KNOWN_ELSEWHERE: frozenset[tuple[str, str]] = frozenset({
     # bridge.controlled borrows bridge.demo's private helpers (being redone in a parallel branch).
     ("bridge.controlled", "bridge.demo._atomic_json"),
     ("bridge.controlled", "bridge.demo._command"),
+    # empirical.plan asks a finite source for its training capacity through a private method
+    # (plan.py is being edited in the parallel branch; rename both to a public train_capacity).
+    ("empirical.plan", "empirical.data.fastmri._train_capacity"),
     # bridge: the branch reworking bridge.results makes _cell public (parse_cell); the rest of bridge's
     # private names and needless function-level imports are to move with it (pending, not theory's).
     ("bridge.cli", "bridge.results._cell"),
     ("bridge.extra", "bridge.report._EXP_BOUNDS"),
+    ("bridge.uncertainty", "bridge.laws._model"),  # the laws' private model and space maps
+    ("bridge.uncertainty", "bridge.laws._to_space"),
+    ("bridge.uncertainty", "bridge.laws._from_space"),
     ("bridge.cli", "numpy"),
     ("bridge.cli", "bridge.figures"),
     ("bridge.cli", "bridge.identify"),
@@ -404,34 +411,82 @@ def needless_lazy_imports(uses: list[Use], modules: dict[str, Path]) -> list[Use
     return out
 
 
+def _defined_names(tree: ast.AST) -> set[str]:
+    """Every name a module defines or assigns: functions, classes, variables, attributes it stores."""
+    out = set()
+    for n in ast.walk(tree):
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            out.add(n.name)
+        elif isinstance(n, ast.Attribute) and isinstance(n.ctx, ast.Store):
+            out.add(n.attr)
+        elif isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
+            out.add(n.id)
+        elif (isinstance(n, ast.Call) and len(n.args) > 1 and isinstance(n.args[1], ast.Constant)
+              and (getattr(n.func, "id", None) == "setattr" or getattr(n.func, "attr", None) == "__setattr__")):
+            out.add(n.args[1].value)  # object.__setattr__(self, "_x", …) in frozen dataclasses
+    return out
+
+
+def private_attribute_uses(modules: dict[str, Path] | None = None) -> list[Use]:
+    """``obj._x`` (obj not ``self``/``cls``) where ``_x`` is defined by another project module and not by
+    this one: a private method or attribute of another module's class, reached from outside. A
+    heuristic (no types): an attribute defined in both modules is not reported."""
+    modules = project_modules() if modules is None else modules
+    trees = {m: ast.parse(p.read_text(), filename=str(p)) for m, p in modules.items()}
+    defined = {m: _defined_names(t) for m, t in trees.items()}
+    owners: dict[str, list[str]] = {}
+    for m, names in defined.items():
+        for name in names:
+            owners.setdefault(name, []).append(m)
+    out = []
+    for m, tree in trees.items():
+        for n in ast.walk(tree):
+            if (isinstance(n, ast.Attribute) and _is_private(n.attr) and n.attr not in defined[m] and n.attr in owners
+                    and not (isinstance(n.value, ast.Name) and n.value.id in ("self", "cls"))):
+                out.append(Use(m, f"{sorted(owners[n.attr])[0]}.{n.attr}", n.lineno, False, n.attr))
+    return out
+
+
+@functools.lru_cache(maxsize=1)
+def _project() -> tuple[dict[str, Path], list[Use]]:
+    """The project's modules and their uses, parsed once per test session."""
+    modules = project_modules()
+    return modules, module_uses(modules)
+
+
 def _report(what: str, items: list) -> str:
     return f"{len(items)} {what}:\n" + "\n".join(f"  {i}" for i in items)
 
 
 def test_no_import_cycles_inside_a_package():
     """A circle closed by a function-level import is still a circle (it only moves the failure)."""
-    modules = project_modules()
-    cycles = import_cycles(import_graph(module_uses(modules), modules))
+    modules, uses = _project()
+    cycles = import_cycles(import_graph(uses, modules))
     assert not cycles, _report("import cycles (function-level imports included)", [" ↔ ".join(c) for c in cycles])
 
 
 def test_no_private_names_across_modules():
-    modules = project_modules()
-    bad = private_borrowing(module_uses(modules), modules)
+    modules, uses = _project()
+    bad = private_borrowing(uses, modules)
     assert not bad, _report("uses of another module's private name: make it public, or move it to its one home", bad)
 
 
+def test_no_private_attributes_of_other_modules_objects():
+    bad = [u for u in private_attribute_uses(_project()[0]) if (u.module, u.target) not in KNOWN_ELSEWHERE]
+    assert not bad, _report("uses of a private attribute another module defines: make it public", bad)
+
+
 def test_function_level_imports_only_keep_heavy_dependencies_lazy():
-    modules = project_modules()
-    bad = needless_lazy_imports(module_uses(modules), modules)
+    modules, uses = _project()
+    bad = needless_lazy_imports(uses, modules)
     assert not bad, _report("function-level imports of light modules: import them at the top", bad)
 
 
 def test_import_allowlist_is_not_stale():
     """Every KNOWN_ELSEWHERE entry still occurs: remove the ones fixed, none of theory."""
-    modules = project_modules()
+    modules, uses = _project()
     seen = set()
-    for u in module_uses(modules):
+    for u in uses + private_attribute_uses(modules):
         dst = _target_module(u.target, modules)
         seen.update({(u.module, u.target), (u.module, dst)})
     assert not {m for m, _ in KNOWN_ELSEWHERE if m.split(".")[0] == "theory"}
@@ -446,8 +501,9 @@ def test_the_checks_catch_an_injected_cycle_private_import_and_lazy_import(tmp_p
         "theory/__init__.py": "from .a import f\n",
         "theory/a.py": "from .b import _helper\n\ndef f():\n    return _helper()\n",
         "theory/b.py": "def _helper():\n    from .a import f  # closes the circle\n    import sympy\n    return f, sympy\n",
-        "theory/c.py": "from . import b\nimport numpy as np\n\ndef g():\n    from .d import h\n    return b._helper(), h\n",
-        "theory/d.py": "def h():\n    return 1\n",
+        "theory/c.py": "from . import b\nimport numpy as np\n\ndef g():\n    from .d import h\n    return b._helper(), h, np\n",
+        "theory/d.py": "class D:\n    def _hidden(self):\n        return 1\n\ndef h():\n    return D()._hidden()\n",
+        "theory/e.py": "from .d import h\n\ndef k(obj):\n    return obj._hidden(), h\n",
         "theory/_priv.py": "X = 1\n",
         "empirical/__init__.py": "",
         "empirical/e.py": "from theory._priv import X\nfrom theory.d import h\n",
@@ -463,3 +519,5 @@ def test_the_checks_catch_an_injected_cycle_private_import_and_lazy_import(tmp_p
         "theory._priv.X", "theory.b._helper", "theory.b._helper"]  # import, c's b._helper(), empirical → _priv
     assert sorted(f"{u.module}->{u.target}" for u in needless_lazy_imports(uses, modules)) == [
         "theory.b->theory.a.f", "theory.c->theory.d.h"]  # sympy stays lazy
+    assert sorted((u.module, u.target) for u in private_attribute_uses(modules)) == [
+        ("theory.c", "theory.b._helper"), ("theory.e", "theory.d._hidden")]
