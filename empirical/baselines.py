@@ -56,8 +56,6 @@ from torch import nn
 
 from theory.command import Parser, UsageError, run_command  # the CLI layer every command shares
 
-from .config import DEFAULTS, RunConfig, expand, load_config
-
 __all__ = [
     "BASELINES",
     "TUNED",
@@ -418,6 +416,7 @@ def reconstruct(name: str, task: Any, net_input: torch.Tensor, *, sigma: float, 
 
 def _run_config(run: Any) -> Any:
     """A :class:`~empirical.config.RunConfig` from one, or from a (partial) flat dict."""
+    from .config import DEFAULTS, RunConfig  # noqa: PLC0415
 
     return run if isinstance(run, RunConfig) else RunConfig.from_dict({**DEFAULTS, **run})
 
@@ -627,6 +626,7 @@ def baselines_main(argv: Sequence[str] | None = None) -> int:
         a = p.parse_args(list(sys.argv[1:] if argv is None else argv))
         from theory.io import write_table  # noqa: PLC0415
 
+        from .config import expand, load_config  # noqa: PLC0415
         from .plan import plan  # noqa: PLC0415
 
         try:

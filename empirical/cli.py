@@ -13,13 +13,13 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from theory.command import Parser, UsageError, run_command
 
-from .config import RunConfig, expand, load_config, parse_override
-from .executors import APPLIES, ExecutorConfig, missing_dependency
-from .sweep import run_sweep
+if TYPE_CHECKING:
+    from .config import RunConfig
+    from .executors import ExecutorConfig
 
 __all__ = ["sweep_main", "config_arguments", "load_runs"]
 
@@ -43,6 +43,7 @@ def config_arguments(p: argparse.ArgumentParser, *, config_help: str, out_help: 
 
 def load_runs(a: argparse.Namespace) -> list[RunConfig]:
     """The parsed arguments' runs, typed and de-duplicated; any problem is a ``ValueError`` (one line)."""
+    from .config import expand, load_config  # noqa: PLC0415
 
     return expand(load_config(a.config, a.set))
 
@@ -90,6 +91,7 @@ def sweep_main(argv: Sequence[str] | None = None) -> int:
                 print(json.dumps({"id": r.id, **{k: getattr(r, k) for k in ("task", "data", "N", "arch", "width",
                                                                              "seed")}}))
             return 0
+        from .sweep import run_sweep  # noqa: PLC0415
 
         out = Path(a.out) if a.out else Path("sweeps") / runs[0].name
         summary = run_sweep(runs, out, executor=ecfg, retry_failed=a.retry_failed, progress=not a.quiet)
@@ -103,6 +105,8 @@ def sweep_main(argv: Sequence[str] | None = None) -> int:
 def _executor_config(a: argparse.Namespace) -> ExecutorConfig:
     """The executor flags as an ExecutorConfig; inapplicable flags, bad values and a missing optional
     dependency are usage errors, raised before anything is written."""
+    from .executors import APPLIES, ExecutorConfig, missing_dependency  # noqa: PLC0415
+    from .config import parse_override  # noqa: PLC0415
 
     given = {name: getattr(a, name) for name in _EXECUTOR_FLAGS if getattr(a, name) is not None}
     for name in given:

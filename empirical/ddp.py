@@ -42,8 +42,6 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DistributedSampler
 
-from .ledger import DriverLock, Ledger
-from .sweep import check_out_dir
 from .train import (VAL_NOISE_SEED, TrainConfig, TrainResult, budget_steps, checkpoint_identity, checkpoint_state,
                     evaluate, make_optimizer, optimizer_step, pick_device, record_evaluation, resume, save_checkpoint)
 
@@ -213,8 +211,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     from theory.command import Parser, UsageError, run_command  # noqa: PLC0415
 
     from .cli import config_arguments, load_runs  # noqa: PLC0415
+    from .ledger import DriverLock, Ledger  # noqa: PLC0415
     from .plan import load_data, validate  # noqa: PLC0415
     from .run import finish_row, write_result  # noqa: PLC0415
+    from .sweep import check_out_dir  # noqa: PLC0415
 
     prog = "python -m empirical.ddp"
     rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))

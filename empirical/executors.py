@@ -35,10 +35,9 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from .ledger import Row
-
 if TYPE_CHECKING:
     from .config import RunConfig
+    from .ledger import Row
 
 __all__ = ["ExecutorConfig", "KINDS", "APPLIES", "RunJob", "execute", "guarded", "is_storage_error",
            "missing_dependency", "require"]
@@ -193,6 +192,8 @@ def guarded(work: Work, run: RunConfig, run_dir: str | Path, threads: int | None
     becomes a ``failed`` row, except a storage error, which propagates."""
     import torch  # noqa: PLC0415
 
+    from .ledger import Row  # noqa: PLC0415
+
     before = torch.get_num_threads()
     if threads is not None:
         torch.set_num_threads(threads)
@@ -231,6 +232,7 @@ class RunJob:
 
 def _failed(exc: BaseException) -> Row:
     """The row of a run whose worker died or whose job could not deliver a row."""
+    from .ledger import Row  # noqa: PLC0415
 
     return Row.failed(_reason(exc))
 

@@ -66,8 +66,6 @@ from torch import nn
 from theory.backend import one_blas_thread
 from theory.estimators import TrainingSpectrum, gd_filter, k_grid, ols_filter
 
-from .ledger import Row
-
 __all__ = ["MAX_N", "TRAIN_NOISE_SEED", "CHUNK", "k_grid", "check_linear_exact", "training_pairs", "fit_spectrum",
            "step_size", "gains", "validation_path", "select", "as_module", "run_linear_exact"]
 
@@ -306,6 +304,7 @@ def run_linear_exact(p: Any, data: Any, run_dir: str | Path | None = None) -> An
     Returns:
         The :class:`~empirical.ledger.Row` described in the module doc.
     """
+    from .ledger import Row  # noqa: PLC0415
     from .metrics import conventions  # noqa: PLC0415
     from .run import _versions, input_metrics, write_result  # noqa: PLC0415
     from .train import TEST_NOISE_SEED, VAL_NOISE_SEED, evaluate, selection_metric  # noqa: PLC0415

@@ -23,7 +23,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy
 import torch
 from torch import nn
 
@@ -39,6 +38,8 @@ __all__ = ["run_one", "finish_row", "input_metrics", "write_result", "finished_r
 
 
 def _versions() -> dict:
+    import numpy  # noqa: PLC0415
+
     return {"python": platform.python_version(), "torch": torch.__version__, "numpy": numpy.__version__}
 
 

@@ -22,11 +22,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from .config import RunConfig, expand
-from .executors import ExecutorConfig, execute, require
 from .ledger import DriverLock, Ledger, Row
+
+if TYPE_CHECKING:
+    from .executors import ExecutorConfig
 
 __all__ = ["run_sweep", "SweepSummary", "check_out_dir"]
 
@@ -103,6 +105,7 @@ def run_sweep(runs: Sequence[RunConfig] | dict, out: str | Path, *, executor: st
         ImportError: the executor needs a package that is not installed: nothing was written.
         OSError: a storage error while running: the sweep stopped, unfinished runs are pending.
     """
+    from .executors import ExecutorConfig, execute, require  # noqa: PLC0415
     from .plan import validate  # noqa: PLC0415
 
     # ---- validate everything, then write

@@ -34,8 +34,6 @@ from torch import nn
 
 from theory.io import atomic_write
 
-from .config import NOT_IN_IDENTITY
-
 __all__ = ["TrainConfig", "TrainResult", "Progress", "train", "evaluate", "budget_steps", "loss_fn", "make_optimizer",
            "pick_device", "selection_metric", "checkpoint_identity", "checkpoint_state", "optimizer_step", "resume", "record_evaluation", "save_checkpoint",
            "load_checkpoint", "CheckpointError", "VAL_NOISE_SEED", "TEST_NOISE_SEED"]
@@ -296,6 +294,7 @@ def checkpoint_identity(cfg: TrainConfig, run_config: dict | None, **extra: Any)
     """What a checkpoint must match to be resumed: the training settings that change the result
     (not the device or evaluation batching: :data:`empirical.config.NOT_IN_IDENTITY`), the run's
     identity and ``extra`` (the sampler of a DDP run)."""
+    from .config import NOT_IN_IDENTITY  # noqa: PLC0415
 
     return {"train": {k: v for k, v in asdict(cfg).items() if k not in NOT_IN_IDENTITY}, "run": run_config or {},
             **extra}
