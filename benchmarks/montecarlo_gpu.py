@@ -11,7 +11,7 @@ For each N (default 4096, 8192, 16384: the three largest N of the paper's grid, 
 near n, one above) the same call is run twice, ``backend="numpy"`` and ``backend="cupy"``, each
 with a fresh ``numpy.random.default_rng([seed, 6])`` — the generator ``setup_rows`` passes — so
 both columns see the SAME draws (theory draws every random number on the host with numpy and
-moves it to the device; see ``theory._xp``). Each column's wall time is one timed call per N
+moves it to the device; see ``theory.backend``). Each column's wall time is one timed call per N
 (``--runs`` draws each), ``time.perf_counter`` around it; ``montecarlo`` returns numpy arrays,
 which already waits for the device, and the device is synchronised once more before the clock
 stops. Reported per N and overall (sums): seconds of each column and the ratio numpy / cupy.
@@ -72,7 +72,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
 from theory import Problem, SubspaceSignal
-from theory._xp import cupy_available
+from theory.backend import cupy_available
 from theory.montecarlo import Estimator, montecarlo
 from theory.setups import K_GRID, SETUPS
 

@@ -28,7 +28,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from theory._xp import one_blas_thread
+from theory.backend import one_blas_thread
 
 from .compare import Curve
 

@@ -34,7 +34,7 @@ _EXPORTS = {
     "Source": "data", "Split": "data", "make_source": "data",
     "conventions": "metrics", "nmse": "metrics", "psnr": "metrics", "ssim": "metrics",
     "LinearNet": "models", "SwinIRLite": "models", "UNet": "models", "build_model": "models", "param_count": "models",
-    "Task": "tasks", "TorchOperator": "tasks", "make_task": "tasks",
+    "Task": "tasks", "TorchOperator": "operators", "make_task": "tasks",
     "CheckpointError": "train", "TrainConfig": "train", "TrainResult": "train", "budget_steps": "train",
     "DataParallel": "train",
     "Supervision": "targets", "Target": "targets",

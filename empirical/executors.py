@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from theory.process import die_with_parent
+from theory.validation import is_int
 
 if TYPE_CHECKING:
     from .ledger import Row
@@ -125,7 +126,7 @@ class ExecutorConfig:
                 raise ValueError(f"{name} applies to the {'/'.join(kinds)} executor(s), not {self.kind!r}; drop it")
         for name in ("workers", "threads_per_run", "array_parallelism"):
             v = getattr(self, name)
-            if v is not None and (not _is_int(v) or v < 1):
+            if v is not None and (not is_int(v) or v < 1):
                 raise ValueError(f"{name}={v!r} must be a positive integer")
         if not (_is_num(self.cpus_per_run) and math.isfinite(self.cpus_per_run) and self.cpus_per_run > 0):
             raise ValueError(f"cpus_per_run={self.cpus_per_run!r} must be a positive number")
@@ -138,7 +139,7 @@ class ExecutorConfig:
                 v = getattr(self, name)
                 if v != int(v):
                     raise ValueError(f"{name}={v}: SLURM allocates whole CPUs and GPUs; use an integer")
-            if not _is_int(self.timeout_min) or self.timeout_min < 1:
+            if not is_int(self.timeout_min) or self.timeout_min < 1:
                 raise ValueError(f"timeout_min={self.timeout_min!r} must be a positive integer (minutes)")
         if self.cluster not in ("slurm", "local"):
             raise ValueError(f"cluster={self.cluster!r}: use 'slurm' (the scheduler) or 'local' (submitit's LocalExecutor)")
@@ -152,10 +153,6 @@ class ExecutorConfig:
         if self.threads_per_run is not None:
             return self.threads_per_run
         return max(1, math.ceil(self.cpus_per_run)) if self.kind in ("ray", "slurm") else None
-
-
-def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
 
 
 def _is_num(v: Any) -> bool:

@@ -65,7 +65,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from theory._xp import one_blas_thread
+from theory.backend import one_blas_thread
 from theory.estimators import TrainingSpectrum, gd_filter, k_grid, ols_filter
 from theory.split import SplitPath
 

@@ -71,7 +71,8 @@ def data_spectra(run: RunConfig, *, examples: int = 65536, method: str = "covari
         The arrays of the ``.npz`` file (``P_mu``, ``P_V`` unless stationary, ``Q_mu``, ``Q_V``,
         ``sigma``, ``shape``, ``meta``).
     """
-    from theory.datamodel import SPECTRUM_METHODS, fourier_power  # noqa: PLC0415
+    from theory.datamodel import SPECTRUM_METHODS  # noqa: PLC0415
+    from theory.signals import fourier_power  # noqa: PLC0415
 
     from .plan import plan  # noqa: PLC0415
 

@@ -52,8 +52,9 @@ import torch
 from theory.split import split_columns
 
 from .metrics import ssim
+from .operators import fft2c
 from .seeds import SPLIT_SEED, TARGET_NOISE_SEED, TRAIN_NOISE_SEED
-from .tasks import Task, example_generator, fft2c
+from .tasks import Task, example_generator
 
 __all__ = ["TARGETS", "TRAIN_NOISES", "SPLIT_CENTERS", "FIXED_MAX_BYTES", "RESIDENT_MAX_BYTES", "Target",
            "Supervision", "TrainTarget", "loss_fn", "noisy_targets", "split_masks", "split_training_data", "split_loss"]

@@ -22,7 +22,6 @@ from .datamodel import (
     DataSpectrum,
     data_expected_risk,
     data_montecarlo,
-    fourier_power,
     real_fourier_basis,
     second_moment_spectrum,
 )
@@ -45,7 +44,7 @@ from .montecarlo import ESTIMATOR_NAMES, Estimator, RiskCurve, montecarlo
 from .operators import MRI, Denoise, SuperResolution, make_operator, operator_from_dict
 from .problem import Population, PopulationSpectrum, Problem
 from .risk import conditional_risk_path, hadamard_quadform, risk_path, validation_error_path
-from .signals import SpectralSignal, SubspaceSignal, random_orthonormal
+from .signals import SpectralSignal, SubspaceSignal, fourier_power, random_orthonormal
 from .split import SplitPath, split_columns, split_gd_loop, split_risk_curve, split_training_set
 
 __all__ = [

@@ -69,6 +69,9 @@ __all__ = [
     "check_rmt_sigma",
     "spectrum_support",
     "FILTER_KINDS",
+    "check_filter_values",
+    "SpectralFilter",
+    "solve_stieltjes",
 ]
 
 FILTER_KINDS = ("gd", "gf", "ridge", "ols")
@@ -89,7 +92,16 @@ def ols_expected_risk(pop: Population, N: int) -> float:
     return pop.floor + pop.trace_e_target / pop.trace_x * pop.m / (N - pop.m - 1)
 
 
-def _check_kind(kind: str, values: Any) -> np.ndarray:
+def check_filter_values(kind: str, values: Any) -> np.ndarray:
+    """The parameters of a filter family as a float array, or a one-line ValueError.
+
+    Args:
+        kind: one of :data:`FILTER_KINDS` (``"gd"`` steps k, ``"gf"`` times t, ``"ridge"`` λ, ``"ols"``).
+        values: scalar or 1-D sequence of finite numbers ≥ 0 (ignored for ``"ols"``).
+
+    Returns:
+        (K,) float array; ``[nan]`` (K = 1) for ``"ols"``, which has no parameter.
+    """
     if kind not in FILTER_KINDS:
         raise ValueError(f"unknown filter kind {kind!r}; use one of {', '.join(FILTER_KINDS)}")
     if kind == "ols":
@@ -123,7 +135,7 @@ def large_n_curve(pop: Population, N: int, kind: str, values: Any = None, *, lr:
     Returns:
         (K,) expected risks.
     """
-    vals = _check_kind(kind, values)
+    vals = check_filter_values(kind, values)
     sp = spectrum if spectrum is not None else pop.spectrum()
     eta = pop.paper_lr(N) if lr == "paper" else float(lr)
     if kind == "gd" and lr_is_unstable(eta * N, sp.lam[0]):  # same boundary (and tolerance) as check_lr
@@ -174,14 +186,24 @@ def spectrum_support(sp: PopulationSpectrum, N: int) -> tuple[float, float]:
 
 
 @dataclass(frozen=True)
-class _Filter:
-    """p(z) = φ(z)/z on the contour and the growth of the filter off the real axis."""
+class SpectralFilter:
+    """A filter family φ(s) = s·p(s) off the real axis: p(z) = φ(z)/z on a contour, and its growth.
+
+    Shared by the deterministic equivalents of :func:`rmt_curve` and
+    :class:`~theory.data_asymptotics.DataEquivalent`.
+
+    Attributes:
+        kind: one of :data:`FILTER_KINDS`.
+        values: (K,) steps k (gd), times t (gf), or the *normalised* ridge λ/N (ridge); ignored for ols.
+        tau: η·N, the step times the training-set size (gd, gf).
+    """
 
     kind: str
     values: np.ndarray
     tau: float  # η N
 
-    def p(self, z: np.ndarray) -> np.ndarray:  # (K, M)
+    def p(self, z: np.ndarray) -> np.ndarray:
+        """p(z) = φ(z)/z at complex nodes z, shape (M,) → (K, M) (regular at z = 0)."""
         v = self.values[:, None]
         if self.kind == "gd":
             L = np.log1p(-self.tau * z)[None, :]
@@ -217,7 +239,7 @@ def _ellipse(a: float, b: float, rho: float, M: int) -> tuple[np.ndarray, np.nda
     return z, w
 
 
-def _choose_rho(filt: _Filter, a: float, b: float, rho_max: float = 3.0, growth: float = 3.0) -> float:
+def _choose_rho(filt: SpectralFilter, a: float, b: float, rho_max: float = 3.0, growth: float = 3.0) -> float:
     """Widest ellipse on which the filter stays bounded and which excludes its singularities."""
 
     def ok(rho: float) -> bool:
@@ -237,11 +259,23 @@ def _choose_rho(filt: _Filter, a: float, b: float, rho_max: float = 3.0, growth:
     return lo
 
 
-def _solve_m(z: np.ndarray, lam: np.ndarray, mult: np.ndarray, N: int, b: float) -> np.ndarray:
-    """m(z) on the upper half of the contour (ordered by angle) by Newton continuation.
+def solve_stieltjes(z: np.ndarray, lam: np.ndarray, mult: np.ndarray, N: int, b: float) -> np.ndarray:
+    """The companion Stieltjes transform m(z) of Yᵀ Y/N on the upper half of a contour, by Newton
+    continuation of Silverstein's equation z = −1/m + (1/N) Σ_j n_j λ_j/(1 + λ_j m).
 
     Starts from the real solution at the right vertex (z > b, m ∈ (m_b, 0)) and walks along the
     ellipse, subdividing steps where Newton does not converge; the lower half is the conjugate.
+
+    Args:
+        z: (M,) complex nodes of the contour's upper half, ordered by angle from the right vertex.
+        lam: (J,) distinct eigenvalues of Σ_y, descending. mult: (J,) their multiplicities.
+        N: training-set size. b: right edge of the support (:func:`spectrum_support`); z[0] > b.
+
+    Returns:
+        (M,) complex m(z).
+
+    Raises:
+        RuntimeError: the continuation does not converge.
     """
 
     def F(mv: complex, zv: complex) -> tuple[complex, complex]:
@@ -289,10 +323,10 @@ def _solve_m(z: np.ndarray, lam: np.ndarray, mult: np.ndarray, N: int, b: float)
     return out
 
 
-def _rmt_terms(sp: PopulationSpectrum, N: int, filt: _Filter, a: float, b: float, rho: float, M: int) -> np.ndarray:
+def _rmt_terms(sp: PopulationSpectrum, N: int, filt: SpectralFilter, a: float, b: float, rho: float, M: int) -> np.ndarray:
     z, w = _ellipse(a, b, rho, M)
     half = M // 2
-    m_up = _solve_m(z[:half], sp.lam, sp.mult, N, b)
+    m_up = solve_stieltjes(z[:half], sp.lam, sp.mult, N, b)
     m = np.concatenate([m_up, np.conj(m_up[::-1])])  # θ ↦ 2π − θ is conjugation
     r = 1.0 / (1.0 + np.multiply.outer(m, sp.lam))  # (M, J)
     P = filt.p(z) * w[None, :]  # (K, M)
@@ -342,7 +376,7 @@ def rmt_curve(pop: Population, N: int, kind: str, values: Any = None, *, lr: flo
             reach ``rtol``.
     """
     check_rmt_sigma(pop.sigma)
-    vals = _check_kind(kind, values)
+    vals = check_filter_values(kind, values)
     sp = spectrum if spectrum is not None else pop.spectrum()
     eta = pop.paper_lr(N) if lr == "paper" else float(lr)
     a, b = spectrum_support(sp, N)
@@ -367,7 +401,7 @@ def rmt_curve(pop: Population, N: int, kind: str, values: Any = None, *, lr: flo
             if (~done).any():
                 out[~done] = rmt_curve(pop, N, kind, vals[~done], lr=eta, spectrum=sp, rtol=rtol)
             return (out, {"a": a, "b": b, "converged": int(done.sum())}) if return_info else out
-    filt = _Filter(kind, reg, tau)
+    filt = SpectralFilter(kind, reg, tau)
     rho = _choose_rho(filt, a, b)
     # Geometric convergence in the node count: start from the ellipse's rate, double until two
     # successive counts agree (degree-k polynomial filters need more nodes than the rate says).

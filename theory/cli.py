@@ -12,7 +12,16 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
+import numpy as np
+
 from .command import Parser, UsageError, run_command
+from .curves import METHODS, expected_risk, to_records
+from .io import write_table
+from .montecarlo import ESTIMATOR_NAMES, Estimator
+from .operators import make_operator
+from .problem import Problem, check_target_sigma
+from .setups import parse_setups, run_setups
+from .signals import SpectralSignal, SubspaceSignal
 
 __all__ = ["main", "build_parser"]
 
@@ -60,9 +69,6 @@ def _shape(text: str) -> tuple[int, int]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .curves import METHODS  # noqa: PLC0415
-    from .montecarlo import ESTIMATOR_NAMES  # noqa: PLC0415
-
     p = Parser(prog="reconscale theory", description="Risk of linear estimators learned from N examples.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
 
@@ -117,8 +123,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _target_sigma(value: float) -> float:
     """--target-sigma by the library's rule (:func:`theory.problem.check_target_sigma`), as a usage error."""
-    from .problem import check_target_sigma  # noqa: PLC0415
-
     try:
         return check_target_sigma(value)
     except ValueError:
@@ -126,10 +130,6 @@ def _target_sigma(value: float) -> float:
 
 
 def _problem(a: argparse.Namespace):
-    from .operators import make_operator  # noqa: PLC0415
-    from .problem import Problem  # noqa: PLC0415
-    from .signals import SpectralSignal, SubspaceSignal  # noqa: PLC0415
-
     if a.n < 2:
         raise UsageError(f"--n {a.n} must be an integer ≥ 2")
     if a.signal == "subspace" and not 1 <= a.d < a.n:
@@ -162,8 +162,6 @@ def _problem(a: argparse.Namespace):
 
 
 def _estimators(a: argparse.Namespace):
-    from .montecarlo import ESTIMATOR_NAMES, Estimator  # noqa: PLC0415
-
     names = [t.strip() for t in a.estimator.split(",")]
     out = []
     for name in names:
@@ -192,11 +190,6 @@ def _check_common(a: argparse.Namespace) -> None:
 
 
 def _curve(a: argparse.Namespace) -> int:
-    import numpy as np  # noqa: PLC0415
-
-    from .curves import expected_risk, to_records  # noqa: PLC0415
-    from .io import write_table  # noqa: PLC0415
-
     if any(v < 1 for v in a.N):
         raise UsageError(f"--N {','.join(map(str, a.N))}: every N must be a positive integer")
     if a.k is not None and any(v < 0 for v in a.k):
@@ -223,8 +216,6 @@ def _curve(a: argparse.Namespace) -> int:
 
 
 def _setups(a: argparse.Namespace) -> int:
-    from .setups import parse_setups, run_setups  # noqa: PLC0415
-
     try:
         chosen = parse_setups(a.setups)
     except ValueError as e:

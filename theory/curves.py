@@ -26,8 +26,9 @@ from typing import Sequence
 import numpy as np
 
 from .asymptotics import check_rmt_sigma, large_n_curve, rmt_curve
-from .montecarlo import Estimator, RiskCurve, _validate_N, montecarlo
+from .montecarlo import Estimator, RiskCurve, montecarlo
 from .problem import Problem
+from .validation import validate_N
 
 __all__ = ["METHODS", "expected_risk", "to_records", "argmin_curve"]
 
@@ -133,7 +134,7 @@ def expected_risk(
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
     ests = [Estimator(e) if isinstance(e, str) else e for e in estimators]
-    Ns = _validate_N(N)
+    Ns = validate_N(N)
     if int(runs) != runs or runs < 1:
         raise ValueError(f"runs={runs} must be a positive integer")
     if method in ("montecarlo", "rao-blackwell"):

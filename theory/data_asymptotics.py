@@ -48,10 +48,11 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .asymptotics import _Filter, _check_kind, _solve_m, check_rmt_sigma, spectrum_support
+from .asymptotics import SpectralFilter, check_filter_values, check_rmt_sigma, solve_stieltjes, spectrum_support
 from .estimators import lr_is_unstable
-from .montecarlo import Estimator, RiskCurve, _validate_N
+from .montecarlo import Estimator, RiskCurve
 from .problem import PopulationSpectrum
+from .validation import validate_N
 
 __all__ = ["ShiftSpectrum", "shift_spectrum", "DataEquivalent", "data_rmt_curve", "data_equivalent_curves", "argmin_steps"]
 
@@ -241,7 +242,7 @@ class DataEquivalent:
         sp = self.sp
         z, w = _log_ellipse(self.a, self.b, self.rho, M)
         half = M // 2
-        m_up = _solve_m(z[:half], sp.lam, sp.mult, self.N, self.b)
+        m_up = solve_stieltjes(z[:half], sp.lam, sp.mult, self.N, self.b)
         m = np.concatenate([m_up, np.conj(m_up[::-1])])
         r = 1.0 / (1.0 + np.multiply.outer(m, sp.lam))  # (M, J)
         mr = m[:, None] * r
@@ -257,7 +258,7 @@ class DataEquivalent:
 
     def _risk_at(self, M: int, kind: str, vals: np.ndarray) -> np.ndarray:
         sp, nd = self.sp, self._nodes(M)
-        filt = _Filter(kind, vals / self.N if kind == "ridge" else vals, self.tau)
+        filt = SpectralFilter(kind, vals / self.N if kind == "ridge" else vals, self.tau)
         pz = filt.p(nd["z"])
         P = pz * nd["w"][None, :]
         phibar = P @ nd["r"]
@@ -271,7 +272,7 @@ class DataEquivalent:
     def _converge(self, probes: list[tuple[str, np.ndarray]]) -> None:
         M = int(np.clip(np.ceil(20.0 / np.log(self.rho)), 64, _MAX_NODES // 2))
         M = -(-M // 4) * 4
-        probes = [(k, _check_kind(k, v)) for k, v in probes]
+        probes = [(k, check_filter_values(k, v)) for k, v in probes]
         prev = np.concatenate([self._risk_at(M, k, v) for k, v in probes])
         err = np.inf
         while True:
@@ -292,7 +293,7 @@ class DataEquivalent:
         Returns:
             (K,) expected risks on Q.
         """
-        vals = _check_kind(kind, values)
+        vals = check_filter_values(kind, values)
         if self.M is None:
             self._converge([(kind, vals)])
         return self._risk_at(self.M, kind, vals)
@@ -369,7 +370,7 @@ def data_equivalent_curves(model: Any, N: Sequence[int], estimators: Sequence[Es
     for e in ests:
         if e.name in ("gd-val", "pca"):
             raise ValueError(f"estimator {e.name!r} needs draws; use method montecarlo or rao-blackwell")
-    Ns = _validate_N(N)
+    Ns = validate_N(N)
     sp = _model_spectrum(model, spectrum)
     draws = [np.empty((1, Ns.size, e.params.size)) for e in ests]
     kopt = [np.full((1, Ns.size), np.nan) for _ in ests]

@@ -54,11 +54,13 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from .data_asymptotics import data_equivalent_curves
 from .estimators import TrainingSpectrum, check_lr, gd_filter, gf_filter, ols_filter, ridge_filter
-from .montecarlo import Estimator, RiskCurve, _validate_N, draw_rng, noisy_targets, target_rng
+from .montecarlo import Estimator, RiskCurve, draw_rng, noisy_targets, target_rng
 from .problem import Population, check_target_sigma
 from .risk import hadamard_quadform, risk_path
-from .signals import SpectralSignal
+from .signals import SpectralSignal, check_crop_shape, fourier_power
+from .validation import validate_N
 
 __all__ = [
     "SPECTRUM_METHODS",
@@ -66,7 +68,6 @@ __all__ = [
     "DataModel",
     "second_moment_spectrum",
     "real_fourier_basis",
-    "fourier_power",
     "data_montecarlo",
     "data_expected_risk",
     "DATA_METHODS",
@@ -87,38 +88,13 @@ def _real_array(what: str, a: Any) -> np.ndarray:
         raise ValueError(f"{what} must be an array of real numbers, got {type(a).__name__}") from None
 
 
-def _check_shape(shape: Any, n: int) -> tuple[int, int]:
-    try:
-        h, w = (int(s) for s in shape)
-    except (TypeError, ValueError):
-        raise ValueError(f"shape={shape!r} must be a crop size (h, w) with h·w = n = {n}") from None
-    if h < 1 or w < 1 or h * w != n:
-        raise ValueError(f"shape={tuple(shape)!r} does not match n = {n} values per example; give (h, w) with h·w = {n}")
-    return h, w
-
-
-def fourier_power(X: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Averaged periodogram μ_k = mean_i |FFT_ortho(x_i)_k|², flattened in ``np.fft.fft2`` order.
-
-    Args:
-        X: (N_ex, h·w) examples, rows are crops flattened in C order.
-        shape: (h, w).
-
-    Returns:
-        (h·w,) non-negative powers; μ_k = μ_{−k} (real data).
-    """
-    h, w = shape
-    F = np.fft.fft2(X.reshape(-1, h, w), norm="ortho")
-    return np.mean(F.real**2 + F.imag**2, axis=0).reshape(-1)
-
-
 def real_fourier_basis(shape: tuple[int, int]) -> np.ndarray:
     """Real orthonormal DFT basis of R^{h·w}, columns in ``np.fft.fft2`` frequency order.
 
     For a frequency k with partner −k ≠ k the column at the smaller flat index is √2·Re e_k and the
     one at the partner's index √2·Im e_k (e_k = exp(2πi k·x)/√n); self-conjugate frequencies (DC,
     Nyquist) get Re e_k. Every periodic-stationary (circulant) covariance is diagonal in it, with
-    the power μ_k of :func:`fourier_power` at both columns of a pair.
+    the power μ_k of :func:`~theory.signals.fourier_power` at both columns of a pair.
 
     Returns:
         (n, n) orthogonal matrix.
@@ -179,7 +155,7 @@ class DataSpectrum:
         if self.basis == "fourier":
             if self.shape is None:
                 raise ValueError("a 'fourier' spectrum needs shape=(h, w)")
-            object.__setattr__(self, "shape", _check_shape(self.shape, mu.size))
+            object.__setattr__(self, "shape", check_crop_shape(self.shape, mu.size))
         else:
             V = np.eye(mu.size) if self.V is None else _real_array("basis V", self.V)
             if V.shape != (mu.size, mu.size):
@@ -189,7 +165,7 @@ class DataSpectrum:
                                  "orthonormal (n, n) basis (e.g. from np.linalg.eigh of a finite matrix)")
             object.__setattr__(self, "V", V)
             if self.shape is not None:
-                object.__setattr__(self, "shape", _check_shape(self.shape, mu.size))
+                object.__setattr__(self, "shape", check_crop_shape(self.shape, mu.size))
         object.__setattr__(self, "mu", mu)
 
     @property
@@ -261,7 +237,7 @@ def second_moment_spectrum(X: Any, *, method: str = "covariance", shape: Sequenc
     if method == "stationary":
         if shape is None:
             raise ValueError("method='stationary' needs shape=(h, w), the crop size with h·w = n")
-        hw = _check_shape(shape, n)
+        hw = check_crop_shape(shape, n)
         return DataSpectrum(fourier_power(X, hw), basis="fourier", shape=hw, label=lab)
     if n_ex < n:
         raise ValueError(
@@ -272,7 +248,7 @@ def second_moment_spectrum(X: Any, *, method: str = "covariance", shape: Sequenc
     mu, V = np.linalg.eigh(S)
     mu, V = np.clip(mu[::-1], 0.0, None), V[:, ::-1]
     return DataSpectrum(mu, basis="eigen", V=np.ascontiguousarray(V),
-                        shape=None if shape is None else _check_shape(shape, n), label=lab)
+                        shape=None if shape is None else check_crop_shape(shape, n), label=lab)
 
 
 # ------------------------------------------------------------------------------ the model
@@ -492,7 +468,7 @@ def data_montecarlo(model: DataModel, N: Sequence[int], estimators: Sequence[Est
         raise ValueError(f"estimator {bad[0]!r} is not defined for a data model; use one of {', '.join(_SUPPORTED)}")
     if rao_blackwell and any(e.name == "gd-val" for e in ests):
         raise ValueError("estimator 'gd-val' needs method=montecarlo (its choice of k depends on X)")
-    Ns = _validate_N(N)
+    Ns = validate_N(N)
     if int(runs) != runs or runs < 1:
         raise ValueError(f"runs={runs} must be a positive integer")
     base = int(rng.integers(2**62))
@@ -574,8 +550,6 @@ def data_expected_risk(model: DataModel, N: Sequence[int], estimators: Sequence[
     if method not in DATA_METHODS:
         raise ValueError(f"unknown method {method!r}; choose from {', '.join(DATA_METHODS)}")
     if method == "asymptotic":
-        from .data_asymptotics import data_equivalent_curves  # noqa: PLC0415
-
         return data_equivalent_curves(model, N, estimators, lr=lr, rtol=rtol)
     if rng is None:
         raise ValueError(f"method {method!r} draws training sets: pass rng=np.random.default_rng(seed)")

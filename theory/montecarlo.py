@@ -40,7 +40,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ._xp import get_xp, to_numpy
+from .backend import get_xp, to_numpy
 from .estimators import TrainingSpectrum, check_lr, gd_filter, gf_filter, ols_filter, ridge_filter
 from .problem import Population, Problem
 from .risk import (
@@ -51,6 +51,7 @@ from .risk import (
     risk_quadratic,
     validation_error_path,
 )
+from .validation import validate_N
 
 __all__ = ["Estimator", "RiskCurve", "ESTIMATOR_NAMES", "montecarlo", "draw_rng", "target_rng", "noisy_targets"]
 
@@ -168,13 +169,6 @@ def noisy_targets(X: Any, target_sigma: float, rt: np.random.Generator, *, xp: A
     return X + target_sigma * xp.asarray(rt.standard_normal(X.shape))
 
 
-def _validate_N(N: Sequence[int]) -> np.ndarray:
-    arr = np.atleast_1d(np.asarray(N))
-    if arr.ndim != 1 or arr.size == 0 or not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)) or np.any(arr < 1):
-        raise ValueError("N must be a non-empty list of positive integers")
-    return arr.astype(int)
-
-
 def _lr_for(lr: float | str, pop: Population, N: int) -> float:
     return pop.paper_lr(N) if lr == "paper" else float(lr)
 
@@ -266,7 +260,7 @@ def montecarlo(
     Returns:
         One :class:`RiskCurve` per estimator, in the given order.
     """
-    Ns = _validate_N(N)
+    Ns = validate_N(N)
     if int(runs) != runs or runs < 1:
         raise ValueError(f"runs={runs} must be a positive integer")
     if lr != "paper" and not (isinstance(lr, (int, float)) and np.isfinite(lr) and lr > 0):

@@ -38,6 +38,7 @@ __all__ = [
     "Operator",
     "fft2c",
     "ifft2c",
+    "conjugate_index",
     "OPERATOR_NAMES",
     "make_operator",
     "operator_from_dict",
@@ -133,7 +134,7 @@ def ifft2c(k: Any, xp: Any = np) -> Any:
     return f.fftshift(f.ifft2(f.ifftshift(k, _IMAGE_AXES), None, _IMAGE_AXES, "ortho"), _IMAGE_AXES)
 
 
-def _conjugate_index(size: int) -> np.ndarray:
+def conjugate_index(size: int) -> np.ndarray:
     """Index of the conjugate-symmetric partner of every index of a centred (fftshifted) axis.
 
     Index j holds frequency j − size//2, whose partner −(j − size//2) (mod size) sits at index
@@ -415,7 +416,7 @@ class MRI:
         with eigenvalue P(k). Rows are all sampled or not together, so only columns matter.
         """
         mask = self._mask.astype(np.float64)
-        per_column = 0.5 * (mask + mask[_conjugate_index(self.shape[1])])
+        per_column = 0.5 * (mask + mask[conjugate_index(self.shape[1])])
         return np.tile(per_column, self.shape[0])
 
     def singular_values(self) -> np.ndarray:

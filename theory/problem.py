@@ -195,8 +195,8 @@ class Population:
         return np.einsum("ij,ij->j", self.B, self.B)
 
     @cached_property
-    def _S_inv(self) -> np.ndarray:
-        """(σ² I_p + (AB)ᵀAB)⁻¹ (pseudo-inverse when σ = 0), shape (p, p)."""
+    def S_inv(self) -> np.ndarray:
+        """S⁻¹ = (σ² I_p + (AB)ᵀAB)⁻¹ (pseudo-inverse when σ = 0), shape (p, p); W* = B S⁻¹ (AB)ᵀ."""
         S = self.AB.T @ self.AB + self.sigma**2 * np.eye(self.p)
         if self.sigma > 0:
             return np.linalg.inv(S)
@@ -205,7 +205,7 @@ class Population:
     @cached_property
     def K(self) -> np.ndarray:
         """AB S⁻¹, shape (m, p); W* = B Kᵀ (push-through form of Σ_x Aᵀ Σ_y⁻¹)."""
-        return self.AB @ self._S_inv
+        return self.AB @ self.S_inv
 
     @cached_property
     def W_star(self) -> np.ndarray:
@@ -222,9 +222,9 @@ class Population:
         """tr Σ_e, Σ_e = Cov(x − W* y): the un-normalised error floor."""
         if self.sigma > 0:
             # I − S⁻¹(AB)ᵀAB = σ² S⁻¹: no cancellation at small σ.
-            return float(self.sigma**2 * np.einsum("j,jj->", self.mu, self._S_inv))
+            return float(self.sigma**2 * np.einsum("j,jj->", self.mu, self.S_inv))
         G = self.AB.T @ self.AB
-        return float(np.einsum("j,jj->", self.mu, np.eye(self.p) - self._S_inv @ G))
+        return float(np.einsum("j,jj->", self.mu, np.eye(self.p) - self.S_inv @ G))
 
     @property
     def trace_e_target(self) -> float:

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from ._xp import to_numpy
+from .backend import to_numpy
 from .estimators import TrainingSpectrum, check_lr, gd_filter
 from .problem import Population
 
@@ -113,7 +113,7 @@ def conditional_risk_path(pop: Population, spec: TrainingSpectrum, f: Any, *, xp
         (K,) conditional expected risks.
     """
     P = _P(pop, spec, xp)
-    mu, Sinv = xp.asarray(pop.mu), xp.asarray(pop._S_inv)
+    mu, Sinv = xp.asarray(pop.mu), xp.asarray(pop.S_inv)
     Pw = (P @ Sinv) * xp.sqrt(mu)[None, :]  # VᵀW*ᵀW*V = Pw Pwᵀ
     alpha = xp.sum((P @ (mu[:, None] * Sinv)) * P, axis=1)  # v_iᵀ Σ_y Ω v_i
     c = xp.sum(P * P, axis=1) + pop.sigma**2  # v_iᵀ Σ_y v_i
@@ -246,7 +246,7 @@ def risk_quadratic(pop: Population, spec: TrainingSpectrum, *, xp: ModuleType = 
 def conditional_risk_quadratic(pop: Population, spec: TrainingSpectrum, *, xp: ModuleType = np) -> PathQuadratic:
     """E[R(W) | Y] as a :class:`PathQuadratic` in the filter values f (dense twin: :func:`conditional_risk_path`)."""
     P = _P(pop, spec, xp)
-    mu, Sinv = xp.asarray(pop.mu), xp.asarray(pop._S_inv)
+    mu, Sinv = xp.asarray(pop.mu), xp.asarray(pop.S_inv)
     Pw = (P @ Sinv) * xp.sqrt(mu)[None, :]
     alpha = xp.sum((P @ (mu[:, None] * Sinv)) * P, axis=1)
     cvec = xp.sum(P * P, axis=1) + pop.sigma**2

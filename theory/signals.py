@@ -3,17 +3,55 @@
 Every model gives a factor ``B`` (n×p, orthogonal columns) so that Σ_x = B Bᵀ. The paper's model is
 :class:`SubspaceSignal` (B = U, a uniformly random n×d orthonormal basis redrawn for every run);
 :class:`SpectralSignal` has a prescribed covariance spectrum (power law j^−α, or estimated from
-data) in a fixed or random basis.
+data) in a fixed or random basis. :func:`fourier_power` is the stationary (periodic, 2-D) spectrum
+of example crops, shared by :meth:`SpectralSignal.from_data`, :mod:`theory.datamodel` and empirical's
+spectrum estimate.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Union
+from typing import Any, Union
 
 import numpy as np
 
-__all__ = ["SubspaceSignal", "SpectralSignal", "Signal", "random_orthonormal"]
+__all__ = ["SubspaceSignal", "SpectralSignal", "Signal", "random_orthonormal", "fourier_power", "check_crop_shape"]
+
+
+def check_crop_shape(shape: Any, n: int) -> tuple[int, int]:
+    """``shape`` as a crop size (h, w) with h·w = n, or a one-line ValueError.
+
+    Args:
+        shape: two integers (h, w). n: values per example (the vectorised crop's length).
+
+    Returns:
+        (h, w) as Python ints.
+    """
+    try:
+        h, w = (int(s) for s in shape)
+    except (TypeError, ValueError):
+        raise ValueError(f"shape={shape!r} must be a crop size (h, w) with h·w = n = {n}") from None
+    if h < 1 or w < 1 or h * w != n:
+        raise ValueError(f"shape={tuple(shape)!r} does not match n = {n} values per example; give (h, w) with h·w = {n}")
+    return h, w
+
+
+def fourier_power(X: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Averaged periodogram μ_k = mean_i |FFT_ortho(x_i)_k|², flattened in ``np.fft.fft2`` order.
+
+    The eigenvalues of the periodic-stationary (circulant) projection of the uncentred second moment
+    XᵀX/N_ex (:func:`theory.datamodel.second_moment_spectrum` with ``method="stationary"``).
+
+    Args:
+        X: (N_ex, h·w) examples, rows are crops flattened in C order.
+        shape: (h, w).
+
+    Returns:
+        (h·w,) non-negative powers; μ_k = μ_{−k} (real data).
+    """
+    h, w = shape
+    F = np.fft.fft2(X.reshape(-1, h, w), norm="ortho")
+    return np.mean(F.real**2 + F.imag**2, axis=0).reshape(-1)
 
 
 def random_orthonormal(n: int, d: int, *, rng: np.random.Generator) -> np.ndarray:
@@ -113,17 +151,19 @@ class SpectralSignal:
             X: (n, N) data, one example per column.
             basis: basis of the returned signal (only the spectrum is kept, sorted descending).
             method: ``"covariance"`` (eigenvalues of X Xᵀ/N) or ``"stationary"`` (the averaged 2-D
-                power spectrum of crops of size ``shape``: exact for periodic stationary images;
-                see :func:`theory.datamodel.second_moment_spectrum`, which also keeps the basis).
+                power spectrum :func:`fourier_power` of crops of size ``shape``: exact for periodic
+                stationary images; :func:`theory.datamodel.second_moment_spectrum` also keeps the basis).
             shape: crop size (h, w), h·w = n (``"stationary"`` only).
         """
         X = np.asarray(X, dtype=float)
         if X.ndim != 2 or X.shape[1] < 1:
             raise ValueError("X must be a 2-D array of shape (n, N) with N ≥ 1")
         if method == "stationary":
-            from .datamodel import second_moment_spectrum  # noqa: PLC0415 (datamodel imports this module)
-
-            mu = np.sort(second_moment_spectrum(X.T, method="stationary", shape=shape).mu)[::-1]
+            if shape is None:
+                raise ValueError("method='stationary' needs shape=(h, w), the crop size with h·w = n")
+            if not np.all(np.isfinite(X)):
+                raise ValueError(f"X has {int((~np.isfinite(X)).sum())} non-finite values; give finite pixel values")
+            mu = np.sort(fourier_power(X.T, check_crop_shape(shape, X.shape[0])))[::-1]
             return cls(tuple(mu), basis=basis, label="from_data(stationary)")
         if method != "covariance":
             raise ValueError(f"unknown method {method!r}; use 'covariance' or 'stationary'")

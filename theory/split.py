@@ -13,7 +13,7 @@ DFT :func:`theory.operators.fft2c` of the (h, w) image (C order, n = h·w), t_i 
 Γ_i. GD from W⁰ = 0 with step η: W^{k+1} = W^k − η Σ_i G_iᵀ(G_i W^k y_i − t_i) y_iᵀ.
 
 Derivation. For a real image v, v̂ = F v is conjugate symmetric, v̂(−ω) = conj v̂(ω), with −ω the
-partner index ``_conjugate_index`` on both axes (even sizes: Nyquist and DC are their own partners;
+partner index :func:`~theory.operators.conjugate_index` on both axes (even sizes: Nyquist and DC are their own partners;
 odd: only DC). Hence G_iᵀG_i = Re(F^H P_Γi F) = F^H diag(s_i) F with the per-frequency weight
 
     s_i(ω) = (p_i(ω) + p_i(−ω)) / 2 ∈ {0, ½, 1},    p_i(ω) = 1 iff ω's column ∈ Γ_i,
@@ -52,7 +52,7 @@ import numpy as np
 
 from .estimators import TrainingSpectrum, check_lr, gd_filter
 from .montecarlo import draw_rng
-from .operators import MRI, _conjugate_index, fft2c, ifft2c
+from .operators import MRI, conjugate_index, fft2c, ifft2c
 from .problem import Population, Problem
 
 __all__ = ["SplitPath", "split_columns", "split_gd_loop", "split_risk_curve", "split_training_set"]
@@ -179,7 +179,7 @@ class SplitPath:
         """
         Y, Pk, gamma, h, w = _check_data(Y, targets, gamma, shape)
         N = Y.shape[1]
-        cw, ch = _conjugate_index(w), _conjugate_index(h)
+        cw, ch = conjugate_index(w), conjugate_index(h)
         s = 0.5 * (gamma.astype(float) + gamma[:, cw])  # (N, w); not bool + bool (that is "or")
         uhat = 0.5 * (Pk + np.conj(Pk[:, ch][:, :, cw]))  # F Re(F^H P κ), exact zeros where s = 0
         keys: dict[bytes, list[int]] = {}

@@ -18,8 +18,9 @@ from typing import Any, ClassVar
 import numpy as np
 
 from theory.io import atomic_write
+from theory.validation import is_int
 
-__all__ = ["Split", "Source", "VAL_OFFSET", "TEST_OFFSET", "INDEX_LIMIT"]
+__all__ = ["Split", "Source", "VAL_OFFSET", "TEST_OFFSET", "INDEX_LIMIT", "check_count", "check_seed", "range_split"]
 
 #: First index of the validation range of generated sources (and of ``photos``).
 VAL_OFFSET: int = 10**9
@@ -37,20 +38,18 @@ INDEX_LIMIT: int = 2**32
 # --------------------------------------------------------------------------------------------------
 
 
-def _is_int(x: Any) -> bool:
-    return isinstance(x, (int, np.integer)) and not isinstance(x, (bool, np.bool_))
-
-
-def _check_count(name: str, value: Any, *, limit: int | None = None) -> int:
-    if not _is_int(value) or value < 0:
+def check_count(name: str, value: Any, *, limit: int | None = None) -> int:
+    """``value`` as a non-negative int (at most ``limit``), or a one-line ValueError naming ``name``."""
+    if not is_int(value) or value < 0:
         raise ValueError(f"{name}={value!r} must be a non-negative integer")
     if limit is not None and value > limit:
         raise ValueError(f"{name}={value} exceeds the maximum {limit}; request at most {limit}")
     return int(value)
 
 
-def _check_seed(seed: Any) -> int:
-    if not _is_int(seed) or not 0 <= seed < INDEX_LIMIT:
+def check_seed(seed: Any) -> int:
+    """``seed`` as an int in [0, :data:`INDEX_LIMIT`), or a one-line ValueError."""
+    if not is_int(seed) or not 0 <= seed < INDEX_LIMIT:
         raise ValueError(f"seed={seed!r} must be an integer in [0, 2**32); pass e.g. seed=0")
     return int(seed)
 
@@ -112,7 +111,7 @@ class Split:
         Returns:
             (N,) int64 read-only view of ``train_pool``.
         """
-        if not _is_int(N) or N < 0:
+        if not is_int(N) or N < 0:
             raise ValueError(f"N={N!r} must be a non-negative integer")
         if N > self.train_pool.size:
             raise ValueError(
@@ -126,11 +125,19 @@ class Split:
         return {"train_pool": int(self.train_pool.size), "val": int(self.val.size), "test": int(self.test.size)}
 
 
-def _range_split(n_train: Any, n_val: Any, n_test: Any, *, n_test_max: int | None = None) -> Split:
-    """Disjoint integer ranges [0, n_train), [VAL_OFFSET, ...), [TEST_OFFSET, ...)."""
-    n_train = _check_count("n_train", n_train, limit=VAL_OFFSET)
-    n_val = _check_count("n_val", n_val, limit=VAL_OFFSET)
-    n_test = _check_count("n_test", n_test, limit=VAL_OFFSET if n_test_max is None else n_test_max)
+def range_split(n_train: Any, n_val: Any, n_test: Any, *, n_test_max: int | None = None) -> Split:
+    """The split of a generated source: disjoint ranges [0, n_train), [VAL_OFFSET, …), [TEST_OFFSET, …).
+
+    Args:
+        n_train, n_val, n_test: set sizes (non-negative ints, at most VAL_OFFSET).
+        n_test_max: a smaller bound on ``n_test`` (a source with a fixed test set).
+
+    Returns:
+        :class:`Split` with (n_train,), (n_val,) and (n_test,) index arrays.
+    """
+    n_train = check_count("n_train", n_train, limit=VAL_OFFSET)
+    n_val = check_count("n_val", n_val, limit=VAL_OFFSET)
+    n_test = check_count("n_test", n_test, limit=VAL_OFFSET if n_test_max is None else n_test_max)
     return Split(
         train_pool=np.arange(n_train, dtype=np.int64),
         val=VAL_OFFSET + np.arange(n_val, dtype=np.int64),
@@ -165,12 +172,12 @@ class Source(ABC):
     value_range: ClassVar[tuple[float, float] | None] = (0.0, 1.0)
 
     def __post_init__(self) -> None:
-        if not _is_int(self.size) or self.size < 1:
+        if not is_int(self.size) or self.size < 1:
             raise ValueError(f"size={self.size!r} must be a positive integer (the image side in pixels)")
-        if self.channels not in self.allowed_channels or not _is_int(self.channels):
+        if self.channels not in self.allowed_channels or not is_int(self.channels):
             allowed = " or ".join(str(c) for c in self.allowed_channels)
             raise ValueError(f"channels={self.channels!r} is not supported by {self.spec!r}; use channels={allowed}")
-        _check_seed(self.seed)
+        check_seed(self.seed)
         if self.cache_dir is not None and not isinstance(self.cache_dir, (str, os.PathLike)):
             raise ValueError(f"cache_dir={self.cache_dir!r} must be a path or None")
 
@@ -209,7 +216,7 @@ class Source(ABC):
         return arr
 
     def _check_index(self, i: Any) -> int:
-        if not _is_int(i):
+        if not is_int(i):
             raise ValueError(f"index {i!r} must be an integer")
         return int(self._check_indices(np.array([i], dtype=np.int64))[0])
 
@@ -272,8 +279,8 @@ class Source(ABC):
         Returns:
             The :class:`Split`.
         """
-        _check_seed(seed)
-        return _range_split(n_train, n_val, n_test)
+        check_seed(seed)
+        return range_split(n_train, n_val, n_test)
 
     def parameters(self) -> dict[str, Any]:
         """Source-specific parameters (JSON-able)."""

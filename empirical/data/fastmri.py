@@ -16,8 +16,8 @@ import numpy as np
 
 from theory.operators import ifft2c
 
-from .base import Source, Split, _check_count, _check_seed
-from .images import _resize_chw
+from .base import Source, Split, check_count, check_seed
+from .images import resize_chw
 
 __all__ = ["FastMRISource", "FASTMRI_TARGETS", "FASTMRI_CROP", "kspace_target"]
 
@@ -361,7 +361,7 @@ class FastMRISource(Source):
         img = np.clip(img / vmax if vmax > 0 and math.isfinite(vmax) else np.zeros_like(img), 0.0, 1.0)
         m = min(img.shape)
         sq = _centre_crop(img, m, m)[None]
-        return np.ascontiguousarray(_resize_chw(sq, self.size, self.size), dtype=np.float32)
+        return np.ascontiguousarray(resize_chw(sq, self.size, self.size), dtype=np.float32)
 
     def _read_volume_slices(self, v: int, slices: list[int]) -> list[np.ndarray]:
         vol = self._volumes[v]
@@ -411,8 +411,8 @@ class FastMRISource(Source):
         Returns:
             The :class:`Split`.
         """
-        seed = _check_seed(seed)
-        n_train, n_val, n_test = (_check_count(k, v) for k, v in (("n_train", n_train), ("n_val", n_val), ("n_test", n_test)))
+        seed = check_seed(seed)
+        n_train, n_val, n_test = (check_count(k, v) for k, v in (("n_train", n_train), ("n_val", n_val), ("n_test", n_test)))
         test, val, pool, total, used = self._test_val_pool(n_train, n_val, n_test, seed)
         if pool.size < n_train:
             self._split_error(n_train, n_val, n_test, total, "train", n_train, int(pool.size), used)
@@ -444,7 +444,7 @@ class FastMRISource(Source):
 
     def _train_capacity(self, *, n_val: int, n_test: int, seed: int = 0) -> int:
         """The largest n_train a split with these n_val, n_test and seed accepts (slices)."""
-        return int(self._test_val_pool(0, int(n_val), int(n_test), _check_seed(seed))[2].size)
+        return int(self._test_val_pool(0, int(n_val), int(n_test), check_seed(seed))[2].size)
 
     def _split_error(self, n_train: int, n_val: int, n_test: int, total: int, label: str, n: int, have: int, used: list[str]) -> None:
         after = f" after {' and '.join(used)}" if used else ""

@@ -21,9 +21,11 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .base import TEST_OFFSET, Source, Split, _check_count, _check_seed, _is_int, _range_split
+from theory.validation import is_int
 
-__all__ = ["PhotoSource", "FolderSource", "PHOTO_TEST", "PHOTO_TRAIN", "PHOTO_EXCLUDED", "IMAGE_EXTENSIONS"]
+from .base import TEST_OFFSET, Source, Split, check_count, check_seed, range_split
+
+__all__ = ["PhotoSource", "FolderSource", "PHOTO_TEST", "PHOTO_TRAIN", "PHOTO_EXCLUDED", "IMAGE_EXTENSIONS", "resize_chw"]
 
 #: File extensions a ``folder:`` source reads (case-insensitive).
 IMAGE_EXTENSIONS: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
@@ -59,7 +61,7 @@ def _to_float_chw(a: np.ndarray, channels: int, what: str) -> np.ndarray:
     return f
 
 
-def _resize_chw(f: np.ndarray, h: int, w: int) -> np.ndarray:
+def resize_chw(f: np.ndarray, h: int, w: int) -> np.ndarray:
     """(C, H, W) -> (C, h, w) with skimage.transform.resize (anti-aliased when shrinking)."""
     if f.shape[1:] == (h, w):
         return f
@@ -74,7 +76,7 @@ def _scale_short_side(f: np.ndarray, target: int) -> np.ndarray:
     """Resize (C, H, W) so that its short side equals ``target`` (aspect ratio kept)."""
     h, w = f.shape[1:]
     s = target / min(h, w)
-    return _resize_chw(f, max(target, int(round(h * s))), max(target, int(round(w * s))))
+    return resize_chw(f, max(target, int(round(h * s))), max(target, int(round(w * s))))
 
 
 def _read_image(path: str, channels: int) -> np.ndarray:
@@ -259,11 +261,11 @@ class PhotoSource(Source):
         Returns:
             The :class:`Split`.
         """
-        _check_seed(seed)
+        check_seed(seed)
         n_max = len(self.test_crops)
-        if _is_int(n_test) and n_test > n_max:
+        if is_int(n_test) and n_test > n_max:
             raise ValueError(f"n_test={n_test} exceeds the {n_max} fixed test crops of 'photos' at size {self.size}; use n_test <= {n_max}")
-        return _range_split(n_train, n_val, n_test, n_test_max=n_max)
+        return range_split(n_train, n_val, n_test, n_test_max=n_max)
 
     def parameters(self) -> dict[str, Any]:
         return {
@@ -459,9 +461,9 @@ class FolderSource(Source):
         Returns:
             The :class:`Split`.
         """
-        seed = _check_seed(seed)
+        seed = check_seed(seed)
         skip_corrupt = bool(self.skip_corrupt if skip_corrupt is None else skip_corrupt)
-        n_train, n_val, n_test = (_check_count(k, v) for k, v in (("n_train", n_train), ("n_val", n_val), ("n_test", n_test)))
+        n_train, n_val, n_test = (check_count(k, v) for k, v in (("n_train", n_train), ("n_val", n_val), ("n_test", n_test)))
         available = np.arange(len(self._files), dtype=np.int64)
         if skip_corrupt:
             bad = self.scan()

@@ -13,8 +13,9 @@ from typing import Any, ClassVar
 import numpy as np
 
 from theory import random_orthonormal
+from theory.validation import is_int
 
-from .base import Source, _is_int
+from .base import Source
 
 __all__ = ["SubspaceSource", "DeadLeavesSource", "TexturedDeadLeavesSource", "PhantomSource"]
 
@@ -45,7 +46,7 @@ class SubspaceSource(Source):
     def __post_init__(self) -> None:
         super().__post_init__()
         n = self.size**2
-        if not _is_int(self.d) or not 1 <= self.d <= n:
+        if not is_int(self.d) or not 1 <= self.d <= n:
             raise ValueError(f"d={self.d!r} must be an integer in [1, size**2 = {n}]")
 
     @cached_property
@@ -315,7 +316,7 @@ class TexturedDeadLeavesSource(DeadLeavesSource):
             v = getattr(self, name)
             if not isinstance(v, (int, float, np.integer, np.floating)) or isinstance(v, bool) or not 0 <= v < math.inf:
                 raise ValueError(f"{name}={v!r} must be a finite number >= 0")
-        if not _is_int(self.n_textures) or self.n_textures < 1:
+        if not is_int(self.n_textures) or self.n_textures < 1:
             raise ValueError(f"n_textures={self.n_textures!r} must be a positive integer")
 
     def _image(self, i: int) -> np.ndarray:
@@ -395,7 +396,7 @@ class PhantomSource(Source):
         super().__post_init__()
         if not isinstance(self.phase, (bool, np.bool_)):
             raise ValueError(f"phase={self.phase!r} must be True or False")
-        if not (_is_int(self.min_ellipses) and _is_int(self.max_ellipses) and 0 <= self.min_ellipses <= self.max_ellipses):
+        if not (is_int(self.min_ellipses) and is_int(self.max_ellipses) and 0 <= self.min_ellipses <= self.max_ellipses):
             raise ValueError(
                 f"min_ellipses={self.min_ellipses!r}, max_ellipses={self.max_ellipses!r} must be integers with 0 <= min <= max"
             )

@@ -12,7 +12,8 @@ pytest.importorskip("skimage")
 
 from empirical import baselines as B  # noqa: E402
 from empirical.config import DEFAULTS  # noqa: E402
-from empirical.tasks import fft2c, make_task  # noqa: E402
+from empirical.operators import fft2c  # noqa: E402
+from empirical.tasks import make_task  # noqa: E402
 
 
 def run_cfg(**kw):

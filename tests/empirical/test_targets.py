@@ -9,9 +9,10 @@ import torch
 from empirical.config import DEFAULTS, RunConfig, expand
 from empirical.linear import fit_spectrum, training_pairs
 from empirical.plan import load_data, plan
+from empirical.operators import fft2c
 from empirical.seeds import TARGET_NOISE_SEED, TRAIN_NOISE_SEED
 from empirical.targets import Supervision, Target, noisy_targets, split_loss
-from empirical.tasks import fft2c, make_task
+from empirical.tasks import make_task
 
 SIGMA = 0.1
 
@@ -147,7 +148,7 @@ def test_split_training_data_is_one_measurement_per_example():
     assert bool((lam & gam)[:, centre].all())  # split_center "both"
     inp2, k2, lam2, gam2 = split_training_data(task, target, x[:5], ids=ids[:5], mask_ids=ids[:5], seed=4)
     assert torch.equal(k2, k[:5]) and torch.equal(lam2, lam[:5]) and torch.equal(inp2, inp[:5])  # nested over N
-    from empirical.tasks import ifft2c
+    from empirical.operators import ifft2c
     zf = ifft2c(torch.where(lam[:, None, None, :], k, torch.zeros((), dtype=k.dtype))).abs()
     assert torch.allclose(inp, zf)
     noise = (k - fft2c(x)) / 0.05

@@ -1,4 +1,4 @@
-"""Tests of empirical.tasks: torch operators against the theory specs, and Task.corrupt."""
+"""Tests of empirical.operators (torch operators against the theory specs) and empirical.tasks (Task.corrupt)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ torch = pytest.importorskip("torch")
 import torch.nn.functional as F
 
 import empirical.tasks as tasks_module
-from empirical.tasks import TASK_NAMES, Task, TorchOperator, coil_sensitivities, fft2c, ifft2c, make_task
+from empirical.operators import TorchOperator, coil_sensitivities, fft2c, ifft2c
+from empirical.tasks import TASK_NAMES, Task, make_task
 from theory import MRI, Denoise, SuperResolution
 from tests.helpers import raises_one_line
 

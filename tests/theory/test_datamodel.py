@@ -28,10 +28,10 @@ from theory.datamodel import (
     DataSpectrum,
     data_expected_risk,
     data_montecarlo,
-    fourier_power,
     real_fourier_basis,
     second_moment_spectrum,
 )
+from theory.signals import fourier_power
 
 ROOT = Path(__file__).resolve().parents[2]
 

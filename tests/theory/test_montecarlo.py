@@ -12,7 +12,7 @@ from theory import (
     montecarlo,
     ols_expected_risk,
 )
-from theory._xp import cupy_available
+from theory.backend import cupy_available
 from theory.montecarlo import draw_rng
 
 

@@ -1,4 +1,4 @@
-"""The one numpy/cupy switch. Nothing else in the project names cupy.
+"""The one numpy/cupy switch, and numpy's BLAS on one thread. Nothing else in the project names cupy.
 
 Array code in `theory` takes an array module ``xp`` (numpy or cupy) and calls ``xp.linalg``,
 ``xp.exp`` ... on it. Random numbers are always drawn from a ``numpy.random.Generator`` and moved
