@@ -28,9 +28,22 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from theory import (
+    DataEquivalent,
+    Estimator,
+    Problem,
+    ShiftSpectrum,
+    SubspaceSignal,
+    argmin_curve,
+    expected_risk,
+    rmt_curve,
+    spectrum_support,
+)
 from theory.backend import one_blas_thread
+from theory.estimators import lr_is_unstable
 
 from .compare import Curve
+from .identify import identify
 
 __all__ = ["CALIBRATION_MODELS", "Calibration", "calibrate", "theory_relative_curve", "power_relative_curve",
            "subspace_spectrum", "power_spectrum", "relative_curve"]
@@ -48,7 +61,6 @@ _DENSE = 81  # dense grid per axis of the local surrogate (bootstrap argmins, pr
 def theory_relative_curve(N: Sequence[float], *, n: int, d: int, sigma: float, kmax: int = 5000,
                           estimator: str = "gd-oracle") -> np.ndarray:
     """Deterministic-equivalent E R(Ŵ) / R(I) of the subspace denoising model at each N, shape (len(N),)."""
-    from theory import Estimator, Problem, SubspaceSignal, expected_risk  # noqa: PLC0415
 
     est = Estimator(estimator, kmax=kmax) if estimator in ("gd-oracle", "gd-argmin") else Estimator(estimator)
     prob = Problem(SubspaceSignal(int(n), int(d)), float(sigma))
@@ -64,7 +76,6 @@ def _paper_tau(trace_x: float, lam_max: float, n: int, sigma: float, N: int) -> 
 
 def subspace_spectrum(n: int, d: float, sigma: float):
     """Σ_y = (1+σ²) on d directions, σ² on n − d (d may be fractional: the equivalent only needs multiplicities)."""
-    from theory import ShiftSpectrum  # noqa: PLC0415
 
     s2 = sigma**2
     w = 1.0 / (1.0 + s2)
@@ -80,7 +91,6 @@ def _power_mu(n: int, exponent: float, scale: float) -> np.ndarray:
 
 def power_spectrum(n: int, exponent: float, scale: float, sigma: float, *, bin_width: float = _POWER_BIN):
     """Σ_y = diag(μ + σ²), μ_i = scale·i^(−exponent), with eigenvalues grouped in log bins of ``bin_width``."""
-    from theory import ShiftSpectrum  # noqa: PLC0415
 
     mu = _power_mu(n, exponent, scale)
     s2 = sigma**2
@@ -117,9 +127,6 @@ def relative_curve(sp: Any, lam_max: float, n: int, sigma: float, Ns: Sequence[f
 
 def _relative_unthreaded(sp: Any, lam_max: float, n: int, sigma: float, Ns: Sequence[float], kmax: int) -> np.ndarray:
     from types import SimpleNamespace  # noqa: PLC0415
-
-    from theory import DataEquivalent, argmin_curve, rmt_curve, spectrum_support  # noqa: PLC0415
-    from theory.estimators import lr_is_unstable  # noqa: PLC0415
 
     out = np.empty(len(Ns))
     for j, N in enumerate(Ns):
@@ -385,8 +392,6 @@ def calibrate(curve: Curve, *, n: int, model: str = "subspace", sigma: float | N
         :class:`Calibration`.
     """
     from scipy import optimize, stats  # noqa: PLC0415
-
-    from .identify import identify  # noqa: PLC0415
 
     if curve.scale != "relative-input":
         raise ValueError(f"calibrate needs a relative-input curve, got {curve.scale!r}; build it with scale='relative-input'")

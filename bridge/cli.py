@@ -20,7 +20,29 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
+import numpy as np
+
 from theory.command import Parser, UsageError, run_command  # the CLI layer every command shares
+
+from . import figures
+from .calibrate import calibrate
+from .compare import COMPARE_LAWS, align, compare_fits, empirical_curve, theory_curve
+from .extra import LAWS as EXTRA_LAWS
+from .extra import compare_targets, section_markdown
+from .figures import rule_windows, selfsup_figure, window_fits
+from .identify import finding_text, identify
+from .laws import FloorPowerLaw
+from .report import analyse, fit_text, table_text
+from .results import (
+    aggregate,
+    load_table,
+    parse_cell,
+    read_ledger,
+    require_distinct_N,
+    results_table,
+    runs_curve,
+    where_rows,
+)
 
 __all__ = ["main", "COMMANDS", "version"]
 
@@ -45,8 +67,6 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
 
 
 def _where(items: Sequence[str]) -> dict[str, Any]:
-    from .results import parse_cell  # noqa: PLC0415
-
     out = {}
     for it in items:
         if "=" not in it:
@@ -58,7 +78,6 @@ def _where(items: Sequence[str]) -> dict[str, Any]:
 
 def _load_where(path: str, where: Sequence[str]) -> list[dict]:
     """The table at ``path``, filtered by ``--where`` (one line naming a value that matches nothing)."""
-    from .results import load_table, where_rows  # noqa: PLC0415
 
     table = load_table(path)
     return where_rows(table, _where(where), what="runs" if table and "status" in table[0] else "rows")
@@ -100,8 +119,6 @@ def results_main(argv: Sequence[str] | None = None) -> int:
         a = p.parse_args(list(sys.argv[1:] if argv is None else argv))
         from theory.io import atomic_write, write_table  # noqa: PLC0415
 
-        from .results import read_ledger, results_table, runs_curve  # noqa: PLC0415
-
         if a.metric not in ("psnr", "ssim", "mse", "nmse"):
             raise UsageError(f"reconscale results: error: --metric {a.metric!r}: use psnr, ssim, mse or nmse")
         if a.format == "parquet" and a.out is None:
@@ -128,9 +145,6 @@ def results_main(argv: Sequence[str] | None = None) -> int:
 # --------------------------------------------------------------------------------------------- fit
 def _curve_points(rows: list[dict], y: str | None, select: bool) -> tuple[Any, Any, Any, str]:
     """(N, y, groups, metric) from a theory table or a runs table (best width per N when ``select``)."""
-    import numpy as np  # noqa: PLC0415
-
-    from .results import require_distinct_N, runs_curve  # noqa: PLC0415
 
     if not rows:
         raise ValueError("no rows left after --where; relax the filters")
@@ -185,9 +199,6 @@ def fit_main(argv: Sequence[str] | None = None) -> int:
 
     def body() -> int:
         a = p.parse_args(list(sys.argv[1:] if argv is None else argv))
-        import numpy as np  # noqa: PLC0415
-
-        from .report import analyse, fit_text  # noqa: PLC0415
 
         _check_boot_level("reconscale fit", a.boot, a.level)
         rows = _load_where(a.table, a.where)
@@ -208,7 +219,6 @@ def fit_main(argv: Sequence[str] | None = None) -> int:
 # ------------------------------------------------------------------------------------------ selfsup
 def selfsup_main(argv: Sequence[str] | None = None) -> int:
     """``reconscale selfsup DIR [--law floor|power] [--boot B] [--level L] [--figure PATH] [--format text|json]``."""
-    from .extra import LAWS as EXTRA_LAWS  # noqa: PLC0415  (the laws it inverts, from bridge.laws.LAWS)
 
     p = Parser(prog="reconscale selfsup", description="Supervised vs self-supervised training in one sweep (a "
                 "`target` axis): both curves per estimator and, for every clean-target N, how many examples the "
@@ -223,17 +233,11 @@ def selfsup_main(argv: Sequence[str] | None = None) -> int:
 
     def body() -> int:
         a = p.parse_args(list(sys.argv[1:] if argv is None else argv))
-        import numpy as np  # noqa: PLC0415
-
-        from .results import load_table  # noqa: PLC0415
-        from .extra import compare_targets, section_markdown  # noqa: PLC0415
 
         _check_boot_level("reconscale selfsup", a.boot, a.level)
         res = compare_targets(load_table(a.table), law=a.law, level=a.level, n_boot=a.boot,
                               rng=np.random.default_rng(a.seed))
         if a.figure:
-            from .figures import selfsup_figure  # noqa: PLC0415
-
             res["figures"] = [str(x) for x in selfsup_figure(res["curves"], res["extra"], a.figure)]
         if a.format == "json":
             sys.stdout.write(json.dumps(res, indent=1, default=float) + "\n")
@@ -251,10 +255,6 @@ FIGURES = ("theory", "risk-vs-k", "empirical", "params")
 
 
 def _theory_setup_curves(rows: list[dict], setup: int) -> tuple[dict, float, Any]:
-    import numpy as np  # noqa: PLC0415
-
-    from .results import aggregate  # noqa: PLC0415
-
     sel = [r for r in rows if r.get("setup") == setup]
     if not sel:
         raise ValueError(f"no rows for setup {setup}; the table has setups "
@@ -277,7 +277,6 @@ WINDOW_CHOICES = ("released", "rule")
 def paper_windows(d: int, n: int, N_max: float) -> list[tuple[float, float]]:
     """The rule for W^{k_opt}'s fit windows (``--windows rule``): d ≤ N ≤ n and N ≥ min(4n, N_max/4);
     see :func:`bridge.figures.rule_windows`. ``reconscale fit --window`` refits any other choice."""
-    from .figures import rule_windows  # noqa: PLC0415
 
     return rule_windows(d, n, N_max)
 
@@ -286,8 +285,7 @@ def _figure_theory(rows: list[dict], setup: int, path: str, *, windows: str = "r
                    fits: list[dict] | None = None) -> list[Path]:
     """Figure 1 for one setup; ``fits`` from :func:`bridge.figures.window_fits` (computed over
     ``windows`` when None, its notes printed on stderr)."""
-    from .figures import window_fits  # noqa: PLC0415
-    from .plot import new_figure, save, theory_risk_vs_N, theory_risk_vs_k  # noqa: PLC0415
+    from .plot import new_figure, save, theory_risk_vs_k, theory_risk_vs_N  # noqa: PLC0415
 
     curves, floor, sel = _theory_setup_curves(rows, setup)
     n, d, sigma = sel[0]["n"], sel[0]["d"], sel[0]["sigma"]
@@ -300,8 +298,6 @@ def _figure_theory(rows: list[dict], setup: int, path: str, *, windows: str = "r
     theory_risk_vs_N(ax1, curves, floor=floor, fits=drawn, title=f"setup {setup}: n={n}, d={d}, σ={sigma:g}")
     gd = [r for r in sel if r["estimator"] == "gd"]
     if gd:
-        import numpy as np  # noqa: PLC0415
-
         ks = np.array(sorted({r["k"] for r in gd}), dtype=float)
         Ns = np.array(sorted({r["N"] for r in gd}), dtype=float)
         R = np.full((Ns.size, ks.size), np.nan)
@@ -335,7 +331,6 @@ def plot_main(argv: Sequence[str] | None = None) -> int:
 
     def body() -> int:
         a = p.parse_args(list(sys.argv[1:] if argv is None else argv))
-        import numpy as np  # noqa: PLC0415
 
         rows = _load_where(a.table, a.where)
         if a.figure in ("theory", "risk-vs-k"):
@@ -343,8 +338,6 @@ def plot_main(argv: Sequence[str] | None = None) -> int:
                 raise ValueError("figure theory needs a `reconscale theory setups` table")
             paths = _figure_theory(rows, a.setup, a.out)
         else:
-            from . import figures  # noqa: PLC0415
-
             if not rows or "status" not in rows[0]:
                 raise ValueError(f"figure {a.figure} needs a sweep directory or an exported runs table")
             rng = np.random.default_rng(a.seed)
@@ -362,7 +355,6 @@ def plot_main(argv: Sequence[str] | None = None) -> int:
 # ----------------------------------------------------------------------------------------- compare
 def compare_main(argv: Sequence[str] | None = None) -> int:
     """``reconscale compare THEORY_TABLE SWEEP_DIR [--setup S] [--interpolate] [--calibrate [--model M]] [--out DIR]``."""
-    from .compare import COMPARE_LAWS  # noqa: PLC0415  (the laws it fits, from bridge.laws.LAWS)
 
     p = Parser(prog="reconscale compare", description="Theory and experiment on one N axis (error relative to "
                 "the noisy input): aligned table, the same law fitted to both side by side, optionally the linear "
@@ -386,13 +378,6 @@ def compare_main(argv: Sequence[str] | None = None) -> int:
 
     def body() -> int:
         a = p.parse_args(list(sys.argv[1:] if argv is None else argv))
-        import numpy as np  # noqa: PLC0415
-
-        from .calibrate import calibrate  # noqa: PLC0415
-        from .compare import align, compare_fits, empirical_curve, theory_curve  # noqa: PLC0415
-        from .identify import finding_text, identify  # noqa: PLC0415
-        from .report import table_text  # noqa: PLC0415
-        from .results import load_table  # noqa: PLC0415
 
         th = theory_curve(load_table(a.theory), estimator=a.estimator, setup=a.setup)
         runs = load_table(a.sweep)
@@ -438,8 +423,6 @@ def compare_main(argv: Sequence[str] | None = None) -> int:
                      f"  RMS log error {cal.rms_log_error:.3g} over {cal.evaluations} theory curves\n")
         sys.stdout.write(text)
         if a.out:
-            from . import figures  # noqa: PLC0415
-
             out = Path(a.out)
             res = {"aligned": aligned, "fits": fits, "calibration": cal_row}
             _write(json.dumps(res, indent=1, default=float) + "\n", str(out / "compare.json"))
@@ -472,10 +455,6 @@ def paper_figures_main(argv: Sequence[str] | None = None) -> int:
         from theory.io import write_table  # noqa: PLC0415
         from theory.setups import parse_setups, run_setups  # noqa: PLC0415
 
-        from .figures import window_fits  # noqa: PLC0415
-        from .laws import FloorPowerLaw  # noqa: PLC0415
-        from .results import load_table  # noqa: PLC0415
-
         setups = parse_setups(a.setups)
         if a.runs < 2:
             raise UsageError("reconscale paper-figures: error: --runs must be ≥ 2 (error bars are std over runs)")
@@ -502,7 +481,6 @@ def paper_figures_main(argv: Sequence[str] | None = None) -> int:
                              "alpha": f.exponent_, "floor": f.floor_, "true_floor": floor})
             print(f"setup {s.id}: {', '.join(str(q) for q in paths)}", file=sys.stderr)
         write_table(fit_rows, out / "fits.csv", "csv")
-        from .report import table_text  # noqa: PLC0415
 
         sys.stdout.write(table_text(fit_rows))
         return 0

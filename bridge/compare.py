@@ -21,7 +21,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from .identify import underdetermined
+from .laws import LAWS, law_spec
 from .results import require_distinct_N, runs_curve
+from .uncertainty import bootstrap
 
 __all__ = ["Curve", "SCALES", "COMPARE_LAWS", "theory_curve", "empirical_curve", "align", "compare_fits"]
 
@@ -192,9 +195,6 @@ def compare_fits(curves: Sequence[Curve], *, law: str = "floor", n_boot: int = 2
         ``fit: "not fitted"``, ``identified: False`` and the ``reason`` instead
         (:func:`bridge.identify.underdetermined`).
     """
-    from .identify import underdetermined  # noqa: PLC0415
-    from .laws import LAWS, law_spec  # noqa: PLC0415
-    from .uncertainty import bootstrap  # noqa: PLC0415
 
     spec = law_spec(law, among=COMPARE_LAWS)
     rows = []

@@ -55,9 +55,12 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
+from theory.io import write_json
 from theory.process import child_env
 
-from .demo import _atomic_json, run_step
+from .demo import run_step
+from .report import table_text
+from .results import load_table
 
 __all__ = ["ControlledConfig", "SMOKE", "CURVES", "risk_to_pixel_mse", "floor_pixel_mse", "run_controlled",
            "render_markdown", "summary_text", "controlled_main"]
@@ -126,7 +129,6 @@ def _run_ids(arg_lists: Sequence[list[str]]) -> set[str]:
 
 def _sweeps(cfg: ControlledConfig, out: Path, progress: bool, log: Any) -> list[dict]:
     """Run (or resume) both sweeps; their finished rows from the ledger."""
-    from .results import load_table  # noqa: PLC0415
 
     quiet = [] if progress else ["--quiet"]
     exact = ['arch="linear-exact"', f"N={list(cfg.exact_N)}"]
@@ -158,7 +160,6 @@ def _setup(rows: Sequence[dict]) -> dict:
 def _theory(cfg: ControlledConfig, setup: dict, N: list[int], path: Path, progress: bool, log: Any) -> dict:
     """W^{k_opt} by Monte Carlo (``reconscale theory curve``, a child process, its table cached at
     ``path``), converted to per-pixel MSE."""
-    from .results import load_table  # noqa: PLC0415
 
     if path.exists():
         log(f"reusing {path.name}")
@@ -292,7 +293,7 @@ def run_controlled(out: str | Path, *, smoke: bool = False, progress: bool = Tru
               "sweep_s": t_sweep, "wall_s": None, "figures": []}
     result["figures"] = [p.name for p in _figure(result, out / "fig_controlled")]
     result["wall_s"] = time.perf_counter() - t0
-    _atomic_json(out / "controlled.json", result)
+    write_json(out / "controlled.json", result)
     atomic_write(out / "controlled.md", render_markdown(result))
     return result
 
@@ -313,7 +314,6 @@ def render_markdown(result: dict) -> str:
 
 def summary_text(result: dict) -> str:
     """The table printed at the end: MSE per N per curve and its ratio to the floor."""
-    from .report import table_text  # noqa: PLC0415
 
     Ns = sorted({r["N"] for r in result["rows"]})
     by = {(r["curve"], r["N"]): r for r in result["rows"]}

@@ -34,6 +34,11 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from theory.data_asymptotics import DataEquivalent, shift_spectrum
+from theory.datamodel import DataModel, DataSpectrum, data_montecarlo
+from theory.estimators import k_grid
+from theory.montecarlo import Estimator
+
 from .uncertainty import mse_to_psnr
 
 __all__ = ["load_data_model", "data_theory_curve"]
@@ -45,7 +50,6 @@ def load_data_model(path: str | Path) -> tuple[Any, dict]:
     Raises:
         ValueError: one line when the file is missing, unreadable or not a spectrum file.
     """
-    from theory.datamodel import DataModel, DataSpectrum  # noqa: PLC0415
 
     path = Path(path)
     if not path.is_file():
@@ -89,10 +93,6 @@ def data_theory_curve(model: Any, N: Sequence[int], *, kmax: float = 1e7, stoppi
         below n, W*_Q knows the span of the test images and ``floor_Q`` is no floor of the test
         *distribution*).
     """
-    from theory.data_asymptotics import DataEquivalent, shift_spectrum  # noqa: PLC0415
-    from theory.datamodel import DataModel, data_montecarlo  # noqa: PLC0415
-    from theory.estimators import k_grid  # noqa: PLC0415
-    from theory.montecarlo import Estimator  # noqa: PLC0415
 
     if stopping not in ("validation", "oracle"):
         raise ValueError(f"stopping={stopping!r}: use 'validation' or 'oracle'")

@@ -39,9 +39,15 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from theory.datamodel import DataModel
+from theory.io import write_json
 from theory.process import EXIT_TERMINATED, run_child
 
-from .results import CURVE_COLUMNS, runs_curve
+from .datatheory import data_theory_curve, load_data_model
+from .extra import SUPERVISED, compare_targets, section_markdown, target_of, theory_extra
+from .figures import empirical_figure, selfsup_figure, three_curve_figure
+from .report import analyse, markdown_table, table_text
+from .results import CURVE_COLUMNS, load_table, runs_curve
 from .uncertainty import mse_to_psnr
 
 __all__ = ["DemoConfig", "SMOKE", "run_demo", "demo_main", "crossing", "demo_findings", "run_step"]
@@ -102,12 +108,6 @@ def _sets(values: Sequence[str]) -> list[str]:
     return [x for s in values for x in ("--set", s)]
 
 
-def _atomic_json(path: Path, obj: Any) -> None:
-    from theory.io import atomic_write  # noqa: PLC0415
-
-    atomic_write(path, json.dumps(obj, indent=1, default=float) + "\n")
-
-
 def run_step(args: list[str], what: str, quiet: bool, rerun: str = "the demo") -> None:
     """Run a ``reconscale`` command in a child process (torch stays out of this one).
 
@@ -139,7 +139,7 @@ def _stage(path: Path, compute: Any, log: Any) -> Any:
         return json.loads(path.read_text())
     t0 = time.perf_counter()
     obj = compute()
-    _atomic_json(path, obj)
+    write_json(path, obj)
     log(f"{path.name}: {time.perf_counter() - t0:.0f} s")
     return obj
 
@@ -243,10 +243,6 @@ def demo_findings(theory: Sequence[dict], linear: Sequence[dict], network: Seque
 def _selfsup(model: Any, theory: Sequence[dict], runs: Sequence[dict], cfg: DemoConfig) -> dict:
     """The self-supervised comparison: theory (σ_t = σ against σ_t = 0), linear and network curves
     per target, and the extra examples needed (:mod:`bridge.extra`)."""
-    from theory.datamodel import DataModel  # noqa: PLC0415
-
-    from .datatheory import data_theory_curve  # noqa: PLC0415
-    from .extra import compare_targets, theory_extra  # noqa: PLC0415
 
     noisy_model = DataModel(model.train, model.sigma, model.test, None, target_sigma=model.sigma)
     # the noisy-target theory continues to 16× the largest N, so that it can say how many examples it needs
@@ -264,10 +260,6 @@ def _selfsup(model: Any, theory: Sequence[dict], runs: Sequence[dict], cfg: Demo
 # ----------------------------------------------------------------------------------- the demo
 def run_demo(out: str | Path, cfg: DemoConfig = DemoConfig(), *, progress: bool = True) -> dict[str, Any]:
     """Run (or resume) the demo into ``out``; returns the summary (also in ``out/summary.json``)."""
-    from .datatheory import data_theory_curve, load_data_model  # noqa: PLC0415
-    from .figures import empirical_figure, three_curve_figure  # noqa: PLC0415
-    from .report import analyse  # noqa: PLC0415
-    from .results import load_table  # noqa: PLC0415
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -333,7 +325,6 @@ def run_demo(out: str | Path, cfg: DemoConfig = DemoConfig(), *, progress: bool 
     model, meta = load_data_model(spec)
     theory = _stage(out / f"theory-{key}.json", lambda: timed("theory", lambda: data_theory_curve(
         model, list(cfg.N_linear), kmax=float(tables["linear"][0]["linear_kmax"]))), log)
-    from .extra import SUPERVISED, target_of  # noqa: PLC0415
 
     clean = {name: [r for r in rows if target_of(r) == SUPERVISED] for name, rows in tables.items()}
     linear, network = ([{"curve": name, **{k: c[k] for k in CURVE_COLUMNS}} for c in runs_curve(clean[name], by=())]
@@ -352,7 +343,6 @@ def run_demo(out: str | Path, cfg: DemoConfig = DemoConfig(), *, progress: bool 
     if cfg.self_supervised:  # 7. noisy targets: theory with σ_t = σ, both sweeps' target axes, extra examples
         selfsup = _stage(out / f"selfsup-{key}.json", lambda: timed("selfsup", lambda: _selfsup(
             model, theory, [*tables["linear"], *tables["network"]], cfg)), log)
-        from .figures import selfsup_figure  # noqa: PLC0415
 
         paths += selfsup_figure(selfsup["curves"], selfsup["extra"], figs / "fig_selfsup")
     paths += empirical_figure(done_net, figs / "fig2_network_psnr_vs_N", metric="psnr", baselines=baselines_mean_psnr,
@@ -364,7 +354,7 @@ def run_demo(out: str | Path, cfg: DemoConfig = DemoConfig(), *, progress: bool 
                "theory": theory, "fits": fits, "figures": [str(p.relative_to(out)) for p in paths],
                "timings_s": timings, "wall_s": None, "selfsup": selfsup}
     summary["wall_s"] = time.perf_counter() - t_start
-    _atomic_json(out / "summary.json", summary)
+    write_json(out / "summary.json", summary)
     from theory.io import atomic_write  # noqa: PLC0415
 
     atomic_write(out / "report.md", render_report(summary))
@@ -387,7 +377,6 @@ def _said(findings: Sequence[dict]) -> tuple[list[dict], list[dict]]:
 
 def render_report(s: dict) -> str:
     """The markdown report of a demo summary: what was found, and what the data cannot tell."""
-    from .report import markdown_table  # noqa: PLC0415
 
     c = s["config"]
     said, unsaid = _said(s["findings"])
@@ -422,8 +411,6 @@ def render_report(s: dict) -> str:
               "PSNRs), the best width per N and the law-family envelope the fits report.", ""]
     lines += [f"- `{p}`" for p in s["figures"] if p.endswith(".png")]
     if s.get("selfsup"):
-        from .extra import section_markdown  # noqa: PLC0415
-
         lines += ["", "## Training without clean targets (noisy targets, Noise2Noise)", "",
                   "Every arm trains on one fixed noisy image per example; the noisy arm's target is a second fixed "
                   "noisy image of it at the same σ (theory: σ_t = σ). `fig_selfsup`: the curves per target, and for "
@@ -436,7 +423,6 @@ def render_report(s: dict) -> str:
 
 def summary_text(s: dict) -> str:
     """The short text printed at the end of the demo: the curves, then only identified findings."""
-    from .report import table_text  # noqa: PLC0415
 
     by: dict[int, dict[str, str]] = {}
     for r in s["curves"]:

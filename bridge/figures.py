@@ -15,6 +15,12 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from .compare import empirical_curve
+from .joint import JointLaw
+from .laws import FloorPowerLaw, PowerLaw
+from .report import extrapolation_band
+from .uncertainty import mse_to_psnr, psnr_to_mse
+
 __all__ = ["empirical_figure", "three_curve_figure", "selfsup_figure", "params_figure", "overlay_figure", "fit_joint", "METRIC_LABELS", "RELEASED_WINDOWS",
            "WINDOW_MODES", "released_windows", "rule_windows", "window_fits"]
 
@@ -84,7 +90,6 @@ def window_fits(curves: dict[str, tuple], d: int, n: int, sigma: float, *,
         from) and ``law`` (the fitted :class:`bridge.laws.PowerLaw`); notes are lines for the user
         (a fallback to the rule, a window skipped for too few points).
     """
-    from .laws import PowerLaw  # noqa: PLC0415
 
     if windows not in WINDOW_MODES:
         raise ValueError(f"windows must be one of {', '.join(WINDOW_MODES)}; got {windows!r}")
@@ -142,9 +147,7 @@ def empirical_figure(rows: Sequence[dict], path: str | Path, *, metric: str = "p
         n_boot, rng: bootstrap of the saturating law whose band is merged into the envelope.
         level: band level. baselines: name → metric value, horizontal lines.
     """
-    from .compare import empirical_curve  # noqa: PLC0415
     from .plot import empirical_vs_N, new_figure, save  # noqa: PLC0415
-    from .report import extrapolation_band  # noqa: PLC0415
 
     done = _done(rows)
     key = f"test_{metric}"
@@ -205,8 +208,6 @@ def fit_joint(rows: Sequence[dict], *, metric: str = "psnr") -> tuple[Any, np.nd
     Returns:
         (fitted JointLaw, N (m,), P (m,), metric values (m,)).
     """
-    from .joint import JointLaw  # noqa: PLC0415
-    from .uncertainty import psnr_to_mse  # noqa: PLC0415
 
     done = _done(rows)
     N = np.array([r["N"] for r in done], float)
@@ -219,7 +220,6 @@ def fit_joint(rows: Sequence[dict], *, metric: str = "psnr") -> tuple[Any, np.nd
 def params_figure(rows: Sequence[dict], path: str | Path, *, metric: str = "psnr", law: Any = None) -> list[Path]:
     """Figure 3: metric vs parameter count, one curve per N, with the joint law's prediction."""
     from .plot import metric_vs_params, new_figure, save  # noqa: PLC0415
-    from .uncertainty import mse_to_psnr  # noqa: PLC0415
 
     done = _done(rows)
     N = np.array([r["N"] for r in done], float)
@@ -245,7 +245,6 @@ def overlay_figure(theory: Any, empirical: Any, path: str | Path, *,
                    calibrated: tuple[Sequence[float], Sequence[float]] | None = None) -> list[Path]:
     """Figure 4: theory and experiment (relative-input scale) with both floor-law fits, and the
     calibrated theory ``(N, y)`` when given."""
-    from .laws import FloorPowerLaw  # noqa: PLC0415
     from .plot import new_figure, overlay, save  # noqa: PLC0415
 
     fits = []

@@ -23,6 +23,19 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from .identify import N_REACH_FACTOR, PSNR_LIMIT_DB, finding_text, identify, underdetermined
+from .laws import LAWS, law_spec
+from .uncertainty import (
+    bootstrap,
+    compare_laws,
+    detect_break,
+    envelope,
+    floor_profile,
+    mse_to_psnr,
+    n_to_margin_ci,
+    psnr_to_mse,
+)
+
 __all__ = ["analyse", "extrapolation_band", "fit_text", "table_text", "markdown_table", "EXTRAPOLATE_TO"]
 
 #: N at which fitted laws are extrapolated.
@@ -35,8 +48,6 @@ def _is_quality(metric: str) -> bool:
 
 
 def _to_error(metric: str, y: np.ndarray) -> np.ndarray:
-    from .uncertainty import psnr_to_mse  # noqa: PLC0415
-
     return psnr_to_mse(y) if "psnr" in metric.lower() else 1.0 - y
 
 
@@ -57,8 +68,6 @@ def _param_kind(law_name: str, param: str) -> str:
 def _law_rows(boot: Any, *, scale: str, level: float, y: np.ndarray, metric: str,
               floor_p: dict[str, float] | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The law's row (parameters with intervals, identified/reason) and one finding per parameter."""
-    from .identify import PSNR_LIMIT_DB, identify  # noqa: PLC0415
-    from .laws import law_spec  # noqa: PLC0415
 
     law = boot.law
     name = type(law).__name__
@@ -134,15 +143,6 @@ def analyse(N: Sequence[float], y: Sequence[float], *, metric: str, groups: Sequ
         envelope over the laws not rejected by their backtest with ``reported: true``), "backtest":
         rows (fit without the largest N, predict it), "margin": dict, "best": law name, "metric": …}``.
     """
-    from .identify import identify, underdetermined  # noqa: PLC0415
-    from .laws import LAWS  # noqa: PLC0415
-    from .uncertainty import (  # noqa: PLC0415
-        bootstrap,
-        compare_laws,
-        detect_break,
-        floor_profile,
-        n_to_margin_ci,
-    )
 
     N = np.asarray(N, dtype=float)
     y = np.asarray(y, dtype=float)
@@ -256,8 +256,6 @@ def analyse(N: Sequence[float], y: Sequence[float], *, metric: str, groups: Sequ
 def _extrapolate(out: dict[str, Any], N: np.ndarray, err: np.ndarray, boots: dict[str, Any], *,
                  window: tuple[float, float] | None, level: float, psnr: bool, n_range: tuple[float, float]) -> None:
     """Fill ``out["extrapolation"]`` and ``out["backtest"]`` (see :func:`analyse`)."""
-    from .identify import N_REACH_FACTOR, PSNR_LIMIT_DB, identify  # noqa: PLC0415
-    from .uncertainty import envelope, mse_to_psnr  # noqa: PLC0415
 
     def conv(v: np.ndarray) -> np.ndarray:
         with np.errstate(divide="ignore", over="ignore"):
@@ -340,7 +338,6 @@ def extrapolation_band(N: Sequence[float], y: Sequence[float], grid: Sequence[fl
     :func:`bridge.uncertainty.envelope` is taken there and converted back. Returns (centre, lo, hi),
     each (len(grid),).
     """
-    from .uncertainty import envelope, mse_to_psnr  # noqa: PLC0415
 
     N = np.asarray(N, dtype=float)
     y = np.asarray(y, dtype=float)
@@ -361,7 +358,6 @@ def fit_text(res: dict[str, Any]) -> str:
     """The plain-text report of :func:`analyse`: laws, parameters (``not identified: <reason>`` in place
     of numbers for those the data cannot pin down), break, the reported extrapolation band, backtest and
     margin."""
-    from .identify import finding_text  # noqa: PLC0415
 
     lvl = int(round(100 * res["level"]))
     shown = [{**r, "fit": r.get("fit") if r.get("identified", True) else "(not identified: see below)"}

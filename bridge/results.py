@@ -27,6 +27,8 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from .uncertainty import mse_to_psnr
+
 __all__ = ["load_table", "read_ledger", "results_table", "runs_curve", "require_distinct_N", "aggregate",
            "filter_rows", "where_rows", "parse_cell", "HIGHER_IS_BETTER", "CURVE_COLUMNS"]
 
@@ -212,7 +214,6 @@ def runs_curve(runs: Sequence[dict], *, metric: str = "mse", by: Sequence[str] |
     Raises:
         ValueError: no finished run, or ``metric`` not in the table.
     """
-    from .uncertainty import mse_to_psnr  # noqa: PLC0415
 
     done = [r for r in runs if r.get("status") == "done"]
     if not done:

@@ -56,6 +56,9 @@ from torch import nn
 
 from theory.command import Parser, UsageError, run_command  # the CLI layer every command shares
 
+from .config import DEFAULTS, RunConfig, expand, load_config
+from .seeds import TEST_NOISE_SEED, VAL_NOISE_SEED
+
 __all__ = [
     "BASELINES",
     "TUNED",
@@ -416,7 +419,6 @@ def reconstruct(name: str, task: Any, net_input: torch.Tensor, *, sigma: float, 
 
 def _run_config(run: Any) -> Any:
     """A :class:`~empirical.config.RunConfig` from one, or from a (partial) flat dict."""
-    from .config import DEFAULTS, RunConfig  # noqa: PLC0415
 
     return run if isinstance(run, RunConfig) else RunConfig.from_dict({**DEFAULTS, **run})
 
@@ -554,7 +556,6 @@ def evaluate_baselines(run: dict, *, names: Sequence[str] | None = None, tune: b
         optional package is missing.
     """
     from .plan import load_data, plan  # noqa: PLC0415
-    from .seeds import TEST_NOISE_SEED, VAL_NOISE_SEED  # noqa: PLC0415
     from .train import evaluate  # noqa: PLC0415
 
     run = _run_config(run)
@@ -627,7 +628,6 @@ def baselines_main(argv: Sequence[str] | None = None) -> int:
         a = p.parse_args(list(sys.argv[1:] if argv is None else argv))
         from theory.io import write_table  # noqa: PLC0415
 
-        from .config import expand, load_config  # noqa: PLC0415
         from .plan import plan  # noqa: PLC0415
 
         try:

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Sequence
 
 from theory.command import Parser, UsageError, run_command
 
+from .config import expand, load_config, parse_override
+
 if TYPE_CHECKING:
     from .config import RunConfig
     from .executors import ExecutorConfig
@@ -45,7 +47,6 @@ def config_arguments(p: argparse.ArgumentParser, *, config_help: str, out_help: 
 
 def load_runs(a: argparse.Namespace) -> list[RunConfig]:
     """The parsed arguments' runs, typed and de-duplicated; any problem is a ``ValueError`` (one line)."""
-    from .config import expand, load_config  # noqa: PLC0415
 
     return expand(load_config(a.config, a.set))
 
@@ -108,7 +109,6 @@ def _executor_config(a: argparse.Namespace) -> ExecutorConfig:
     """The executor flags as an ExecutorConfig; inapplicable flags, bad values and a missing optional
     dependency are usage errors, raised before anything is written."""
     from .executors import APPLIES, ExecutorConfig, missing_dependency  # noqa: PLC0415
-    from .config import parse_override  # noqa: PLC0415
 
     given = {name: getattr(a, name) for name in _EXECUTOR_FLAGS if getattr(a, name) is not None}
     for name in given:

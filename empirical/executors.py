@@ -38,8 +38,9 @@ from typing import TYPE_CHECKING, Any, Callable
 from theory.process import die_with_parent
 from theory.validation import is_int
 
+from .ledger import Row
+
 if TYPE_CHECKING:
-    from .ledger import Row
     from .plan import RunPlan
 
 __all__ = ["ExecutorConfig", "KINDS", "APPLIES", "RunJob", "execute", "guarded", "is_storage_error",
@@ -191,8 +192,6 @@ def guarded(work: Work, run: RunPlan, run_dir: str | Path, threads: int | None, 
     becomes a ``failed`` row, except a storage error, which propagates."""
     import torch  # noqa: PLC0415
 
-    from .ledger import Row  # noqa: PLC0415
-
     before = torch.get_num_threads()
     if threads is not None:
         torch.set_num_threads(threads)
@@ -231,7 +230,6 @@ class RunJob:
 
 def _failed(exc: BaseException) -> Row:
     """The row of a run whose worker died or whose job could not deliver a row."""
-    from .ledger import Row  # noqa: PLC0415
 
     return Row.failed(_reason(exc))
 

@@ -294,9 +294,9 @@ def validate(runs: Sequence[RunConfig]) -> list[RunPlan]:
 def _split_problem(source: Source, run: RunConfig, n_max: int, n_test: int, err: ValueError) -> str:
     """One line for a split of ``source`` that cannot hold N up to ``n_max`` with its validation and test sets."""
     cap = None
-    if hasattr(source, "_train_capacity"):  # a finite source: is it N, or the validation/test sets, that do not fit?
+    if hasattr(source, "train_capacity"):  # a finite source: is it N, or the validation/test sets, that do not fit?
         try:
-            cap = source._train_capacity(n_val=run.n_val, n_test=n_test, seed=run.data_seed)
+            cap = source.train_capacity(n_val=run.n_val, n_test=n_test, seed=run.data_seed)
         except ValueError:  # the validation/test sets alone do not fit
             pass
     if cap is None:

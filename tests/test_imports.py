@@ -105,81 +105,15 @@ LIGHT = frozenset({"numpy"})
 # (tests/cli/test_cli.py::test_theory_command_never_loads_torch_or_matplotlib).
 LAZY_ACROSS = frozenset({("bridge", "empirical")})
 
-# Known violations being removed in parallel branches; (importer, imported) where imported is a
-# module (cycle edges, lazy project imports) or ``module.name`` (a private name). The integrator
-# empties this set once those branches land; an entry that no longer occurs fails
-# test_import_allowlist_is_not_stale. Nothing of theory belongs here.
+# Known violations still to be removed, each with its reason; (importer, imported) where imported is a
+# module (cycle edges, lazy project imports) or ``module.name`` (a private name). An entry that no
+# longer occurs fails test_import_allowlist_is_not_stale. Nothing of theory belongs here.
 KNOWN_ELSEWHERE: frozenset[tuple[str, str]] = frozenset({
-    # empirical's circle linear → plan → run → targets → linear, closed by function-level imports
-    # (being removed in the parallel branch that owns those modules): its lazy edges.
-    ("empirical.linear", "empirical.run"),
-    ("empirical.linear", "empirical.targets"),
-    ("empirical.plan", "empirical.linear"),
-    ("empirical.run", "empirical.linear"),
-    ("empirical.run", "empirical.targets"),
-    ("empirical.targets", "empirical.linear"),
-    ("empirical.linear", "empirical.run._versions"),  # a private helper borrowed along that circle
-    # empirical's light function-level imports, in the modules that branch rewrites: to the top after it.
-    ("empirical.baselines", "empirical.config"),
-    ("empirical.cli", "empirical.config"),
-    ("empirical.cli", "empirical.executors"),
-    ("empirical.cli", "empirical.sweep"),
-    ("empirical.ddp", "empirical.ledger"),
-    ("empirical.ddp", "empirical.sweep"),
-    ("empirical.executors", "empirical.ledger"),
-    ("empirical.linear", "empirical.ledger"),
-    ("empirical.run", "numpy"),
-    ("empirical.sweep", "empirical.executors"),
-    ("empirical.train", "empirical.config"),
-    # bridge.controlled borrows bridge.demo's private helpers (being redone in a parallel branch).
-    ("bridge.controlled", "bridge.demo._atomic_json"),
-    ("bridge.controlled", "bridge.demo._command"),
-    # empirical.plan asks a finite source for its training capacity through a private method
-    # (plan.py is being edited in the parallel branch; rename both to a public train_capacity).
-    ("empirical.plan", "empirical.data.fastmri._train_capacity"),
-    # bridge: the branch reworking bridge.results makes _cell public (parse_cell); the rest of bridge's
-    # private names and needless function-level imports are to move with it (pending, not theory's).
-    ("bridge.cli", "bridge.results._cell"),
-    ("bridge.extra", "bridge.report._EXP_BOUNDS"),
-    ("bridge.uncertainty", "bridge.laws._model"),  # the laws' private model and space maps
+    # bridge.uncertainty's delta band and backtest evaluate a law's model and its fitting space through
+    # the laws' private methods; to be made public with the uncertainty.py split (issue 19 §3).
+    ("bridge.uncertainty", "bridge.laws._model"),
     ("bridge.uncertainty", "bridge.laws._to_space"),
     ("bridge.uncertainty", "bridge.laws._from_space"),
-    ("bridge.cli", "numpy"),
-    ("bridge.cli", "bridge.figures"),
-    ("bridge.cli", "bridge.identify"),
-    ("bridge.cli", "bridge.report"),
-    ("bridge.cli", "bridge.results"),
-    ("bridge.cli", "bridge.selfsup"),
-    ("bridge.compare", "bridge.identify"),
-    ("bridge.controlled", "bridge.report"),
-    ("bridge.controlled", "bridge.results"),
-    ("bridge.demo", "bridge.datatheory"),
-    ("bridge.demo", "bridge.figures"),
-    ("bridge.demo", "bridge.report"),
-    ("bridge.demo", "bridge.results"),
-    ("bridge.demo", "bridge.selfsup"),
-    ("bridge.figures", "bridge.report"),
-    ("bridge.report", "bridge.identify"),
-    ("bridge.selfsup", "bridge.report"),
-    # … and those that bridge/__init__ loads anyway
-    ("bridge.cli", "bridge.compare"),
-    ("bridge.cli", "bridge.laws"),
-    ("bridge.compare", "bridge.laws"),
-    ("bridge.compare", "bridge.uncertainty"),
-    ("bridge.compare", "theory"),
-    ("bridge.compare", "theory.estimators"),
-    ("bridge.datatheory", "theory.data_asymptotics"),
-    ("bridge.datatheory", "theory.datamodel"),
-    ("bridge.datatheory", "theory.estimators"),
-    ("bridge.datatheory", "theory.montecarlo"),
-    ("bridge.demo", "theory.datamodel"),
-    ("bridge.figures", "bridge.compare"),
-    ("bridge.figures", "bridge.joint"),
-    ("bridge.figures", "bridge.laws"),
-    ("bridge.figures", "bridge.uncertainty"),
-    ("bridge.report", "bridge.laws"),
-    ("bridge.report", "bridge.uncertainty"),
-    ("bridge.selfsup", "bridge.extra"),
 })
 
 

@@ -17,7 +17,7 @@ import uuid
 from pathlib import Path
 from typing import IO, Any, Callable, Sequence
 
-__all__ = ["atomic_write", "write_table", "table_text"]
+__all__ = ["atomic_write", "write_json", "write_table", "table_text"]
 
 
 def _umask() -> int:
@@ -71,6 +71,11 @@ def _atomic_write(target: Path, data: bytes | str | Callable[[IO[bytes]], Any], 
         tmp.unlink(missing_ok=True)
         raise
     return target
+
+
+def write_json(path: str | os.PathLike, obj: Any) -> Path:
+    """Atomically write ``obj`` as indented JSON (numpy scalars as floats) with a final newline."""
+    return atomic_write(path, json.dumps(obj, indent=1, default=float) + "\n")
 
 
 def table_text(rows: Sequence[dict], fmt: str) -> str:

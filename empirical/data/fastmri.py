@@ -442,7 +442,7 @@ class FastMRISource(Source):
         pool = np.concatenate(rest) if rest else np.zeros(0, dtype=np.int64)
         return taken[0], taken[1], pool, total, used
 
-    def _train_capacity(self, *, n_val: int, n_test: int, seed: int = 0) -> int:
+    def train_capacity(self, *, n_val: int, n_test: int, seed: int = 0) -> int:
         """The largest n_train a split with these n_val, n_test and seed accepts (slices)."""
         return int(self._test_val_pool(0, int(n_val), int(n_test), check_seed(seed))[2].size)
 

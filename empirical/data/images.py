@@ -490,7 +490,7 @@ class FolderSource(Source):
             test=perm[:n_test],
         )
 
-    def _train_capacity(self, *, n_val: int, n_test: int, seed: int = 0) -> int:
+    def train_capacity(self, *, n_val: int, n_test: int, seed: int = 0) -> int:
         """The largest n_train a split with these n_val, n_test accepts; ValueError when they alone do not fit.
 
         Unreadable files count as skipped only after a :meth:`split` with ``skip_corrupt`` (no second scan).

@@ -245,7 +245,7 @@ def test_fastmri_with_fewer_slices_than_N_names_N_and_the_largest_that_fits(volu
     from empirical.plan import validate
 
     src = make_source(f"fastmri:{volumes}", size=16)
-    cap = src._train_capacity(n_val=2, n_test=2, seed=0)
+    cap = src.train_capacity(n_val=2, n_test=2, seed=0)
     src.split(n_train=cap, n_val=2, n_test=2, seed=0)  # the largest N that fits does
     with pytest.raises(ValueError):
         src.split(n_train=cap + 1, n_val=2, n_test=2, seed=0)
