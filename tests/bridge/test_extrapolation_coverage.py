@@ -89,3 +89,31 @@ def test_tail_floor_band_contains_the_floor_law_it_was_drawn_from():
     assert np.isnan(p[0]) and np.isnan(lo[0]), "below the window the band is not defined"
     assert np.all((lo[1:] <= truth([1e4, N_FAR])) & (truth([1e4, N_FAR]) <= hi[1:])), (lo, hi)
     assert np.all(lo[1:] < p[1:]) and np.all(p[1:] < hi[1:])
+
+
+def test_tail_floor_band_ends_match_a_brute_force_profile():
+    """The grid profile's ends against a direct one: min over (floor share, α) of the window's log RSS at a
+    fixed prediction v (Nelder–Mead from several starts) crosses the F threshold within 2% of each end."""
+    from scipy.optimize import minimize
+    from scipy.stats import f as f_dist
+
+    rng = np.random.default_rng(3)
+    y = (0.01 + 0.5 * N3**-0.6) * np.exp(0.02 * rng.standard_normal(N3.size))
+    n = 1e5
+    p, lo, hi = tail_floor_band(N3, y, [n])
+    win = N3 >= 128
+    Nw, ly = N3[win], np.log(y[win])
+
+    def rss(lv: float, th: np.ndarray) -> float:
+        u, al = 1.0 / (1.0 + math.exp(-th[0])), -math.exp(th[1])
+        return float(np.sum((ly - lv - np.logaddexp(math.log(u), math.log1p(-u) + al * np.log(Nw / n))) ** 2))
+
+    def profile(lv: float) -> float:
+        return min(minimize(lambda th: rss(lv, th), [a, b], method="Nelder-Mead",
+                            options={"xatol": 1e-8, "fatol": 1e-14, "maxiter": 4000}).fun
+                   for a in (-3.0, 0.0, 3.0) for b in (-1.0, 0.0, 1.0))
+
+    rss_min = profile(math.log(p[0]))
+    thr = rss_min * (1.0 + f_dist.ppf(0.95, 1, Nw.size - 3) / (Nw.size - 3))
+    for end, out in ((math.log(lo[0]), -0.02), (math.log(hi[0]), 0.02)):
+        assert profile(end - out) <= thr < profile(end + out), (lo, hi)
