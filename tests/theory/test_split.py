@@ -215,7 +215,7 @@ def test_realised_floor_bounds_the_path_and_matches_a_brute_force_minimum():
     # by Re/Im of f_ω qᵀ (f_ω = F^H e_ω, q an orthonormal basis of the span), and the least squares of
     # ‖(W − W*) L‖_F (Σ_y = L Lᵀ) over it; R = R* + that minimum / tr Σ_x
     Y_lam, T, gamma = split_training_set(problem, pop, 6, rng=rng)
-    n, m, (h, w) = pop.n, pop.m, (6, 8)
+    m, (h, w) = pop.m, (6, 8)
     g = gamma.astype(float)
     s = 0.5 * (g + g[:, (2 * (w // 2) - np.arange(w)) % w])
     basis = []
