@@ -47,12 +47,12 @@ where the break bends the curve (too high when the slope flattens, 0 when it ste
 steepening curve is concave in log-log and a floor can only make it convex), or is rejected by its
 backtest, and the power laws run under the floor; each law's band is narrow (a 3-seed bootstrap, or
 its delta band), so the union of 1.1–1.4× wide bands missed the truth in most such curves
-(``benchmarks/extrapolation_coverage.py``: 6/20 and 5/13 covered at 100× the largest N, for breaks that
-flatten and that steepen). Past the break a floor plus one power law describes such a curve, and its
+(``benchmarks/extrapolation_coverage.py --boot 100``: 6/20 and 4/13 reported bands covered at 100× the
+largest N, for breaks that flatten and that steepen; 17/18 and 12/13 with the profile members). Past the break a floor plus one power law describes such a curve, and its
 profile likelihood in the *prediction* (not a bootstrap, which has 10 distinct resamples with 3 seeds)
 gives every value the data cannot reject; the last 3 distinct N lie past a break that the upper half
-still straddles. The price is width: a pure power law's band at 100× is about twice as wide (hi/lo ≈ 9
-instead of 4 with 7 N from 16 to 1024, 3 seeds, 2% noise), which is what the data allow.
+still straddles. The price is width: a pure power law's band at 100× is about twice as wide (median hi/lo 15
+instead of 7 with 7 N from 16 to 1024, 3 seeds, 2% noise), which is what the data allow.
 
 Margins (:func:`n_to_margin`): the N at which a law is within ``margin`` of its asymptote, i.e. solves
 ``gap(N) = margin`` where ``gap = a N^α`` (floor law, closed form ``N = (margin/a)^(1/α)``),
