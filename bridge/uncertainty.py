@@ -31,11 +31,28 @@ interval that may reach 0, and a likelihood-ratio (F) test of c = 0 whose null d
 mixture ½·0 + ½·F(1, m − 3). A percentile bootstrap over 2–3 seeds cannot reach 0 (every resample
 finds a small positive floor) and is what made pure power laws report floors whose interval excluded 0.
 
-Extrapolation (:func:`envelope`, :func:`backtest`, :func:`delta_band`): the band the report uses is the
-union of the bands of the laws not rejected by a backtest (fit without the largest N, predict it;
-rejected beyond ``REJECT_Z`` standard errors): ``β N^α``, the same over the upper half of N (the current
-local slope continued), ``c + a N^α`` and, with ≥ 8 distinct N, the one-break BNSL. It carries the
-uncertainty of the law family, which one law's band ignores.
+Extrapolation (:func:`envelope`, :func:`backtest`, :func:`delta_band`, :func:`tail_floor_band`): the band
+the report uses is the union of the bands of the laws not rejected by a backtest (fit without the largest
+N, predict it; rejected beyond ``REJECT_Z`` standard errors): ``β N^α``, the same over the upper half of N
+(the current local slope continued), ``c + a N^α`` and, with ≥ 8 distinct N, the one-break BNSL, and
+always the profile-likelihood bands of ``c + a N^α`` over the upper half of N and over the last 3
+distinct N (:func:`tail_floor_band`). It carries the uncertainty of the law family, which one law's band
+ignores.
+
+Why the profile member. Far past the data (100× the largest N) the prediction is the floor plus what
+is left of the gap, so the band must contain every floor the data cannot reject. On curves whose
+slope changes inside the data (a break) and that level off to a floor of the order of the gap at the
+largest N, the whole-range laws cannot hold that floor: ``c + a N^α`` fitted over all N puts the floor
+where the break bends the curve (too high when the slope flattens, 0 when it steepens, since a
+steepening curve is concave in log-log and a floor can only make it convex), or is rejected by its
+backtest, and the power laws run under the floor; each law's band is narrow (a 3-seed bootstrap, or
+its delta band), so the union of 1.1–1.4× wide bands missed the truth in most such curves
+(``benchmarks/extrapolation_coverage.py --boot 100``: 6/20 and 4/13 reported bands covered at 100× the
+largest N, for breaks that flatten and that steepen; 17/18 and 12/13 with the profile members). Past the break a floor plus one power law describes such a curve, and its
+profile likelihood in the *prediction* (not a bootstrap, which has 10 distinct resamples with 3 seeds)
+gives every value the data cannot reject; the last 3 distinct N lie past a break that the upper half
+still straddles. The price is width: a pure power law's band at 100× is about twice as wide (median hi/lo 15
+instead of 7 with 7 N from 16 to 1024, 3 seeds, 2% noise), which is what the data allow.
 
 Margins (:func:`n_to_margin`): the N at which a law is within ``margin`` of its asymptote, i.e. solves
 ``gap(N) = margin`` where ``gap = a N^α`` (floor law, closed form ``N = (margin/a)^(1/α)``),
@@ -45,6 +62,7 @@ Margins (:func:`n_to_margin`): the N at which a law is within ``margin`` of its 
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
@@ -65,6 +83,7 @@ __all__ = [
     "floor_profile",
     "floor_test",
     "tail_power_law",
+    "tail_floor_band",
     "bootstrap",
     "compare_laws",
     "detect_break",
@@ -677,9 +696,100 @@ def _default_laws(N: NDArray, space: str) -> list[Law]:
 def tail_power_law(N: ArrayLike) -> PowerLaw:
     """``β N^α`` over the upper half of the distinct N (at least 3): the curve's current local slope,
     continued. The most pessimistic member of the envelope for a curve that keeps decelerating."""
-    d = np.unique(np.asarray(N, dtype=float))
-    lo = d[max(0, min(d.size // 2, d.size - 3))]
-    return PowerLaw(window=(float(lo), 1e300))
+    return PowerLaw(window=(_tail_start(np.asarray(N, dtype=float)), 1e300))
+
+
+def _tail_start(N: NDArray) -> float:
+    """The smallest N of the upper half of the distinct N (at least 3 of them kept)."""
+    d = np.unique(N)
+    return float(d[max(0, min(d.size // 2, d.size - 3))])
+
+
+def _profile_starts(N: NDArray) -> list[float]:
+    """Windows of the profile members: the upper half of the distinct N and the last 3 of them."""
+    d = np.unique(N)
+    return sorted({_tail_start(N), float(d[max(0, d.size - 3)])})
+
+
+#: the profile grids of :func:`tail_floor_band`: the floor's share u = c / ŷ(N_ref) at the window's largest N
+#: and the exponent α (−4 … −0.001; steps of 0.0027 move the log-shape over a factor 8 in N by < 0.006)
+_U_GRID = np.concatenate([np.linspace(0.0, 0.98, 99), 1.0 - np.geomspace(0.02, 1e-4, 25)[1:]])
+_ALPHA_GRID = -np.linspace(1e-3, 4.0, 1500)
+
+
+def tail_floor_band(N: ArrayLike, y: ArrayLike, N_new: ArrayLike, *, level: float = 0.95,
+                    sigma: ArrayLike | None = None, start: float | None = None) -> tuple[NDArray, NDArray, NDArray]:
+    """Profile-likelihood band of ``c + a N^α`` (``c ≥ 0``, ``α < 0``) fitted over the tail of N.
+
+    The window is ``N ≥ start`` (default: the upper half of the distinct N, at least 3 of them, as
+    :func:`tail_power_law`). The law is written in its value ``v`` at the window's largest N (``N_ref``),
+    the floor's share ``u = c / v ∈ [0, 1)`` there and α: ``ln ŷ(N) = ln v + h(N)`` with
+    ``h(N) = ln(u + (1 − u)(N/N_ref)^α)``. For fixed (u, α) the log residuals' sum of squares is
+    ``S(u, α) + W (ln v − μ(u, α))²`` (μ the weighted mean of ``ln y − h``, W the sum of the weights), and
+    the prediction at n is ``ln v + h(n)``, a shift of ``ln v``; so the profile of the prediction is exact
+    on a (u, α) grid: every value ``μ + h(n) ± √((thr − S)/W)`` with ``S ≤ thr = RSS_min (1 + F_{1, m−3}(level)
+    / (m − 3))`` (m points in the window; the F calibration of :func:`floor_profile`) is kept. Every floor
+    the window cannot reject is in the band, with what is left of the gap at n.
+
+    Args:
+        N: (m,) training-set sizes (repeats for seeds).
+        y: (m,) positive risk values.
+        N_new: (k,) sizes to predict at.
+        level: band level.
+        sigma: optional (m,) standard errors of y (log-space weights y/σ).
+        start: the window's smallest N (default: the upper half of the distinct N).
+
+    Returns:
+        (predict, lo, hi), each (k,): the best fit and the band; NaN at ``n < start`` (the law describes
+        the window only) and everywhere when the window has fewer than 4 points.
+    """
+    from scipy.stats import f as f_dist  # noqa: PLC0415
+
+    level = _check_level(level)
+    N = np.asarray(N, dtype=float)
+    y = np.asarray(y, dtype=float)
+    N_new = np.atleast_1d(np.asarray(N_new, dtype=float))
+    if N.shape != y.shape or N.ndim != 1:
+        raise ValueError(f"N and y must be 1-D of equal length; got shapes {N.shape} and {y.shape}")
+    if (y <= 0).any() or (N <= 0).any() or (N_new <= 0).any():
+        raise ValueError("tail_floor_band needs positive N, y and N_new (a risk fitted in log space): drop the others")
+    nan = np.full(N_new.shape, np.nan)
+    start = _tail_start(N) if start is None else float(start)
+    win = N >= start
+    dof = int(win.sum()) - 3
+    if dof < 1:
+        return nan, nan.copy(), nan.copy()
+    w2 = np.ones(int(win.sum())) if sigma is None else (y[win] / np.asarray(sigma, dtype=float)[win]) ** 2
+    Nw, ly = N[win], np.log(y[win])
+    # the sum of squares splits into the within-N part (no parameter moves it) and the distinct N's means
+    dN, inv = np.unique(Nw, return_inverse=True)
+    Wj = np.bincount(inv, weights=w2)
+    mj = np.bincount(inv, weights=w2 * ly) / Wj
+    pure = float(np.sum(w2 * (ly - mj[inv]) ** 2))
+    W = float(Wj.sum())
+    lnu = np.log(np.maximum(_U_GRID, 1e-300))[:, None]
+    ln1u = np.log1p(-_U_GRID)[:, None]
+    h_of = lambda x: np.logaddexp(lnu, ln1u + _ALPHA_GRID[None, :] * x)  # noqa: E731  (U, A) at ln(N/N_ref) = x
+    with np.errstate(over="ignore"):
+        z = mj[None, None, :] - np.stack([h_of(x) for x in np.log(dN / dN.max())], axis=-1)  # (U, A, J)
+    mu = z @ Wj / W
+    S = ((z - mu[..., None]) ** 2) @ Wj + pure
+    S = np.where(np.isfinite(S), S, np.inf)
+    best = np.unravel_index(np.argmin(S), S.shape)
+    thr = S[best] * (1.0 + float(f_dist.ppf(level, 1, dof)) / dof)
+    ok = S <= thr
+    mu_ok, half = mu[ok], np.sqrt(np.maximum(thr - S[ok], 0.0) / W)
+    pred, lo, hi = nan.copy(), nan.copy(), nan.copy()
+    for i, n in enumerate(N_new):
+        if n < start:
+            continue
+        with np.errstate(over="ignore"):
+            h = h_of(math.log(n / dN.max()))
+        centre = mu_ok + h[ok]
+        pred[i] = math.exp(mu[best] + h[best])
+        lo[i] = math.exp(float(np.min(centre - half)))
+        hi[i] = math.exp(float(np.max(centre + half)))
+    return pred, lo, hi
 
 
 def _law_name(law: Law) -> str:
@@ -751,9 +861,11 @@ class Envelope:
         predict, lo, hi: (k,) the envelope's centre (the mean of the kept laws' predictions) and band:
             the smallest lower and largest upper end over the kept laws' bands.
         laws: the fitted laws by name (all candidates).
-        bands: name -> (predict, lo, hi) of each law's own band.
-        backtests: name -> :func:`backtest` row.
-        kept: the names of the laws not rejected by their backtest (the envelope's members).
+        bands: name -> (predict, lo, hi) of each law's own band (a profile member's is NaN below its
+            window).
+        backtests: name -> :func:`backtest` row (none for the profile members).
+        kept: the names of the laws not rejected by their backtest, and the profile members (the
+            envelope's members).
     """
 
     N: NDArray[np.float64]
@@ -768,15 +880,29 @@ class Envelope:
 
 def envelope(N: ArrayLike, y: ArrayLike, N_new: ArrayLike, *, laws: Sequence[Law] | None = None,
              sigma: ArrayLike | None = None, level: float = 0.95,
-             boots: Mapping[str, Bootstrap] | None = None) -> Envelope:
+             boots: Mapping[str, Bootstrap] | None = None, profile: bool = True) -> Envelope:
     """Extrapolation band including the uncertainty of the law family.
 
-    Every candidate law (default: ``β N^α``, ``c + a N^α`` and, with ≥ 8 distinct N, the one-break BNSL;
-    ``SaturatingLaw`` alone for linear-space data) is fitted and backtested (:func:`backtest`: fit without
-    the largest N, predict it). Laws whose held-out error exceeds ``REJECT_Z`` standard errors are
-    rejected (if all are, the one with the smallest |z| is kept). Each kept law's band at ``N_new`` is its
-    delta-method band (:func:`delta_band`), widened to its bootstrap percentile band when ``boots`` has
-    one; the envelope is the union of the kept laws' bands.
+    Every candidate law (default: ``β N^α``, ``β N^α`` over the upper half of N, ``c + a N^α`` and, with
+    ≥ 8 distinct N, the one-break BNSL; ``SaturatingLaw`` alone for linear-space data) is fitted and
+    backtested (:func:`backtest`: fit without the largest N, predict it). Laws whose held-out error exceeds
+    ``REJECT_Z`` standard errors are rejected (if all are, the one with the smallest |z| is kept). Each kept
+    law's band at ``N_new`` is its delta-method band (:func:`delta_band`), widened to its bootstrap
+    percentile band when ``boots`` has one. With ``profile`` (log-space data only), the profile-likelihood
+    bands of the floor law over the upper half of N and over the last 3 distinct N (:func:`tail_floor_band`,
+    named ``"FloorPowerLaw (N ≥ …, profile)"``, no backtest: each is itself the set of values the data
+    cannot reject) are always members, at the ``N_new`` inside or above their windows. The envelope is the union of
+    the kept laws' bands and its centre their mean.
+
+    Args:
+        N: (m,) training-set sizes. y: (m,) metric values. N_new: (k,) sizes to predict at.
+        laws: candidate laws (default above). sigma: optional (m,) standard errors of y.
+        level: band level. boots: law name -> :class:`Bootstrap` to widen that law's band with.
+        profile: add the tail floor law's profile bands (``False``: the law family alone, as before the
+            profile members were added; it missed break-plus-floor curves far out).
+
+    Returns:
+        An :class:`Envelope`, its arrays (k,).
     """
     level = _check_level(level)
     N = np.asarray(N, dtype=float)
@@ -802,8 +928,17 @@ def envelope(N: ArrayLike, y: ArrayLike, N_new: ArrayLike, *, laws: Sequence[Law
     kept = [k for k in fitted if not tests[k]["rejected"]]
     if not kept:
         kept = [min(fitted, key=lambda k: abs(tests[k]["z"]) if math.isfinite(tests[k]["z"]) else math.inf)]
-    lo = np.min([bands[k][1] for k in kept], axis=0)
-    hi = np.max([bands[k][2] for k in kept], axis=0)
-    centre = np.mean([bands[k][0] for k in kept], axis=0)
+    if profile and all(law.space == "log" for law in fitted.values()):
+        for start in _profile_starts(N):
+            band = tail_floor_band(N, y, N_new, level=level, sigma=sigma, start=start)
+            if np.isfinite(band[0]).any():
+                name = f"FloorPowerLaw (N ≥ {start:g}, profile)"
+                bands[name] = band
+                kept.append(name)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN column cannot occur: the laws span all N
+        lo = np.nanmin([bands[k][1] for k in kept], axis=0)
+        hi = np.nanmax([bands[k][2] for k in kept], axis=0)
+        centre = np.nanmean([bands[k][0] for k in kept], axis=0)
     return Envelope(N=N_new, predict=centre, lo=lo, hi=hi, laws=fitted, bands=bands, backtests=tests,
                     kept=tuple(kept))

@@ -41,6 +41,9 @@ W* even as N → ∞; it is the convention's cost, not a numerical error. Moreov
 problem a frequency whose column and partner column are both unmeasured is never in any Γ_i, so its
 row of W̃^k stays exactly 0 and R(W^k) ≥ (signal energy on those frequencies)/tr Σ_x for every k, N:
 the split estimator cannot learn what no example measures (unlike W*, which infers it from Σ_x).
+:func:`split_risk_curve` reports that bound as ``mask_floor`` (:func:`mask_floor`), the best risk
+reachable from each draw's training set as ``realised_floor`` (:func:`realised_floor`), and R* of W* as
+``floor``; they are ordered R* ≤ mask_floor ≤ realised_floor ≤ R(W^k).
 """
 
 from __future__ import annotations
@@ -55,7 +58,8 @@ from .montecarlo import draw_rng
 from .operators import MRI, conjugate_index, fft2c, ifft2c
 from .problem import Population, Problem
 
-__all__ = ["SplitPath", "split_columns", "split_gd_loop", "split_risk_curve", "split_training_set"]
+__all__ = ["SplitPath", "mask_floor", "realised_floor", "split_columns", "split_gd_loop", "split_risk_curve",
+           "split_training_set"]
 
 CENTER_MODES = ("both", "lambda")
 
@@ -65,8 +69,8 @@ def split_columns(measured: Any, *, fraction: float = 0.6, center: str = "both",
                   rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """A random split of the measured columns into input columns Λ and loss columns Γ.
 
-    The measured non-centre columns are shuffled and the first ``round(fraction · count)`` go to Λ, the
-    rest to Γ (a fixed proportion, as in SSDU). The fully sampled centre goes to both Λ and Γ
+    The measured non-centre columns are shuffled and the first ``⌊fraction · count + ½⌋`` (rounded half
+    up: 2.5 → 3, not Python's half-to-even ``round``) go to Λ, the rest to Γ (a fixed proportion, as in SSDU). The fully sampled centre goes to both Λ and Γ
     (``center="both"``, default: the loss then supervises the low frequencies, which hold most of the
     image energy, directly) or only to Λ (``center="lambda"``: Λ and Γ disjoint).
 
@@ -313,6 +317,84 @@ def split_training_set(problem: Problem, pop: Population, N: int, *, fraction: f
     return Y_lam, fft2c(op.zero_filled(Y.T)), gamma
 
 
+def _never_supervised(op: MRI, center: str) -> np.ndarray:
+    """(w,) bool: columns that no split can put in Γ, nor their conjugate partner columns."""
+    can = op.mask_columns()
+    if center == "lambda":
+        can &= ~op.center_columns()
+    return ~(can | can[_conjugate_index(op.shape[1])])
+
+
+def mask_floor(problem: Problem, pop: Population, *, center: str = "both") -> float:
+    """The split estimator's floor set by the mask: the signal energy on never-supervised frequencies.
+
+    A frequency whose column and conjugate partner column can never be in any Γ_i (unmeasured, or the
+    centre with ``center="lambda"``) keeps its row of W̃^k = F W^k exactly 0 for every k and N, so
+    ``R(W^k) ≥ Σ_{ω never supervised} E|(F x)_ω|² / tr Σ_x = ‖P_U F B‖_F² / tr Σ_x`` (Σ_x = B Bᵀ). Unlike
+    R* (:attr:`Population.floor`, the floor of W*, which infers those frequencies from Σ_x), no amount
+    of split-trained data goes below it.
+
+    Args:
+        problem: MRI problem (the mask). pop: its population draw (B: (n, p)).
+        center: where the split puts the centre columns, as in :func:`split_columns`.
+
+    Returns:
+        The floor, a fraction of tr Σ_x in [0, 1].
+    """
+    op = _mri(problem)
+    if center not in CENTER_MODES:
+        raise ValueError(f"center={center!r} must be 'both' or 'lambda' (where the fully sampled centre goes)")
+    h, w = op.shape
+    FB = fft2c(np.asarray(pop.B).T.reshape(-1, h, w))  # (p, h, w)
+    return float(np.sum(np.abs(FB[:, :, _never_supervised(op, center)]) ** 2) / pop.trace_x)
+
+
+def realised_floor(pop: Population, Y: Any, gamma: Any, *, shape: tuple[int, int]) -> float:
+    """The lowest risk any estimator trainable on this split training set can reach.
+
+    Split-trained GD keeps each row of W̃ = F W in the span of the inputs that supervise it:
+    ``W̃^k_ω ∈ span{y_iᵀ : s_i(ω) > 0}`` for every k (module docstring). The risk decouples over rows,
+    ``R(W) = R* + Σ_ω (W̃_ω − W̃*_ω) Σ_y (W̃_ω − W̃*_ω)ᴴ / tr Σ_x`` (Σ_y = (AB)(AB)ᵀ + σ² I), so the best
+    estimator in that set is the Σ_y-weighted projection of each row of W̃* onto its span (Q_ω an
+    orthonormal basis): excess ``w Σ_y wᴴ − w Σ_y Q (Qᵀ Σ_y Q)⁻¹ Qᵀ Σ_y wᴴ`` per row. It is ≤ R(W^k) for
+    every k (including least squares) and ≥ :func:`mask_floor`. It need not approach R* even as N → ∞:
+    outside the centre Λ_i and Γ_i are disjoint, so the inputs that supervise a column lack its own
+    samples (the train/test mismatch of the module docstring).
+
+    Args:
+        pop: the population the training set was drawn from. Y: (m, N) the training inputs (Λ_i entries).
+        gamma: (N, w) bool loss columns. shape: (h, w) image shape.
+
+    Returns:
+        The realised floor, a fraction of tr Σ_x.
+    """
+    N = np.shape(Y)[1] if np.ndim(Y) == 2 else 0
+    try:
+        dummy = np.zeros((N, *shape), dtype=complex)  # _check_data wants targets; only Y, gamma matter here
+    except (TypeError, ValueError):
+        dummy = np.zeros((N, 0))
+    Y, _, gamma, h, w = _check_data(Y, dummy, gamma, shape)
+    AB = np.asarray(pop.AB)
+    if Y.shape[0] != AB.shape[0]:
+        raise ValueError(f"Y has {Y.shape[0]} rows but the population's measurements have m = {AB.shape[0]}")
+    Sy = AB @ AB.T + pop.sigma**2 * np.eye(AB.shape[0])
+    Wt = fft2c(np.asarray(pop.W_star).T.reshape(-1, h, w))  # (m, h, w): rows of F W*, one per frequency
+    g = gamma.astype(float)
+    s = 0.5 * (g + g[:, _conjugate_index(w)])  # (N, w) per-column weights s_i(c)
+    excess = 0.0
+    for c in range(w):
+        rows = Wt[:, :, c].T  # (h, m)
+        total = float(np.einsum("rm,mk,rk->", rows.conj(), Sy, rows).real)
+        idx = s[:, c] > 0
+        if idx.any():
+            U, sv, _ = np.linalg.svd(Y[:, idx], full_matrices=False)
+            Q = U[:, sv > sv[0] * max(Y.shape) * np.finfo(float).eps]
+            P = rows @ Sy @ Q  # (h, r)
+            total -= float(np.einsum("rq,qk,rk->", P.conj(), np.linalg.inv(Q.T @ Sy @ Q), P).real)
+        excess += max(total, 0.0)
+    return float(pop.floor + excess / pop.trace_x)
+
+
 def split_risk_curve(problem: Problem, N_values: Sequence[int], steps: Any, *, draws: int, fraction: float = 0.6,
                      center: str = "both", lr: float | None = None, rng: np.random.Generator) -> list[dict]:
     """Expected risk on the clean x of the split-trained W^k, by Monte Carlo over training sets.
@@ -329,7 +411,12 @@ def split_risk_curve(problem: Problem, N_values: Sequence[int], steps: Any, *, d
     Returns:
         Rows (dicts) with the problem's description, N, estimator ("gd", "ols" for k = ∞, and
         "gd-oracle": per draw the min over the given finite steps), k, risk_mean, risk_sem (over
-        draws), risk_std, runs, floor, lr, method="montecarlo-split", target="split".
+        draws), risk_std, runs, floor, mask_floor, realised_floor, lr, method="montecarlo-split",
+        target="split". Three floors, means over draws: ``floor`` is R* = R(W*) of the optimal linear
+        estimator (:attr:`Population.floor`), which the split estimator need not approach;
+        ``mask_floor`` the energy of the never-supervised frequencies (:func:`mask_floor`), below which
+        no split-trained W goes at any N; ``realised_floor`` the best risk within the span of each draw's
+        training set (:func:`realised_floor`), a lower bound of every row's risk for that N.
     """
     _mri(problem)
     Ns = np.atleast_1d(np.asarray(N_values))
@@ -344,13 +431,17 @@ def split_risk_curve(problem: Problem, N_values: Sequence[int], steps: Any, *, d
     rows = []
     for N in Ns.astype(int):
         R, floors, lrs = np.empty((draws, k.size)), np.empty(draws), np.empty(draws)
+        mfloors, rfloors = np.empty(draws), np.empty(draws)
         for d in range(draws):
             r = draw_rng(base, N, d)
             pop = problem.population(rng=r)
-            path = SplitPath.fit(*split_training_set(problem, pop, N, fraction=fraction, center=center, rng=r),
-                                 shape=problem.operator.shape, lr=lr)
+            Y_lam, T, gamma = split_training_set(problem, pop, N, fraction=fraction, center=center, rng=r)
+            path = SplitPath.fit(Y_lam, T, gamma, shape=problem.operator.shape, lr=lr)
             R[d], floors[d], lrs[d] = pop.risk(path.weights(k)), pop.floor, path.lr_
-        common = {**desc, "N": int(N), "floor": float(floors.mean()), "lr": float(lrs.mean()), **extra}
+            mfloors[d] = mask_floor(problem, pop, center=center)
+            rfloors[d] = realised_floor(pop, Y_lam, gamma, shape=problem.operator.shape)
+        common = {**desc, "N": int(N), "floor": float(floors.mean()), "mask_floor": float(mfloors.mean()),
+                  "realised_floor": float(rfloors.mean()), "lr": float(lrs.mean()), **extra}
 
         def row(est: str, kk: Any, vals: np.ndarray, **more: Any) -> dict:
             std = float(vals.std(ddof=1)) if draws > 1 else 0.0

@@ -116,20 +116,25 @@ def test_issue_example_floor_and_bands():
 
 # ------------------------------------------------------------------------------- coverage
 def test_envelope_covers_held_out_truth_at_nominal_rate():
-    """90% envelope bands cover the true curve beyond the data (N = 4096 and 10⁵) in 80–99% of 99 synthetic
-    curves of mixed families (33 each; 7 N × 3 seeds, 1–5% noise); one law's band alone does not."""
+    """90% envelope bands cover the true curve beyond the data (N = 4096 and 10⁵) in at least 80% of 99
+    synthetic curves of mixed families (33 each; 7 N × 3 seeds, 1–5% noise); one law's band alone does not.
+    The envelope is a union of bands, conservative by construction (it covered 99/99 at 4096 once the
+    tail floor law's profile joined it), so instead of an upper coverage bound its width is bounded:
+    median hi/lo ≤ 1.6 at 4× and ≤ 6 at 100× the largest N (measured 1.44 and 4.5)."""
     Nt = np.array([4096.0, 1e5])
-    cover, single = [], []
+    cover, single, width = [], [], []
     for i in range(99):
         _, f, noise, rng = synthetic(i)
         y = f(N3) * np.exp(noise * rng.standard_normal(N3.size))
         env = envelope(N3, y, Nt, level=0.9)
         truth = f(Nt)
         cover.append((env.lo <= truth) & (truth <= env.hi))
+        width.append(env.hi / env.lo)
         _, lo, hi = env.bands["FloorPowerLaw"]
         single.append((lo <= truth) & (truth <= hi))
     rate, rate1 = np.mean(cover, axis=0), np.mean(single, axis=0)
-    assert np.all((0.80 <= rate) & (rate <= 0.99)), rate
+    assert np.all(0.80 <= rate), rate
+    assert np.all(np.median(width, axis=0) <= [1.6, 6.0]), np.median(width, axis=0)
     assert rate1[1] < 0.80, rate1  # the old single-law (floor law) band misses far out
 
 

@@ -179,3 +179,74 @@ def test_bad_input():
         SplitPath.fit(Y, T, gamma, shape=(4, 5)).predict(Y[:-1], 3)
     with pytest.raises(ValueError, match="MRI"):
         split_risk_curve(Problem(SubspaceSignal(16, 2), 0.1), [4], [1], draws=1, rng=rng)
+
+
+# ------------------------------------------------------------------------------- the three floors, rounding
+def test_mask_floor_is_the_energy_of_the_unmeasured_frequencies():
+    """8×8 at accel 2: the split estimator's floor is ≈ 0.38 of the energy, R* ≈ 0.02 (direct DFT of B)."""
+    from theory.split import mask_floor
+
+    problem = Problem(SubspaceSignal(64, 8), 0.1, MRI((8, 8), accel=2, center_fraction=0.25))
+    pop = problem.population(rng=np.random.default_rng(2))
+    op = problem.operator
+    FB = np.stack([fft2c(b.reshape(8, 8)) for b in pop.B.T])  # (p, h, w), one column of B at a time
+    for center in ("both", "lambda"):
+        can = op.mask_columns() & ~(op.center_columns() if center == "lambda" else np.zeros(8, dtype=bool))
+        never = [c for c in range(8) if not can[c] and not can[(8 - c) % 8]]  # partner of c: (2·(8//2) − c) mod 8
+        direct = sum(np.sum(np.abs(FB[:, :, c]) ** 2) for c in never) / np.sum(pop.B**2)
+        np.testing.assert_allclose(mask_floor(problem, pop, center=center), direct, rtol=1e-12)
+    assert 0.3 < mask_floor(problem, pop) < 0.45 and pop.floor < 0.05
+    assert mask_floor(problem, pop, center="lambda") > mask_floor(problem, pop)
+
+
+def test_realised_floor_bounds_the_path_and_matches_a_brute_force_minimum():
+    from theory.split import mask_floor, realised_floor
+
+    problem = _mri_problem()
+    rng = np.random.default_rng(4)
+    pop = problem.population(rng=rng)
+    for N in (5, 30):  # below every GD step's risk, least squares included, and above the mask floor
+        Y_lam, T, gamma = split_training_set(problem, pop, N, rng=rng)
+        path = SplitPath.fit(Y_lam, T, gamma, shape=(6, 8))
+        risks = pop.risk(path.weights(np.array([1, 3, 10, 30, 100, 1000, 10_000, np.inf])))
+        rf = realised_floor(pop, Y_lam, gamma, shape=(6, 8))
+        assert mask_floor(problem, pop) - 1e-12 <= rf <= risks.min() + 1e-12, (rf, risks.min())
+    # brute force: the real W whose rows of F W lie in each frequency's span, as a real linear space spanned
+    # by Re/Im of f_ω qᵀ (f_ω = F^H e_ω, q an orthonormal basis of the span), and the least squares of
+    # ‖(W − W*) L‖_F (Σ_y = L Lᵀ) over it; R = R* + that minimum / tr Σ_x
+    Y_lam, T, gamma = split_training_set(problem, pop, 6, rng=rng)
+    m, (h, w) = pop.m, (6, 8)
+    g = gamma.astype(float)
+    s = 0.5 * (g + g[:, (2 * (w // 2) - np.arange(w)) % w])
+    basis = []
+    for r in range(h):
+        for c in range(w):
+            idx = s[:, c] > 0
+            if not idx.any():
+                continue
+            e = np.zeros((h, w))
+            e[r, c] = 1.0
+            f = ifft2c(e).ravel()  # F^H e_ω: (n,) complex
+            U, sv, _ = np.linalg.svd(Y_lam[:, idx], full_matrices=False)
+            for q in U[:, sv > 1e-10 * sv[0]].T:
+                basis += [np.outer(f, q).real, np.outer(f, q).imag]
+    Sy = pop.AB @ pop.AB.T + pop.sigma**2 * np.eye(m)
+    L = np.linalg.cholesky(Sy)
+    M = np.stack([(E @ L).ravel() for E in basis], axis=1)
+    target = (pop.W_star @ L).ravel()
+    theta, *_ = np.linalg.lstsq(M, target, rcond=None)
+    best = pop.floor + np.sum((M @ theta - target) ** 2) / pop.trace_x
+    np.testing.assert_allclose(realised_floor(pop, Y_lam, gamma, shape=(h, w)), best, rtol=1e-8)
+
+
+def test_risk_curve_reports_the_three_floors():
+    rows = split_risk_curve(_mri_problem(), [8], [3, 30], draws=2, rng=np.random.default_rng(0))
+    oracle = next(r for r in rows if r["estimator"] == "gd-oracle")
+    assert oracle["floor"] < oracle["mask_floor"] <= oracle["realised_floor"] <= oracle["risk_mean"]
+
+
+def test_split_columns_rounds_half_up():
+    """5 outer columns at fraction ½: 2.5 → 3 in Λ (Python's round would give 2)."""
+    meas = np.ones(6, dtype=bool)
+    lam, gamma = split_columns(meas, fraction=0.5, center_columns=[3], rng=np.random.default_rng(0))
+    assert lam.sum() - 1 == 3 and (gamma & ~lam).sum() == 2
