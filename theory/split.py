@@ -322,7 +322,7 @@ def _never_supervised(op: MRI, center: str) -> np.ndarray:
     can = op.mask_columns()
     if center == "lambda":
         can &= ~op.center_columns()
-    return ~(can | can[_conjugate_index(op.shape[1])])
+    return ~(can | can[conjugate_index(op.shape[1])])
 
 
 def mask_floor(problem: Problem, pop: Population, *, center: str = "both") -> float:
@@ -380,7 +380,7 @@ def realised_floor(pop: Population, Y: Any, gamma: Any, *, shape: tuple[int, int
     Sy = AB @ AB.T + pop.sigma**2 * np.eye(AB.shape[0])
     Wt = fft2c(np.asarray(pop.W_star).T.reshape(-1, h, w))  # (m, h, w): rows of F W*, one per frequency
     g = gamma.astype(float)
-    s = 0.5 * (g + g[:, _conjugate_index(w)])  # (N, w) per-column weights s_i(c)
+    s = 0.5 * (g + g[:, conjugate_index(w)])  # (N, w) per-column weights s_i(c)
     excess = 0.0
     for c in range(w):
         rows = Wt[:, :, c].T  # (h, m)
