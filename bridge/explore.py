@@ -119,6 +119,7 @@ class Explorer:
         self._sentences = html_pane("", sizing_mode="stretch_width")
         self._command = html_pane("", sizing_mode="stretch_width")
         self._points = html_pane("", sizing_mode="stretch_width")
+        self._views: _Views | None = None
         w = self.widgets
         controls = pn.Column(
             "### Settings", w["signal"], pn.Row(w["n"], w["d"], w["alpha"]), w["task"],
@@ -188,13 +189,15 @@ class Explorer:
     def _draw(self, state: ExplorerState) -> None:
         t0 = time.perf_counter()
         result = curves(state)  # raises StateError before anything on the page changes
-        risk_fig, path_fig, extra_fig = _figures(state, result)
         pn = self._pn
         with pn.io.hold():
-            self._risk.object = risk_fig
-            self._path.object = path_fig
-            self._extra.object = extra_fig
-            self._extra.visible = extra_fig is not None
+            if self._views is None or self._views.axis != state.axis:  # a log or a linear y axis
+                self._views = _Views(state.axis)
+                self._risk.object = self._views.risk_fig
+                self._path.object = self._views.path_fig
+                self._extra.object = self._views.extra_fig
+            self._views.update(state, result)
+            self._extra.visible = state.sigma_t > 0
             self._sentences.object = ('<div data-testid="sentences">'
                                       + "".join(f"<p>{html.escape(s)}</p>" for s in result.sentences) + "</div>")
             self._command.object = (f'<pre data-testid="command" style="white-space:pre-wrap;font-size:12px">'
@@ -210,58 +213,95 @@ class Explorer:
         self.redraw_seconds.append(time.perf_counter() - t0)
 
 
-def _figures(state: ExplorerState, result: Result):
-    """(risk or PSNR vs N, the GD path vs k, the extra-examples factor vs N or None) as Bokeh figures."""
-    from bokeh.models import ColumnDataSource, HoverTool, Label, Span  # noqa: PLC0415
-    from bokeh.plotting import figure  # noqa: PLC0415
+class _Views:
+    """The three Bokeh figures, built once (again only when the axis changes) and updated in place.
 
-    psnr = state.axis == "psnr"
-    y = "psnr" if psnr else "risk"
-    ylabel = "PSNR −10 log10 R (dB)" if psnr else "risk R = E‖Ŵy − x‖² / E‖x‖²"
-    tools = "pan,wheel_zoom,box_zoom,reset,save"
-    f = figure(x_axis_type="log", y_axis_type="linear" if psnr else "log", height=360, sizing_mode="stretch_width",
-               tools=tools, x_axis_label="training examples N", y_axis_label=ylabel, title="expected risk against N")
-    for name in [e for e in state.estimators if e in DATA_FREE]:
-        pts = [p for p in result.points if p["estimator"] == name]
-        src = ColumnDataSource({"N": [p["N"] for p in pts], y: [p[y] for p in pts],
-                                "risk": [p["risk"] for p in pts], "psnr": [p["psnr"] for p in pts]})
-        dash = "dashed" if name == "optimal" else "solid"
-        f.line("N", y, source=src, color=_COLORS[name], line_width=2, line_dash=dash, legend_label=LABELS[name])
-        f.scatter("N", y, source=src, color=_COLORS[name], size=5, legend_label=LABELS[name])
-    floor_y = -10 * math.log10(result.floor) if psnr else result.floor
-    f.add_layout(Span(location=floor_y, dimension="width", line_color="#444444", line_dash="dotted", line_width=1))
-    f.add_layout(Label(x=state.N_min, y=floor_y, text=f"floor R* = {result.floor:.3g}", text_font_size="11px",
-                       y_offset=4, text_color="#444444"))
-    if result.slowdown["N"] is not None:
-        f.add_layout(Span(location=result.slowdown["N"], dimension="height", line_color="#7f7f7f", line_dash="dashed"))
-        f.add_layout(Label(x=result.slowdown["N"], y=290, y_units="screen", x_offset=4, text_font_size="11px",
-                           text=result.slowdown["text"], text_color="#555555"))
-    f.add_tools(HoverTool(tooltips=[("N", "@N"), ("risk", "@risk{0.0000e}"), ("PSNR", "@psnr{0.00} dB")]))
-    f.legend.location = "top_right"
-    f.legend.click_policy = "hide"
+    Updating data sources and annotations sends a small patch to the browser; building new figures
+    would re-send and re-lay-out the whole plot on every change (several times slower).
+    """
 
-    path = result.path
-    ks = [k for k in path["k"] if k > 0]
-    rs = [r for k, r in zip(path["k"], path["risk"]) if k > 0]
-    g = figure(x_axis_type="log", y_axis_type="log", height=260, sizing_mode="stretch_width", tools=tools,
-               x_axis_label="gradient-descent step k", y_axis_label="risk R(W^k)",
-               title=f"the GD path at N = {path['N']:,}: early stopping at k_opt ≈ {path['k_opt']:.0f}")
-    g.line(ks, rs, color=_COLORS["gd-oracle"], line_width=2)
-    g.add_layout(Span(location=max(path["k_opt"], 1), dimension="height", line_color="#1f77b4", line_dash="dashed"))
-    g.scatter([max(path["k_opt"], 1)], [path["risk_opt"]], size=9, color="#1f77b4", legend_label="k_opt")
-    g.add_layout(Span(location=result.floor, dimension="width", line_color="#444444", line_dash="dotted"))
+    def __init__(self, axis: str) -> None:
+        from bokeh.models import ColumnDataSource, HoverTool, Label, Legend, LegendItem, Span  # noqa: PLC0415
+        from bokeh.plotting import figure  # noqa: PLC0415
 
-    h = None
-    ok = [r for r in result.extra if r.get("identified")]
-    if state.sigma_t > 0:
+        self.axis = axis
+        psnr = axis == "psnr"
+        self.y = y = "psnr" if psnr else "risk"
+        tools = "pan,wheel_zoom,box_zoom,reset,save"
+        f = figure(x_axis_type="log", y_axis_type="linear" if psnr else "log", height=360,
+                   sizing_mode="stretch_width", tools=tools, x_axis_label="training examples N",
+                   y_axis_label="PSNR −10 log10 R (dB)" if psnr else "risk R = E‖Ŵy − x‖² / E‖x‖²",
+                   title="expected risk against N")
+        self.src, self.items = {}, {}
+        for name in DATA_FREE:
+            src = ColumnDataSource({"N": [], "risk": [], "psnr": []})
+            dash = "dashed" if name == "optimal" else "solid"
+            line = f.line("N", y, source=src, color=_COLORS[name], line_width=2, line_dash=dash)
+            dots = f.scatter("N", y, source=src, color=_COLORS[name], size=5)
+            self.src[name] = src
+            self.items[name] = LegendItem(label=LABELS[name], renderers=[line, dots])
+        self.legend = Legend(items=[], location="top_right", click_policy="hide")
+        f.add_layout(self.legend)
+        self.floor = Span(location=1.0, dimension="width", line_color="#444444", line_dash="dotted")
+        self.floor_label = Label(x=1, y=1.0, text="", text_font_size="11px", y_offset=4, text_color="#444444")
+        self.slow = Span(location=1.0, dimension="height", line_color="#7f7f7f", line_dash="dashed")
+        self.slow_label = Label(x=1, y=290, y_units="screen", x_offset=4, text_font_size="11px", text="",
+                                text_color="#555555")
+        for a in (self.floor, self.floor_label, self.slow, self.slow_label):
+            f.add_layout(a)
+        f.add_tools(HoverTool(tooltips=[("N", "@N"), ("risk", "@risk{0.0000e}"), ("PSNR", "@psnr{0.00} dB")]))
+        self.risk_fig = f
+
+        g = figure(x_axis_type="log", y_axis_type="log", height=260, sizing_mode="stretch_width", tools=tools,
+                   x_axis_label="gradient-descent step k", y_axis_label="risk R(W^k)", title="the GD path")
+        self.path_src = ColumnDataSource({"k": [], "risk": []})
+        self.kopt_src = ColumnDataSource({"k": [], "risk": []})
+        g.line("k", "risk", source=self.path_src, color=_COLORS["gd-oracle"], line_width=2)
+        g.scatter("k", "risk", source=self.kopt_src, size=9, color=_COLORS["gd-oracle"], legend_label="k_opt")
+        self.kopt = Span(location=1.0, dimension="height", line_color=_COLORS["gd-oracle"], line_dash="dashed")
+        self.path_floor = Span(location=1.0, dimension="width", line_color="#444444", line_dash="dotted")
+        g.add_layout(self.kopt)
+        g.add_layout(self.path_floor)
+        self.path_fig = g
+
         h = figure(x_axis_type="log", height=220, sizing_mode="stretch_width", tools=tools,
-                   x_axis_label="clean-target N", y_axis_label="extra-examples factor",
-                   title=f"noisy targets (σ_t = {state.sigma_t:g}): examples needed to match clean training"
-                         + ("" if ok else " — not identified on this grid"))
-        if ok:
-            h.line([r["N"] for r in ok], [r["factor"] for r in ok], color="#ff7f0e", line_width=2)
-            h.scatter([r["N"] for r in ok], [r["factor"] for r in ok], color="#ff7f0e", size=5)
-    return f, g, h
+                   x_axis_label="clean-target N", y_axis_label="extra-examples factor", title="noisy targets")
+        self.extra_src = ColumnDataSource({"N": [], "factor": []})
+        h.line("N", "factor", source=self.extra_src, color="#ff7f0e", line_width=2)
+        h.scatter("N", "factor", source=self.extra_src, color="#ff7f0e", size=5)
+        self.extra_fig = h
+
+    def update(self, state: ExplorerState, result: Result) -> None:
+        """Show ``result``: new data in the sources, annotations moved, legend to the estimators shown."""
+        shown = [e for e in state.estimators if e in DATA_FREE]
+        for name, src in self.src.items():
+            pts = [p for p in result.points if p["estimator"] == name]
+            src.data = {"N": [p["N"] for p in pts], "risk": [p["risk"] for p in pts], "psnr": [p["psnr"] for p in pts]}
+            for r in self.items[name].renderers:
+                r.visible = name in shown
+        self.legend.items = [self.items[name] for name in shown]
+        floor_y = -10 * math.log10(result.floor) if self.axis == "psnr" else result.floor
+        self.floor.location = floor_y
+        self.floor_label.update(x=state.N_min, y=floor_y, text=f"floor R* = {result.floor:.3g}")
+        slow_N = result.slowdown["N"]
+        self.slow.visible = self.slow_label.visible = slow_N is not None
+        if slow_N is not None:
+            self.slow.location = slow_N
+            self.slow_label.update(x=slow_N, text=result.slowdown["text"])
+
+        path = result.path
+        keep = [i for i, k in enumerate(path["k"]) if k > 0]  # k = 0 has no place on a log axis
+        self.path_src.data = {"k": [path["k"][i] for i in keep], "risk": [path["risk"][i] for i in keep]}
+        k_opt = max(path["k_opt"], 1.0)
+        self.kopt_src.data = {"k": [k_opt], "risk": [path["risk_opt"]]}
+        self.kopt.location = k_opt
+        self.path_floor.location = result.floor
+        self.path_fig.title.text = f"the GD path at N = {path['N']:,}: early stopping at k_opt ≈ {path['k_opt']:.0f}"
+
+        ok = [r for r in result.extra if r.get("identified")]
+        self.extra_src.data = {"N": [r["N"] for r in ok], "factor": [r["factor"] for r in ok]}
+        self.extra_fig.title.text = (f"noisy targets (σ_t = {state.sigma_t:g}): examples needed to match clean "
+                                     "training" + ("" if ok else " — not identified on this grid"))
 
 
 # ---------------------------------------------------------------------------------------- serving
