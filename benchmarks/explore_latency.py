@@ -37,7 +37,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bridge.explore_model import ExplorerState, _curves, _populations, curves, parse_query, to_query  # noqa: E402
+from bridge.explore_model import ExplorerState, _bases, _curves, _populations, curves, parse_query, to_query  # noqa: E402
 
 
 def _walk(n: int, signal: str, task: str, quick: bool) -> list[ExplorerState]:
@@ -71,8 +71,8 @@ def _summary(xs: list[float]) -> dict:
 def _model(quick: bool) -> dict:
     rows = {}
     for n, sig, task in _settings(quick):
-        _curves.cache_clear()
-        _populations.cache_clear()
+        for cache in (_curves, _populations, _bases):
+            cache.cache_clear()
         times = []
         for s in _walk(n, sig, task, quick)[1:] if not quick else _walk(n, sig, task, quick):
             t = time.perf_counter()
@@ -89,8 +89,8 @@ def _page(quick: bool) -> dict:
         return {"skipped": "panel not installed (pip install 'reconscale[explore]')"}
     rows = {}
     for n, sig, task in _settings(quick):
-        _curves.cache_clear()
-        _populations.cache_clear()
+        for cache in (_curves, _populations, _bases):
+            cache.cache_clear()
         walk = _walk(n, sig, task, quick)
         ex = Explorer(to_query(walk[0]))
         ex.redraw_seconds.clear()

@@ -272,29 +272,46 @@ def _problem(state: ExplorerState, sigma_t: float | None = None):
     return Problem(signal, state.sigma, op, target_sigma=state.sigma_t if sigma_t is None else sigma_t)
 
 
-def _population_key(state: ExplorerState) -> tuple:
-    """What the populations depend on (not σ_t, the axis, the N range or the estimators)."""
+def _basis_key(state: ExplorerState) -> tuple:
+    """What the signal bases and the operator depend on (not σ, σ_t, the axis, the N range or the estimators)."""
     return (state.signal, state.n, state.d if state.signal == "subspace" else None,
             state.alpha if state.signal == "powerlaw" else None, state.task,
             (state.accel, state.center_fraction) if state.task == "mri" else None,
-            state.scale if state.task == "sr" else None, state.sigma)
+            state.scale if state.task == "sr" else None)
 
 
-@functools.lru_cache(maxsize=32)
-def _populations(key: tuple, state: ExplorerState) -> tuple:
-    """The populations and their spectra, as :func:`theory.expected_risk` draws them (seed 0).
+@functools.lru_cache(maxsize=16)
+def _bases(key: tuple, state: ExplorerState) -> tuple:
+    """The signal factors B and the operator matrix A, drawn as :func:`theory.expected_risk` draws them.
 
-    Keyed by :func:`_population_key`; σ_t enters only the spectrum's ``trace_zt``, set per call.
+    Seed 0: ``base = default_rng(0).integers(2**62)``, population q from ``default_rng([base, q])``
+    (:meth:`theory.Problem.population`), one canonical population when the problem is rotation
+    invariant. Cached apart from σ, so moving σ refactorises only the spectrum.
     """
     problem = _problem(state, sigma_t=0.0)
     rng = np.random.default_rng(0)
     base = int(rng.integers(2**62))  # as theory.curves draws it, whatever the number of populations
-    n_pop = 1 if problem.rotation_invariant else BASIS_RUNS
+    A = None if problem.is_denoising else problem.operator.matrix()
+    if problem.rotation_invariant:
+        return (problem.signal.canonical_factor(),), A
+    return tuple(problem.signal.factor(rng=np.random.default_rng([base, q])) for q in range(BASIS_RUNS)), A
+
+
+@functools.lru_cache(maxsize=32)
+def _populations(key: tuple, state: ExplorerState) -> tuple:
+    """(population, spectrum) pairs at the state's σ with clean targets (σ_t is set per call)."""
+    from theory import Population  # noqa: PLC0415
+
+    Bs, A = _bases(_basis_key(state), state)
     out = []
-    for q in range(n_pop):
-        pop = problem.population(rng=None if n_pop == 1 else np.random.default_rng([base, q]))
+    for B in Bs:
+        pop = Population(B, A, float(state.sigma))
         out.append((pop, pop.spectrum()))
     return tuple(out)
+
+
+def _population_key(state: ExplorerState) -> tuple:
+    return (*_basis_key(state), state.sigma)
 
 
 def _with_target(state: ExplorerState, sigma_t: float) -> list:
@@ -316,10 +333,25 @@ def _fn(form: str):
     return large_n_curve if form == "large-n" else rmt_curve
 
 
+def _argmin(state: ExplorerState, curve) -> tuple[int, float]:
+    """argmin over integers k ≤ KMAX of the expected GD curve.
+
+    Random-matrix form: :func:`theory.argmin_curve` exactly as the CLI runs it. Large-N law: the CLI
+    evaluates all 5,001 k; :func:`theory.argmin_steps` evaluates ~400 (nested grids around the
+    minimum) and finds the same integer k wherever the curve is unimodal near its minimum (a falling
+    bias plus a rising variance; the tests hold page and CLI to 1e-6 on subspace, power-law, MRI and SR
+    settings). A curve with two separate dips could give a local minimum here: then the page's GD
+    point would differ from the CLI's.
+    """
+    from theory import argmin_curve, argmin_steps  # noqa: PLC0415
+
+    if state.form == "large-n":
+        return argmin_steps(curve, KMAX)
+    return argmin_curve(curve, KMAX, dense=False)
+
+
 def _estimator_curve(state: ExplorerState, name: str, Ns: np.ndarray, pops: list) -> tuple[np.ndarray, np.ndarray | None]:
     """Mean risk over populations at each N (ridge: the best λ of the grid) and gd-oracle's mean k_opt."""
-    from theory import argmin_curve  # noqa: PLC0415
-
     fn = _fn(state.form)
     risk = np.empty((len(pops), Ns.size, len(RIDGE_LAMBDAS) if name == "ridge" else 1))
     kopt = np.full((len(pops), Ns.size), np.nan)
@@ -332,8 +364,7 @@ def _estimator_curve(state: ExplorerState, name: str, Ns: np.ndarray, pops: list
             elif name == "ridge":
                 risk[q, j] = fn(pop, int(N), "ridge", RIDGE_LAMBDAS, spectrum=sp)
             else:
-                curve = functools.partial(fn, pop, int(N), "gd", lr="paper", spectrum=sp)
-                k, r = argmin_curve(curve, KMAX, dense=state.form == "large-n")
+                k, r = _argmin(state, functools.partial(fn, pop, int(N), "gd", lr="paper", spectrum=sp))
                 risk[q, j], kopt[q, j] = r, k
     mean = risk.mean(axis=0).min(axis=1)  # the CLI's rows are means over populations; best λ of those
     return mean, (kopt.mean(axis=0) if name == "gd-oracle" else None)
@@ -430,13 +461,10 @@ def command(state: ExplorerState) -> str:
 
 def _path(state: ExplorerState, pops: list) -> dict:
     """Risk along the GD path at N_path on a geometric k grid, with k_opt (argmin of the expected curve)."""
-    from theory import argmin_curve  # noqa: PLC0415
-
     fn, N = _fn(state.form), state.N_path
     ks_opt, r_opt = [], []
     for pop, sp in pops:
-        k, r = argmin_curve(functools.partial(fn, pop, N, "gd", lr="paper", spectrum=sp), KMAX,
-                            dense=state.form == "large-n")
+        k, r = _argmin(state, functools.partial(fn, pop, N, "gd", lr="paper", spectrum=sp))
         ks_opt.append(k)
         r_opt.append(r)
     k_opt = float(np.mean(ks_opt))

@@ -55,6 +55,9 @@ def _assert_same_numbers(state: ExplorerState, capsys) -> None:
     "n=64&d=8&task=mri&accel=4&cf=0.08&points=6&Nmax=10000",  # 8 signal-basis draws
     "signal=powerlaw&n=64&alpha=1.5&task=sr&scale=2&sigma_t=0.2&points=6",
     "n=100&d=20&sigma=0.3&est=optimal,ols,pca&Nmin=200&Nmax=5000&points=5",
+    "signal=powerlaw&n=256&alpha=1&sigma=0.05&points=8&Npath=30",  # 256 distinct eigenvalues
+    "signal=powerlaw&n=100&alpha=0.5&task=mri&accel=2&cf=0.2&sigma=0.2&points=6",
+    "n=100&d=5&task=sr&scale=5&sigma=0.02&sigma_t=0.5&points=8&Nmin=2",
 ])
 def test_page_numbers_equal_the_commands_json(query, capsys):
     _assert_same_numbers(parse_query(query), capsys)
@@ -151,3 +154,20 @@ def test_explore_command_refuses_a_port_in_use(capsys):
         port = s.getsockname()[1]
         code = main(["explore", "--no-browser", "--port", str(port)])
     cli_one_line(code, capsys.readouterr().err, f"--port {port}", "in use")
+
+
+def test_latency_benchmark_quick(tmp_path):
+    """benchmarks/explore_latency.py --quick runs as a user runs it and reports finite latencies."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    out = tmp_path / "latency.json"
+    r = subprocess.run([sys.executable, str(root / "benchmarks" / "explore_latency.py"), "--quick", "--json", str(out)],
+                       capture_output=True, text=True, cwd=root, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    res = json.loads(out.read_text())
+    for row in res["model"].values():
+        assert row["count"] >= 3 and 0 < row["median_ms"] <= row["p90_ms"] <= row["max_ms"]
+    assert "model: redraw latency per control change (ms)" in r.stdout
