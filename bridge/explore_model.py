@@ -162,6 +162,9 @@ def _check(s: ExplorerState) -> None:
         raise StateError(f"sigma={s.sigma:g}: choose a finite noise level σ ≥ 0")
     if s.form == "asymptotic" and not s.sigma > 0:
         raise StateError(f"sigma={s.sigma:g} with the random-matrix form: choose sigma > 0 or form=large-n")
+    if not s.sigma > 0:  # the floor would be 0: no PSNR, no place on the log risk axis
+        raise StateError(f"sigma={s.sigma:g}: noise-free data have a zero floor, which log axes cannot show; "
+                         "choose sigma > 0")
     if not (math.isfinite(s.sigma_t) and s.sigma_t >= 0):
         raise StateError(f"sigma_t={s.sigma_t:g}: choose a finite target noise σ_t ≥ 0 (0: clean targets)")
     if not 1 <= s.N_min < s.N_max <= N_LIMIT:
@@ -293,25 +296,97 @@ def _bases(key: tuple, state: ExplorerState) -> tuple:
     base = int(rng.integers(2**62))  # as theory.curves draws it, whatever the number of populations
     A = None if problem.is_denoising else problem.operator.matrix()
     if problem.rotation_invariant:
-        return (problem.signal.canonical_factor(),), A
-    return tuple(problem.signal.factor(rng=np.random.default_rng([base, q])) for q in range(BASIS_RUNS)), A
+        Bs = (problem.signal.canonical_factor(),)
+    else:
+        Bs = tuple(problem.signal.factor(rng=np.random.default_rng([base, q])) for q in range(BASIS_RUNS))
+    out = []
+    for B in Bs:
+        AB = B if A is None else A @ B
+        out.append((B, AB, np.linalg.svd(AB, full_matrices=False)))
+    return tuple(out), A
 
 
 @functools.lru_cache(maxsize=32)
 def _populations(key: tuple, state: ExplorerState) -> tuple:
-    """(population, spectrum) pairs at the state's σ with clean targets (σ_t is set per call)."""
-    from theory import Population  # noqa: PLC0415
+    """(population, spectrum) pairs at the state's σ with clean targets (σ_t is set per call).
 
-    Bs, A = _bases(_basis_key(state), state)
+    What :meth:`theory.Population.spectrum` computes, from the SVD AB = U diag(s) Vᵀ cached per basis
+    (it does not depend on σ): λ = s² + σ² (and σ² on the m − rank rest), ω_i = Σ_a (UᵀK)_ia² μ_a with
+    UᵀK = diag(s/(s² + σ²)) Vᵀ, tr Σ_e = σ² Σ_j μ_j (S⁻¹)_jj with S = (AB)ᵀAB + σ²I = V diag(s² + σ²) Vᵀ
+    (plus 1/σ² on the null space of AB). A change of σ then costs no n×n factorisation; the tests hold
+    the result to the CLI's (which factorises afresh) to a relative 1e-6.
+    """
+    from theory import Population, PopulationSpectrum  # noqa: PLC0415
+
+    sigma = float(state.sigma)
+    bases, A = _bases(_basis_key(state), _physics(replace(state, sigma=ExplorerState.sigma)))
     out = []
-    for B in Bs:
-        pop = Population(B, A, float(state.sigma))
-        out.append((pop, pop.spectrum()))
+    for B, AB, (Ua, s, Vt) in bases:
+        pop = Population(B, A, sigma)
+        mu = pop.mu
+        m, p = AB.shape
+        vv = Vt**2  # (r0, p): squared right singular vectors
+        inrange = vv.sum(axis=0)  # Σ_k V_jk², < 1 where AB has a null space (p > m)
+        if sigma > 0:
+            trace_e = float(sigma**2 * np.sum(mu * ((vv / (s**2 + sigma**2)[:, None]).sum(axis=0)
+                                                    + (1.0 - inrange) / sigma**2)))
+        else:  # σ = 0 is refused by _check (a zero floor has no place on log axes); kept for completeness
+            rank0 = int(np.sum(s > s[0] * max(AB.shape) * np.finfo(float).eps))
+            trace_e = float(np.sum(mu * (1.0 - (Vt[:rank0] ** 2).sum(axis=0))))
+        # the cached properties Population would compute with n×n algebra (same formulas, from the SVD)
+        pop.__dict__.update(AB=AB, trace_e=max(trace_e, 0.0), trace_y=float(np.sum(AB**2) + sigma**2 * m),
+                            lam_max_y=float(s[0] ** 2 + sigma**2))
+        rank = int(np.sum(s > s[0] * max(AB.shape) * np.finfo(float).eps))
+        sr, Vr = s[:rank], Vt[:rank]
+        UK = (sr / (sr**2 + sigma**2))[:, None] * Vr if sigma > 0 else (1.0 / sr)[:, None] * Vr
+        omega_i = np.einsum("ia,a,ia->i", UK, mu, UK)
+        lam_i = np.concatenate([sr**2 + sigma**2, np.full(m - rank, sigma**2)])
+        om_i = np.concatenate([omega_i, np.zeros(m - rank)])
+        order = np.argsort(lam_i)[::-1]
+        lam, mult, omega = _merge(lam_i[order], om_i[order])
+        sp = PopulationSpectrum(lam, mult, omega, pop.trace_x, pop.trace_e, 0.0)
+        out.append((pop, sp))
     return tuple(out)
+
+
+def _merge(lam_i: np.ndarray, om_i: np.ndarray, rtol: float = 1e-9) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct eigenvalues (closer than ``rtol`` merged), multiplicities and summed ω, as Population.spectrum."""
+    lam: list[float] = []
+    mult: list[int] = []
+    omega: list[float] = []
+    for li, oi in zip(lam_i, om_i):
+        if li <= 0:
+            continue
+        if lam and abs(lam[-1] - li) <= rtol * lam[-1]:
+            lam[-1] = (lam[-1] * mult[-1] + li) / (mult[-1] + 1)
+            mult[-1] += 1
+            omega[-1] += oi
+        else:
+            lam.append(float(li))
+            mult.append(1)
+            omega.append(float(oi))
+    return np.array(lam), np.array(mult, dtype=float), np.array(omega)
+
+
+def _physics(state: ExplorerState) -> ExplorerState:
+    """The state with every setting the populations do not depend on at its default.
+
+    The caches key on it, so moving the N range, the axis, σ_t or the estimators reuses them.
+    """
+    d = ExplorerState()
+    return ExplorerState(signal=state.signal, n=state.n, d=state.d if state.signal == "subspace" else d.d,
+                         alpha=state.alpha if state.signal == "powerlaw" else d.alpha, task=state.task,
+                         accel=state.accel if state.task == "mri" else d.accel,
+                         center_fraction=state.center_fraction if state.task == "mri" else d.center_fraction,
+                         scale=state.scale if state.task == "sr" else d.scale, sigma=state.sigma)
 
 
 def _population_key(state: ExplorerState) -> tuple:
     return (*_basis_key(state), state.sigma)
+
+
+#: cached properties of a Population that σ_t does not change (see theory.problem.Population)
+_TARGET_FREE = ("AB", "mu", "trace_x", "trace_e", "trace_y", "lam_max_y")
 
 
 def _with_target(state: ExplorerState, sigma_t: float) -> list:
@@ -319,10 +394,13 @@ def _with_target(state: ExplorerState, sigma_t: float) -> list:
     from theory import Population  # noqa: PLC0415
 
     out = []
-    for pop, sp in _populations(_population_key(state), replace(state, sigma_t=0.0)):
+    for pop, sp in _populations(_population_key(state), _physics(state)):
         if sigma_t:
-            pop = Population(pop.B, pop.A, pop.sigma, target_sigma=sigma_t)
-            sp = replace(sp, trace_zt=pop.n * sigma_t**2)
+            noisy = Population(pop.B, pop.A, pop.sigma, target_sigma=sigma_t)
+            # W*, traces and λ_max(Σ_y) do not depend on the targets' noise: reuse the clean
+            # population's cached values instead of refactorising an n×n matrix per redraw.
+            noisy.__dict__.update({k: v for k, v in pop.__dict__.items() if k in _TARGET_FREE})
+            pop, sp = noisy, replace(sp, trace_zt=pop.n * sigma_t**2)
         out.append((pop, sp))
     return out
 

@@ -83,6 +83,7 @@ def test_state_round_trips_through_the_url():
     ("n=100&d=200", "d=200 ≥ n=100: choose 1 ≤ d < n"),
     ("sigma=0&form=asymptotic", "sigma=0 with the random-matrix form: choose sigma > 0 or form=large-n"),
     ("sigma=-0.1", "sigma=-0.1"),
+    ("sigma=0", "sigma=0: noise-free data have a zero floor"),
     ("n=abc", "n='abc' is not a whole number"),
     ("sigma=lots", "sigma='lots' is not a number"),
     ("sigma=nan", "not a finite number"),
@@ -171,3 +172,20 @@ def test_latency_benchmark_quick(tmp_path):
     for row in res["model"].values():
         assert row["count"] >= 3 and 0 < row["median_ms"] <= row["p90_ms"] <= row["max_ms"]
     assert "model: redraw latency per control change (ms)" in r.stdout
+
+
+def test_explorer_modules_import_without_panel():
+    """bridge.explore loads Panel only when an explorer is built; the model needs numpy alone."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import sys; sys.modules['panel'] = None; sys.modules['bokeh'] = None\n"
+            "import bridge, bridge.cli, bridge.explore, bridge.explore_model\n"
+            "from bridge.explore import Explorer\n"
+            "try:\n    Explorer()\nexcept ImportError as e:\n    print(e)\n"
+            "print([m for m in ('torch', 'matplotlib', 'panel', 'bokeh') if sys.modules.get(m)])")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       cwd=Path(__file__).resolve().parents[2])
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == ["the explorer needs Panel: pip install 'reconscale[explore]'", "[]"]
