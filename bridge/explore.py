@@ -245,9 +245,7 @@ class _Views:
         self.floor = Span(location=1.0, dimension="width", line_color="#444444", line_dash="dotted")
         self.floor_label = Label(x=1, y=1.0, text="", text_font_size="11px", y_offset=4, text_color="#444444")
         self.slow = Span(location=1.0, dimension="height", line_color="#7f7f7f", line_dash="dashed")
-        self.slow_label = Label(x=1, y=290, y_units="screen", x_offset=4, text_font_size="11px", text="",
-                                text_color="#555555")
-        for a in (self.floor, self.floor_label, self.slow, self.slow_label):
+        for a in (self.floor, self.floor_label, self.slow):
             f.add_layout(a)
         f.add_tools(HoverTool(tooltips=[("N", "@N"), ("risk", "@risk{0.0000e}"), ("PSNR", "@psnr{0.00} dB")]))
         self.risk_fig = f
@@ -284,10 +282,11 @@ class _Views:
         self.floor.location = floor_y
         self.floor_label.update(x=state.N_min, y=floor_y, text=f"floor R* = {result.floor:.3g}")
         slow_N = result.slowdown["N"]
-        self.slow.visible = self.slow_label.visible = slow_N is not None
+        self.slow.visible = slow_N is not None
         if slow_N is not None:
             self.slow.location = slow_N
-            self.slow_label.update(x=slow_N, text=result.slowdown["text"])
+        # said in the title: a label inside the frame would collide with the curves or the floor
+        self.risk_fig.title.text = f"expected risk against N — {LABELS[result.slowdown['estimator']]}: {result.slowdown['text']}"
 
         path = result.path
         keep = [i for i, k in enumerate(path["k"]) if k > 0]  # k = 0 has no place on a log axis
