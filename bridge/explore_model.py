@@ -75,6 +75,8 @@ RIDGE_LAMBDAS: tuple[float, ...] = tuple(float(f"{m}e{e}") for e in range(-4, 7)
 BASIS_RUNS = 8
 #: the "more data stops helping" threshold: gain of one doubling of N, in dB.
 DOUBLING_DB = 0.1
+#: most N points the random-matrix form draws (7–20 s for 6 points at n = 100–1024, GD's k_opt included).
+ASYMPTOTIC_POINTS = 8
 N_LIMIT = 10_000_000
 n_LIMIT = 4096
 
@@ -171,6 +173,10 @@ def _check(s: ExplorerState) -> None:
         raise StateError(f"Nmin={s.N_min}, Nmax={s.N_max}: choose 1 ≤ Nmin < Nmax ≤ {N_LIMIT:,}")
     if not 4 <= s.points <= 64:
         raise StateError(f"points={s.points}: choose 4 ≤ points ≤ 64")
+    if s.form == "asymptotic" and s.points > ASYMPTOTIC_POINTS:
+        # seconds per N (GD's k_opt search on a contour): bound how long one redraw holds the page
+        raise StateError(f"points={s.points} with the random-matrix form (seconds per N): choose points ≤ "
+                         f"{ASYMPTOTIC_POINTS} or form=large-n")
     if not 1 <= s.N_path <= N_LIMIT:
         raise StateError(f"Npath={s.N_path}: choose 1 ≤ Npath ≤ {N_LIMIT:,}")
     if s.task != "denoise":

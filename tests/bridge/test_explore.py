@@ -94,6 +94,7 @@ def test_state_round_trips_through_the_url():
     ("est=magic", "est='magic' is not a choice"),
     ("Nmin=100&Nmax=10", "choose 1 ≤ Nmin < Nmax"),
     ("axis=sideways", "axis='sideways'"),
+    ("form=asymptotic&points=16", "points=16 with the random-matrix form (seconds per N): choose points ≤ 8"),
 ])
 def test_bad_settings_are_one_line(query, expected):
     with pytest.raises(StateError) as info:
