@@ -131,7 +131,12 @@ class Explorer:
                          self._extra, "**The same numbers from the command line**", self._command, self._points,
                          sizing_mode="stretch_width")
         self.layout = pn.Row(controls, main, sizing_mode="stretch_width")
-        self._draw(self.state)
+        try:
+            self._draw(self.state)
+        except Exception as e:  # noqa: BLE001 — a link the theory cannot evaluate: its line, and the defaults
+            self.message = str(e) if isinstance(e, StateError) else f"could not draw: {type(e).__name__}: {_one_line(e)}"
+            self.state = ExplorerState()
+            self._draw(self.state)
         self._show_message(self.message)
 
     # ------------------------------------------------------------------ Panel/Jupyter protocol

@@ -146,6 +146,10 @@ def test_explorer_layout_keeps_the_plot_on_bad_input():
     assert ex.message == "n='ten' is not a whole number: e.g. n=100"
     ex2 = Explorer("d=oops")  # a bad link: its line, and the default state drawn
     assert ex2.message.startswith("d='oops'") and ex2.state == ExplorerState()
+    # a link that parses but that the random-matrix form cannot evaluate (least squares at N ≈ n)
+    ex3 = Explorer("form=asymptotic&n=100&d=10&sigma=0.1&est=ols&Nmin=100&Nmax=101&points=4&Npath=400")
+    assert ex3.message.startswith("asymptotic form:") and ex3.state == ExplorerState()
+    one_line(ex3.message)
 
 
 def test_explore_command_refuses_a_port_in_use(capsys):
