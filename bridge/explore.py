@@ -200,9 +200,12 @@ class Explorer:
                 self._views = _Views(state.axis)
                 self._risk.object = self._views.risk_fig
                 self._path.object = self._views.path_fig
-                self._extra.object = self._views.extra_fig
             self._views.update(state, result)
-            self._extra.visible = state.sigma_t > 0
+            # the factor figure only while σ_t > 0: an empty log axis makes Bokeh warn in the console
+            want = self._views.extra_fig if state.sigma_t > 0 else None
+            if self._extra.object is not want:
+                self._extra.object = want
+            self._extra.visible = want is not None
             self._sentences.object = ('<div data-testid="sentences">'
                                       + "".join(f"<p>{html.escape(s)}</p>" for s in result.sentences) + "</div>")
             self._command.object = (f'<pre data-testid="command" style="white-space:pre-wrap;font-size:12px">'

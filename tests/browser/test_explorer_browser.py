@@ -179,8 +179,11 @@ def test_explorer_in_a_browser(server, driver, tmp_path):
     _wait(lambda: _text(driver, "message") == expected, what=f"the message {expected!r}")
 
     # 4. no errors in the console; a screenshot
-    errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+    logs = driver.get_log("browser")
+    errors = [e for e in logs if e["level"] == "SEVERE"]
     assert not errors, errors
+    bokeh_warnings = [e for e in logs if e["level"] == "WARNING" and "bokeh" in e["message"]]
+    assert not bokeh_warnings, bokeh_warnings
     shot = tmp_path / "explorer.png"
     driver.save_screenshot(str(shot))
     assert shot.stat().st_size > 10_000
