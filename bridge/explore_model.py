@@ -564,7 +564,7 @@ def _extra(state: ExplorerState, Ns: np.ndarray, risk_ss: np.ndarray) -> list[di
 
     sup, _ = _estimator_curve(state, "gd-oracle", Ns, _with_target(state, 0.0))
     try:
-        return theory_extra_examples(Ns, sup, Ns, np.minimum.accumulate(risk_ss))
+        return theory_extra_examples(Ns, sup, Ns, risk_ss)
     except ValueError as e:  # e.g. a curve that is not decreasing: say so, plot nothing
         return [{"N": float(N), "factor": None, "identified": False, "reason": str(e)} for N in Ns]
 
