@@ -22,7 +22,11 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+IN_CI = _in_ci()
 
 # Every element matching a selector, through Panel's shadow roots (Bokeh renders inside them).
 DEEP_TEXT = """
@@ -46,10 +50,13 @@ walk(document); return found;
 """
 
 
-def _browser() -> tuple[str, str]:
+SYSTEM_DRIVER = Path("/usr/bin/chromedriver")  # Debian's chromium-driver
+
+
+def _browser(which=shutil.which) -> tuple[str, str]:
     """Paths of chromium and chromedriver; skip (locally) or fail (CI) when either is missing."""
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
-    driver = shutil.which("chromedriver") or ("/usr/bin/chromedriver" if Path("/usr/bin/chromedriver").exists() else None)
+    chromium = which("chromium") or which("chromium-browser") or which("google-chrome")
+    driver = which("chromedriver") or (str(SYSTEM_DRIVER) if SYSTEM_DRIVER.exists() else None)
     missing = [name for name, path in (("chromium", chromium), ("chromium-driver", driver)) if path is None]
     try:
         import selenium  # noqa: F401
@@ -57,7 +64,7 @@ def _browser() -> tuple[str, str]:
         missing.append("selenium (pip install 'reconscale[explore]')")
     if missing:
         why = f"no browser for the explorer tests: install {', '.join(missing)} (apt-get install chromium chromium-driver)"
-        if IN_CI:
+        if _in_ci():
             pytest.fail(f"CI must run the browser tests: {why}")
         pytest.skip(why)
     return chromium, driver
@@ -194,3 +201,14 @@ def test_explorer_in_a_browser(server, driver, tmp_path):
     assert proc.returncode == 0, err
     assert out == "explorer: stopped\n", out
     assert "Traceback" not in err and "Error" not in err, err
+
+
+def test_a_missing_browser_skips_locally_and_fails_in_ci(monkeypatch, tmp_path):
+    """The rule itself: locally a skip that names what to install; with CI=true a failure."""
+    monkeypatch.setattr(sys.modules[__name__], "SYSTEM_DRIVER", tmp_path / "no-chromedriver")
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="install chromium, chromium-driver"):
+        _browser(which=lambda name: None)
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI must run the browser tests"):
+        _browser(which=lambda name: None)
