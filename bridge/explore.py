@@ -53,6 +53,23 @@ def _panel():
     return pn
 
 
+_NOTEBOOK_READY: list[bool] = []
+
+
+def _notebook_extension(pn: Any) -> None:
+    """In a Jupyter kernel, load Panel's notebook extension once, so ``Explorer()`` alone displays."""
+    if _NOTEBOOK_READY or "ipykernel" not in sys.modules or pn.state.curdoc is not None:
+        return
+    try:
+        from IPython import get_ipython  # noqa: PLC0415
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is not None and type(shell).__name__ == "ZMQInteractiveShell":
+        pn.extension()
+        _NOTEBOOK_READY.append(True)
+
+
 def _one_line(e: BaseException) -> str:
     return (str(e).strip().splitlines() or [type(e).__name__])[0]
 
@@ -73,6 +90,7 @@ class Explorer:
 
     def __init__(self, query: str | Mapping[str, Any] | None = None, *, sync_url: bool = False) -> None:
         pn = _panel()
+        _notebook_extension(pn)
         self._pn = pn
         self._sync_url = sync_url
         self.redraw_seconds: list[float] = []

@@ -194,3 +194,22 @@ def test_explorer_modules_import_without_panel():
                        cwd=Path(__file__).resolve().parents[2])
     assert r.returncode == 0, r.stderr
     assert r.stdout.splitlines() == ["the explorer needs Panel: pip install 'reconscale[explore]'", "[]"]
+
+
+def test_explorer_displays_in_a_notebook():
+    """`from bridge.explore import Explorer; Explorer()` in a Jupyter kernel renders the Panel layout
+    (the extension is loaded for the user) and its controls redraw in the kernel."""
+    pytest.importorskip("panel", reason="the explore extra is not installed")
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    from pathlib import Path
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("from bridge.explore import Explorer\nex = Explorer('n=64&d=8')\nex"),
+                nbformat.v4.new_code_cell("ex.widgets['sigma'].value = '0.3'\nprint(ex.message == '', ex.state.sigma)")]
+    nbclient.NotebookClient(nb, timeout=120, kernel_name="python3",
+                            resources={"metadata": {"path": str(Path(__file__).resolve().parents[2])}}).execute()
+    shown = [o for o in nb.cells[0].outputs if o["output_type"] == "execute_result"]
+    assert shown and "application/vnd.holoviews_exec.v0+json" in shown[0]["data"], nb.cells[0].outputs
+    assert not any(o.get("name") == "stderr" and "extension" in o.get("text", "") for o in nb.cells[0].outputs)
+    assert nb.cells[1].outputs[0]["text"] == "True 0.3\n"
