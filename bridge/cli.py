@@ -62,6 +62,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "controlled": ("bridge.controlled", "controlled_main",
                    "networks on the subspace source next to the linear theory and the Bayes floor"),
     "demo": ("bridge.demo", "demo_main", "the one-command demo: theory, a CPU sweep, baselines, fits, figures, report"),
+    "explore": ("bridge.explore", "explore_main", "the live explorer of the data-free theory in a browser (extra: explore)"),
 }
 
 

@@ -1,0 +1,433 @@
+"""``reconscale explore``: the live explorer, in the browser and in a notebook (Panel on Bokeh).
+
+The numbers come from :mod:`bridge.explore_model` (numpy only); this module only lays them out.
+Panel is imported when an explorer is built, never at import time, so ``bridge`` and this module
+import without the ``explore`` extra.
+
+Page contract (tests, and users who want the numbers): ``data-testid="curves"`` holds the plotted
+points as JSON (estimator, N, risk, psnr), ``data-testid="command"`` the equivalent
+``reconscale theory curve …`` command, ``data-testid="message"`` nothing or one line about a bad
+setting. A bad setting keeps the previous plot; the URL query always holds the state last drawn.
+
+Why Panel: it is HoloViz's maintained toolkit for interactive scientific apps in Python, it draws
+with Bokeh (whose toolbar saves the figure as PNG), and the same object renders in Jupyter and
+behind ``panel serve``; no web framework or JavaScript of our own.
+"""
+
+from __future__ import annotations
+
+import errno
+import html
+import json
+import math
+import signal
+import socket
+import sys
+import time
+from typing import Any, Mapping, Sequence
+
+from .explore_model import (
+    DATA_FREE,
+    ESTIMATORS,
+    LABELS,
+    ExplorerState,
+    Result,
+    StateError,
+    curves,
+    parse_query,
+    to_query,
+)
+
+__all__ = ["Explorer", "serve", "explore_main", "port_in_use"]
+
+_COLORS = {"optimal": "#444444", "gd-oracle": "#1f77b4", "ridge": "#2ca02c", "ols": "#d62728",
+           "pca": "#9467bd", "gd-val": "#ff7f0e"}
+
+
+def _panel():
+    """Panel, or a one-line ImportError naming the extra."""
+    try:
+        import panel as pn  # noqa: PLC0415
+    except ImportError:
+        raise ImportError("the explorer needs Panel: pip install 'reconscale[explore]'") from None
+    return pn
+
+
+_NOTEBOOK_READY: list[bool] = []
+
+
+def _notebook_extension(pn: Any) -> None:
+    """In a Jupyter kernel, load Panel's notebook extension once, so ``Explorer()`` alone displays."""
+    if _NOTEBOOK_READY or "ipykernel" not in sys.modules or pn.state.curdoc is not None:
+        return
+    try:
+        from IPython import get_ipython  # noqa: PLC0415
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is not None and type(shell).__name__ == "ZMQInteractiveShell":
+        pn.extension()
+        _NOTEBOOK_READY.append(True)
+
+
+def _one_line(e: BaseException) -> str:
+    return (str(e).strip().splitlines() or [type(e).__name__])[0]
+
+
+class Explorer:
+    """The explorer as a Panel layout: ``Explorer()`` in a notebook cell shows it.
+
+    Args:
+        query: the initial state as a URL query (``"n=100&d=10&sigma=0.1"``) or mapping; a bad one
+            shows its one-line message and the default state.
+        sync_url: keep the browser's URL query equal to the state drawn (served pages).
+
+    Attributes:
+        state: the state last drawn. result: its :class:`bridge.explore_model.Result`.
+        message: the current one-line message ("" when the settings are good).
+        layout: the Panel layout. redraw_seconds: the duration of each redraw, in order.
+    """
+
+    def __init__(self, query: str | Mapping[str, Any] | None = None, *, sync_url: bool = False) -> None:
+        pn = _panel()
+        _notebook_extension(pn)
+        self._pn = pn
+        self._sync_url = sync_url
+        self.redraw_seconds: list[float] = []
+        self.message = ""
+        try:
+            self.state = parse_query(query or "")
+        except StateError as e:
+            self.state, self.message = ExplorerState(), str(e)
+        s = self.state
+        W = pn.widgets
+        text = {  # free text, so a typo reaches the same parser (and message) as a bad URL
+            "n": W.TextInput(label="n (pixels)", value=str(s.n), width=90),
+            "d": W.TextInput(label="d (subspace)", value=str(s.d), width=90),
+            "alpha": W.TextInput(label="α (power law)", value=f"{s.alpha:g}", width=90),
+            "accel": W.TextInput(label="MRI acceleration", value=f"{s.accel:g}", width=90),
+            "cf": W.TextInput(label="centre fraction", value=f"{s.center_fraction:g}", width=90),
+            "scale": W.TextInput(label="SR factor", value=str(s.scale), width=90),
+            "sigma": W.TextInput(label="σ (noise)", value=f"{s.sigma:g}", width=90),
+            "sigma_t": W.TextInput(label="σ_t (target noise)", value=f"{s.sigma_t:g}", width=90),
+            "Nmin": W.TextInput(label="N from", value=str(s.N_min), width=90),
+            "Nmax": W.TextInput(label="N to", value=str(s.N_max), width=90),
+            "points": W.TextInput(label="N points", value=str(s.points), width=90),
+            "Npath": W.TextInput(label="N of the GD path", value=str(s.N_path), width=90),
+        }
+        choose = {
+            "signal": W.Select(label="signal", options={"subspace (n, d)": "subspace", "power law j^-α": "powerlaw"},
+                               value=s.signal, width=190),
+            "task": W.Select(label="task", options={"denoising": "denoise", "MRI": "mri", "super-resolution": "sr"},
+                             value=s.task, width=190),
+            "form": W.Select(label="data-free form", value=s.form, width=190,
+                             options={"large-N law (ms)": "large-n", "random-matrix (s, small N)": "asymptotic"}),
+            "axis": W.RadioButtonGroup(label="axis", options={"risk": "risk", "PSNR": "psnr"}, value=s.axis),
+            "est": W.CheckBoxGroup(label="estimators", options={LABELS[e]: e for e in ESTIMATORS},
+                                   value=list(s.estimators)),
+        }
+        self.widgets: dict[str, Any] = {**text, **choose}
+        for w in self.widgets.values():
+            w.param.watch(self._on_change, "value")
+        html_pane = pn.pane.HTML
+        self._message = html_pane("", sizing_mode="stretch_width", margin=(0, 10))
+        self._risk = pn.pane.Bokeh(sizing_mode="stretch_width")
+        self._path = pn.pane.Bokeh(sizing_mode="stretch_width")
+        self._extra = pn.pane.Bokeh(sizing_mode="stretch_width", visible=False)
+        self._sentences = html_pane("", sizing_mode="stretch_width")
+        self._command = html_pane("", sizing_mode="stretch_width")
+        self._points = html_pane("", sizing_mode="stretch_width")
+        self._views: _Views | None = None
+        w = self.widgets
+        controls = pn.Column(
+            "### Settings", w["signal"], pn.Row(w["n"], w["d"], w["alpha"]), w["task"],
+            pn.Row(w["accel"], w["cf"], w["scale"]), pn.Row(w["sigma"], w["sigma_t"]),
+            "**Estimators**", w["est"], pn.Row(w["Nmin"], w["Nmax"], w["points"]), w["axis"], w["form"], w["Npath"],
+            width=320,
+        )
+        main = pn.Column("## How the risk falls with N", self._message, self._risk, self._sentences, self._path,
+                         self._extra, "**The same numbers from the command line**", self._command, self._points,
+                         sizing_mode="stretch_width")
+        self.layout = pn.Row(controls, main, sizing_mode="stretch_width")
+        try:
+            self._draw(self.state)
+        except Exception as e:  # noqa: BLE001 — a link the theory cannot evaluate: its line, and the defaults
+            self.message = str(e) if isinstance(e, StateError) else f"could not draw: {type(e).__name__}: {_one_line(e)}"
+            self.state = ExplorerState()
+            self._draw(self.state)
+        self._show_message(self.message)
+
+    # ------------------------------------------------------------------ Panel/Jupyter protocol
+    def __panel__(self):
+        return self.layout
+
+    def _repr_mimebundle_(self, include=None, exclude=None):  # notebooks: display as the layout
+        return self.layout._repr_mimebundle_(include, exclude)
+
+    def servable(self, title: str = "reconscale explorer"):
+        """Mark the layout servable (``panel serve``)."""
+        return self.layout.servable(title=title)
+
+    # ------------------------------------------------------------------ events
+    def _query(self) -> dict[str, str]:
+        q = {k: w.value for k, w in self.widgets.items() if k not in ("est",)}
+        q["est"] = ",".join(e for e in ESTIMATORS if e in self.widgets["est"].value)
+        return {k: str(v) for k, v in q.items()}
+
+    def _on_change(self, *_: Any) -> None:
+        """A control moved: redraw from all controls, or say what is wrong and keep the plot."""
+        try:
+            state = parse_query(self._query())
+            self._draw(state)
+        except StateError as e:
+            self._show_message(str(e))
+            return
+        except Exception as e:  # noqa: BLE001 — never a traceback in the page or the server log
+            self._show_message(f"could not redraw: {type(e).__name__}: {_one_line(e)}")
+            return
+        self._show_message("")
+
+    def _show_message(self, text: str) -> None:
+        self.message = text
+        self._message.object = (f'<div data-testid="message" role="status" style="color:#b00020;font-weight:600">'
+                                f"{html.escape(text)}</div>")
+
+    def set_query(self, query: str | Mapping[str, Any]) -> None:
+        """Apply a URL query to the controls (the redraw follows, or a message)."""
+        try:
+            state = parse_query(query, base=self.state)
+        except StateError as e:
+            self._show_message(str(e))
+            return
+        values = {"n": str(state.n), "d": str(state.d), "alpha": f"{state.alpha:g}", "accel": f"{state.accel:g}",
+                  "cf": f"{state.center_fraction:g}", "scale": str(state.scale), "sigma": f"{state.sigma:g}",
+                  "sigma_t": f"{state.sigma_t:g}", "Nmin": str(state.N_min), "Nmax": str(state.N_max),
+                  "points": str(state.points), "Npath": str(state.N_path), "signal": state.signal, "task": state.task,
+                  "form": state.form, "axis": state.axis, "est": list(state.estimators)}
+        with self._pn.io.hold():
+            for k, v in values.items():
+                self.widgets[k].param.update(value=v)
+
+    # ------------------------------------------------------------------ drawing
+    def _draw(self, state: ExplorerState) -> None:
+        t0 = time.perf_counter()
+        result = curves(state)  # raises StateError before anything on the page changes
+        pn = self._pn
+        with pn.io.hold():
+            if self._views is None or self._views.axis != state.axis:  # a log or a linear y axis
+                self._views = _Views(state.axis)
+                self._risk.object = self._views.risk_fig
+                self._path.object = self._views.path_fig
+            self._views.update(state, result)
+            # the factor figure only while σ_t > 0: an empty log axis makes Bokeh warn in the console
+            want = self._views.extra_fig if state.sigma_t > 0 else None
+            if self._extra.object is not want:
+                self._extra.object = want
+            self._extra.visible = want is not None
+            self._sentences.object = ('<div data-testid="sentences">'
+                                      + "".join(f"<p>{html.escape(s)}</p>" for s in result.sentences) + "</div>")
+            self._command.object = (f'<pre data-testid="command" style="white-space:pre-wrap;font-size:12px">'
+                                    f"{html.escape(result.command)}</pre>")
+            self._points.object = ("<details><summary>plotted points (JSON)</summary>"
+                                   f'<pre data-testid="curves" style="white-space:pre-wrap;font-size:11px">'
+                                   f"{html.escape(result.points_json())}</pre>"
+                                   f'<pre data-testid="path" style="white-space:pre-wrap;font-size:11px">'
+                                   f"{html.escape(json.dumps(result.path))}</pre></details>")
+        self.state, self.result = state, result
+        if self._sync_url and pn.state.location is not None:
+            pn.state.location.search = "?" + to_query(state)
+        self.redraw_seconds.append(time.perf_counter() - t0)
+
+
+class _Views:
+    """The three Bokeh figures, built once (again only when the axis changes) and updated in place.
+
+    Updating data sources and annotations sends a small patch to the browser; building new figures
+    would re-send and re-lay-out the whole plot on every change (several times slower).
+    """
+
+    def __init__(self, axis: str) -> None:
+        from bokeh.models import ColumnDataSource, HoverTool, Label, Legend, LegendItem, Span  # noqa: PLC0415
+        from bokeh.plotting import figure  # noqa: PLC0415
+
+        self.axis = axis
+        psnr = axis == "psnr"
+        self.y = y = "psnr" if psnr else "risk"
+        tools = "pan,wheel_zoom,box_zoom,reset,save"
+        f = figure(x_axis_type="log", y_axis_type="linear" if psnr else "log", height=360,
+                   sizing_mode="stretch_width", tools=tools, x_axis_label="training examples N",
+                   y_axis_label="PSNR −10 log10 R (dB)" if psnr else "risk R = E‖Ŵy − x‖² / E‖x‖²",
+                   title="expected risk against N")
+        self.src, self.items = {}, {}
+        for name in DATA_FREE:
+            src = ColumnDataSource({"N": [], "risk": [], "psnr": []})
+            dash = "dashed" if name == "optimal" else "solid"
+            line = f.line("N", y, source=src, color=_COLORS[name], line_width=2, line_dash=dash)
+            dots = f.scatter("N", y, source=src, color=_COLORS[name], size=5)
+            self.src[name] = src
+            self.items[name] = LegendItem(label=LABELS[name], renderers=[line, dots])
+        self.legend = Legend(items=[], location="top_right", click_policy="hide")
+        f.add_layout(self.legend)
+        self.floor = Span(location=1.0, dimension="width", line_color="#444444", line_dash="dotted")
+        self.floor_label = Label(x=1, y=1.0, text="", text_font_size="11px", y_offset=4, text_color="#444444")
+        self.slow = Span(location=1.0, dimension="height", line_color="#7f7f7f", line_dash="dashed")
+        for a in (self.floor, self.floor_label, self.slow):
+            f.add_layout(a)
+        f.add_tools(HoverTool(tooltips=[("N", "@N"), ("risk", "@risk{0.0000e}"), ("PSNR", "@psnr{0.00} dB")]))
+        self.risk_fig = f
+
+        g = figure(x_axis_type="log", y_axis_type="log", height=260, sizing_mode="stretch_width", tools=tools,
+                   x_axis_label="gradient-descent step k", y_axis_label="risk R(W^k)", title="the GD path")
+        self.path_src = ColumnDataSource({"k": [], "risk": []})
+        self.kopt_src = ColumnDataSource({"k": [], "risk": []})
+        g.line("k", "risk", source=self.path_src, color=_COLORS["gd-oracle"], line_width=2)
+        g.scatter("k", "risk", source=self.kopt_src, size=9, color=_COLORS["gd-oracle"], legend_label="k_opt")
+        self.kopt = Span(location=1.0, dimension="height", line_color=_COLORS["gd-oracle"], line_dash="dashed")
+        self.path_floor = Span(location=1.0, dimension="width", line_color="#444444", line_dash="dotted")
+        g.add_layout(self.kopt)
+        g.add_layout(self.path_floor)
+        self.path_fig = g
+
+        h = figure(x_axis_type="log", height=220, sizing_mode="stretch_width", tools=tools,
+                   x_axis_label="clean-target N", y_axis_label="extra-examples factor", title="noisy targets")
+        self.extra_src = ColumnDataSource({"N": [], "factor": []})
+        h.line("N", "factor", source=self.extra_src, color="#ff7f0e", line_width=2)
+        h.scatter("N", "factor", source=self.extra_src, color="#ff7f0e", size=5)
+        self.extra_fig = h
+
+    def update(self, state: ExplorerState, result: Result) -> None:
+        """Show ``result``: new data in the sources, annotations moved, legend to the estimators shown."""
+        shown = [e for e in state.estimators if e in DATA_FREE]
+        for name, src in self.src.items():
+            pts = [p for p in result.points if p["estimator"] == name]
+            src.data = {"N": [p["N"] for p in pts], "risk": [p["risk"] for p in pts], "psnr": [p["psnr"] for p in pts]}
+            for r in self.items[name].renderers:
+                r.visible = name in shown
+        self.legend.items = [self.items[name] for name in shown]
+        floor_y = -10 * math.log10(result.floor) if self.axis == "psnr" else result.floor
+        self.floor.location = floor_y
+        self.floor_label.update(x=state.N_min, y=floor_y, text=f"floor R* = {result.floor:.3g}")
+        slow_N = result.slowdown["N"]
+        self.slow.visible = slow_N is not None
+        if slow_N is not None:
+            self.slow.location = slow_N
+        # said in the title: a label inside the frame would collide with the curves or the floor
+        self.risk_fig.title.text = f"expected risk against N — {LABELS[result.slowdown['estimator']]}: {result.slowdown['text']}"
+
+        path = result.path
+        keep = [i for i, k in enumerate(path["k"]) if k > 0]  # k = 0 has no place on a log axis
+        self.path_src.data = {"k": [path["k"][i] for i in keep], "risk": [path["risk"][i] for i in keep]}
+        k_opt = max(path["k_opt"], 1.0)
+        self.kopt_src.data = {"k": [k_opt], "risk": [path["risk_opt"]]}
+        self.kopt.location = k_opt
+        self.path_floor.location = result.floor
+        self.path_fig.title.text = f"the GD path at N = {path['N']:,}: early stopping at k_opt ≈ {path['k_opt']:.0f}"
+
+        ok = [r for r in result.extra if r.get("identified")]
+        self.extra_src.data = {"N": [r["N"] for r in ok], "factor": [r["factor"] for r in ok]}
+        self.extra_fig.title.text = (f"noisy targets (σ_t = {state.sigma_t:g}): examples needed to match clean "
+                                     "training" + ("" if ok else " — not identified on this grid"))
+
+
+# ---------------------------------------------------------------------------------------- serving
+def port_in_use(host: str, port: int) -> bool:
+    """True when ``host:port`` cannot be bound (another server listens there)."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def _free_port(host: str) -> int:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def serve(host: str = "127.0.0.1", port: int = 5006, open_browser: bool = True) -> int:
+    """Serve the explorer until Ctrl-C or SIGTERM; print ``explorer: http://HOST:PORT/`` first.
+
+    Args:
+        host: the address to bind (127.0.0.1 unless another is asked for). port: 0 picks a free one.
+        open_browser: open the page in the default browser.
+
+    Returns:
+        0 after a clean stop (one line, ``explorer: stopped``).
+
+    Raises:
+        OSError: the port is in use (the CLI turns it into one line and exit code 2).
+    """
+    pn = _panel()
+    import logging  # noqa: PLC0415
+
+    if port == 0:
+        port = _free_port(host)
+    if port_in_use(host, port):
+        raise OSError(f"port {port} on {host} is in use: choose another --port")
+    # Bokeh logs each refused websocket origin and session at INFO/WARNING; the page says what matters.
+    logging.getLogger("bokeh").setLevel(logging.ERROR)
+    logging.getLogger("tornado.access").setLevel(logging.ERROR)
+
+    def app():
+        return Explorer(pn.state.location.search if pn.state.location is not None else "", sync_url=True).layout
+
+    origins = sorted({f"{host}:{port}", f"localhost:{port}", f"127.0.0.1:{port}"})
+    server = pn.serve(app, port=port, address=host, websocket_origin=origins, show=False, start=False,
+                      title="reconscale explorer", verbose=False)
+    url = f"http://{host}:{port}/"
+    loop = server.io_loop
+    stopped: list[str] = []
+
+    def shutdown() -> None:
+        if not stopped:
+            stopped.append("x")
+            print("explorer: stopped", flush=True)
+            server.stop()
+            loop.stop()
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        loop.asyncio_loop.call_soon_threadsafe(shutdown)  # safe from a signal handler, unlike stop()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    server.start()
+    print(f"explorer: {url}", flush=True)
+    if open_browser:
+        import webbrowser  # noqa: PLC0415
+
+        loop.add_callback(lambda: webbrowser.open(url))
+    loop.start()
+    return 0
+
+
+def explore_main(argv: Sequence[str] | None = None) -> int:
+    """``reconscale explore [--host H] [--port P] [--no-browser]``; returns the exit code."""
+    from theory.command import Parser, UsageError, run_command  # noqa: PLC0415
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    prog = "reconscale explore"
+
+    def body() -> int:
+        p = Parser(prog=prog, description="The live explorer of the data-free theory, in the browser.")
+        p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+        p.add_argument("--port", type=int, default=5006, help="port (default 5006; 0: any free port)")
+        p.add_argument("--no-browser", action="store_true", help="do not open a browser")
+        a = p.parse_args(argv)
+        if not 0 <= a.port <= 65535:
+            raise UsageError(f"--port {a.port}: choose 0 ≤ port ≤ 65535")
+        try:
+            _panel()
+        except ImportError as e:
+            raise UsageError(str(e)) from None
+        if a.port and port_in_use(a.host, a.port):
+            raise UsageError(f"--port {a.port}: the port is in use on {a.host}; choose another --port (0: any free)")
+        try:
+            return serve(a.host, a.port, not a.no_browser)
+        except OSError as e:  # lost a race for the port between the check and the bind
+            if e.errno == errno.EADDRINUSE or "in use" in str(e):
+                raise UsageError(f"--port {a.port}: the port is in use on {a.host}; choose another --port") from None
+            raise
+
+    return run_command(prog, body, resume_hint="the explorer stopped")
