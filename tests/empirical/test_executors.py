@@ -108,23 +108,33 @@ def test_process_sweep_equals_local_exactly(tmp_path, reference):
     assert_same_ledger(sweep_mod.run_sweep(tiny_cfg(), tmp_path, executor=ecfg, progress=False).ledger, reference)
 
 
+#: a target axis (noisy targets, fixed training noise) × the closed-form linear estimator: 4 runs
+SELFSUP = {"N": [4], "target": ["clean", "noisy"], "train_noise": "fixed", "arch": ["unet", "linear-exact"], "size": 8}
+
+
+@pytest.fixture(scope="module")
+def selfsup_reference(tmp_path_factory):
+    """The self-supervised sweep through the local executor (shared by the executors compared with it)."""
+    out = tmp_path_factory.mktemp("selfsup_reference")
+    rows = ledger_rows(sweep_mod.run_sweep(tiny_cfg(**SELFSUP), out, executor=ExecutorConfig(threads_per_run=THREADS),
+                                           progress=False).ledger)
+    assert len(rows) == 4 and {r["config"]["target"] for r in rows} == {"clean", "noisy"}
+    return rows
+
+
 @pytest.mark.parametrize("kind", ["process", "ray", "slurm"])
-def test_self_supervised_targets_run_on_every_executor(tmp_path, kind, request):
+def test_self_supervised_targets_run_on_every_executor(tmp_path, kind, request, selfsup_reference):
     """A target axis (noisy targets, fixed training noise, and the closed-form linear estimator) gives the
     local executor's ledger on the process pool, Ray and submitit alike."""
     if kind == "ray":
         request.getfixturevalue("ray_running")
     if kind == "slurm":
         _submitit()
-    cfg = tiny_cfg(N=[4, 12], target=["clean", "noisy"], train_noise="fixed", arch=["unet", "linear-exact"], size=8)
-    local = sweep_mod.run_sweep(cfg, tmp_path / "local", executor=ExecutorConfig(threads_per_run=THREADS),
-                                progress=False).ledger
     ecfg = {"process": ExecutorConfig(kind="process", workers=2, threads_per_run=THREADS),
             "ray": ExecutorConfig(kind="ray", workers=2),
             "slurm": ExecutorConfig(kind="slurm", cluster="local")}[kind]
-    reference = ledger_rows(local)
-    assert len(reference) == 8 and {r["config"]["target"] for r in reference} == {"clean", "noisy"}
-    assert_same_ledger(sweep_mod.run_sweep(cfg, tmp_path / kind, executor=ecfg, progress=False).ledger, reference)
+    ledger = sweep_mod.run_sweep(tiny_cfg(**SELFSUP), tmp_path / kind, executor=ecfg, progress=False).ledger
+    assert_same_ledger(ledger, selfsup_reference)
 
 
 def test_threads_per_run_is_applied_and_restored(tmp_path):
