@@ -32,6 +32,21 @@ from urllib.parse import parse_qsl, urlencode
 
 import numpy as np
 
+from theory import (
+    Population,
+    PopulationSpectrum,
+    Problem,
+    SpectralSignal,
+    SubspaceSignal,
+    argmin_curve,
+    argmin_steps,
+    large_n_curve,
+    make_operator,
+    rmt_curve,
+)
+
+from .extra import theory_extra_examples
+
 __all__ = [
     "ESTIMATORS",
     "DATA_FREE",
@@ -264,7 +279,6 @@ def N_grid(state: ExplorerState) -> np.ndarray:
 # ---------------------------------------------------------------------------------------- theory
 def _problem(state: ExplorerState, sigma_t: float | None = None):
     """The :class:`theory.Problem` of a state (as ``reconscale theory curve`` builds it)."""
-    from theory import Problem, SpectralSignal, SubspaceSignal, make_operator  # noqa: PLC0415
 
     signal = SubspaceSignal(state.n, state.d) if state.signal == "subspace" else SpectralSignal.powerlaw(state.n, state.alpha)
     op = None
@@ -322,7 +336,6 @@ def _populations(key: tuple, state: ExplorerState) -> tuple:
     (plus 1/σ² on the null space of AB). A change of σ then costs no n×n factorisation; the tests hold
     the result to the CLI's (which factorises afresh) to a relative 1e-6.
     """
-    from theory import Population, PopulationSpectrum  # noqa: PLC0415
 
     sigma = float(state.sigma)
     bases, A = _bases(_basis_key(state), _physics(replace(state, sigma=ExplorerState.sigma)))
@@ -397,7 +410,6 @@ _TARGET_FREE = ("AB", "mu", "trace_x", "trace_e", "trace_y", "lam_max_y")
 
 def _with_target(state: ExplorerState, sigma_t: float) -> list:
     """(population, spectrum) pairs with the targets' noise σ_t (only the variance trace changes)."""
-    from theory import Population  # noqa: PLC0415
 
     out = []
     for pop, sp in _populations(_population_key(state), _physics(state)):
@@ -412,8 +424,6 @@ def _with_target(state: ExplorerState, sigma_t: float) -> list:
 
 
 def _fn(form: str):
-    from theory import large_n_curve, rmt_curve  # noqa: PLC0415
-
     return large_n_curve if form == "large-n" else rmt_curve
 
 
@@ -427,7 +437,6 @@ def _argmin(state: ExplorerState, curve) -> tuple[int, float]:
     settings). A curve with two separate dips could give a local minimum here: then the page's GD
     point would differ from the CLI's.
     """
-    from theory import argmin_curve, argmin_steps  # noqa: PLC0415
 
     if state.form == "large-n":
         return argmin_steps(curve, KMAX)
@@ -560,7 +569,6 @@ def _path(state: ExplorerState, pops: list) -> dict:
 
 def _extra(state: ExplorerState, Ns: np.ndarray, risk_ss: np.ndarray) -> list[dict]:
     """Extra-examples factor of noisy targets: the N at which the σ_t curve matches the clean one."""
-    from .extra import theory_extra_examples  # noqa: PLC0415
 
     sup, _ = _estimator_curve(state, "gd-oracle", Ns, _with_target(state, 0.0))
     try:

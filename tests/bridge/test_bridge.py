@@ -43,10 +43,12 @@ def _fake_ledger(path, rng, *, Ns=(8, 16, 64, 256), widths=(4, 8), seeds=(0, 1))
 
 
 @pytest.fixture
-def sweep_dir(tmp_path, rng):
+def sweep_dir(tmp_path):
+    """A fake sweep for the commands' plumbing: one fixed draw (what is statistical is tested on the
+    functions themselves, over the seed fixture's seeds)."""
     d = tmp_path / "sweep"
     d.mkdir()
-    _fake_ledger(d / "ledger.sqlite", rng)
+    _fake_ledger(d / "ledger.sqlite", np.random.default_rng(0))
     return d
 
 
