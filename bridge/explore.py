@@ -19,7 +19,6 @@ from __future__ import annotations
 import errno
 import html
 import json
-import math
 import signal
 import socket
 import sys
@@ -37,6 +36,7 @@ from .explore_model import (
     parse_query,
     to_query,
 )
+from .uncertainty import mse_to_psnr
 
 __all__ = ["Explorer", "serve", "explore_main", "port_in_use"]
 
@@ -304,7 +304,7 @@ class _Views:
             for r in self.items[name].renderers:
                 r.visible = name in shown
         self.legend.items = [self.items[name] for name in shown]
-        floor_y = -10 * math.log10(result.floor) if self.axis == "psnr" else result.floor
+        floor_y = float(mse_to_psnr(result.floor)) if self.axis == "psnr" else result.floor
         self.floor.location = floor_y
         self.floor_label.update(x=state.N_min, y=floor_y, text=f"floor R* = {result.floor:.3g}")
         slow_N = result.slowdown["N"]

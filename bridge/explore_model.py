@@ -46,6 +46,7 @@ from theory import (
 )
 
 from .extra import theory_extra_examples
+from .uncertainty import mse_to_psnr
 
 __all__ = [
     "ESTIMATORS",
@@ -492,10 +493,6 @@ class Result:
         return json.dumps(self.points)
 
 
-def _psnr(r: float) -> float:
-    return -10.0 * math.log10(r)
-
-
 def slowdown(N: np.ndarray, risk: np.ndarray, *, db: float = DOUBLING_DB) -> tuple[float | None, str]:
     """Where more data stops helping: the grid N beyond which each doubling of N gains < ``db`` dB.
 
@@ -505,7 +502,7 @@ def slowdown(N: np.ndarray, risk: np.ndarray, *, db: float = DOUBLING_DB) -> tup
     Returns:
         (N or None, the sentence); None when the grid does not show it (with the reason).
     """
-    psnr = -10.0 * np.log10(np.asarray(risk, dtype=float))
+    psnr = mse_to_psnr(risk)
     N = np.asarray(N, dtype=float)
     if N.size < 2:
         return None, "not identified: the N grid has one point"
@@ -581,7 +578,7 @@ def _sentences(state: ExplorerState, floor: float, path: dict, slow: dict, extra
                not_shown: dict[str, str]) -> list[str]:
     r, N = path["risk_opt"], path["N"]
     learn = r - floor
-    out = [f"The floor R* = {floor:.3g} ({_psnr(floor):.1f} dB) is the risk of W*, the best linear estimator "
+    out = [f"The floor R* = {floor:.3g} ({float(mse_to_psnr(floor)):.1f} dB) is the risk of W*, the best linear estimator "
            "that knows the signal's distribution: no amount of data goes below it."]
     out.append(f"At N = {N:,}, gradient descent stopped at k_opt ≈ {path['k_opt']:.0f} has risk {r:.3g}: a learning "
                f"error of {learn:.3g} on top of the floor ({100 * learn / r:.0f}% of its error). "
@@ -636,7 +633,7 @@ def _curves(state: ExplorerState) -> Result:
             best[name] = risk
             if ko is not None:
                 k_opt = {int(N): float(k) for N, k in zip(Ns, ko)}
-            points += [{"estimator": name, "N": int(N), "risk": float(r), "psnr": _psnr(float(r))} for N, r in zip(Ns, risk)]
+            points += [{"estimator": name, "N": int(N), "risk": float(r), "psnr": float(mse_to_psnr(r))} for N, r in zip(Ns, risk)]
         path = _path(state, pops)
         floor = float(np.mean([sp.floor for _, sp in pops]))
         slow_name = next((e for e in ("gd-oracle", "ridge", "ols") if e in best), None)
