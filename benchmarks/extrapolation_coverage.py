@@ -2,7 +2,7 @@
 
 Each dataset: ``seeds`` seeds × 7 N (16 … 1024, factor 2) of a known noiseless law times lognormal noise
 (``noise`` = 2% by default), per-point seed labels. The band is what ``reconscale fit`` reports: the
-law-family envelope of :func:`bridge.uncertainty.envelope` with the seed (cluster) bootstrap of
+law-family envelope of :func:`bridge.extrapolation.envelope` with the seed (cluster) bootstrap of
 ``β N^α`` and ``c + a N^α`` (``analyse`` passes both; ``--method old``: without the profile members).
 A band counts only when it is reported as a number (``identified`` as in ``bridge.report``: finite and
 not worse than the centre at the largest N); the rest are "not identified" and their rate is printed.
@@ -34,8 +34,9 @@ from typing import Any, Callable
 
 import numpy as np
 
+from bridge.extrapolation import envelope
 from bridge.laws import FloorPowerLaw, PowerLaw
-from bridge.uncertainty import bootstrap, envelope
+from bridge.uncertainty import bootstrap
 
 N_GRID = 2.0 ** np.arange(4, 11)  # 16 … 1024
 FACTOR = 100.0

@@ -1,6 +1,7 @@
 """reconscale.bridge — scaling laws for theory and experiment on one N axis (numpy/scipy/matplotlib).
 
-Fitted laws (:mod:`bridge.laws`), their uncertainty (:mod:`bridge.uncertainty`), the joint law in
+Fitted laws (:mod:`bridge.laws`), their uncertainty and model choice (:mod:`bridge.uncertainty`), their
+extrapolation and margins (:mod:`bridge.extrapolation`), the joint law in
 data and model size (:mod:`bridge.joint`), torch-free reading of sweep results
 (:mod:`bridge.results`), theory-vs-experiment alignment (:mod:`bridge.compare`) and calibration (:mod:`bridge.calibrate`), and
 the linear theory of a sweep's own images (:mod:`bridge.datatheory`), and supervised vs
@@ -14,11 +15,11 @@ from .calibrate import CALIBRATION_MODELS, Calibration, calibrate, power_relativ
 from .compare import Curve, align, compare_fits, empirical_curve, theory_curve
 from .datatheory import data_theory_curve, load_data_model
 from .extra import compare_targets, extra_examples, theory_extra_examples
+from .extrapolation import extrapolate, n_to_margin, n_to_margin_ci
 from .joint import JointLaw, gain_table, params_for_width, smallest_width
 from .laws import BrokenPowerLaw, FloorPowerLaw, Law, PowerLaw, SaturatingLaw
 from .results import aggregate, load_table, read_ledger, results_table, runs_curve
-from .uncertainty import (Bootstrap, BreakResult, bootstrap, compare_laws, detect_break, extrapolate, mse_to_psnr,
-                          n_to_margin, n_to_margin_ci, psnr_to_mse)
+from .uncertainty import Bootstrap, BreakResult, bootstrap, compare_laws, detect_break, mse_to_psnr, psnr_to_mse
 
 __all__ = [
     "CALIBRATION_MODELS",

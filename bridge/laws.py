@@ -153,7 +153,7 @@ class Law(ABC):
     """Abstract scaling law ``y = f(N; coef)`` fitted by (weighted) least squares.
 
     Subclasses define ``param_names``, the fitting ``space`` (``"log"``: residuals ``ln y − ln ŷ``;
-    ``"linear"``: ``y − ŷ``), ``_model`` (the prediction in the fitting space from ``ln N``),
+    ``"linear"``: ``y − ŷ``), :meth:`model` (the prediction in the fitting space from ``ln N``),
     ``_set_named``, ``_formula`` and ``fit`` (which ends with ``_set_fit``). Fitted attributes:
     ``coef_`` (p,), ``params_``, ``cov_`` (p, p), ``rss_``, ``n_points_``, ``aic_``, ``bic_``,
     ``n_range_`` (min and max fitted N).
@@ -194,8 +194,16 @@ class Law(ABC):
         """
 
     @abstractmethod
-    def _model(self, lnN: NDArray, coef: NDArray) -> NDArray:
-        """Prediction in the fitting space at ``ln N`` (m,) for reported parameters ``coef`` (p,)."""
+    def model(self, lnN: NDArray, coef: NDArray) -> NDArray:
+        """The law in its fitting space, for any parameters (what the delta method differentiates).
+
+        Args:
+            lnN: (m,) natural logarithms of the sizes.
+            coef: (p,) reported parameters in ``param_names`` order (e.g. ``coef_`` or a perturbed copy).
+
+        Returns:
+            (m,) predictions in the fitting space (``ln ŷ`` for log-space laws, ``ŷ`` for linear ones).
+        """
 
     @abstractmethod
     def _formula(self, digits: int) -> str:
@@ -206,10 +214,26 @@ class Law(ABC):
         """Set the law's named fitted attributes (``amplitude_``, ``exponent_``, …) from ``coef_``."""
 
     # ------------------------------------------------------------------ fitting-space helpers
-    def _to_space(self, y: NDArray) -> NDArray:
+    def to_space(self, y: NDArray) -> NDArray:
+        """Map values of y into the fitting space: ``ln y`` for log-space laws, ``y`` for linear ones.
+
+        Args:
+            y: values in the units of y (positive for log-space laws).
+
+        Returns:
+            The fitting-space values, same shape.
+        """
         return np.log(y) if self.space == "log" else y
 
-    def _from_space(self, f: NDArray) -> NDArray:
+    def from_space(self, f: NDArray) -> NDArray:
+        """Map fitting-space values back to the units of y (the inverse of :meth:`to_space`).
+
+        Args:
+            f: fitting-space values (e.g. from :meth:`model`).
+
+        Returns:
+            Values of y, same shape: ``exp f`` for log-space laws, ``f`` for linear ones.
+        """
         return np.exp(f) if self.space == "log" else f
 
     def _sigma_to_space(self, sigma: NDArray, y: NDArray) -> NDArray:
@@ -241,13 +265,13 @@ class Law(ABC):
             (m,) predictions of y.
         """
         coef = self._coef()
-        return self._from_space(self._model(np.log(_check_N(N)), coef))
+        return self.from_space(self.model(np.log(_check_N(N)), coef))
 
     def residuals(self, N: ArrayLike, y: ArrayLike) -> NDArray[np.float64]:
         """Unweighted residuals in the fitting space (``ln y − ln ŷ`` or ``y − ŷ``), shape (m,)."""
         coef = self._coef()
         N, y, _ = _check_data(self, N, y, None)
-        return self._to_space(y) - self._model(np.log(N), coef)
+        return self.to_space(y) - self.model(np.log(N), coef)
 
     def label(self) -> str:
         """Short legend text, e.g. ``"0.004 + 0.31 N^-0.52"``."""
@@ -320,7 +344,7 @@ class PowerLaw(Law):
         self._set_fit(coef, cov, rss, N)
         return self
 
-    def _model(self, lnN: NDArray, coef: NDArray) -> NDArray:
+    def model(self, lnN: NDArray, coef: NDArray) -> NDArray:
         return _LN10 * coef[0] + coef[1] * lnN
 
     def _set_named(self) -> None:
@@ -388,7 +412,7 @@ class _NonlinearLaw(Law):
         # (log 0 = −inf gives the A = 0 model exactly): least_squares rejects non-finite residuals,
         # so the warnings carry no information here
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            return (d.t - self._model(d.lnN, self._theta_to_coef(theta, d))) / d.s
+            return (d.t - self.model(d.lnN, self._theta_to_coef(theta, d))) / d.s
 
     def _resid_jac(self, theta: NDArray, d: _Data) -> NDArray:
         with np.errstate(over="ignore", invalid="ignore"):
@@ -399,7 +423,7 @@ class _NonlinearLaw(Law):
         self._check_distinct(N)
         s = np.ones_like(y) if sigma is None else self._sigma_to_space(sigma, y)
         lnN = np.log(N)
-        d = _Data(lnN=lnN, y=y, t=self._to_space(y), s=s, lnN_ref=float(lnN.mean()))
+        d = _Data(lnN=lnN, y=y, t=self.to_space(y), s=s, lnN_ref=float(lnN.mean()))
         lo, hi = self._bounds(d)
 
         scored = []
@@ -436,7 +460,7 @@ class _NonlinearLaw(Law):
                     self.f_scale_ = f_scale
 
         coef = self._postprocess(self._theta_to_coef(theta, d))
-        r = (d.t - self._model(lnN, coef)) / s
+        r = (d.t - self.model(lnN, coef)) / s
         rss = float(r @ r)
         J = self._jacobian(lnN, coef, s, d.ymin)
         self._set_fit(coef, _gauss_newton_cov(J, rss, sigma is not None), rss, N)
@@ -474,7 +498,7 @@ class _NonlinearLaw(Law):
             if not (pos[j] and coef[j] - h <= 0):
                 dn[j] -= h
             with np.errstate(over="ignore", invalid="ignore"):
-                J[:, j] = -(self._model(lnN, up) - self._model(lnN, dn)) / (up[j] - dn[j]) / s
+                J[:, j] = -(self.model(lnN, up) - self.model(lnN, dn)) / (up[j] - dn[j]) / s
         return J
 
 
@@ -497,7 +521,7 @@ class FloorPowerLaw(_NonlinearLaw):
     space = "log"
     _positive = (True, True, False)
 
-    def _model(self, lnN: NDArray, coef: NDArray) -> NDArray:
+    def model(self, lnN: NDArray, coef: NDArray) -> NDArray:
         c, a, alpha = coef
         with np.errstate(divide="ignore"):  # c = 0 -> ln c = -inf, which logaddexp handles
             return np.logaddexp(np.log(c), np.log(a) + alpha * lnN)
@@ -552,7 +576,7 @@ class SaturatingLaw(_NonlinearLaw):
     space = "linear"
     _positive = (False, True, False)
 
-    def _model(self, lnN: NDArray, coef: NDArray) -> NDArray:
+    def model(self, lnN: NDArray, coef: NDArray) -> NDArray:
         y_inf, A, alpha = coef
         return y_inf - A * np.exp(alpha * lnN)  # no log A: an amplitude that underflowed to 0 is the flat law
 
@@ -638,7 +662,7 @@ class BrokenPowerLaw(_NonlinearLaw):
             out = out - ci * fi * np.logaddexp(0.0, (lnN - np.log(di)) / fi)
         return out
 
-    def _model(self, lnN: NDArray, coef: NDArray) -> NDArray:
+    def model(self, lnN: NDArray, coef: NDArray) -> NDArray:
         with np.errstate(divide="ignore"):
             return np.logaddexp(np.log(coef[0]), self._log_gap(lnN, coef))
 

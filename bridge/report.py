@@ -8,9 +8,9 @@ Quality metrics (PSNR in dB, SSIM) are also analysed on the error scale they com
 
 Every parameter and derived quantity is a *finding* row ``{quantity, law, value, lo, hi, identified,
 reason}`` judged by the one rule of :mod:`bridge.identify`; the floor's interval is boundary-aware
-(profile likelihood and a test of floor = 0, :func:`bridge.uncertainty.floor_profile`). The
+(profile likelihood and a test of floor = 0, :func:`bridge.extrapolation.floor_profile`). The
 extrapolation the report uses is the envelope over the laws not rejected by their backtest
-(``reported: true``; :func:`bridge.uncertainty.envelope`), and every analysis carries a backtest (fit
+(``reported: true``; :func:`bridge.extrapolation.envelope`), and every analysis carries a backtest (fit
 without the largest N, predict it). :func:`fit_text` prints "not identified: <reason>" in place of the
 numbers of unidentified quantities; :func:`extrapolation_band` gives figure 2 the reported band.
 :func:`table_text` and :func:`markdown_table` render rows for the terminal and the report.
@@ -23,18 +23,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from .extrapolation import envelope, floor_profile, n_to_margin_ci
 from .identify import N_REACH_FACTOR, PSNR_LIMIT_DB, finding_text, identify, underdetermined
 from .laws import LAWS, law_spec
-from .uncertainty import (
-    bootstrap,
-    compare_laws,
-    detect_break,
-    envelope,
-    floor_profile,
-    mse_to_psnr,
-    n_to_margin_ci,
-    psnr_to_mse,
-)
+from .uncertainty import bootstrap, compare_laws, detect_break, mse_to_psnr, psnr_to_mse
 
 __all__ = ["analyse", "extrapolation_band", "fit_text", "table_text", "markdown_table", "EXTRAPOLATE_TO"]
 
@@ -335,7 +327,7 @@ def extrapolation_band(N: Sequence[float], y: Sequence[float], grid: Sequence[fl
     """The band the report uses (the law-family envelope), on a grid, in the metric's units.
 
     For figure 2: PSNR/SSIM are converted to their error scale (MSE, 1 − SSIM), the envelope of
-    :func:`bridge.uncertainty.envelope` is taken there and converted back. Returns (centre, lo, hi),
+    :func:`bridge.extrapolation.envelope` is taken there and converted back. Returns (centre, lo, hi),
     each (len(grid),).
     """
 

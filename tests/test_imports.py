@@ -32,8 +32,8 @@ def test_theory_imports_without_torch():
 
 
 @pytest.mark.parametrize("module", ["theory", "bridge", "bridge.cli", "theory.cli", "theory.symbolic", "bridge.laws",
-                                    "bridge.uncertainty", "bridge.joint", "bridge.results", "bridge.compare",
-                                    "bridge.report", "bridge.figures", "bridge.demo"])
+                                    "bridge.uncertainty", "bridge.extrapolation", "bridge.joint", "bridge.results",
+                                    "bridge.compare", "bridge.report", "bridge.figures", "bridge.demo"])
 def test_heavy_imports_are_lazy(module):
     r = _run(f"import sys, {module}\nheavy = [m for m in ('torch', 'cupy', 'sympy', 'matplotlib', 'ray') if m in sys.modules]\nprint(heavy)")
     assert r.returncode == 0, r.stderr
@@ -108,13 +108,7 @@ LAZY_ACROSS = frozenset({("bridge", "empirical")})
 # Known violations still to be removed, each with its reason; (importer, imported) where imported is a
 # module (cycle edges, lazy project imports) or ``module.name`` (a private name). An entry that no
 # longer occurs fails test_import_allowlist_is_not_stale. Nothing of theory belongs here.
-KNOWN_ELSEWHERE: frozenset[tuple[str, str]] = frozenset({
-    # bridge.uncertainty's delta band and backtest evaluate a law's model and its fitting space through
-    # the laws' private methods; to be made public with the uncertainty.py split (issue 19 §3).
-    ("bridge.uncertainty", "bridge.laws._model"),
-    ("bridge.uncertainty", "bridge.laws._to_space"),
-    ("bridge.uncertainty", "bridge.laws._from_space"),
-})
+KNOWN_ELSEWHERE: frozenset[tuple[str, str]] = frozenset()
 
 
 @dataclass(frozen=True)

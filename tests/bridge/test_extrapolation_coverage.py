@@ -3,7 +3,7 @@
 The synthetic families are the ones that were missed: a broken power law whose break lies inside the data
 (slope flattening or steepening) and that levels off to a floor comparable to the gap at the largest N,
 and a strong floor (2–6× the gap). 7 N (16 … 1024) × 3 seeds, 2% lognormal noise; the band is the
-envelope of :func:`bridge.uncertainty.envelope` at 95%, counted only when ``bridge.report`` would print
+envelope of :func:`bridge.extrapolation.envelope` at 95%, counted only when ``bridge.report`` would print
 it as a number (finite, not worse than the envelope's centre at the largest N).
 
 Bound: with n reported bands and nominal coverage 0.95, the binomial standard error is
@@ -18,7 +18,7 @@ import math
 
 import numpy as np
 
-from bridge.uncertainty import envelope, tail_floor_band
+from bridge.extrapolation import envelope, tail_floor_band
 
 NS = 2.0 ** np.arange(4, 11)  # 16 … 1024
 N3 = np.tile(NS, 3)  # 3 seeds

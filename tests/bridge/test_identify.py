@@ -12,7 +12,7 @@ import pytest
 from bridge.cli import main as cli_main
 from bridge.identify import N_REACH_MAX, finding_text, identify
 from bridge.laws import FloorPowerLaw, SaturatingLaw
-from bridge.uncertainty import envelope, floor_profile
+from bridge.extrapolation import envelope, floor_profile
 
 NS = 2.0 ** np.arange(4, 11)  # 16 … 1024
 N3 = np.repeat(NS, 3)  # 3 seeds

@@ -1,4 +1,5 @@
-"""bridge.uncertainty: bootstrap schemes and coverage, model choice, breaks, extrapolation, margins."""
+"""bridge.uncertainty (bootstrap schemes and coverage, model choice, breaks) and the parts of
+bridge.extrapolation built on it (bootstrap extrapolation, margins, delta band, floor profile)."""
 
 from __future__ import annotations
 
@@ -7,16 +8,16 @@ import math
 import numpy as np
 import pytest
 
+from bridge.extrapolation import delta_band, extrapolate, floor_profile, n_to_margin, n_to_margin_ci
 from bridge.laws import BrokenPowerLaw, FloorPowerLaw, PowerLaw, SaturatingLaw
 from bridge.uncertainty import (
     Bootstrap,
     bootstrap,
+    check_level,
     compare_laws,
     detect_break,
-    extrapolate,
     mse_to_psnr,
-    n_to_margin,
-    n_to_margin_ci,
+    percentile_interval,
     psnr_to_mse,
 )
 
@@ -321,8 +322,6 @@ def test_psnr_mse_round_trip():
 def test_delta_band_of_a_power_law_is_the_ols_confidence_band():
     from scipy.stats import t as t_dist
 
-    from bridge.uncertainty import delta_band
-
     rng = np.random.default_rng(5)
     N = np.repeat(2.0 ** np.arange(4, 11), 3)
     y = 0.05 * N**-0.3 * np.exp(0.03 * rng.standard_normal(N.size))
@@ -339,8 +338,6 @@ def test_delta_band_of_a_power_law_is_the_ols_confidence_band():
 
 
 def test_floor_profile_reaches_zero_for_a_pure_power_law():
-    from bridge.uncertainty import floor_profile
-
     rng = np.random.default_rng(11)
     N = np.repeat(2.0 ** np.arange(4, 11), 3)
     y = 0.05 * N**-0.3 * np.exp(0.02 * rng.standard_normal(N.size))
@@ -352,3 +349,14 @@ def test_floor_profile_reaches_zero_for_a_pure_power_law():
     law = FloorPowerLaw().fit(N, y)
     prof = floor_profile(N, y, law)
     assert prof["lo"] > 0.3 * law.floor_ and prof["p0"] < 1e-3
+
+
+def test_level_check_and_percentile_interval():
+    assert check_level(0.9) == 0.9
+    for bad in (0.0, 1.0, 95):
+        with pytest.raises(ValueError, match="level must be in"):
+            check_level(bad)
+    a = np.arange(101.0)[:, None] * np.array([1.0, -2.0])  # (B, 2): the interval is taken per column
+    lo, hi = percentile_interval(a, 0.9)
+    np.testing.assert_allclose(lo, [5.0, -190.0])
+    np.testing.assert_allclose(hi, [95.0, -10.0])
