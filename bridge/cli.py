@@ -5,9 +5,9 @@ Each command group lives in its home package and is imported only when used, so
 ``fit``, ``plot``, ``compare``, ``paper-figures``) never load torch. ``demo`` trains networks, so it
 needs the ``empirical`` extra. ``python -m bridge …`` is the same as ``reconscale …``.
 
-Every command runs through :func:`theory.command.run_command`: bad input gives one line on stderr
+Every command runs through :func:`theory.infra.command.run_command`: bad input gives one line on stderr
 and exit code 2 (nothing is written); a failed write gives one line and exit code 1. Every file is
-written with :func:`theory.io.atomic_write`.
+written with :func:`theory.infra.io.atomic_write`.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from theory.command import Parser, UsageError, run_command  # the CLI layer every command shares
+from theory.infra.command import Parser, UsageError, run_command  # the CLI layer every command shares
 
 from . import figures
 from .calibrate import calibrate
@@ -100,7 +100,7 @@ def _write(text: str, out: str | None) -> None:
     if out is None:
         sys.stdout.write(text)
         return
-    from theory.io import atomic_write  # noqa: PLC0415
+    from theory.infra.io import atomic_write  # noqa: PLC0415
 
     atomic_write(out, text)
 
@@ -118,7 +118,7 @@ def results_main(argv: Sequence[str] | None = None) -> int:
 
     def body() -> int:
         a = p.parse_args(list(sys.argv[1:] if argv is None else argv))
-        from theory.io import atomic_write, write_table  # noqa: PLC0415
+        from theory.infra.io import atomic_write, write_table  # noqa: PLC0415
 
         if a.metric not in ("psnr", "ssim", "mse", "nmse"):
             raise UsageError(f"reconscale results: error: --metric {a.metric!r}: use psnr, ssim, mse or nmse")
@@ -453,7 +453,7 @@ def paper_figures_main(argv: Sequence[str] | None = None) -> int:
 
     def body() -> int:
         a = p.parse_args(list(sys.argv[1:] if argv is None else argv))
-        from theory.io import write_table  # noqa: PLC0415
+        from theory.infra.io import write_table  # noqa: PLC0415
         from theory.setups import parse_setups, run_setups  # noqa: PLC0415
 
         setups = parse_setups(a.setups)

@@ -55,8 +55,8 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from theory.io import write_json
-from theory.process import child_env
+from theory.infra.io import write_json
+from theory.infra.process import child_env
 
 from .demo import run_step
 from .report import table_text
@@ -253,7 +253,7 @@ def run_controlled(out: str | Path, *, smoke: bool = False, progress: bool = Tru
     Raises:
         ValueError: a sweep did not validate or did not finish (one line; re-running resumes).
     """
-    from theory.io import atomic_write  # noqa: PLC0415
+    from theory.infra.io import atomic_write  # noqa: PLC0415
 
     cfg = cfg or (SMOKE if smoke else ControlledConfig())
     out = Path(out)
@@ -325,7 +325,7 @@ def summary_text(result: dict) -> str:
 
 def controlled_main(argv: Sequence[str] | None = None) -> int:
     """``reconscale controlled [--out DIR] [--smoke] [--quiet]``."""
-    from theory.command import Parser, run_command  # noqa: PLC0415
+    from theory.infra.command import Parser, run_command  # noqa: PLC0415
 
     p = Parser(prog="reconscale controlled",
                description="Networks trained on the theory's subspace source, where W* is Bayes-optimal, next to "

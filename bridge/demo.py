@@ -40,8 +40,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from theory.datamodel import DataModel
-from theory.io import write_json
-from theory.process import EXIT_TERMINATED, run_child
+from theory.infra.io import write_json
+from theory.infra.process import EXIT_TERMINATED, run_child
 
 from .datatheory import data_theory_curve, load_data_model
 from .extra import SUPERVISED, compare_targets, section_markdown, target_of, theory_extra
@@ -111,7 +111,7 @@ def _sets(values: Sequence[str]) -> list[str]:
 def run_step(args: list[str], what: str, quiet: bool, rerun: str = "the demo") -> None:
     """Run a ``reconscale`` command in a child process (torch stays out of this one).
 
-    The child dies with this process, however this one dies (:func:`theory.process.run_child`), so
+    The child dies with this process, however this one dies (:func:`theory.infra.process.run_child`), so
     a killed demo leaves no orphan training on and holding the sweep's lock against the re-run.
 
     Args:
@@ -355,7 +355,7 @@ def run_demo(out: str | Path, cfg: DemoConfig = DemoConfig(), *, progress: bool 
                "timings_s": timings, "wall_s": None, "selfsup": selfsup}
     summary["wall_s"] = time.perf_counter() - t_start
     write_json(out / "summary.json", summary)
-    from theory.io import atomic_write  # noqa: PLC0415
+    from theory.infra.io import atomic_write  # noqa: PLC0415
 
     atomic_write(out / "report.md", render_report(summary))
     return summary
@@ -445,7 +445,7 @@ def summary_text(s: dict) -> str:
 
 def demo_main(argv: Sequence[str] | None = None) -> int:
     """``reconscale demo [--out DIR] [--smoke] [--boot B] [--quiet]``."""
-    from theory.command import Parser, UsageError, run_command  # noqa: PLC0415
+    from theory.infra.command import Parser, UsageError, run_command  # noqa: PLC0415
 
     p = Parser(prog="reconscale demo", description="The linear theory of the photos' own crops, the learned "
                 "linear estimator and small U-Nets on one N axis, with classical baselines and the linear and "

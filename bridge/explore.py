@@ -404,7 +404,7 @@ def serve(host: str = "127.0.0.1", port: int = 5006, open_browser: bool = True) 
 
 def explore_main(argv: Sequence[str] | None = None) -> int:
     """``reconscale explore [--host H] [--port P] [--no-browser]``; returns the exit code."""
-    from theory.command import Parser, UsageError, run_command  # noqa: PLC0415
+    from theory.infra.command import Parser, UsageError, run_command  # noqa: PLC0415
 
     argv = list(sys.argv[1:] if argv is None else argv)
     prog = "reconscale explore"

@@ -59,7 +59,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy.optimize import least_squares, nnls
 
-from theory.validation import finite_float
+from theory.infra.validation import finite_float
 
 from ._validate import vector
 from .uncertainty import mse_to_psnr

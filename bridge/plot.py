@@ -46,7 +46,7 @@ from matplotlib.container import ErrorbarContainer
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from theory.io import atomic_write
+from theory.infra.io import atomic_write
 
 from ._validate import vector
 from .uncertainty import mse_to_psnr

@@ -54,7 +54,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from theory.command import Parser, UsageError, run_command  # the CLI layer every command shares
+from theory.infra.command import Parser, UsageError, run_command  # the CLI layer every command shares
 
 from .config import DEFAULTS, RunConfig, expand, load_config
 from .seeds import TEST_NOISE_SEED, VAL_NOISE_SEED
@@ -626,7 +626,7 @@ def baselines_main(argv: Sequence[str] | None = None) -> int:
 
     def body() -> int:
         a = p.parse_args(list(sys.argv[1:] if argv is None else argv))
-        from theory.io import write_table  # noqa: PLC0415
+        from theory.infra.io import write_table  # noqa: PLC0415
 
         from .plan import plan  # noqa: PLC0415
 

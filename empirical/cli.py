@@ -6,7 +6,7 @@ runs, the executor flags and ``--out`` first): bad input gives one line on stder
 Exit code 0 means every run of the config is done; 1 that some failed (their reasons are in the
 ledger: ``reconscale results DIR``) or that the sweep stopped on a storage error; 130 (Ctrl-C) and 143
 (SIGTERM) that it was stopped, every unfinished run back at ``pending`` (re-run to resume). A sweep
-started by another reconscale command (the demo) dies with it (:mod:`theory.process`).
+started by another reconscale command (the demo) dies with it (:mod:`theory.infra.process`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
-from theory.command import Parser, UsageError, run_command
+from theory.infra.command import Parser, UsageError, run_command
 
 from .config import expand, load_config, parse_override
 

@@ -32,7 +32,7 @@ from typing import Callable, Sequence
 import torch
 import torch.distributed as dist
 
-from theory.command import Parser, UsageError, run_command
+from theory.infra.command import Parser, UsageError, run_command
 
 from .cli import config_arguments, load_runs
 from .ledger import DriverLock, Ledger, Row

@@ -35,8 +35,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from theory.process import die_with_parent
-from theory.validation import is_int
+from theory.infra.process import die_with_parent
+from theory.infra.validation import is_int
 
 from .ledger import Row
 

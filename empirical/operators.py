@@ -26,7 +26,7 @@ import torch
 
 from theory import operators as _centred  # the one centred FFT (fft2c, ifft2c), namespace-generic
 from theory.operators import MRI, Denoise, SuperResolution, operator_from_dict
-from theory.validation import integer as _int_value
+from theory.infra.validation import integer as _int_value
 
 __all__ = ["Spec", "TorchOperator", "coil_sensitivities", "fft2c", "ifft2c"]
 

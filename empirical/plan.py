@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from theory.process import memory_bytes
+from theory.infra.process import memory_bytes
 
 from .config import RunConfig
 from .data import Source, make_source
@@ -149,12 +149,12 @@ def check_memory(run: RunConfig, available: int | None = None) -> None:
 
     Every source is loaded whole into memory by :func:`load_data`, so :func:`images_bytes` is a
     lower bound on what the run needs; above the memory one process here may use
-    (:func:`theory.process.memory_bytes`: physical memory, or a cgroup limit) the run could only
+    (:func:`theory.infra.process.memory_bytes`: physical memory, or a cgroup limit) the run could only
     die in an allocation, after a long wait (or, for a huge N, in validation's own index arrays).
 
     Args:
         run: the run.
-        available: the limit in bytes; default :func:`theory.process.memory_bytes` (no check if unknown).
+        available: the limit in bytes; default :func:`theory.infra.process.memory_bytes` (no check if unknown).
 
     Raises:
         ValueError: one line with the estimate, naming N and size and the fix.

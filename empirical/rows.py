@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from theory.io import atomic_write
+from theory.infra.io import atomic_write
 
 from .config import RunConfig
 from .ledger import Row

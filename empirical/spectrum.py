@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
-from theory.command import Parser, UsageError, run_command
+from theory.infra.command import Parser, UsageError, run_command
 
 if TYPE_CHECKING:
     from .config import RunConfig
@@ -158,7 +158,7 @@ def spectrum_main(argv: Sequence[str] | None = None) -> int:
         except ValueError as e:
             raise UsageError(f"reconscale spectrum: error: {e}") from None
         arrays = data_spectra(run, examples=a.examples, method=a.method, progress=not a.quiet)
-        from theory.io import atomic_write  # noqa: PLC0415
+        from theory.infra.io import atomic_write  # noqa: PLC0415
 
         atomic_write(a.out, lambda fh: np.savez(fh, **arrays))
         if not a.quiet:

@@ -40,8 +40,8 @@ import torch
 import torch.nn.functional as F
 
 from theory.operators import MRI, Denoise, SuperResolution, check_mri_sampling
-from theory.validation import finite_float as _float_field
-from theory.validation import integer as _int_value
+from theory.infra.validation import finite_float as _float_field
+from theory.infra.validation import integer as _int_value
 
 from .operators import Spec, coil_sensitivities, fft2c, ifft2c
 

@@ -52,7 +52,8 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DistributedSampler
 
-from theory.io import atomic_write
+from theory.infra.io import atomic_write
+from theory.infra.process import interrupts_deferred
 
 from .config import NOT_IN_IDENTITY
 from .metrics import evaluate as task_metrics
@@ -258,8 +259,13 @@ def evaluate(model: nn.Module, task: Task, images: torch.Tensor, *, seed: int, i
 
 
 def save_checkpoint(obj: dict, path: Path) -> None:
-    """Write a checkpoint atomically (:func:`theory.io.atomic_write`): a crash leaves the old one."""
-    atomic_write(path, lambda fh: torch.save(obj, fh))
+    """Write a checkpoint atomically (:func:`theory.infra.io.atomic_write`): a crash leaves the old one.
+
+    Ctrl-C and SIGTERM wait until the file is written (:func:`theory.infra.process.interrupts_deferred`):
+    inside torch's writer they would surface as a ``RuntimeError`` and fail the run instead of stopping it.
+    """
+    with interrupts_deferred():
+        atomic_write(path, lambda fh: torch.save(obj, fh))
 
 
 def load_checkpoint(path: Path, cfg_dict: dict) -> dict:

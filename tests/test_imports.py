@@ -271,7 +271,7 @@ def _loads(importer: str, dst: str) -> list[str]:
 
 def eager_imports(uses: list[Use], modules: dict[str, Path]) -> dict[str, set[str]]:
     """Module → the project modules importing it runs first, transitively (top-level imports only;
-    parent packages included: ``import theory.io`` runs ``theory/__init__`` first)."""
+    parent packages included: ``import theory.infra.io`` runs ``theory/__init__`` first)."""
     eager: dict[str, set[str]] = {m: set() for m in modules}
     for u in uses:
         dst = _target_module(u.target, modules)

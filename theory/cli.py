@@ -14,9 +14,9 @@ from typing import Sequence
 
 import numpy as np
 
-from .command import Parser, UsageError, run_command
+from .infra.command import Parser, UsageError, run_command
 from .curves import METHODS, expected_risk, to_records
-from .io import write_table
+from .infra.io import write_table
 from .montecarlo import ESTIMATOR_NAMES, Estimator
 from .operators import make_operator
 from .problem import Problem, check_target_sigma

@@ -28,7 +28,7 @@ import numpy as np
 from .asymptotics import check_rmt_sigma, large_n_curve, rmt_curve
 from .montecarlo import Estimator, RiskCurve, montecarlo
 from .problem import Problem
-from .validation import validate_N
+from .infra.validation import validate_N
 
 __all__ = ["METHODS", "expected_risk", "to_records", "argmin_curve"]
 

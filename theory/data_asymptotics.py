@@ -52,7 +52,7 @@ from .asymptotics import SpectralFilter, check_filter_values, check_rmt_sigma, s
 from .estimators import lr_is_unstable
 from .montecarlo import Estimator, RiskCurve
 from .problem import PopulationSpectrum
-from .validation import validate_N
+from .infra.validation import validate_N
 
 __all__ = ["ShiftSpectrum", "shift_spectrum", "DataEquivalent", "data_rmt_curve", "data_equivalent_curves", "argmin_steps"]
 

@@ -60,7 +60,7 @@ from .montecarlo import Estimator, RiskCurve, draw_rng, noisy_targets, target_rn
 from .problem import Population, check_target_sigma
 from .risk import hadamard_quadform, risk_path
 from .signals import SpectralSignal, check_crop_shape, fourier_power
-from .validation import validate_N
+from .infra.validation import validate_N
 
 __all__ = [
     "SPECTRUM_METHODS",

@@ -51,7 +51,7 @@ from .risk import (
     risk_quadratic,
     validation_error_path,
 )
-from .validation import validate_N
+from .infra.validation import validate_N
 
 __all__ = ["Estimator", "RiskCurve", "ESTIMATOR_NAMES", "montecarlo", "draw_rng", "target_rng", "noisy_targets"]
 

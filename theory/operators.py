@@ -28,8 +28,8 @@ from typing import Any, Union
 
 import numpy as np
 
-from .validation import finite_float as _as_finite_float
-from .validation import integer as _as_int
+from .infra.validation import finite_float as _as_finite_float
+from .infra.validation import integer as _as_int
 
 __all__ = [
     "Denoise",

@@ -19,7 +19,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .io import atomic_write, write_table
+from .infra.io import atomic_write, write_table
 from .montecarlo import Estimator, montecarlo
 from .problem import Problem, check_target_sigma
 from .signals import SubspaceSignal

@@ -2,7 +2,7 @@
 
 A source is a frozen dataclass: its fields are its options (what :func:`empirical.data.make_source`
 accepts as keyword options). :meth:`Source.batch` caches its results as ``.npy`` files under
-``cache_dir`` when set, written with :func:`theory.io.atomic_write` (readable by others under the
+``cache_dir`` when set, written with :func:`theory.infra.io.atomic_write` (readable by others under the
 usual umask). The index ranges of generated sources are :data:`VAL_OFFSET` and :data:`TEST_OFFSET`.
 """
 
@@ -17,8 +17,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from theory.io import atomic_write
-from theory.validation import is_int
+from theory.infra.io import atomic_write
+from theory.infra.validation import is_int
 
 __all__ = ["Split", "Source", "VAL_OFFSET", "TEST_OFFSET", "INDEX_LIMIT", "check_count", "check_seed", "range_split"]
 

@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from theory.validation import is_int
+from theory.infra.validation import is_int
 
 from .base import TEST_OFFSET, Source, Split, check_count, check_seed, range_split
 

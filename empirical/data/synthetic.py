@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from theory import random_orthonormal
-from theory.validation import is_int
+from theory.infra.validation import is_int
 
 from .base import Source
 

@@ -7,8 +7,8 @@ import pytest
 
 from bridge.cli import main as cli_main
 from tests.helpers import cli_one_line
-from theory import io as theory_io
-from theory.io import atomic_write
+from theory.infra import io as theory_io
+from theory.infra.io import atomic_write
 
 CURVE = ["theory", "curve", "--n", "20", "--d", "4", "--sigma", "0.1", "--N", "10,20", "--runs", "2", "--quiet"]
 

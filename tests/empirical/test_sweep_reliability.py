@@ -126,7 +126,7 @@ def test_concurrent_drivers_never_train_a_run_twice(tmp_path):
 
 # --------------------------------------------------------------------------- storage errors stop cleanly
 def test_disk_full_while_checkpointing_stops_cleanly_and_resumes(tmp_path, capsys, monkeypatch):
-    import theory.io as io_mod
+    import theory.infra.io as io_mod
 
     out = tmp_path / "s"
 

@@ -1,4 +1,4 @@
-"""theory.process: a child dies with its parent, also where the kernel cannot tell it (the watchdog).
+"""theory.infra.process: a child dies with its parent, also where the kernel cannot tell it (the watchdog).
 
 Real processes with bounded waits; no torch. A parent starts a child that calls ``die_with_parent``
 and sleeps; the parent is SIGKILLed; the child must exit within seconds.
@@ -15,10 +15,12 @@ from pathlib import Path
 
 import pytest
 
+import theory.infra.process as tp
+
 ROOT = Path(__file__).resolve().parents[2]
 CHILD = """
 import sys, time
-import theory.process as tp
+import theory.infra.process as tp
 if {portable}:
     sys.platform = "darwin"  # no prctl: only the portable watchdog can notice the parent's death
 tp.die_with_parent({parent})
@@ -78,3 +80,16 @@ def test_a_child_whose_parent_is_already_gone_exits():
     code = CHILD.format(portable=False, parent=1)  # "my parent is pid 1" is never true for this child
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == -signal.SIGTERM and "ready" not in proc.stdout
+
+
+def test_interrupts_wait_until_the_deferred_block_ends():
+    """SIGTERM sent inside the block is held back (the write finishes), then raises as Ctrl-C would."""
+    steps = []
+    with pytest.raises(tp.Terminated):
+        with tp.sigterm_as_interrupt():
+            with tp.interrupts_deferred():
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(0.05)  # a handler that ran here would raise before the next step
+                steps.append("written")
+            steps.append("after")  # the held signal is delivered on leaving the block
+    assert steps == ["written"]

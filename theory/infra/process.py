@@ -10,7 +10,7 @@ orphan: it would keep training and make the re-run refuse the directory. So:
   parent dies (``prctl(PR_SET_PDEATHSIG)``); everywhere, a daemon thread also polls
   ``os.getppid()`` and sends the same signal when the parent changes (portable fallback).
 * :func:`child_env` / :func:`adopt_parent` — a parent passes its pid to a child command in the
-  environment; :func:`theory.command.run_command` calls :func:`adopt_parent` first, so every
+  environment; :func:`theory.infra.command.run_command` calls :func:`adopt_parent` first, so every
   ``reconscale`` command started by :func:`run_child` dies with its parent.
 * :func:`sigterm_as_interrupt` — while active, ``SIGTERM`` raises :class:`Terminated` (a
   ``KeyboardInterrupt``) in the main thread, so every cleanup written for Ctrl-C (rows back to
@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-__all__ = ["Terminated", "sigterm_as_interrupt", "die_with_parent", "child_env", "adopt_parent", "run_child",
+__all__ = ["Terminated", "sigterm_as_interrupt", "interrupts_deferred", "die_with_parent", "child_env", "adopt_parent", "run_child",
            "memory_bytes", "PARENT_ENV", "EXIT_TERMINATED"]
 
 #: The environment variable through which :func:`child_env` hands a child its parent's pid.
@@ -65,6 +65,35 @@ def sigterm_as_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, old)
+
+
+@contextlib.contextmanager
+def interrupts_deferred() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM back while the block runs; the first one to arrive is raised right after.
+
+    For writes that an interrupt must not cut in half from the inside: torch's checkpoint writer turns a
+    ``KeyboardInterrupt`` raised in its write callback into a ``RuntimeError``, so Ctrl-C or a dying
+    parent at that instant would fail the run instead of stopping it (to be resumed). The signals are
+    caught by a recording handler (not masked: a signal sent to the process may land on any of its
+    threads) and re-sent to the process on exit, where the handlers in force before take them. Outside
+    the main thread, where no handler can be set, the block runs unprotected.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held: list[int] = []
+
+    def hold(signum: int, frame: Any) -> None:
+        held.append(signum)
+
+    old = {s: signal.signal(s, hold) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, handler in old.items():
+            signal.signal(s, handler)
+        if held:
+            signal.raise_signal(held[0])
 
 
 def die_with_parent(parent_pid: int | None = None) -> None:

@@ -7,9 +7,9 @@ A command is a function ``main(argv) -> exit code`` whose body runs inside :func
 * an ``OSError`` while writing (disk full, read-only directory, permission denied) prints one line
   naming the path and returns 1 (every write is atomic, so nothing half-written stays behind);
 * Ctrl-C prints how to resume and returns 130; SIGTERM (``kill``, a scheduler, a dying parent) is
-  handled the same way (:class:`theory.process.Terminated` is a ``KeyboardInterrupt``: every cleanup
+  handled the same way (:class:`theory.infra.process.Terminated` is a ``KeyboardInterrupt``: every cleanup
   runs) and returns 143;
-* a command started by :func:`theory.process.run_child` dies with the process that started it.
+* a command started by :func:`theory.infra.process.run_child` dies with the process that started it.
 
 Checks run before anything is written, so an exit code of 2 means nothing changed on disk.
 """
