@@ -44,6 +44,7 @@ from theory import (
     make_operator,
     rmt_curve,
 )
+from theory.problem import merge_eigenvalues
 
 from .extra import theory_extra_examples
 from .uncertainty import mse_to_psnr
@@ -363,29 +364,11 @@ def _populations(key: tuple, state: ExplorerState) -> tuple:
         lam_i = np.concatenate([sr**2 + sigma**2, np.full(m - rank, sigma**2)])
         om_i = np.concatenate([omega_i, np.zeros(m - rank)])
         order = np.argsort(lam_i)[::-1]
-        lam, mult, omega = _merge(lam_i[order], om_i[order])
+        lam, mult, omega = merge_eigenvalues(lam_i[order], om_i[order])
         sp = PopulationSpectrum(lam, mult, omega, pop.trace_x, pop.trace_e, 0.0)
         out.append((pop, sp))
     return tuple(out)
 
-
-def _merge(lam_i: np.ndarray, om_i: np.ndarray, rtol: float = 1e-9) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Distinct eigenvalues (closer than ``rtol`` merged), multiplicities and summed ω, as Population.spectrum."""
-    lam: list[float] = []
-    mult: list[int] = []
-    omega: list[float] = []
-    for li, oi in zip(lam_i, om_i):
-        if li <= 0:
-            continue
-        if lam and abs(lam[-1] - li) <= rtol * lam[-1]:
-            lam[-1] = (lam[-1] * mult[-1] + li) / (mult[-1] + 1)
-            mult[-1] += 1
-            omega[-1] += oi
-        else:
-            lam.append(float(li))
-            mult.append(1)
-            omega.append(float(oi))
-    return np.array(lam), np.array(mult, dtype=float), np.array(omega)
 
 
 def _physics(state: ExplorerState) -> ExplorerState:

@@ -31,7 +31,7 @@ import numpy as np
 from .operators import Denoise, MRI, SuperResolution
 from .signals import Signal, SpectralSignal, SubspaceSignal
 
-__all__ = ["Problem", "Population", "PopulationSpectrum", "check_target_sigma"]
+__all__ = ["Problem", "Population", "PopulationSpectrum", "check_target_sigma", "merge_eigenvalues"]
 
 
 def check_target_sigma(target_sigma: object) -> float:
@@ -314,18 +314,36 @@ class Population:
         om_i = np.concatenate([omega_i, np.zeros(self.m - rank)])
         order = np.argsort(lam_i)[::-1]
         lam_i, om_i = lam_i[order], om_i[order]
-        lam, mult, omega = [], [], []
-        for li, oi in zip(lam_i, om_i):
-            if li <= 0:
-                continue
-            if lam and abs(lam[-1] - li) <= rtol * lam[-1]:
-                # running mean keeps the merged eigenvalue exact to rounding
-                lam[-1] = (lam[-1] * mult[-1] + li) / (mult[-1] + 1)
-                mult[-1] += 1
-                omega[-1] += oi
-            else:
-                lam.append(li)
-                mult.append(1)
-                omega.append(oi)
-        return PopulationSpectrum(np.array(lam), np.array(mult, dtype=float), np.array(omega), self.trace_x, self.trace_e,
+        lam, mult, omega = merge_eigenvalues(lam_i, om_i, rtol=rtol)
+        return PopulationSpectrum(lam, mult, omega, self.trace_x, self.trace_e,
                                   self.n * self.target_sigma**2)
+
+
+def merge_eigenvalues(lam: np.ndarray, omega: np.ndarray, *, rtol: float = 1e-9) -> tuple[np.ndarray, np.ndarray,
+                                                                                          np.ndarray]:
+    """Distinct eigenvalues of Σ_y with their multiplicities and summed weights ω.
+
+    Args:
+        lam: (m,) eigenvalues in descending order; zeros (σ = 0) are dropped.
+        omega: (m,) the weight of each eigenvector (uᵢᵀ Σ_x uᵢ-type projections).
+        rtol: eigenvalues closer than this (relative) are merged; their running mean keeps the merged
+            value exact to rounding.
+
+    Returns:
+        (lam, mult, omega), each (k,): the distinct eigenvalues, their multiplicities (float) and summed ω.
+    """
+    out_lam: list[float] = []
+    mult: list[int] = []
+    out_om: list[float] = []
+    for li, oi in zip(lam, omega):
+        if li <= 0:
+            continue
+        if out_lam and abs(out_lam[-1] - li) <= rtol * out_lam[-1]:
+            out_lam[-1] = (out_lam[-1] * mult[-1] + li) / (mult[-1] + 1)
+            mult[-1] += 1
+            out_om[-1] += oi
+        else:
+            out_lam.append(li)
+            mult.append(1)
+            out_om.append(oi)
+    return np.array(out_lam, dtype=float), np.array(mult, dtype=float), np.array(out_om, dtype=float)

@@ -169,21 +169,26 @@ def test_sigterm_requeues_running_rows_and_says_one_line(tmp_path, executor):
 
 # --------------------------------------------------------------------------- 5: workers die with their driver
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds the pool's workers through /proc")
+def kill_and_watch_children(parent: subprocess.Popen, out: Path, what: str, *, timeout: float) -> None:
+    """Once ``parent`` trains into ``out``, SIGKILL it and wait (bounded) until its children are gone too."""
+    kids: list[int] = []
+    try:
+        wait_for(lambda: running(out) or parent.poll() is not None, f"the {what} to train")
+        kids = children(parent.pid)
+        assert kids, f"no {what} process was started"
+        parent.kill()
+        parent.wait(timeout=WAIT_S)
+        wait_for(lambda: not any(alive(k) for k in kids), f"the orphaned {what} to exit", timeout=timeout)
+    finally:
+        kill_all([parent.pid, *kids])
+
+
 def test_process_pool_workers_die_with_a_killed_driver(tmp_path):
     out = tmp_path / "s"
     proc = subprocess.Popen([sys.executable, "-m", "bridge.cli", "sweep", "quick-denoise", "--out", str(out), *ENDLESS,
                              "--executor", "process", "--workers", "1"], env=env(), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
-    workers: list[int] = []
-    try:
-        wait_for(lambda: running(out) or proc.poll() is not None, "a worker to train")
-        workers = children(proc.pid)
-        assert workers, "the driver has no worker processes"
-        proc.kill()
-        proc.wait(timeout=WAIT_S)
-        wait_for(lambda: not any(alive(w) for w in workers), "the orphaned workers to exit", timeout=15)
-    finally:
-        kill_all([proc.pid, *workers])
+    kill_and_watch_children(proc, out, "pool worker", timeout=15)
     assert DriverLock.holder(out) is None
 
 
@@ -196,16 +201,7 @@ def test_the_child_sweep_of_a_killed_demo_stops_and_frees_its_directory(tmp_path
               f"run_step({json.dumps(['sweep', 'quick-denoise', '--out', str(out), *ENDLESS])}, 'network', quiet=True)")
     demo = subprocess.Popen([sys.executable, "-c", script], env=env(), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
-    kids: list[int] = []
-    try:
-        wait_for(lambda: running(out) or demo.poll() is not None, "the child sweep to train")
-        kids = children(demo.pid)
-        assert kids, "the demo has no child process"
-        demo.kill()
-        demo.wait(timeout=WAIT_S)
-        wait_for(lambda: not any(alive(k) for k in kids), "the orphaned child sweep to exit", timeout=30)
-    finally:
-        kill_all([demo.pid, *kids])
+    kill_and_watch_children(demo, out, "child sweep", timeout=30)
     assert DriverLock.holder(out) is None  # the re-run is not refused
     assert statuses(out) == ["pending"]  # it stopped as on Ctrl-C: its run resumes on the re-run
 
