@@ -307,8 +307,16 @@ def target_of(row: dict) -> str:
 
 
 def family_of(row: dict) -> str:
-    """``linear`` for the closed-form learned linear estimator, ``network`` for trained archs."""
-    return "linear" if row.get("arch") == "linear-exact" else "network"
+    """``linear`` for the closed-form learned linear estimator, ``network`` for trained archs.
+
+    A linear-exact split run on the magnitude input is ``linear (magnitude input)``, so that tables and
+    figures never pass it off as what :mod:`theory.split` describes (the 2-channel [Re, Im] input).
+    """
+    if row.get("arch") != "linear-exact":
+        return "network"
+    if row.get("target") == "split" and row.get("complex_input") is False:
+        return "linear (magnitude input)"
+    return "linear"
 
 
 def compare_targets(runs: Sequence[dict], *, law: str = "floor", level: float = 0.9, n_boot: int = 200,

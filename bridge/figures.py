@@ -262,7 +262,7 @@ def overlay_figure(theory: Any, empirical: Any, path: str | Path, *,
 
 
 #: Colour per estimator family of :func:`selfsup_figure` (the three-curve figure's).
-_FAMILY_COLOURS = {"theory": "black", "linear": "tab:blue", "network": "tab:red"}
+_FAMILY_COLOURS = {"theory": "black", "linear": "tab:blue", "linear (magnitude input)": "tab:cyan", "network": "tab:red"}
 
 
 def selfsup_figure(curves: Sequence[dict], extra: Sequence[dict], path: str | Path) -> list[Path]:

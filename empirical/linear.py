@@ -86,7 +86,7 @@ Targets = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 #: ``metrics(out)``: the task's metrics of a block of validation outputs (k, n, N_val), one dict per k.
 Metrics = Callable[[np.ndarray], list[dict]]
 
-__all__ = ["CHUNK", "k_grid", "training_pairs", "fit_spectrum",
+__all__ = ["CHUNK", "SPLIT_INPUT", "k_grid", "training_pairs", "fit_spectrum",
            "step_size", "gains", "validation_path", "select", "as_module", "run_linear_exact"]
 
 #: Training examples corrupted and accumulated at once (the memory of Y is m × CHUNK, not m × N).
@@ -255,6 +255,15 @@ def _fit(p: RunPlan, data: RunData) -> TrainingSpectrum:
                         mask_ids=data.train_mask_ids, targets=targets)
 
 
+#: What a split run's input is, in its row (``conventions["split_input"]``): theory.split's risk
+#: (``split_risk_curve``) describes the 2-channel [Re, Im] zero-filled input, not its magnitude.
+SPLIT_INPUT = {
+    True: "the 2-channel [Re, Im] zero-filled image of the Λ columns: the input theory.split describes",
+    False: "the magnitude of the zero-filled image of the Λ columns: theory.split's risk does not describe this "
+           "arm (it models the 2-channel [Re, Im] input; set complex_input = true for that)",
+}
+
+
 def _fit_split(p: RunPlan, data: RunData) -> tuple[SplitPath, float]:
     """The split-measurement GD path (:class:`theory.split.SplitPath`) of a ``target = "split"`` run.
 
@@ -342,6 +351,7 @@ def run_linear_exact(p: RunPlan, data: RunData, run_dir: str | Path | None = Non
                           "k = ∞: X Y⁺ (empirical.linear)"),
             "train_noise": f"one fixed noise draw per training example, seeded by (seed + {TRAIN_NOISE_SEED}, "
                            "image id); networks: fresh noise every step unless train_noise = 'fixed'",
+            **({"split_input": SPLIT_INPUT[bool(task.complex_input)]} if p.target.kind == "split" else {}),
             "lr": lr, "k_max": float(run.linear_kmax),
             "k_selection": "least validation MSE (float64, unclamped) over 8 log-spaced k per decade from 1 to "
                            "k_max, and k = ∞ (best_step -1)"}

@@ -92,3 +92,14 @@ def test_fit_refuses_to_pool_training_targets(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--where target=clean" in err
     assert cli_main(["fit", str(table), "--boot", "10", "--where", "target=noisy"]) == 0
+
+
+def test_a_magnitude_input_split_arm_is_labelled_as_such():
+    """theory.split describes the [Re, Im] input: a linear-exact split run on the magnitude says so."""
+    from bridge.extra import family_of
+
+    base = {"arch": "linear-exact", "target": "split"}
+    assert family_of({**base, "complex_input": False}) == "linear (magnitude input)"
+    assert family_of({**base, "complex_input": True}) == "linear"
+    assert family_of({"arch": "linear-exact", "target": "noisy", "complex_input": False}) == "linear"
+    assert family_of({"arch": "unet", "target": "split", "complex_input": False}) == "network"
