@@ -28,11 +28,11 @@ from . import figures
 from .calibrate import calibrate
 from .compare import COMPARE_LAWS, align, compare_fits, empirical_curve, theory_curve
 from .extra import LAWS as EXTRA_LAWS
-from .extra import compare_targets, section_markdown
+from .extra import compare_targets
 from .figures import rule_windows, selfsup_figure, window_fits
-from .identify import finding_text, identify
+from .identify import identify
 from .laws import FloorPowerLaw
-from .report import analyse, fit_text, table_text
+from .report import analyse
 from .results import (
     aggregate,
     load_table,
@@ -43,6 +43,7 @@ from .results import (
     runs_curve,
     where_rows,
 )
+from .text import finding_text, fit_text, selfsup_markdown, table_text
 
 __all__ = ["main", "COMMANDS", "version"]
 
@@ -243,7 +244,7 @@ def selfsup_main(argv: Sequence[str] | None = None) -> int:
         if a.format == "json":
             sys.stdout.write(json.dumps(res, indent=1, default=float) + "\n")
         else:
-            sys.stdout.write(section_markdown(res["curves"], res["extra"]))
+            sys.stdout.write(selfsup_markdown(res["curves"], res["extra"]))
             for f in res.get("figures", []):
                 sys.stdout.write(f"figure: {f}\n")
         return 0

@@ -30,11 +30,11 @@ R(W) = E‖Wy − x‖²/E‖x‖² with E‖x‖² = tr Σ_x = d. Hence
 
 0.01/1.01 · 10/256 = 3.87·10⁻⁴ here; the noisy input's MSE is σ² = 0.01.
 
-Stages (each resumable, as :mod:`bridge.demo`): the two sweeps run as ``reconscale sweep`` child
+Stages (each resumable: :mod:`bridge.stages`): the two sweeps run as ``reconscale sweep`` child
 processes into ``out/sweep`` (the networks and the twin on the config's N grid; ``linear-exact`` on
 the wider ``exact_N`` grid) and are read back from the ledger by run id (both validated first,
 ``reconscale sweep --dry-run``); the theory curve is ``reconscale theory curve`` in a child process
-too (one BLAS thread: :func:`_one_thread_children`), its table cached in ``out/theory-<hash>.json``.
+too (one BLAS thread: :func:`bridge.stages.one_blas_thread_children`), its table cached in ``out/theory-<hash>.json``.
 Written: ``controlled.json`` (rows {curve, N, mse, mse_sem, excess_over_floor, ratio_to_floor, runs},
 the floor, the setup), ``fig_controlled.{png,pdf}`` and ``controlled.md`` (how far each curve stays
 above the floor at its largest N).
@@ -42,28 +42,24 @@ above the floor at its largest N).
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import os
-import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
-from theory.infra.io import write_json
-from theory.infra.process import child_env
+from theory.infra.io import atomic_write, write_json
 
-from .demo import run_step
-from .report import table_text
 from .results import load_table
+from .stages import Stages, one_blas_thread_children, set_args, sweep_run_ids
+from .text import controlled_markdown, controlled_summary_text
 
 __all__ = ["ControlledConfig", "SMOKE", "CURVES", "risk_to_pixel_mse", "floor_pixel_mse", "run_controlled",
-           "render_markdown", "summary_text", "controlled_main"]
+           "controlled_main"]
 
 #: The curves of ``controlled.json``, in drawing order, with their legend labels.
 CURVES: dict[str, str] = {"theory": "theory: W^k_opt (oracle-stopped GD)",
@@ -106,38 +102,22 @@ def floor_pixel_mse(sigma: float, *, d: int, n: int) -> float:
 
 
 def _sweep_args(cfg: ControlledConfig, out: Path, extra: Sequence[str]) -> list[str]:
-    sets = [x for s in (*cfg.overrides, *extra) for x in ("--set", s)]
+    sets = set_args([*cfg.overrides, *extra])
     execu = ["--executor", "process", "--workers", str(cfg.workers)] if cfg.workers > 1 else []
     # --retry-failed: a re-run retries failed runs (e.g. one that met a half-edited source tree)
     return ["sweep", cfg.config, "--out", str(out / "sweep"), *sets, *execu, "--threads-per-run", "1", "--retry-failed"]
 
 
-def _run_ids(arg_lists: Sequence[list[str]]) -> set[str]:
-    """The run ids of the sweeps (``reconscale sweep … --dry-run``, all at once): every run is
-    validated before any trains, and nothing is written."""
-    procs = [subprocess.Popen([sys.executable, "-m", "bridge.cli", *args, "--dry-run"], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True, env=child_env())  # they die with this process
-             for args in arg_lists]
-    outputs = [proc.communicate() for proc in procs]  # wait for every child before raising
-    ids = set()
-    for proc, (stdout, stderr) in zip(procs, outputs):
-        if proc.returncode != 0:
-            raise ValueError((stderr.strip().splitlines() or [f"sweep --dry-run failed ({proc.returncode})"])[-1])
-        ids |= {json.loads(line)["id"] for line in stdout.splitlines() if line.startswith("{")}
-    return ids
-
-
-def _sweeps(cfg: ControlledConfig, out: Path, progress: bool, log: Any) -> list[dict]:
+def _sweeps(cfg: ControlledConfig, st: Stages) -> list[dict]:
     """Run (or resume) both sweeps; their finished rows from the ledger."""
 
-    quiet = [] if progress else ["--quiet"]
     exact = ['arch="linear-exact"', f"N={list(cfg.exact_N)}"]
-    plans = [("networks", _sweep_args(cfg, out, [])), ("linear-exact", _sweep_args(cfg, out, exact))]
-    ids = _run_ids([args for _, args in plans])
+    plans = [("networks", _sweep_args(cfg, st.out, [])), ("linear-exact", _sweep_args(cfg, st.out, exact))]
+    ids = sweep_run_ids([args for _, args in plans])  # every run validated before any trains
     for what, args in plans:
-        log(f"sweep ({what}): {' '.join(args[1:])}")
-        run_step([*args, *quiet], f"{what} sweep", quiet=not progress, rerun="reconscale controlled")
-    rows = [r for r in load_table(out / "sweep") if r["run_id"] in ids]
+        st.log(f"sweep ({what}): {' '.join(args[1:])}")
+        st.command(f"sweep {what}", args, f"{what} sweep")
+    rows = [r for r in load_table(st.out / "sweep") if r["run_id"] in ids]
     bad = [r for r in rows if r["status"] != "done"]
     if bad or len(rows) != len(ids):
         why = bad[0]["reason"] or bad[0]["status"] if bad else "runs missing from the ledger"
@@ -157,42 +137,24 @@ def _setup(rows: Sequence[dict]) -> dict:
     return {"n": n, "d": d, "sigma": sigma, "replicates": sorted({int(r["data_seed"]) for r in rows})}
 
 
-def _theory(cfg: ControlledConfig, setup: dict, N: list[int], path: Path, progress: bool, log: Any) -> dict:
+def _theory(cfg: ControlledConfig, setup: dict, N: list[int], path: Path, st: Stages) -> dict:
     """W^{k_opt} by Monte Carlo (``reconscale theory curve``, a child process, its table cached at
     ``path``), converted to per-pixel MSE."""
 
     if path.exists():
-        log(f"reusing {path.name}")
+        st.log(f"reusing {path.name}")
     else:
-        log(f"theory: W^k_opt by Monte Carlo, {cfg.theory_runs} draws at {len(N)} N")
-        run_step(["theory", "curve", "--n", str(setup["n"]), "--d", str(setup["d"]), "--sigma", repr(setup["sigma"]),
-                  "--N", ",".join(str(v) for v in N), "--estimator", "gd-oracle", "--kmax", str(cfg.kmax),
-                  "--method", "montecarlo", "--runs", str(cfg.theory_runs), "--seed", str(cfg.seed),
-                  "--format", "json", "--out", str(path), *([] if progress else ["--quiet"])], "theory",
-                 quiet=not progress, rerun="reconscale controlled")
+        st.log(f"theory: W^k_opt by Monte Carlo, {cfg.theory_runs} draws at {len(N)} N")
+        st.command("theory", ["theory", "curve", "--n", str(setup["n"]), "--d", str(setup["d"]),
+                              "--sigma", repr(setup["sigma"]), "--N", ",".join(str(v) for v in N),
+                              "--estimator", "gd-oracle", "--kmax", str(cfg.kmax), "--method", "montecarlo",
+                              "--runs", str(cfg.theory_runs), "--seed", str(cfg.seed), "--format", "json",
+                              "--out", str(path)])
     rows = sorted(load_table(path), key=lambda r: r["N"])
     px = {"d": setup["d"], "n": setup["n"]}
     return {"N": [int(r["N"]) for r in rows], "mse": risk_to_pixel_mse([r["risk_mean"] for r in rows], **px).tolist(),
             "mse_sem": risk_to_pixel_mse([r["risk_sem"] for r in rows], **px).tolist(), "runs": int(rows[0]["runs"]),
             "k_opt": [float(r["k_opt_mean"]) for r in rows], "floor_risk": float(rows[0]["floor"])}
-
-
-@contextlib.contextmanager
-def _one_thread_children() -> Iterator[None]:
-    """Child processes start with one BLAS/OpenMP thread (the sweeps' torch threads are set by
-    ``--threads-per-run 1``). On 2 shared cores numpy's two OpenBLAS threads collapse: measured, 10 Monte
-    Carlo draws of the theory at N = 256, 1024, 4096 took 54 s with them and 2.5 s with one."""
-    keys = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
-    before = {k: os.environ.get(k) for k in keys}
-    os.environ.update({k: "1" for k in keys})
-    try:
-        yield
-    finally:
-        for k, v in before.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 def _per_N(rows: Sequence[dict], curve: str, key: str = "test_mse") -> list[dict]:
@@ -253,25 +215,17 @@ def run_controlled(out: str | Path, *, smoke: bool = False, progress: bool = Tru
     Raises:
         ValueError: a sweep did not validate or did not finish (one line; re-running resumes).
     """
-    from theory.infra.io import atomic_write  # noqa: PLC0415
-
     cfg = cfg or (SMOKE if smoke else ControlledConfig())
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {out} is a file; give a directory")
     t0 = time.perf_counter()
-
-    def log(msg: str) -> None:
-        if progress:
-            print(f"[controlled] {msg}", file=sys.stderr, flush=True)
-
-    with _one_thread_children():
-        rows = _sweeps(cfg, out, progress, log)
+    st = Stages(out, "controlled", progress=progress, rerun="reconscale controlled")
+    out = st.out
+    with one_blas_thread_children():
+        rows = _sweeps(cfg, st)
         t_sweep = time.perf_counter() - t0
         setup = _setup(rows)
         grid = sorted({int(r["N"]) for r in rows})
         key = hashlib.sha256(json.dumps([setup, grid, cfg.theory_runs, cfg.kmax, cfg.seed]).encode()).hexdigest()[:12]
-        th = _theory(cfg, setup, grid, out / f"theory-{key}.json", progress, log)
+        th = _theory(cfg, setup, grid, out / f"theory-{key}.json", st)
     floor = floor_pixel_mse(setup["sigma"], d=setup["d"], n=setup["n"])
     table = [{"curve": "theory", "N": N, "mse": m, "mse_sem": e, "runs": th["runs"]}
              for N, m, e in zip(th["N"], th["mse"], th["mse_sem"])]
@@ -285,42 +239,17 @@ def run_controlled(out: str | Path, *, smoke: bool = False, progress: bool = Tru
         pts = [r for r in table if r["curve"] == curve]
         if pts:
             largest[curve] = max(pts, key=lambda r: r["N"])
-    result = {"config": asdict(cfg), "setup": setup, "floor": floor, "input_mse": setup["sigma"] ** 2,
+    result = {"config": asdict(cfg), "labels": dict(CURVES), "setup": setup, "floor": floor, "input_mse": setup["sigma"] ** 2,
               "floor_risk": th["floor_risk"], "k_opt": dict(zip(th["N"], th["k_opt"])),
               "conversion": "per-pixel MSE = R·d/n (R = E‖x̂−x‖²/E‖x‖², E‖x‖² = d); floor = σ²/(1+σ²)·d/n",
               "rows": table, "largest_N": largest,
               "warnings": sum(bool(r.get("warning")) for r in rows if r["arch"] != "linear-exact"),
-              "sweep_s": t_sweep, "wall_s": None, "figures": []}
+              "sweep_s": t_sweep, "timings_s": st.timings, "wall_s": None, "figures": []}
     result["figures"] = [p.name for p in _figure(result, out / "fig_controlled")]
     result["wall_s"] = time.perf_counter() - t0
     write_json(out / "controlled.json", result)
-    atomic_write(out / "controlled.md", render_markdown(result))
+    atomic_write(out / "controlled.md", controlled_markdown(result))
     return result
-
-
-def render_markdown(result: dict) -> str:
-    """How far each curve stays above the floor at its largest N, in plain words."""
-    s = result["setup"]
-    lines = [f"# Controlled comparison: the subspace source (n = {s['n']}, d = {s['d']}, σ = {s['sigma']:g})", "",
-             f"W* = UUᵀ/(1+σ²) is Bayes-optimal here, so no estimator beats the floor σ²/(1+σ²)·d/n = "
-             f"{result['floor']:.3g} test MSE per pixel (the noisy input: {result['input_mse']:.3g}). At the largest "
-             f"N of each curve (mean ± standard error over {len(s['replicates'])} replicates; theory: "
-             f"{result['largest_N']['theory']['runs']} Monte Carlo draws):", ""]
-    for curve, r in result["largest_N"].items():
-        lines.append(f"- **{CURVES[curve]}**: {r['mse']:.3g} ± {r['mse_sem']:.2g} at N = {r['N']}, "
-                     f"{r['ratio_to_floor']:.2f}× the floor ({r['excess_over_floor']:.2g} above it).")
-    return "\n".join(lines) + "\n"
-
-
-def summary_text(result: dict) -> str:
-    """The table printed at the end: MSE per N per curve and its ratio to the floor."""
-
-    Ns = sorted({r["N"] for r in result["rows"]})
-    by = {(r["curve"], r["N"]): r for r in result["rows"]}
-    rows = [{"N": N, **{c: (f"{by[c, N]['mse']:.3g} ({by[c, N]['ratio_to_floor']:.2f}×)" if (c, N) in by else "")
-                        for c in CURVES}} for N in Ns]
-    return (table_text(rows) + f"floor {result['floor']:.3g} per pixel; (×) = ratio to the floor; "
-            f"wall {result['wall_s']:.0f} s; report: controlled.md\n")
 
 
 def controlled_main(argv: Sequence[str] | None = None) -> int:
@@ -339,7 +268,7 @@ def controlled_main(argv: Sequence[str] | None = None) -> int:
     def body() -> int:
         a = p.parse_args(list(sys.argv[1:] if argv is None else argv))
         result = run_controlled(a.out, smoke=a.smoke, progress=not a.quiet)
-        sys.stdout.write(summary_text(result))
+        sys.stdout.write(controlled_summary_text(result))
         return 0
 
     return run_command("reconscale controlled", body, resume_hint="re-run the same command to resume")

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -40,17 +39,18 @@ from typing import Any, Sequence
 import numpy as np
 
 from theory.datamodel import DataModel
-from theory.infra.io import write_json
-from theory.infra.process import EXIT_TERMINATED, run_child
+from theory.infra.io import atomic_write, write_json
 
 from .datatheory import data_theory_curve, load_data_model
-from .extra import SUPERVISED, compare_targets, section_markdown, target_of, theory_extra
+from .extra import SUPERVISED, compare_targets, target_of, theory_extra
 from .figures import empirical_figure, selfsup_figure, three_curve_figure
-from .report import analyse, markdown_table, table_text
+from .report import analyse
 from .results import CURVE_COLUMNS, load_table, runs_curve
+from .stages import Stages, set_args
+from .text import demo_markdown, demo_summary_text
 from .uncertainty import mse_to_psnr
 
-__all__ = ["DemoConfig", "SMOKE", "run_demo", "demo_main", "crossing", "demo_findings", "run_step"]
+__all__ = ["DemoConfig", "SMOKE", "run_demo", "demo_main", "crossing", "demo_findings"]
 
 
 @dataclass(frozen=True)
@@ -102,46 +102,6 @@ class DemoConfig:
 SMOKE = DemoConfig(data=("size=8", "n_test=4", "n_val=6"), N_linear=(8, 16, 32, 128, 512), N_network=(8, 16, 32),
                    widths=(4, 6), seeds=(0, 1), examples=1024, n_boot=30,
                    training=("depth=1", "batch_size=4", "min_steps=20", "max_steps=40", "eval_every=20"))
-
-
-def _sets(values: Sequence[str]) -> list[str]:
-    return [x for s in values for x in ("--set", s)]
-
-
-def run_step(args: list[str], what: str, quiet: bool, rerun: str = "the demo") -> None:
-    """Run a ``reconscale`` command in a child process (torch stays out of this one).
-
-    The child dies with this process, however this one dies (:func:`theory.infra.process.run_child`), so
-    a killed demo leaves no orphan training on and holding the sweep's lock against the re-run.
-
-    Args:
-        args: the command's arguments after ``reconscale``.
-        what: the step, as messages name it.
-        quiet: hide the child's stdout.
-        rerun: the command the user re-runs to resume.
-
-    Raises:
-        KeyboardInterrupt: the child was interrupted (Ctrl-C or SIGTERM).
-        ValueError: the child failed (its own message is above).
-    """
-    cmd = [sys.executable, "-m", "bridge.cli", *args]
-    code = run_child(cmd, stdout=subprocess.DEVNULL if quiet else None, stderr=None)
-    if code in (130, EXIT_TERMINATED):  # the child was interrupted: so is the demo
-        raise KeyboardInterrupt
-    if code != 0:
-        raise ValueError(f"the {what} step failed (exit {code}; its message is above); fix it and re-run "
-                         f"{rerun} to resume")
-
-
-def _stage(path: Path, compute: Any, log: Any) -> Any:
-    if path.exists():
-        log(f"reusing {path.name}")
-        return json.loads(path.read_text())
-    t0 = time.perf_counter()
-    obj = compute()
-    write_json(path, obj)
-    log(f"{path.name}: {time.perf_counter() - t0:.0f} s")
-    return obj
 
 
 # ----------------------------------------------------------------------------------- the curves
@@ -261,22 +221,9 @@ def _selfsup(model: Any, theory: Sequence[dict], runs: Sequence[dict], cfg: Demo
 def run_demo(out: str | Path, cfg: DemoConfig = DemoConfig(), *, progress: bool = True) -> dict[str, Any]:
     """Run (or resume) the demo into ``out``; returns the summary (also in ``out/summary.json``)."""
 
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()
-    timings: dict[str, float] = {}
-
-    def log(msg: str) -> None:
-        if progress:
-            print(f"[demo] {msg}", file=sys.stderr, flush=True)
-
-    def timed(name: str, fn: Any) -> Any:
-        t0 = time.perf_counter()
-        result = fn()
-        timings[name] = round(time.perf_counter() - t0, 1)
-        return result
-
-    quiet = [] if progress else ["--quiet"]
+    st = Stages(out, "demo", progress=progress, rerun="the demo")
+    out = st.out
     seeds = f"seed={list(cfg.seeds)}"
     # self-supervised: a target axis in both sweeps; every arm trains on one fixed noisy image per example
     axis = [f"target={list(cfg.targets)}"] if cfg.self_supervised else []
@@ -284,22 +231,20 @@ def run_demo(out: str | Path, cfg: DemoConfig = DemoConfig(), *, progress: bool 
     # 1. the second moments of the training and test crops (the theory's only input)
     spec = out / "spectrum.npz"
     if not spec.exists():
-        log(f"spectrum: Σ_P from {cfg.examples} training crops, Σ_Q from the test crops")
-        timed("spectrum", lambda: run_step(["spectrum", cfg.config, *_sets(cfg.data), "--examples", str(cfg.examples),
-                                            "--out", str(spec), *quiet], "spectrum", quiet=not progress))
+        st.log(f"spectrum: Σ_P from {cfg.examples} training crops, Σ_Q from the test crops")
+        st.command("spectrum", ["spectrum", cfg.config, *set_args(cfg.data), "--examples", str(cfg.examples),
+                                "--out", str(spec)])
     # 2. the learned linear estimator, exact (resumable ledger)
-    log(f"linear-exact: N={list(cfg.N_linear)}, seeds={list(cfg.seeds)}")
-    timed("linear", lambda: run_step(["sweep", cfg.config, "--out", str(out / "linear"), *_sets(cfg.data),
-                                      *_sets(["arch=linear-exact", f"N={list(cfg.N_linear)}", seeds, *axis]), *quiet],
-                                     "linear sweep", quiet=not progress))
+    st.log(f"linear-exact: N={list(cfg.N_linear)}, seeds={list(cfg.seeds)}")
+    st.command("linear", ["sweep", cfg.config, "--out", str(out / "linear"), *set_args(cfg.data),
+                          *set_args(["arch=linear-exact", f"N={list(cfg.N_linear)}", seeds, *axis])], "linear sweep")
     # 3. the networks
-    log(f"networks: N={list(cfg.N_network)}, widths={list(cfg.widths)}, seeds={list(cfg.seeds)}")
+    st.log(f"networks: N={list(cfg.N_network)}, widths={list(cfg.widths)}, seeds={list(cfg.seeds)}")
     # two single-threaded workers: small convolutions do not scale over threads, runs do
-    timed("network", lambda: run_step(["sweep", cfg.config, "--out", str(out / "network"), *_sets(cfg.data),
-                                       "--executor", "process", "--workers", str(cfg.workers), "--threads-per-run", "1",
-                                       *_sets([f"N={list(cfg.N_network)}", f"width={list(cfg.widths)}", seeds,
-                                               *cfg.training, *axis, *fixed]), *quiet], "network sweep",
-                                     quiet=not progress))
+    st.command("network", ["sweep", cfg.config, "--out", str(out / "network"), *set_args(cfg.data),
+                           "--executor", "process", "--workers", str(cfg.workers), "--threads-per-run", "1",
+                           *set_args([f"N={list(cfg.N_network)}", f"width={list(cfg.widths)}", seeds, *cfg.training,
+                                      *axis, *fixed])], "network sweep")
     tables = {name: load_table(out / name) for name in ("linear", "network")}
     # a directory used in both modes holds networks of both training-noise protocols: keep this mode's
     noise = "fixed" if cfg.self_supervised else "fresh"
@@ -312,19 +257,18 @@ def run_demo(out: str | Path, cfg: DemoConfig = DemoConfig(), *, progress: bool 
     # 4. classical baselines on the same test crops and noise
     bpath = out / "baselines.json"
     if not bpath.exists():
-        log("classical baselines (tuned on validation)")
-        timed("baselines", lambda: run_step(["baselines", cfg.config, *_sets(cfg.data),
-                                             *_sets([f"N={cfg.N_network[0]}", f"seed={cfg.seeds[0]}"]),
-                                             "--format", "json", "--out", str(bpath)], "baselines",
-                                            quiet=not progress))
+        st.log("classical baselines (tuned on validation)")
+        st.command("baselines", ["baselines", cfg.config, *set_args(cfg.data),
+                                 *set_args([f"N={cfg.N_network[0]}", f"seed={cfg.seeds[0]}"]),
+                                 "--format", "json", "--out", str(bpath)], has_quiet=False)
     brows = [r for r in json.loads(bpath.read_text()) if r.get("mse")]
     baselines = {r["baseline"]: _psnr(r["mse"]) for r in brows}  # PSNR of the mean MSE, as the three curves
     baselines_mean_psnr = {r["baseline"]: r["psnr"] for r in brows}  # mean per-image PSNR, as the ledger's test_psnr
     # 5. the theory curve (no parameter fitted) and the fits of the network curve
     key = hashlib.sha256(json.dumps([asdict(cfg), spec.stat().st_mtime_ns]).encode()).hexdigest()[:12]
     model, meta = load_data_model(spec)
-    theory = _stage(out / f"theory-{key}.json", lambda: timed("theory", lambda: data_theory_curve(
-        model, list(cfg.N_linear), kmax=float(tables["linear"][0]["linear_kmax"]))), log)
+    theory = st.cached("theory", out / f"theory-{key}.json", lambda: data_theory_curve(
+        model, list(cfg.N_linear), kmax=float(tables["linear"][0]["linear_kmax"])))
 
     clean = {name: [r for r in rows if target_of(r) == SUPERVISED] for name, rows in tables.items()}
     linear, network = ([{"curve": name, **{k: c[k] for k in CURVE_COLUMNS}} for c in runs_curve(clean[name], by=())]
@@ -332,17 +276,17 @@ def run_demo(out: str | Path, cfg: DemoConfig = DemoConfig(), *, progress: bool 
     done_net = [r for r in clean["network"] if r["status"] == "done"]
     best_w = {r["N"]: r["width"] for r in network}
     pts = [r for r in done_net if r["width"] == best_w[r["N"]]]
-    fits = _stage(out / f"fits-{key}.json", lambda: timed("fits", lambda: analyse(
+    fits = st.cached("fits", out / f"fits-{key}.json", lambda: analyse(
         [r["N"] for r in pts], mse_to_psnr([r["test_mse"] for r in pts]), metric="test_psnr",
-        groups=[r["seed"] for r in pts], n_boot=cfg.n_boot, rng=np.random.default_rng(cfg.seed))), log)
+        groups=[r["seed"] for r in pts], n_boot=cfg.n_boot, rng=np.random.default_rng(cfg.seed)))
     findings, gaps = demo_findings(theory, linear, network, fits)
     # 6. figures and the report
     figs = out / "figures"
     paths = three_curve_figure(theory, linear, network, figs / "fig_three_curves", baselines=baselines)
     selfsup = None
     if cfg.self_supervised:  # 7. noisy targets: theory with σ_t = σ, both sweeps' target axes, extra examples
-        selfsup = _stage(out / f"selfsup-{key}.json", lambda: timed("selfsup", lambda: _selfsup(
-            model, theory, [*tables["linear"], *tables["network"]], cfg)), log)
+        selfsup = st.cached("selfsup", out / f"selfsup-{key}.json", lambda: _selfsup(
+            model, theory, [*tables["linear"], *tables["network"]], cfg))
 
         paths += selfsup_figure(selfsup["curves"], selfsup["extra"], figs / "fig_selfsup")
     paths += empirical_figure(done_net, figs / "fig2_network_psnr_vs_N", metric="psnr", baselines=baselines_mean_psnr,
@@ -352,95 +296,11 @@ def run_demo(out: str | Path, cfg: DemoConfig = DemoConfig(), *, progress: bool 
     summary = {"config": asdict(cfg), "spectrum": meta, "curves": curves, "findings": findings, "gaps": gaps,
                "network_widths": {str(r["N"]): r["width"] for r in network}, "baselines": baselines,
                "theory": theory, "fits": fits, "figures": [str(p.relative_to(out)) for p in paths],
-               "timings_s": timings, "wall_s": None, "selfsup": selfsup}
+               "timings_s": st.timings, "wall_s": None, "selfsup": selfsup}
     summary["wall_s"] = time.perf_counter() - t_start
     write_json(out / "summary.json", summary)
-    from theory.infra.io import atomic_write  # noqa: PLC0415
-
-    atomic_write(out / "report.md", render_report(summary))
+    atomic_write(out / "report.md", demo_markdown(summary))
     return summary
-
-
-# ----------------------------------------------------------------------------------- what is said
-def _value(f: dict) -> str:
-    v, lo, hi = f["value"], f["lo"], f["hi"]
-    if v is None:
-        return "—"
-    if lo is None or hi is None or (abs(lo - v) < 1e-12 and abs(hi - v) < 1e-12):
-        return f"{v:.4g}"
-    return f"{v:.4g} [{lo:.4g}, {hi:.4g}]"
-
-
-def _said(findings: Sequence[dict]) -> tuple[list[dict], list[dict]]:
-    return [f for f in findings if f["identified"]], [f for f in findings if not f["identified"]]
-
-
-def render_report(s: dict) -> str:
-    """The markdown report of a demo summary: what was found, and what the data cannot tell."""
-
-    c = s["config"]
-    said, unsaid = _said(s["findings"])
-    by_curve: dict[str, dict[int, dict]] = {}
-    for r in s["curves"]:
-        by_curve.setdefault(r["curve"], {})[r["N"]] = r
-    table = []
-    for N in sorted({r["N"] for r in s["curves"]}):
-        row: dict[str, Any] = {"N": N}
-        for name in ("theory", "linear", "network"):
-            r = by_curve.get(name, {}).get(N)
-            row[name] = "" if r is None else (f"{r['psnr']:.2f}" + (f" ± {r['psnr_sem']:.2f}" if r["psnr_sem"] else ""))
-        table.append(row)
-    lines = ["# reconscale demo: the linear theory of the photos, the learned linear estimator and U-Nets, on one "
-             "N axis", "",
-             f"Training crops of the 10 training photos, σ = 25/255, tested on the fixed crops of the 5 held-out "
-             f"photos ({', '.join(c['data'])}). Theory: Gaussian model with the training crops' second moments "
-             f"({s['spectrum']['examples']} crops), nothing fitted. PSNR = 10 log₁₀(1/MSE) of the mean test MSE, "
-             f"mean ± SEM over seeds {c['seeds']}; network = best of widths {c['widths']} by validation MSE.", "",
-             "## Test PSNR (dB) per N", "", markdown_table(table),
-             "Baselines on the same crops and noise: " + ", ".join(f"{k} {v:.2f} dB" for k, v in s["baselines"].items())
-             + ".", "", "## Findings", ""]
-    lines += [f"- {f['quantity']}: **{_value(f)}**" + (f" — {f['reason']}" if f["reason"] else "") for f in said]
-    lines += ["", "## Not identified by these data", ""]
-    lines += [f"- {f['quantity']}: {f['reason']}" for f in unsaid] or ["- (nothing)"]
-    lines += ["", "## Theory − learned linear, per N (dB)", "",
-              markdown_table([{k: (round(v, 3) if isinstance(v, float) else v) for k, v in g.items()}
-                              for g in s["gaps"]]),
-              "## Figures", "",
-              "`fig_three_curves`: the three curves in PSNR of the mean MSE, and the excess MSE above the linear "
-              "floor; `fig2_network_psnr_vs_N`: every network run in the ledger's test PSNR (a mean of per-image "
-              "PSNRs), the best width per N and the law-family envelope the fits report.", ""]
-    lines += [f"- `{p}`" for p in s["figures"] if p.endswith(".png")]
-    if s.get("selfsup"):
-        lines += ["", "## Training without clean targets (noisy targets, Noise2Noise)", "",
-                  "Every arm trains on one fixed noisy image per example; the noisy arm's target is a second fixed "
-                  "noisy image of it at the same σ (theory: σ_t = σ). `fig_selfsup`: the curves per target, and for "
-                  "each N with clean targets how many times more noisy-target examples reach the same test MSE.", "",
-                  section_markdown(s["selfsup"]["curves"], s["selfsup"]["extra"])]
-    lines += ["", "Stage times (s): " + ", ".join(f"{k} {v:.0f}" for k, v in s["timings_s"].items())
-              + f"; wall {s['wall_s']:.0f} s.", ""]
-    return "\n".join(lines)
-
-
-def summary_text(s: dict) -> str:
-    """The short text printed at the end of the demo: the curves, then only identified findings."""
-
-    by: dict[int, dict[str, str]] = {}
-    for r in s["curves"]:
-        by.setdefault(r["N"], {"N": r["N"]})[r["curve"]] = f"{r['psnr']:.2f}"
-    text = table_text([by[N] for N in sorted(by)], ["N", "theory", "linear", "network"])
-    text += "baselines (dB): " + ", ".join(f"{k} {v:.2f}" for k, v in s["baselines"].items()) + "\n"
-    said, unsaid = _said(s["findings"])
-    for f in said:
-        if not f["quantity"].startswith("network fit:"):
-            text += f"{f['quantity']}: {_value(f)}\n"
-    for f in unsaid:
-        if not f["quantity"].startswith("network fit:"):
-            text += f"{f['quantity']}: not identified ({f['reason']})\n"
-    n_fit = sum(f["quantity"].startswith("network fit:") for f in unsaid)
-    if n_fit:
-        text += f"{n_fit} fitted quantities of the network curve are not identified at these N (see report.md)\n"
-    text += f"report: report.md, figures: {len(s['figures'])} files, wall {s['wall_s']:.0f} s\n"
-    return text
 
 
 def demo_main(argv: Sequence[str] | None = None) -> int:
@@ -468,7 +328,7 @@ def demo_main(argv: Sequence[str] | None = None) -> int:
                 raise UsageError(f"reconscale demo: error: --boot {a.boot}: use at least 10 resamples")
             cfg = DemoConfig(**{**asdict(cfg), "n_boot": a.boot})
         s = run_demo(a.out, cfg, progress=not a.quiet)
-        sys.stdout.write(summary_text(s))
+        sys.stdout.write(demo_summary_text(s))
         return 0
 
     return run_command("reconscale demo", body, resume_hint="re-run the same command to resume")

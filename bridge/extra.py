@@ -19,7 +19,7 @@ runs without a ``target`` column, older than the axis, are clean-target runs):
   the supervised quality and the factor N_equiv/N, with a bootstrap interval from the fitted laws
   (:func:`extra_examples`) or "not identified" and why.
 
-:func:`theory_extra` does the same for a pair of exact theory curves, :func:`section_markdown` renders
+:func:`theory_extra` does the same for a pair of exact theory curves, :func:`bridge.text.selfsup_markdown` renders
 both for a report; ``reconscale selfsup DIR`` (:func:`bridge.cli.selfsup_main`) prints them and draws
 :func:`bridge.figures.selfsup_figure`.
 
@@ -70,12 +70,11 @@ from numpy.typing import ArrayLike, NDArray
 from ._validate import vector
 from .identify import N_REACH_FACTOR, identify, underdetermined
 from .laws import Law, law_spec
-from .report import markdown_table
 from .results import CURVE_COLUMNS, runs_curve
 from .uncertainty import bootstrap
 
 __all__ = ["extra_examples", "theory_extra_examples", "LAWS", "LACK_OF_FIT_P", "SUPERVISED",
-           "target_of", "family_of", "compare_targets", "theory_extra", "section_markdown"]
+           "target_of", "family_of", "compare_targets", "theory_extra"]
 
 #: the laws of :data:`bridge.laws.LAWS` this module inverts in closed form: ``"floor"``: ``c + a N^α``
 #: (``α < 0, c ≥ 0``), ``"power"``: ``β N^α``.
@@ -370,29 +369,3 @@ def theory_extra(sup: Sequence[dict], ss: Sequence[dict], *, target: str) -> lis
     rows = theory_extra_examples([r["N"] for r in sup], [r["mse"] for r in sup], [r["N"] for r in ss],
                                  [r["mse"] for r in ss])
     return [{"family": "theory", "target": target, **row} for row in rows]
-
-
-def _num(v: Any, digits: int = 3) -> str:
-    return "—" if v is None else f"{v:.{digits}g}"
-
-
-def section_markdown(curves: Sequence[dict], extra: Sequence[dict]) -> str:
-    """Markdown of a comparison: PSNR per N for each (family, target), then the extra-examples table."""
-    cols = sorted({(r["family"], r["target"]) for r in curves})
-    by = {(r["family"], r["target"], r["N"]): r for r in curves}
-    table = []
-    for N in sorted({r["N"] for r in curves}):
-        row: dict[str, Any] = {"N": N}
-        for f, t in cols:
-            r = by.get((f, t, N))
-            row[f"{f} {t}"] = "" if r is None else f"{r['psnr']:.2f}" + (f" ± {r['psnr_sem']:.2f}" if r["psnr_sem"]
-                                                                        else "")
-        table.append(row)
-    ex = [{"estimator": r["family"], "target": r["target"], "N (clean)": r["N"],
-           "N needed": _num(r.get("N_equiv"), 4), "factor": _num(r.get("factor")),
-           "interval": "" if r.get("lo") is None or r.get("hi") is None else f"[{_num(r['lo'])}, {_num(r['hi'])}]",
-           "note": "" if r["identified"] else f"not identified: {r['reason']}"} for r in extra]
-    return ("Test PSNR (dB) of the mean test MSE, per estimator and training target:\n\n" + markdown_table(table)
-            + "\nExtra examples: for each N trained on clean targets, the N at which the self-supervised curve "
-              "reaches the same test MSE (fitted laws, bootstrap interval; theory: its exact curve), and the "
-              "factor N needed / N.\n\n" + markdown_table(ex))

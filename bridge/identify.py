@@ -31,7 +31,7 @@ mean at every N, so its residuals are the scatter within N alone (zero for one p
 zero-width intervals) and nothing is left to test it.
 
 :func:`identify` returns the row ``{quantity, value, lo, hi, identified, reason}`` (``reason`` is ""
-when identified); :func:`finding_text` renders it as ``"v [lo, hi]"`` or ``"not identified: <reason>"``
+when identified); :func:`bridge.text.finding_text` renders it as ``"v [lo, hi]"`` or ``"not identified: <reason>"``
 so that an unidentified quantity is never printed as a number.
 """
 
@@ -40,7 +40,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-__all__ = ["identify", "finding_text", "underdetermined", "PSNR_LIMIT_DB", "FLOOR_DECADES", "N_REACH_MAX", "N_REACH_FACTOR", "ASYMPTOTE_SPANS", "SCALE_RATIO",
+__all__ = ["identify", "underdetermined", "PSNR_LIMIT_DB", "FLOOR_DECADES", "N_REACH_MAX", "N_REACH_FACTOR", "ASYMPTOTE_SPANS", "SCALE_RATIO",
            "KINDS"]
 
 #: PSNR (dB) above which an asymptote is outside any meaningful range of an image metric.
@@ -168,14 +168,6 @@ def _reason(kind: str, value: float, lo: float, hi: float, ctx: dict[str, Any]) 
     if lower is not None and lo < lower:
         return f"the band's lower end {_g(lo)} is below the metric's range (≥ {_g(lower)})"
     return ""
-
-
-def finding_text(row: dict[str, Any], digits: int = 3) -> str:
-    """``"v [lo, hi]"`` for an identified row, ``"not identified: <reason>"`` otherwise."""
-    if not row.get("identified"):
-        return f"not identified: {row.get('reason') or 'no reason given'}"
-    d = digits
-    return f"{row['value']:.{d}g} [{row['lo']:.{d}g}, {row['hi']:.{d}g}]"
 
 
 def underdetermined(law: str, n_params: int, n_distinct: int) -> str:

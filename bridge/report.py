@@ -11,9 +11,9 @@ reason}`` judged by the one rule of :mod:`bridge.identify`; the floor's interval
 (profile likelihood and a test of floor = 0, :func:`bridge.extrapolation.floor_profile`). The
 extrapolation the report uses is the envelope over the laws not rejected by their backtest
 (``reported: true``; :func:`bridge.extrapolation.envelope`), and every analysis carries a backtest (fit
-without the largest N, predict it). :func:`fit_text` prints "not identified: <reason>" in place of the
-numbers of unidentified quantities; :func:`extrapolation_band` gives figure 2 the reported band.
-:func:`table_text` and :func:`markdown_table` render rows for the terminal and the report.
+without the largest N, predict it). :func:`extrapolation_band` gives figure 2 the reported band;
+:func:`bridge.text.fit_text` renders an analysis, with "not identified: <reason>" in place of the
+numbers of unidentified quantities.
 """
 
 from __future__ import annotations
@@ -24,11 +24,11 @@ from typing import Any, Sequence
 import numpy as np
 
 from .extrapolation import envelope, floor_profile, n_to_margin_ci
-from .identify import N_REACH_FACTOR, PSNR_LIMIT_DB, finding_text, identify, underdetermined
+from .identify import N_REACH_FACTOR, PSNR_LIMIT_DB, identify, underdetermined
 from .laws import LAWS, law_spec
 from .uncertainty import bootstrap, compare_laws, detect_break, mse_to_psnr, psnr_to_mse
 
-__all__ = ["analyse", "extrapolation_band", "fit_text", "table_text", "markdown_table", "EXTRAPOLATE_TO"]
+__all__ = ["analyse", "extrapolation_band", "EXTRAPOLATE_TO"]
 
 #: N at which fitted laws are extrapolated.
 EXTRAPOLATE_TO = (1e5, 1e6)
@@ -344,88 +344,3 @@ def extrapolation_band(N: Sequence[float], y: Sequence[float], grid: Sequence[fl
     else:
         conv = lambda v: 1.0 - v  # noqa: E731
     return conv(env.predict), conv(env.hi), conv(env.lo)
-
-
-def fit_text(res: dict[str, Any]) -> str:
-    """The plain-text report of :func:`analyse`: laws, parameters (``not identified: <reason>`` in place
-    of numbers for those the data cannot pin down), break, the reported extrapolation band, backtest and
-    margin."""
-
-    lvl = int(round(100 * res["level"]))
-    shown = [{**r, "fit": r.get("fit") if r.get("identified", True) else "(not identified: see below)"}
-             for r in res["laws"]]
-    text = table_text(shown, ["law", "scale", "fit", "aic", "bic", "holdout_error", "identified"])
-    by_law: dict[str, list[dict]] = {}
-    for f in res.get("findings", []):
-        if "." in f["quantity"] and f["quantity"].split(".", 1)[0] == f.get("law"):
-            by_law.setdefault(f["law"], []).append(f)
-    for law, fs in by_law.items():
-        text += f"\n{law} ({lvl}% intervals):\n"
-        text += "".join(f"  {f['quantity'].split('.', 1)[1]}: {finding_text(f, 4)}\n" for f in fs)
-    for r in res["laws"]:  # a law without findings (not fitted): its reason
-        if not r.get("identified", True) and r["law"] not in by_law:
-            text += f"\n{r['law']}: not identified: {r.get('reason') or 'no reason given'}\n"
-    br = res.get("break")
-    if br:
-        if "N_break" in br:
-            body = (f"N = {br['N_break']:.4g} [{br['lo']:.4g}, {br['hi']:.4g}], slope {br['slope_before']:.3g} → "
-                    f"{br['slope_after']:.3g}" if br["identified"] else f"not identified: {br['reason']}")
-        else:
-            body = f"not identified: {br.get('reason')}"
-        text += f"\nbreak: {body}\n"
-    ft = res.get("floor_test")
-    if ft:
-        text += f"test of floor = 0 (likelihood ratio, boundary-corrected): F = {ft['F']:.3g}, p = {ft['p']:.3g}\n"
-    rep = [r for r in res.get("extrapolation", []) if r.get("reported")]
-    if rep:
-        text += f"\nextrapolation ({lvl}% band over the laws not rejected by their backtest; {rep[0]['law']}):\n"
-        for r in rep:
-            text += f"  N = {r['N']:.0e}: " + finding_text({**r, "value": r["predict"]}, 4) + "\n"
-    bts = res.get("backtest", [])
-    if bts:
-        text += "\nbacktest (fit without the largest N, predict it):\n"
-        text += table_text([{k: r.get(k) for k in ("law", "N", "observed", "predict", "lo", "hi", "error",
-                                                     "error_unit", "inside", "reported")} for r in bts])
-    m = res.get("margin")
-    if m:
-        text += f"\nN to within {m['margin']:g} {m['unit']} of the asymptote: " + finding_text(
-            {**m, "value": m["N"]}) + "\n"
-    return text
-
-
-def _fmt(v: Any) -> str:
-    if isinstance(v, bool) or v is None:
-        return str(v)
-    if isinstance(v, (int, np.integer)):
-        return str(int(v))
-    if isinstance(v, (float, np.floating)):
-        v = float(v)
-        if math.isnan(v):
-            return "–"
-        if math.isinf(v):
-            return "∞" if v > 0 else "−∞"
-        a = abs(v)
-        return f"{v:.4g}" if 1e-3 <= a < 1e5 or v == 0 else f"{v:.3e}"
-    return str(v)
-
-
-def table_text(rows: Sequence[dict], columns: Sequence[str] | None = None) -> str:
-    """Rows as an aligned plain-text table (numbers to 4 significant digits)."""
-    if not rows:
-        return "(no rows)\n"
-    cols = list(columns) if columns else list(dict.fromkeys(k for r in rows for k in r))
-    cells = [[_fmt(r.get(c)) for c in cols] for r in rows]
-    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(cols, widths))]
-    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths)) for row in cells]
-    return "\n".join(lines) + "\n"
-
-
-def markdown_table(rows: Sequence[dict], columns: Sequence[str] | None = None) -> str:
-    """Rows as a GitHub-flavoured markdown table."""
-    if not rows:
-        return "_no rows_\n"
-    cols = list(columns) if columns else list(dict.fromkeys(k for r in rows for k in r))
-    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
-    lines += ["| " + " | ".join(_fmt(r.get(c)) for c in cols) + " |" for r in rows]
-    return "\n".join(lines) + "\n"

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from bridge.cli import main as cli_main
-from bridge.identify import N_REACH_MAX, finding_text, identify
+from bridge.identify import N_REACH_MAX, identify
+from bridge.text import finding_text
 from bridge.laws import FloorPowerLaw, SaturatingLaw
 from bridge.extrapolation import envelope, floor_profile
 

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from bridge.cli import main as cli_main
-from bridge.extra import compare_targets, section_markdown, target_of, theory_extra
+from bridge.extra import compare_targets, target_of, theory_extra
+from bridge.text import selfsup_markdown
 
 NS = (16, 32, 64, 128, 256, 512, 1024)
 FACTOR = 3.0  # the self-supervised law is the supervised one at N / FACTOR
@@ -48,7 +49,7 @@ def test_compare_targets_recovers_a_known_factor():
     assert width[-1] == max(width) and width[-1] > 3 * width[0]
     for r in res["extra"]:
         assert r["identified"] or (r["factor"] is None and r["reason"])
-    text = section_markdown(res["curves"], res["extra"])
+    text = selfsup_markdown(res["curves"], res["extra"])
     assert "network noisy" in text and "N needed" in text
 
 

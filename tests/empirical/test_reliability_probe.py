@@ -195,9 +195,9 @@ def test_process_pool_workers_die_with_a_killed_driver(tmp_path):
 # --------------------------------------------------------------------------- 6: a demo's child dies with the demo
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds the child through /proc")
 def test_the_child_sweep_of_a_killed_demo_stops_and_frees_its_directory(tmp_path):
-    """bridge.demo.run_step is how the demo (and reconscale controlled) start their child sweeps."""
+    """bridge.stages.run_step is how the demo (and reconscale controlled) start their child sweeps."""
     out = tmp_path / "s"
-    script = ("import sys; from bridge.demo import run_step; "
+    script = ("import sys; from bridge.stages import run_step; "
               f"run_step({json.dumps(['sweep', 'quick-denoise', '--out', str(out), *ENDLESS])}, 'network', quiet=True)")
     demo = subprocess.Popen([sys.executable, "-c", script], env=env(), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
