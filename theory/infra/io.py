@@ -17,7 +17,7 @@ import uuid
 from pathlib import Path
 from typing import IO, Any, Callable, Sequence
 
-__all__ = ["atomic_write", "write_json", "write_table", "table_text"]
+__all__ = ["atomic_write", "write_json", "write_table", "serialize_rows"]
 
 
 def _umask() -> int:
@@ -78,7 +78,7 @@ def write_json(path: str | os.PathLike, obj: Any) -> Path:
     return atomic_write(path, json.dumps(obj, indent=1, default=float) + "\n")
 
 
-def table_text(rows: Sequence[dict], fmt: str) -> str:
+def serialize_rows(rows: Sequence[dict], fmt: str) -> str:
     """Rows as JSON (one array of records) or CSV (columns in first-seen order; None is empty)."""
     if fmt == "json":
         return json.dumps(list(rows), indent=None, allow_nan=True) + "\n"
@@ -99,8 +99,8 @@ def table_text(rows: Sequence[dict], fmt: str) -> str:
 
 
 def write_table(rows: Sequence[dict], path: str | os.PathLike | None, fmt: str) -> str:
-    """Serialise rows (:func:`table_text`); write them atomically to ``path`` if given. Returns the text."""
-    text = table_text(rows, fmt)
+    """Serialise rows (:func:`serialize_rows`); write them atomically to ``path`` if given. Returns the text."""
+    text = serialize_rows(rows, fmt)
     if path is not None:
         atomic_write(path, text)
     return text
