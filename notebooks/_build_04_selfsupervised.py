@@ -64,7 +64,7 @@ code(
 
     from bridge.datatheory import data_theory_curve
     from bridge.extra import theory_extra_examples
-    from bridge.plot import extra_examples
+    from bridge.plot_stages import extra_examples
     from empirical.data import PhotoSource          # numpy only: no torch
     from theory import (MRI, Estimator, Problem, SplitPath, SubspaceSignal, expected_risk, split_gd_loop,
                         split_risk_curve, split_training_set)
