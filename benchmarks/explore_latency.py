@@ -2,7 +2,7 @@
 
 What is measured
 ----------------
-1. **model** — :func:`bridge.explore_model.curves` for a walk of single-control changes (σ, d or α,
+1. **model** — :func:`bridge.explore_curves.curves` for a walk of single-control changes (σ, d or α,
    σ_t, N range, estimators, task, axis) at n = 100, 256 and 1024, subspace and power-law signals,
    denoising, MRI and SR, with the model's caches as the page has them (a change of σ or the signal
    refactorises the populations; a change of the N range or the axis does not). The large-N form,
@@ -37,7 +37,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bridge.explore_model import ExplorerState, _bases, _curves, _populations, curves, parse_query, to_query  # noqa: E402
+from bridge.explore_curves import _bases, _curves, _populations, curves  # noqa: E402
+from bridge.explore_state import ExplorerState, parse_query, to_query  # noqa: E402
 
 
 def _walk(n: int, signal: str, task: str, quick: bool) -> list[ExplorerState]:

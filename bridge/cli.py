@@ -287,7 +287,8 @@ def _figure_theory(rows: list[dict], setup: int, path: str, *, windows: str = "r
                    fits: list[dict] | None = None) -> list[Path]:
     """Figure 1 for one setup; ``fits`` from :func:`bridge.figures.window_fits` (computed over
     ``windows`` when None, its notes printed on stderr)."""
-    from .plot import new_figure, save, theory_risk_vs_k, theory_risk_vs_N  # noqa: PLC0415
+    from .plot import theory_risk_vs_k, theory_risk_vs_N  # noqa: PLC0415
+    from .plotkit import new_figure, save  # noqa: PLC0415
 
     curves, floor, sel = _theory_setup_curves(rows, setup)
     n, d, sigma = sel[0]["n"], sel[0]["d"], sel[0]["sigma"]

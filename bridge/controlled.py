@@ -174,7 +174,7 @@ def _per_N(rows: Sequence[dict], curve: str, key: str = "test_mse") -> list[dict
 
 
 def _figure(result: dict, path: Path) -> list[Path]:
-    from .plot import new_figure, save  # noqa: PLC0415
+    from .plotkit import new_figure, save  # noqa: PLC0415
 
     fig, ax = new_figure(size=(8.5, 4.5))  # room for the legend on the right
     styles = {"theory": dict(color="black", lw=1.5), "linear-exact": dict(color="C0", marker="o", ms=4, lw=1),

@@ -1,6 +1,7 @@
 """``reconscale explore``: the live explorer, in the browser and in a notebook (Panel on Bokeh).
 
-The numbers come from :mod:`bridge.explore_model` (numpy only); this module only lays them out.
+The numbers come from :mod:`bridge.explore_curves` for a :mod:`bridge.explore_state` state (numpy
+only); this module only lays them out.
 Panel is imported when an explorer is built, never at import time, so ``bridge`` and this module
 import without the ``explore`` extra.
 
@@ -25,14 +26,13 @@ import sys
 import time
 from typing import Any, Mapping, Sequence
 
-from .explore_model import (
+from .explore_curves import Result, curves
+from .explore_state import (
     DATA_FREE,
     ESTIMATORS,
     LABELS,
     ExplorerState,
-    Result,
     StateError,
-    curves,
     parse_query,
     to_query,
 )
@@ -83,7 +83,7 @@ class Explorer:
         sync_url: keep the browser's URL query equal to the state drawn (served pages).
 
     Attributes:
-        state: the state last drawn. result: its :class:`bridge.explore_model.Result`.
+        state: the state last drawn. result: its :class:`bridge.explore_curves.Result`.
         message: the current one-line message ("" when the settings are good).
         layout: the Panel layout. redraw_seconds: the duration of each redraw, in order.
     """

@@ -2,8 +2,9 @@
 and :mod:`bridge.plot`.
 
 Every figure function takes rows (a runs table: :func:`bridge.results.load_table`) or curves, fits
-what the figure shows, draws with the pure functions of :mod:`bridge.plot`, writes PNG and PDF next
-to ``path`` and returns the written paths. So every figure is regenerable from a results file.
+what the figure shows, draws with the pure functions of :mod:`bridge.plot` (the stages' panels: of
+:mod:`bridge.plot_stages`), writes PNG and PDF next to ``path`` (:func:`bridge.plotkit.save`) and
+returns the written paths. So every figure is regenerable from a results file.
 Figure 1's windowed power-law fits come from :func:`window_fits` (windows of the released notebook,
 :data:`RELEASED_WINDOWS`, or the rule :func:`rule_windows`).
 """
@@ -147,7 +148,8 @@ def empirical_figure(rows: Sequence[dict], path: str | Path, *, metric: str = "p
         n_boot, rng: bootstrap of the saturating law whose band is merged into the envelope.
         level: band level. baselines: name → metric value, horizontal lines.
     """
-    from .plot import empirical_vs_N, new_figure, save  # noqa: PLC0415
+    from .plot import empirical_vs_N  # noqa: PLC0415
+    from .plotkit import new_figure, save  # noqa: PLC0415
 
     done = _done(rows)
     key = f"test_{metric}"
@@ -195,7 +197,8 @@ def three_curve_figure(theory: Sequence[dict], linear: Sequence[dict], network: 
             :func:`bridge.results.runs_curve` (``N``, ``mse``, ``mse_sem``, ``psnr``, ``psnr_sem``).
         path: output stem. baselines: name → PSNR (dB).
     """
-    from .plot import new_figure, save, three_curves  # noqa: PLC0415
+    from .plot_stages import three_curves  # noqa: PLC0415
+    from .plotkit import new_figure, save  # noqa: PLC0415
 
     fig, (ax, bx) = new_figure(2, 1, size=(5.6, 4.2))
     three_curves(ax, bx, theory, linear, network, baselines=baselines)
@@ -219,7 +222,8 @@ def fit_joint(rows: Sequence[dict], *, metric: str = "psnr") -> tuple[Any, np.nd
 
 def params_figure(rows: Sequence[dict], path: str | Path, *, metric: str = "psnr", law: Any = None) -> list[Path]:
     """Figure 3: metric vs parameter count, one curve per N, with the joint law's prediction."""
-    from .plot import metric_vs_params, new_figure, save  # noqa: PLC0415
+    from .plot import metric_vs_params  # noqa: PLC0415
+    from .plotkit import new_figure, save  # noqa: PLC0415
 
     done = _done(rows)
     N = np.array([r["N"] for r in done], float)
@@ -245,7 +249,8 @@ def overlay_figure(theory: Any, empirical: Any, path: str | Path, *,
                    calibrated: tuple[Sequence[float], Sequence[float]] | None = None) -> list[Path]:
     """Figure 4: theory and experiment (relative-input scale) with both floor-law fits, and the
     calibrated theory ``(N, y)`` when given."""
-    from .plot import new_figure, overlay, save  # noqa: PLC0415
+    from .plot import overlay  # noqa: PLC0415
+    from .plotkit import new_figure, save  # noqa: PLC0415
 
     fits = []
     for c in (theory, empirical):
@@ -270,14 +275,15 @@ def selfsup_figure(curves: Sequence[dict], extra: Sequence[dict], path: str | Pa
 
     Left: test PSNR against N per estimator family (theory, linear, network), clean targets solid,
     self-supervised dashed. Right: the factor N_equiv / N per family and self-supervised target
-    (:func:`bridge.plot.extra_examples`: intervals as bars, not-identified N on the top edge).
+    (:func:`bridge.plot_stages.extra_examples`: intervals as bars, not-identified N on the top edge).
 
     Args:
         curves: rows ``{family, target, N, psnr, psnr_sem}`` (:func:`bridge.extra.compare_targets`,
             theory rows with ``psnr_sem`` 0). extra: its ``extra`` rows (``family``, ``target``, …).
         path: output stem.
     """
-    from .plot import extra_examples, new_figure, save  # noqa: PLC0415
+    from .plot_stages import extra_examples  # noqa: PLC0415
+    from .plotkit import new_figure, save  # noqa: PLC0415
 
     fig, (ax, bx) = new_figure(2, 1, size=(5.6, 4.2))
     for (family, target) in sorted({(r["family"], r["target"]) for r in curves}):

@@ -13,7 +13,8 @@ Methods, per task (:data:`BASELINES`):
   (db1) wavelet decomposition per image and channel, as ``skimage.restoration.denoise_wavelet(img,
   sigma=σ, wavelet="db1", method="BayesShrink", mode="soft", rescale_sigma=True)`` with the
   *known* task σ (not estimated); skimage needs PyWavelets, and when that is missing an exact
-  re-implementation here is used instead (``params["implementation"]`` says which).
+  re-implementation (:func:`empirical.classical.haar_bayes_shrink`) is used instead
+  (``params["implementation"]`` says which).
   ``tv``: ``skimage.restoration.denoise_tv_chambolle`` per image and channel, its weight tuned on
   validation over ``σ·TV_FACTORS``. ``bm3d``: ``bm3d.bm3d(img, sigma_psd=σ)`` per image and
   channel, only when the optional ``bm3d`` package is importable (it is not a dependency);
@@ -22,7 +23,8 @@ Methods, per task (:data:`BASELINES`):
   |z| of the 2-channel complex input). ``tv-cs``: compressed sensing with a TV prior,
   ``min_x ½‖M F x − y‖² + λ TV(x)`` over *real* images x (the tasks measure F of a real,
   non-negative image), solved by FISTA with step 1 (‖M F‖ ≤ 1) from x₀ = Re z, whose prox is an
-  isotropic-TV ROF denoiser (:func:`tv_prox`, the same objective as ``denoise_tv_chambolle``);
+  isotropic-TV ROF denoiser (the same objective as ``denoise_tv_chambolle``; both are
+  :mod:`empirical.classical`'s :func:`~empirical.classical.tv_cs` and :func:`~empirical.classical.tv_prox`);
   the output is |x|. The measurements y = M F z are recovered exactly from the complex
   zero-filled image z (F is unitary; M is the example's own column mask,
   :meth:`empirical.tasks.Task.column_masks`). For a magnitude-input task the complex z comes
@@ -56,6 +58,7 @@ from torch import nn
 
 from theory.infra.command import Parser, UsageError, run_command  # the CLI layer every command shares
 
+from .classical import haar_bayes_shrink, tv_cs
 from .config import DEFAULTS, RunConfig, expand, load_config
 from .seeds import TEST_NOISE_SEED, VAL_NOISE_SEED
 
@@ -69,11 +72,8 @@ __all__ = [
     "baselines_main",
     "default_params",
     "evaluate_baselines",
-    "haar_bayes_shrink",
     "reconstruct",
     "tune_params",
-    "tv_cs",
-    "tv_prox",
     "unavailable",
 ]
 
@@ -93,7 +93,6 @@ TVCS_ITERS: tuple[int, ...] = (25, 50, 100)
 #: Parameters used when a tunable baseline is not tuned (``tune=False``).
 _DEFAULT_TV_FACTOR = 0.6
 _DEFAULT_TVCS = {"lam": 3e-3, "n_iter": 100}
-_TV_INNER = 20  # FGP iterations of the TV prox per FISTA step (warm-started)
 
 _COMBO_DATA_KEYS = ("data", "test_data", "size", "channels", "n_val", "n_test", "data_seed")
 
@@ -133,9 +132,13 @@ def _has_pywt() -> bool:
     return True
 
 
-def _wavelet_levels(shape: tuple[int, int]) -> int:
-    """skimage's default: three less than pywt.dwtn_max_level for db1 (filter length 2), at least 1."""
-    return max(math.floor(math.log2(min(shape))) - 3, 1) if min(shape) >= 1 else 1
+def _wavelet_image(img: np.ndarray, sigma: float) -> np.ndarray:
+    if _has_pywt():
+        from skimage.restoration import denoise_wavelet  # noqa: PLC0415
+
+        return denoise_wavelet(img, sigma=sigma, wavelet="db1", method="BayesShrink", mode="soft",
+                               rescale_sigma=True)
+    return haar_bayes_shrink(img, sigma)
 
 
 def default_params(name: str, task: Any, *, sigma: float) -> dict:
@@ -158,173 +161,6 @@ def default_params(name: str, task: Any, *, sigma: float) -> dict:
             return {"note": "the input already is the bicubic upsampling (sr_kernel='bicubic'); returned unchanged"}
         return {"mode": "bicubic", "align_corners": False, "low_res": "block mean of the input"}
     return {}
-
-
-# --------------------------------------------------------------------------- wavelet (Haar BayesShrink)
-
-
-def _haar_split(a: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
-    if a.shape[axis] % 2:  # pywt "symmetric" extension of one sample = repeat the edge
-        edge = np.take(a, [-1], axis=axis)
-        a = np.concatenate([a, edge], axis=axis)
-    even = np.take(a, np.arange(0, a.shape[axis], 2), axis=axis)
-    odd = np.take(a, np.arange(1, a.shape[axis], 2), axis=axis)
-    return (even + odd) / math.sqrt(2.0), (even - odd) / math.sqrt(2.0)
-
-
-def _haar_merge(lo: np.ndarray, hi: np.ndarray, axis: int, length: int) -> np.ndarray:
-    even, odd = (lo + hi) / math.sqrt(2.0), (lo - hi) / math.sqrt(2.0)
-    shape = list(lo.shape)
-    shape[axis] *= 2
-    out = np.empty(shape, dtype=lo.dtype)
-    idx = [slice(None)] * lo.ndim
-    idx[axis] = slice(0, None, 2)
-    out[tuple(idx)] = even
-    idx[axis] = slice(1, None, 2)
-    out[tuple(idx)] = odd
-    idx[axis] = slice(0, length)
-    return out[tuple(idx)]
-
-
-def haar_bayes_shrink(img: np.ndarray, sigma: float, *, levels: int | None = None) -> np.ndarray:
-    """BayesShrink soft thresholding of a 2-D Haar (db1) decomposition with known noise σ.
-
-    The same computation as ``skimage.restoration.denoise_wavelet(img, sigma=sigma, wavelet="db1",
-    method="BayesShrink", mode="soft")`` for a float image (skimage's default number of levels,
-    pywt's "symmetric" extension for odd sizes), without needing PyWavelets: per detail array d,
-    threshold ``σ² / sqrt(max(mean(d²) − σ², eps))``, soft thresholding, inverse transform.
-    """
-    a = np.asarray(img, dtype=np.float64)
-    if a.ndim != 2:
-        raise ValueError(f"haar_bayes_shrink takes one 2-D image, got shape {a.shape}")
-    levels = _wavelet_levels(a.shape) if levels is None else int(levels)
-    var = float(sigma) ** 2
-    eps = np.finfo(np.float64).eps
-    stack = []
-    for _ in range(levels):
-        shape = a.shape
-        lo, hi = _haar_split(a, 0)
-        ll, lh = _haar_split(lo, 1)
-        hl, hh = _haar_split(hi, 1)
-        details = []
-        for d in (lh, hl, hh):
-            t = var / math.sqrt(max(float(np.mean(d * d)) - var, eps))
-            details.append(np.sign(d) * np.maximum(np.abs(d) - t, 0.0))
-        stack.append((shape, details))
-        a = ll
-    for shape, (lh, hl, hh) in reversed(stack):
-        lo = _haar_merge(a, lh, 1, _haar_half(shape[1]) * 2)
-        hi = _haar_merge(hl, hh, 1, _haar_half(shape[1]) * 2)
-        a = _haar_merge(lo, hi, 0, shape[0])[:, : shape[1]]
-    return a
-
-
-def _haar_half(n: int) -> int:
-    return (n + 1) // 2
-
-
-def _wavelet_image(img: np.ndarray, sigma: float) -> np.ndarray:
-    if _has_pywt():
-        from skimage.restoration import denoise_wavelet  # noqa: PLC0415
-
-        return denoise_wavelet(img, sigma=sigma, wavelet="db1", method="BayesShrink", mode="soft",
-                               rescale_sigma=True)
-    return haar_bayes_shrink(img, sigma)
-
-
-# --------------------------------------------------------------------------- TV prox and TV-CS (numpy)
-# numpy rather than torch: these loops run many small element-wise steps, where torch's CPU
-# allocator (fresh pages for every intermediate tensor) costs far more than the arithmetic.
-
-
-def _grad(u: np.ndarray) -> np.ndarray:
-    """Forward differences (zero past the last row/column): (..., H, W) -> (..., 2, H, W)."""
-    out = np.zeros((*u.shape[:-2], 2, *u.shape[-2:]), dtype=u.dtype)
-    out[..., 0, :-1, :] = u[..., 1:, :] - u[..., :-1, :]
-    out[..., 1, :, :-1] = u[..., :, 1:] - u[..., :, :-1]
-    return out
-
-
-def _grad_t(p: np.ndarray) -> np.ndarray:
-    """Exact transpose of :func:`_grad` (= minus the discrete divergence)."""
-    px, py = p[..., 0, :, :], p[..., 1, :, :]
-    out = np.zeros(px.shape, dtype=p.dtype)
-    out[..., 1:, :] += px[..., :-1, :]
-    out[..., :-1, :] -= px[..., :-1, :]
-    out[..., :, 1:] += py[..., :, :-1]
-    out[..., :, :-1] -= py[..., :, :-1]
-    return out
-
-
-def tv_prox(f: np.ndarray, lam: Any, *, n_iter: int = 50, p0: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """ROF denoising ``argmin_u ½‖u − f‖² + λ TV(u)``, isotropic TV with forward differences.
-
-    The objective of ``skimage.restoration.denoise_tv_chambolle(f, weight=λ)``, solved by the fast
-    gradient projection of Beck & Teboulle (2009) on the dual, batched.
-
-    Args:
-        f: (B, H, W) real images (float64).
-        lam: λ ≥ 0, a float or a (B,) array (one weight per image).
-        n_iter: dual iterations.
-        p0: (B, 2, H, W) dual warm start (e.g. the previous call's), or None for zeros.
-
-    Returns:
-        (u, p): the denoised images and the final dual variable.
-    """
-    f = np.asarray(f, dtype=np.float64)
-    lam_c = np.maximum(np.asarray(lam, dtype=np.float64).reshape(-1, 1, 1), 1e-12)  # λ = 0: u = f (to 1e-12)
-    step = 1.0 / (8.0 * lam_c[:, None])  # 1/L of the dual, ‖∇‖² ≤ 8
-    p = np.zeros((*f.shape[:-2], 2, *f.shape[-2:])) if p0 is None else p0
-    r, t = p, 1.0
-    for _ in range(n_iter):
-        q = r + _grad(f - lam_c * _grad_t(r)) * step
-        p_new = q / np.maximum(np.sqrt((q * q).sum(axis=-3, keepdims=True)), 1.0)
-        t_new = (1.0 + math.sqrt(1.0 + 4.0 * t * t)) / 2.0
-        r = p_new + ((t - 1.0) / t_new) * (p_new - p)
-        p, t = p_new, t_new
-    return f - lam_c * _grad_t(p), p
-
-
-def tv_cs(z: np.ndarray, masks: np.ndarray, lam: Any, *, n_iter: int = 100, checkpoints: Sequence[int] = (),
-          inner: int = _TV_INNER) -> np.ndarray | dict[int, np.ndarray]:
-    """TV-regularised least squares from undersampled k-space, over real images.
-
-    Minimises ``½‖M F x − y‖² + λ TV(x)`` over real x by FISTA with step 1 (the real-restricted
-    ‖M F‖ ≤ 1), starting at x₀ = Re z, with y = M F z (z the complex zero-filled image, so y is
-    the sampled k-space exactly) and the prox :func:`tv_prox` warm-started across iterations.
-
-    Args:
-        z: (B, H, W) complex zero-filled images.
-        masks: (B, W) bool sampled columns per example.
-        lam: λ ≥ 0, float or (B,) array.
-        n_iter: FISTA iterations.
-        checkpoints: iteration counts at which to also return the iterate.
-        inner: prox iterations per FISTA step.
-
-    Returns:
-        (B, H, W) real x after ``n_iter`` iterations, or ``{k: x_k}`` for k in
-        ``checkpoints`` when given.
-    """
-    import scipy  # noqa: PLC0415
-    import scipy.fft  # noqa: F401, PLC0415  (fft2c/ifft2c use the namespace's .fft: scipy.fft here)
-
-    from theory.operators import fft2c, ifft2c  # noqa: PLC0415  (the project's one centred FFT)
-
-    z = np.asarray(z, dtype=np.complex128)
-    m = np.asarray(masks, dtype=bool)[:, None, :]
-    y = np.where(m, fft2c(z, scipy), 0)
-    x = z.real.copy()
-    v, t, p = x, 1.0, None
-    snaps: dict[int, np.ndarray] = {}
-    for k in range(1, n_iter + 1):
-        resid = np.where(m, fft2c(v, scipy), 0) - y
-        x_new, p = tv_prox(v - ifft2c(resid, scipy).real, lam, n_iter=inner, p0=p)
-        t_new = (1.0 + math.sqrt(1.0 + 4.0 * t * t)) / 2.0
-        v = x_new + ((t - 1.0) / t_new) * (x_new - x)
-        x, t = x_new, t_new
-        if k in checkpoints:
-            snaps[k] = x.copy()
-    return snaps if checkpoints else x
 
 
 def _complex_input(net_input: torch.Tensor) -> torch.Tensor:
@@ -591,8 +427,6 @@ def evaluate_baselines(run: dict, *, names: Sequence[str] | None = None, tune: b
 
 
 # --------------------------------------------------------------------------- command line
-
-
 
 
 def _combo(run: dict, task: Any) -> dict:

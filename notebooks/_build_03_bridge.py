@@ -67,7 +67,7 @@ code(
     from bridge.datatheory import data_theory_curve
     from bridge.demo import crossing, demo_findings
     from bridge.report import analyse
-    from bridge.plot import three_curves
+    from bridge.plot_stages import three_curves
     from empirical.data import PhotoSource          # numpy only: no torch
     from theory.datamodel import DataModel, DataSpectrum, second_moment_spectrum
     from theory.estimators import TrainingSpectrum, gd_filter, k_grid, ols_filter

@@ -64,7 +64,7 @@ code(
 
     from bridge.datatheory import data_theory_curve
     from bridge.extra import theory_extra_examples
-    from bridge.plot import extra_examples
+    from bridge.plot_stages import extra_examples
     from empirical.data import PhotoSource          # numpy only: no torch
     from theory import (MRI, Estimator, Problem, SplitPath, SubspaceSignal, expected_risk, split_gd_loop,
                         split_risk_curve, split_training_set)
@@ -428,7 +428,8 @@ md(
 code(
     r"""
     from bridge.results import load_table
-    from bridge.extra import compare_targets, section_markdown
+    from bridge.extra import compare_targets
+    from bridge.text import selfsup_markdown
 
     ss_dir = os.environ.get("RECONSCALE_SELFSUP")
     if ss_dir and (Path(ss_dir) / "ledger.sqlite").is_file():
@@ -436,7 +437,7 @@ code(
         res = compare_targets(load_table(ss_dir), n_boot=100, rng=np.random.default_rng(5))
         print(f"{ss_dir}: {len(res['curves'])} curve points, {len(res['extra'])} factor rows "
               f"in {time.perf_counter() - t:.1f} s\n")
-        print(section_markdown(res["curves"], res["extra"]))
+        print(selfsup_markdown(res["curves"], res["extra"]))
 
         fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 3.8))
         fam_col = {"network": "tab:red", "linear": "tab:blue", "theory": "tab:green"}

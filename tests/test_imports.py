@@ -33,7 +33,8 @@ def test_theory_imports_without_torch():
 
 @pytest.mark.parametrize("module", ["theory", "bridge", "bridge.cli", "theory.cli", "theory.symbolic", "bridge.laws",
                                     "bridge.uncertainty", "bridge.extrapolation", "bridge.joint", "bridge.results",
-                                    "bridge.compare", "bridge.report", "bridge.figures", "bridge.demo"])
+                                    "bridge.compare", "bridge.report", "bridge.figures", "bridge.demo", "bridge.lawfit",
+                                    "bridge.explore_state", "bridge.explore_curves", "empirical.classical"])
 def test_heavy_imports_are_lazy(module):
     r = _run(f"import sys, {module}\nheavy = [m for m in ('torch', 'cupy', 'sympy', 'matplotlib', 'ray') if m in sys.modules]\nprint(heavy)")
     assert r.returncode == 0, r.stderr

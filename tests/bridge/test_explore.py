@@ -11,14 +11,12 @@ import numpy as np
 import pytest
 
 from bridge.cli import main
-from bridge.explore_model import (
+from bridge.explore_curves import command, curves, slowdown
+from bridge.explore_state import (
     DATA_FREE,
     ExplorerState,
     StateError,
-    command,
-    curves,
     parse_query,
-    slowdown,
     to_query,
 )
 from tests.helpers import cli_one_line, one_line
@@ -186,7 +184,7 @@ def test_explorer_modules_import_without_panel():
     from pathlib import Path
 
     code = ("import sys; sys.modules['panel'] = None; sys.modules['bokeh'] = None\n"
-            "import bridge, bridge.cli, bridge.explore, bridge.explore_model\n"
+            "import bridge, bridge.cli, bridge.explore, bridge.explore_state, bridge.explore_curves\n"
             "from bridge.explore import Explorer\n"
             "try:\n    Explorer()\nexcept ImportError as e:\n    print(e)\n"
             "print([m for m in ('torch', 'matplotlib', 'panel', 'bokeh') if sys.modules.get(m)])")

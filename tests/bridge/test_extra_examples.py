@@ -208,8 +208,8 @@ def test_the_90_percent_interval_covers_the_true_factor():
 
 # ----------------------------------------------------------------------------------- drawing, imports
 def test_plot_draws_factors_and_marks_what_is_not_identified():
-    from bridge.plot import extra_examples as draw
-    from bridge.plot import new_figure
+    from bridge.plot_stages import extra_examples as draw
+    from bridge.plotkit import new_figure
 
     rows = [{"N": 16.0, "quality": 0.05, "N_equiv": 48.0, "factor": 3.0, "lo": 2.0, "hi": 4.5, "identified": True,
              "reason": ""},

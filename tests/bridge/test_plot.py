@@ -1,5 +1,5 @@
-"""Tests for bridge.plot: each figure function draws what it promises, validates its input, and save()
-writes PNG + PDF atomically. Artists are found through the gids plot.py tags them with."""
+"""Tests for bridge.plot: each figure function draws what it promises, validates its input, and
+bridge.plotkit's save() writes PNG + PDF atomically. Artists are found through the gids they are tagged with."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from matplotlib.colors import to_rgba
 from matplotlib.container import ErrorbarContainer
 from matplotlib.figure import Figure
 
-from bridge import plot
+from bridge import plot, plotkit
 
 
 class FakeLaw:
@@ -41,7 +41,7 @@ class BareLaw:
 
 @pytest.fixture
 def ax() -> Axes:
-    _, a = plot.new_figure()
+    _, a = plotkit.new_figure()
     return a
 
 
@@ -344,7 +344,7 @@ def test_metric_vs_params_identity_metric_and_no_law(ax):
     for law_line, n_val in zip(by_gid(ax, "law"), (10.0, 20.0)):
         grid = np.asarray(law_line.get_xdata())
         assert np.allclose(law_line.get_ydata(), law.predict(np.full(grid.shape, n_val), P=grid))
-    _, ax2 = plot.new_figure()
+    _, ax2 = plotkit.new_figure()
     plot.metric_vs_params(ax2, p, np.arange(6.0), n)
     assert by_gid(ax2, "law") == [] and len(by_gid(ax2, "curve")) == 2
 
@@ -418,31 +418,31 @@ def test_overlay_rejects_bad_input(ax, theory, empirical, kwargs, match):
 
 
 def test_new_figure_shapes_and_sizes():
-    fig, ax = plot.new_figure()
+    fig, ax = plotkit.new_figure()
     assert isinstance(fig, Figure) and isinstance(ax, Axes)
     assert tuple(fig.get_size_inches()) == pytest.approx((5, 4))
-    fig, axes = plot.new_figure(3, 2, size=(2, 1.5))
+    fig, axes = plotkit.new_figure(3, 2, size=(2, 1.5))
     assert axes.shape == (2, 3) and all(isinstance(a, Axes) for a in axes.flat)
     assert tuple(fig.get_size_inches()) == pytest.approx((6, 3))
-    _, row = plot.new_figure(2)
+    _, row = plotkit.new_figure(2)
     assert row.shape == (2,)
 
 
 @pytest.mark.parametrize("kwargs", [{"ncols": 0}, {"nrows": -1}, {"ncols": 1.5}, {"size": (0, 4)}, {"size": (5,)}])
 def test_new_figure_rejects_bad_input(kwargs):
     with pytest.raises(ValueError):
-        plot.new_figure(**kwargs)
+        plotkit.new_figure(**kwargs)
 
 
 def test_new_figure_needs_no_pyplot():
-    code = ("import sys; from bridge import plot; fig, ax = plot.new_figure(); "
+    code = ("import sys; from bridge import plot, plotkit; fig, ax = plotkit.new_figure(); "
             "plot.theory_risk_vs_N(ax, {'pca': ([1, 2], [1, 0.5])}); "
             "assert 'matplotlib.pyplot' not in sys.modules, 'pyplot was imported'")
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, timeout=60)
 
 
 def _small_figure() -> Figure:
-    fig, ax = plot.new_figure(size=(2, 1.5))
+    fig, ax = plotkit.new_figure(size=(2, 1.5))
     plot.overlay(ax, ([1, 10], [1, 0.1], None), ([1, 10], [1.2, 0.2], [0.1, 0.05]))
     return fig
 
@@ -450,13 +450,13 @@ def _small_figure() -> Figure:
 @pytest.mark.parametrize("name", ["fig1", "fig1.png", "fig1.PDF"])
 def test_save_writes_png_and_pdf_atomically(tmp_path, name):
     out_dir = tmp_path / "figures" / "nested"
-    written = plot.save(_small_figure(), out_dir / name)
+    written = plotkit.save(_small_figure(), out_dir / name)
     assert written == [out_dir / "fig1.png", out_dir / "fig1.pdf"]
     assert written[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert written[1].read_bytes()[:5] == b"%PDF-"
     assert sorted(p.name for p in out_dir.iterdir()) == ["fig1.pdf", "fig1.png"]  # no temp files left
     # overwriting works too
-    again = plot.save(_small_figure(), str(out_dir / "fig1"))
+    again = plotkit.save(_small_figure(), str(out_dir / "fig1"))
     assert again == written and all(p.stat().st_size > 0 for p in again)
     assert sorted(p.name for p in out_dir.iterdir()) == ["fig1.pdf", "fig1.png"]
 
@@ -469,7 +469,7 @@ def test_save_failure_leaves_no_temp_file(tmp_path):
 
     fig.savefig = broken
     with pytest.raises(RuntimeError, match="disk full"):
-        plot.save(fig, tmp_path / "fig")
+        plotkit.save(fig, tmp_path / "fig")
     assert list(tmp_path.iterdir()) == []
 
 
@@ -477,7 +477,7 @@ def test_save_failure_leaves_no_temp_file(tmp_path):
 def test_save_gives_the_permissions_open_would(tmp_path, umask, mode):
     old = os.umask(umask)
     try:
-        written = plot.save(_small_figure(), tmp_path / "fig")
+        written = plotkit.save(_small_figure(), tmp_path / "fig")
     finally:
         os.umask(old)
     assert [oct(stat.S_IMODE(p.stat().st_mode)) for p in written] == [oct(mode)] * 2
@@ -485,4 +485,4 @@ def test_save_gives_the_permissions_open_would(tmp_path, umask, mode):
 
 def test_save_rejects_non_figure(tmp_path):
     with pytest.raises(ValueError, match="Figure"):
-        plot.save("figure", tmp_path / "fig")
+        plotkit.save("figure", tmp_path / "fig")

@@ -148,7 +148,8 @@ def _type(d, label: str, value: str) -> None:
 
 
 def _same(points: list[dict], state_query: str) -> None:
-    from bridge.explore_model import curves, parse_query
+    from bridge.explore_curves import curves
+    from bridge.explore_state import parse_query
 
     expected = curves(parse_query(state_query)).points
     assert [(p["estimator"], p["N"]) for p in points] == [(p["estimator"], p["N"]) for p in expected]

@@ -11,6 +11,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("skimage")
 
 from empirical import baselines as B  # noqa: E402
+from empirical import classical as C  # noqa: E402
 from empirical.config import DEFAULTS  # noqa: E402
 from empirical.operators import fft2c  # noqa: E402
 from empirical.tasks import make_task  # noqa: E402
@@ -63,12 +64,12 @@ def test_haar_bayes_shrink_matches_skimage():
     for shape in [(32, 32), (40, 40), (37, 45)]:
         img = 0.5 * rng.random(shape) + 0.1 * rng.standard_normal(shape)
         ref = denoise_wavelet(img, sigma=0.1, wavelet="db1", method="BayesShrink", mode="soft", rescale_sigma=True)
-        np.testing.assert_allclose(B.haar_bayes_shrink(img, 0.1), ref, atol=1e-12)
+        np.testing.assert_allclose(C.haar_bayes_shrink(img, 0.1), ref, atol=1e-12)
 
 
 def test_haar_bayes_shrink_is_perfect_reconstruction_at_sigma_zero():
     img = np.random.default_rng(1).random((37, 45))
-    np.testing.assert_allclose(B.haar_bayes_shrink(img, 0.0), img, atol=1e-12)
+    np.testing.assert_allclose(C.haar_bayes_shrink(img, 0.0), img, atol=1e-12)
 
 
 # --------------------------------------------------------------------------- tuning sees validation only
@@ -152,7 +153,7 @@ def test_tv_cs_is_data_consistent_as_lambda_vanishes(sigma, tol):
     zc = torch.complex(z[:, 0].double(), z[:, 1].double())
     m = masks[:, None, :]
     y = torch.where(m, fft2c(zc), 0)
-    rec = torch.from_numpy(B.tv_cs(zc.numpy(), masks.numpy(), 0.0, n_iter=100))
+    rec = torch.from_numpy(C.tv_cs(zc.numpy(), masks.numpy(), 0.0, n_iter=100))
     resid = torch.where(m, fft2c(rec.to(torch.complex128)), 0) - y
     rel = (resid.abs().square().sum(dim=(1, 2)) / y.abs().square().sum(dim=(1, 2))).sqrt()
     assert float(rel.max()) < tol
@@ -169,9 +170,9 @@ def test_tv_prox_solves_the_chambolle_objective():
     f[6:18, 4:12] += 1.0
     f += 0.1 * rng.standard_normal(f.shape)
     ref = denoise_tv_chambolle(f, weight=0.05, eps=1e-10, max_num_iter=3000)
-    u, _ = B.tv_prox(f[None], 0.05, n_iter=400)
+    u, _ = C.tv_prox(f[None], 0.05, n_iter=400)
     assert np.abs(u[0] - ref).max() < 1e-3
-    u0, _ = B.tv_prox(f[None], 0.0, n_iter=5)
+    u0, _ = C.tv_prox(f[None], 0.0, n_iter=5)
     np.testing.assert_allclose(u0[0], f, atol=1e-9)
 
 
