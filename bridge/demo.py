@@ -100,7 +100,7 @@ class DemoConfig:
 
 
 SMOKE = DemoConfig(data=("size=8", "n_test=4", "n_val=6"), N_linear=(8, 16, 32, 128, 512), N_network=(8, 16, 32),
-                   widths=(4, 6), seeds=(0, 1), examples=1024, n_boot=30,
+                   widths=(4, 6), seeds=(0, 1), examples=1024, n_boot=30, workers=1,
                    training=("depth=1", "batch_size=4", "min_steps=20", "max_steps=40", "eval_every=20"))
 
 
@@ -240,9 +240,11 @@ def run_demo(out: str | Path, cfg: DemoConfig = DemoConfig(), *, progress: bool 
                           *set_args(["arch=linear-exact", f"N={list(cfg.N_linear)}", seeds, *axis])], "linear sweep")
     # 3. the networks
     st.log(f"networks: N={list(cfg.N_network)}, widths={list(cfg.widths)}, seeds={list(cfg.seeds)}")
-    # two single-threaded workers: small convolutions do not scale over threads, runs do
-    st.command("network", ["sweep", cfg.config, "--out", str(out / "network"), *set_args(cfg.data),
-                           "--executor", "process", "--workers", str(cfg.workers), "--threads-per-run", "1",
+    # single-threaded workers: small convolutions do not scale over threads, runs do (one worker: the
+    # runs train in the sweep's own process, without a pool to start)
+    pool = ["--executor", "process", "--workers", str(cfg.workers)] if cfg.workers > 1 else []
+    st.command("network", ["sweep", cfg.config, "--out", str(out / "network"), *set_args(cfg.data), *pool,
+                           "--threads-per-run", "1",
                            *set_args([f"N={list(cfg.N_network)}", f"width={list(cfg.widths)}", seeds, *cfg.training,
                                       *axis, *fixed])], "network sweep")
     tables = {name: load_table(out / name) for name in ("linear", "network")}

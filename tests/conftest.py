@@ -36,6 +36,31 @@ def rng(seed) -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
+def pytest_collection_modifyitems(config, items) -> None:
+    """Under xdist, every worker starts with its share of the ``slow`` tests.
+
+    Why: ``--dist worksteal`` first hands worker i the i-th contiguous block of the collection, then
+    balances by stealing pending tests from the end of a queue. A minute-long test collected late
+    would start in the last minute and be the suite's tail; put first in a block, it overlaps with
+    everything else. Blocks stay contiguous (module fixtures are built once per worker), and the
+    block sizes are the scheduler's own (``len(pending) // workers_remaining``).
+    """
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    slow = [it for it in items if it.get_closest_marker("slow")]
+    if workers < 2 or not slow:
+        return
+    rest = [it for it in items if not it.get_closest_marker("slow")]
+    blocks, left = [], len(items)
+    for i in range(workers):
+        size = left // (workers - i)
+        left -= size
+        mine = slow[i::workers]
+        take = max(size - len(mine), 0)
+        blocks += mine + rest[:take]
+        rest = rest[take:]
+    items[:] = blocks + rest
+
+
 @pytest.fixture
 def crash_at_checkpoint(monkeypatch):
     """``arm(module, n)``: the n-th checkpoint ``module`` writes is written, then the run "dies"

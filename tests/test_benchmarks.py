@@ -54,6 +54,7 @@ def test_montecarlo_gpu_refuses_what_memory_cannot_hold():
     assert len(lines) == 1 and "GiB" in lines[0] and "--N" in lines[0]
 
 
+@pytest.mark.slow
 def test_sweep_packing_quick(tmp_path):
     out = tmp_path / "packing.json"
     r = _bench("sweep_packing.py", "--quick", "--no-ray", "--json", str(out))

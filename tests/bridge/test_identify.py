@@ -116,6 +116,7 @@ def test_issue_example_floor_and_bands():
 
 
 # ------------------------------------------------------------------------------- coverage
+@pytest.mark.slow
 def test_envelope_covers_held_out_truth_at_nominal_rate():
     """90% envelope bands cover the true curve beyond the data (N = 4096 and 10⁵) in at least 80% of 99
     synthetic curves of mixed families (33 each; 7 N × 3 seeds, 1–5% noise); one law's band alone does not.

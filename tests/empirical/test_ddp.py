@@ -66,6 +66,7 @@ def test_local_batches_of_all_ranks_are_the_single_process_batches(N, B, world, 
     assert not torch.equal(a, b)  # reshuffled every epoch
 
 
+@pytest.mark.slow
 def test_two_gloo_processes_match_one_process(tmp_path):
     assert ddp_mod.main(["quick-denoise", "--out", str(tmp_path / "p1"), "--quiet", *TINY]) == 0
     p = _torchrun(tmp_path / "p2", 2)
@@ -81,6 +82,7 @@ def test_two_gloo_processes_match_one_process(tmp_path):
     assert "×2" in json.loads((run_dir / "result.json").read_text())["row"]["device"]
 
 
+@pytest.mark.slow
 def test_interrupted_run_resumes_on_another_number_of_processes(tmp_path, crash_at_checkpoint):
     ref_dir = tmp_path / "ref"
     assert ddp_mod.main(["quick-denoise", "--out", str(ref_dir), "--quiet", *TINY]) == 0

@@ -93,6 +93,7 @@ def test_ray_sweep_equals_local(tmp_path, reference):
     assert not ray.is_initialized()  # the instance the executor started is stopped again
 
 
+@pytest.mark.slow
 def test_submitit_local_sweep_equals_local(tmp_path, reference):
     _submitit()
     path = sweep_mod.run_sweep(tiny_cfg(), tmp_path, executor=ExecutorConfig(kind="slurm", cluster="local"),
@@ -122,6 +123,7 @@ def selfsup_reference(tmp_path_factory):
     return rows
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["process", "ray", "slurm"])
 def test_self_supervised_targets_run_on_every_executor(tmp_path, kind, request, selfsup_reference):
     """A target axis (noisy targets, fixed training noise, and the closed-form linear estimator) gives the
@@ -209,6 +211,7 @@ def test_only_a_matching_finished_result_is_adopted(tmp_path, reference, monkeyp
 
 
 # --------------------------------------------------------------------------- failures become rows
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["local", "process", "ray", "slurm"])
 def test_a_run_that_raises_becomes_a_failed_row(tmp_path, reference, kind, request):
     ray = request.getfixturevalue("ray_running") if kind == "ray" else None

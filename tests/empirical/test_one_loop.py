@@ -44,6 +44,7 @@ def _row(out) -> dict:
     return row
 
 
+@pytest.mark.slow
 @gloo
 @pytest.mark.parametrize("target", sorted(TARGETS))
 def test_self_supervised_targets_on_two_gloo_processes_match_one_process(tmp_path, target):

@@ -109,6 +109,7 @@ def test_a_second_driver_refuses_and_a_dead_ones_lock_is_taken_over(tmp_path, ca
     assert sweep(out) == 0
 
 
+@pytest.mark.slow
 def test_concurrent_drivers_never_train_a_run_twice(tmp_path):
     """Two real drivers started together: one trains, the other refuses; no run is trained twice."""
     out = tmp_path / "s"
