@@ -54,7 +54,7 @@ import numpy as np
 
 from theory.infra.io import atomic_write, write_json
 
-from .results import load_table
+from .results import load_table, runs_curve
 from .stages import Stages, one_blas_thread_children, set_args, sweep_run_ids
 from .text import controlled_markdown, controlled_summary_text
 
@@ -157,18 +157,14 @@ def _theory(cfg: ControlledConfig, setup: dict, N: list[int], path: Path, st: St
             "k_opt": [float(r["k_opt_mean"]) for r in rows], "floor_risk": float(rows[0]["floor"])}
 
 
-def _per_N(rows: Sequence[dict], curve: str, key: str = "test_mse") -> list[dict]:
-    """Mean ± standard error over replicates per N; for the network, the best width by validation."""
+def _curve(rows: Sequence[dict], curve: str) -> list[dict]:
+    """Mean ± standard error of the test MSE over replicates per N (for the network, of the best
+    width by mean validation MSE): :func:`bridge.results.runs_curve`, the one runs-to-curve function."""
     out = []
-    for N in sorted({int(r["N"]) for r in rows}):
-        at = [r for r in rows if int(r["N"]) == N]
-        widths = sorted({r["width"] for r in at})
-        best = min(widths, key=lambda w: float(np.mean([r["val_mse"] for r in at if r["width"] == w])))
-        v = np.array([r[key] for r in at if r["width"] == best], dtype=float)
-        row = {"curve": curve, "N": N, "mse": float(v.mean()),
-               "mse_sem": float(v.std(ddof=1) / np.sqrt(v.size)) if v.size > 1 else 0.0, "runs": int(v.size)}
+    for r in runs_curve(rows, by=()):
+        row = {"curve": curve, "N": int(r["N"]), "mse": r["mse"], "mse_sem": r["mse_sem"], "runs": r["seeds"]}
         if curve == "network":
-            row["width"] = int(best)
+            row["width"] = int(r["width"])
         out.append(row)
     return out
 
@@ -230,7 +226,7 @@ def run_controlled(out: str | Path, *, smoke: bool = False, progress: bool = Tru
     table = [{"curve": "theory", "N": N, "mse": m, "mse_sem": e, "runs": th["runs"]}
              for N, m, e in zip(th["N"], th["mse"], th["mse_sem"])]
     for curve, arch in (("linear-exact", "linear-exact"), ("linear", "linear"), ("network", "unet")):
-        table += _per_N([r for r in rows if r["arch"] == arch], curve)
+        table += _curve([r for r in rows if r["arch"] == arch], curve)
     for r in table:
         r["excess_over_floor"] = r["mse"] - floor
         r["ratio_to_floor"] = r["mse"] / floor

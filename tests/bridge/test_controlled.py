@@ -7,7 +7,7 @@ import sqlite3
 import numpy as np
 import pytest
 
-from bridge.controlled import (CURVES, ControlledConfig, _per_N, controlled_main, floor_pixel_mse, risk_to_pixel_mse,
+from bridge.controlled import (CURVES, ControlledConfig, controlled_main, floor_pixel_mse, risk_to_pixel_mse,
                                run_controlled)
 
 
@@ -51,10 +51,13 @@ def test_floor_is_the_test_mse_of_exact_Wstar_on_the_sweeps_own_test_sets():
 
 
 def test_network_curve_takes_the_best_width_by_validation_not_by_test():
-    rows = [{"N": 16, "width": w, "data_seed": s, "val_mse": v, "test_mse": t}
+    """The controlled curves come from the one runs-to-curve function; its replicates are data seeds."""
+    from bridge.results import runs_curve
+
+    rows = [{"status": "done", "N": 16, "width": w, "data_seed": s, "val_mse": v, "test_mse": t + s}
             for w, v, t in ((8, 1.0, 5.0), (16, 2.0, 0.1)) for s in (0, 1)]
-    (r,) = _per_N(rows, "network")
-    assert r["width"] == 8 and r["mse"] == 5.0 and r["mse_sem"] == 0.0 and r["runs"] == 2
+    (r,) = runs_curve(rows, by=())
+    assert r["width"] == 8 and r["mse"] == 5.5 and r["mse_sem"] == 0.5 and r["seeds"] == 2
 
 
 @pytest.mark.slow
