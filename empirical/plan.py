@@ -199,7 +199,9 @@ def plan(run: RunConfig) -> RunPlan:
         if run.source and "unknown option" in str(e):
             raise ValueError(f"[source] {e}") from None
         raise
-    test_source = _source(run, run.test_data, options={}) if run.test_data else source
+    # a test source of the training source's own kind is that source: the same [source] options (e.g. the
+    # photos' scale and their grid of test crops); another kind takes none of them
+    test_source = source if run.test_data in (None, "", run.data) else _source(run, run.test_data, options={})
     target = Target(run.target, train_noise=run.train_noise, split_fraction=run.split_fraction,
                     split_center=run.split_center)
     target.check(task, arch=run.arch, loss=run.loss, size=run.size)

@@ -25,7 +25,12 @@ from theory.infra.validation import is_int
 
 from .base import TEST_OFFSET, Source, Split, check_count, check_seed, range_split
 
-__all__ = ["PhotoSource", "FolderSource", "PHOTO_TEST", "PHOTO_TRAIN", "PHOTO_EXCLUDED", "IMAGE_EXTENSIONS", "resize_chw"]
+__all__ = ["PhotoSource", "FolderSource", "TEST_CROPS", "GRID_ORDER_SEED", "PHOTO_TEST", "PHOTO_TRAIN", "PHOTO_EXCLUDED", "IMAGE_EXTENSIONS", "resize_chw"]
+
+#: The fixed test crops ``photos`` offers (:class:`PhotoSource`).
+TEST_CROPS: tuple[str, ...] = ("corners", "grid")
+#: Seeds the one fixed order of the ``grid`` test crops (independent of every run's seed).
+GRID_ORDER_SEED = 20_230_501
 
 #: File extensions a ``folder:`` source reads (case-insensitive).
 IMAGE_EXTENSIONS: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
@@ -169,16 +174,25 @@ class PhotoSource(Source):
       training photo (uniform), a crop position (uniform) and one of the 8 flips/rotations, all from
       ``default_rng([seed, i])``. Validation crops come from the *training photos* (disjoint indices,
       not disjoint content).
-    * Test index TEST_OFFSET + j: the j-th fixed crop, independent of the seed: the four corner
-      crops (top-left, top-right, bottom-left, bottom-right; duplicates dropped) of each test photo
-      in ``PHOTO_TEST`` order -- 20 crops whenever every resized test photo exceeds ``size`` on both
-      sides (e.g. size <= 151 with the default factor 2).
+    * Test index TEST_OFFSET + j: the j-th fixed crop, independent of the seed (``test_crops``):
+
+      - ``"corners"`` (default): the four corner crops (top-left, top-right, bottom-left,
+        bottom-right; duplicates dropped) of each test photo in ``PHOTO_TEST`` order -- 20 crops
+        whenever every resized test photo exceeds ``size`` on both sides (e.g. size <= 151 with the
+        default factor 2);
+      - ``"grid"``: every non-overlapping ``size``×``size`` crop of every test photo (a grid from the
+        top-left corner), in one fixed shuffled order (:data:`GRID_ORDER_SEED`), so that the first
+        ``n_test`` crops spread over all five photos. With ``short_side_factor = 32`` (the photos at
+        about their native 512 px) that is thousands of 16×16 crops: enough for Σ_Q of the test
+        distribution to have full rank.
 
     Attributes:
         short_side_factor: the short side after resizing is at most this times ``size`` (>= 1).
+        test_crops: ``"corners"`` or ``"grid"`` (above).
     """
 
     short_side_factor: float = 2.0
+    test_crops: str = "corners"
 
     spec: ClassVar[str] = "photos"
 
@@ -187,6 +201,8 @@ class PhotoSource(Source):
         v = self.short_side_factor
         if not isinstance(v, (int, float, np.integer, np.floating)) or isinstance(v, bool) or not 1.0 <= v < math.inf:
             raise ValueError(f"short_side_factor={v!r} must be a finite number >= 1")
+        if self.test_crops not in TEST_CROPS:
+            raise ValueError(f"test_crops={self.test_crops!r}: use one of {', '.join(TEST_CROPS)}")
 
     @staticmethod
     def data_dir() -> str:
@@ -212,32 +228,39 @@ class PhotoSource(Source):
         return _load_photo(path, int(self.channels), int(self.size), float(self.short_side_factor))
 
     @cached_property
-    def test_crops(self) -> tuple[tuple[str, int, int], ...]:
-        """The fixed test crops as (photo, top, left), in index order."""
+    def test_positions(self) -> tuple[tuple[str, int, int], ...]:
+        """The fixed test crops as (photo, top, left), in index order (``test_crops`` says which)."""
         out: list[tuple[str, int, int]] = []
+        s = self.size
         for name in PHOTO_TEST:
             H, W = self.photo(name).shape[1:]
+            if self.test_crops == "grid":
+                out += [(name, top, left) for top in range(0, H - s + 1, s) for left in range(0, W - s + 1, s)]
+                continue
             seen: set[tuple[int, int]] = set()
-            for top in (0, H - self.size):
-                for left in (0, W - self.size):
+            for top in (0, H - s):
+                for left in (0, W - s):
                     if (top, left) not in seen:
                         seen.add((top, left))
                         out.append((name, top, left))
+        if self.test_crops == "grid":  # any first n_test crops spread over every photo
+            order = np.random.default_rng(GRID_ORDER_SEED).permutation(len(out))
+            out = [out[i] for i in order]
         return tuple(out)
 
     def _index_ok(self, idx: np.ndarray) -> np.ndarray:
         ok = (idx >= 0) & (idx < TEST_OFFSET)
         if not ok.all():  # only test indices need the (loaded) test photos
-            ok |= (idx >= TEST_OFFSET) & (idx < TEST_OFFSET + len(self.test_crops))
+            ok |= (idx >= TEST_OFFSET) & (idx < TEST_OFFSET + len(self.test_positions))
         return ok
 
     def _index_space(self) -> str:
-        return f"[0, {TEST_OFFSET}) ∪ [{TEST_OFFSET}, {TEST_OFFSET + len(self.test_crops)})"
+        return f"[0, {TEST_OFFSET}) ∪ [{TEST_OFFSET}, {TEST_OFFSET + len(self.test_positions)})"
 
     def _image(self, i: int) -> np.ndarray:
         s = self.size
         if i >= TEST_OFFSET:
-            name, top, left = self.test_crops[i - TEST_OFFSET]
+            name, top, left = self.test_positions[i - TEST_OFFSET]
             return np.array(self.photo(name)[:, top : top + s, left : left + s], dtype=np.float32)
         rng = np.random.default_rng([self.seed, i])
         f = self.photo(PHOTO_TRAIN[int(rng.integers(len(PHOTO_TRAIN)))])
@@ -255,16 +278,19 @@ class PhotoSource(Source):
         Args:
             n_train: size of the training pool.
             n_val: number of validation crops (from the training photos).
-            n_test: number of fixed test crops, at most ``len(test_crops)``.
+            n_test: number of fixed test crops, at most ``len(test_positions)``.
             seed: unused (the crops are random given the source seed).
 
         Returns:
             The :class:`Split`.
         """
         check_seed(seed)
-        n_max = len(self.test_crops)
+        n_max = len(self.test_positions)
         if is_int(n_test) and n_test > n_max:
-            raise ValueError(f"n_test={n_test} exceeds the {n_max} fixed test crops of 'photos' at size {self.size}; use n_test <= {n_max}")
+            more = ("" if self.test_crops == "grid" else
+                    ", or every non-overlapping crop of the test photos with --set source.test_crops=grid")
+            raise ValueError(f"n_test={n_test} exceeds the {n_max} fixed test crops ({self.test_crops}) of 'photos' at "
+                             f"size {self.size}; use n_test <= {n_max}{more}")
         return range_split(n_train, n_val, n_test, n_test_max=n_max)
 
     def parameters(self) -> dict[str, Any]:
@@ -272,7 +298,8 @@ class PhotoSource(Source):
             "short_side_factor": float(self.short_side_factor),
             "train_photos": list(PHOTO_TRAIN),
             "test_photos": list(PHOTO_TEST),
-            "n_test_crops": len(self.test_crops),
+            "test_crops": self.test_crops,
+            "n_test_crops": len(self.test_positions),
             "excluded": dict(PHOTO_EXCLUDED),
         }
 
@@ -280,7 +307,9 @@ class PhotoSource(Source):
         return [
             "training patches come from few photos and are correlated (overlapping crops of 10 photos)",
             "validation crops come from the training photos (disjoint indices, overlapping content)",
-            "test crops: four fixed corner crops of each held-out photo; neighbouring crops may overlap at large size",
+            ("test crops: every non-overlapping crop of the held-out photos, in a fixed shuffled order"
+             if self.test_crops == "grid" else
+             "test crops: four fixed corner crops of each held-out photo; neighbouring crops may overlap at large size"),
             "greyscale via ITU-R 601 luma; grey photos are replicated to 3 channels when channels=3",
         ]
 

@@ -267,7 +267,7 @@ def test_photos_split_at_photo_level():
     assert p["n_test_crops"] == 4 * len(PHOTO_TEST)
     assert any("correlated" in n for n in s.describe()["notes"])
     # every test crop is a region of a test photo, and test crops do not depend on the seed
-    for j, (name, top, left) in enumerate(s.test_crops):
+    for j, (name, top, left) in enumerate(s.test_positions):
         assert name in PHOTO_TEST
         crop = s.photo(name)[:, top : top + SIZE, left : left + SIZE].astype(np.float32)
         np.testing.assert_array_equal(s.image(TEST_OFFSET + j), crop)
@@ -280,6 +280,31 @@ def test_photos_split_at_photo_level():
 def test_photos_too_many_test_crops():
     with pytest.raises(ValueError, match="n_test=21 exceeds the 20"):
         _source("photos").split(n_train=3, n_val=2, n_test=21, seed=0)
+
+
+def test_photos_grid_test_crops_tile_every_test_photo_once():
+    """``test_crops = "grid"``: every non-overlapping crop of every test photo exactly once (their pixels
+    are the photo's, tiling its top-left part), in one fixed order in which any prefix mixes the photos."""
+    s = make_source("photos", size=16, channels=1, short_side_factor=8, test_crops="grid")
+    pos = s.test_positions
+    assert len(set(pos)) == len(pos)
+    for name in PHOTO_TEST:
+        H, W = s.photo(name).shape[1:]
+        mine = {(t, l) for n, t, l in pos if n == name}
+        assert mine == {(t, l) for t in range(0, H - 15, 16) for l in range(0, W - 15, 16)}
+    assert len(pos) == sum((s.photo(n).shape[1] // 16) * (s.photo(n).shape[2] // 16) for n in PHOTO_TEST) > 300
+    assert {n for n, _, _ in pos[:40]} == set(PHOTO_TEST)  # a prefix is not one photo
+    j = 123
+    name, top, left = pos[j]
+    np.testing.assert_array_equal(s.image(TEST_OFFSET + j), s.photo(name)[:, top:top + 16, left:left + 16].astype(np.float32))
+    again = make_source("photos", size=16, channels=1, seed=9, short_side_factor=8, test_crops="grid")
+    assert again.test_positions == pos  # independent of the seed
+    with pytest.raises(ValueError, match=f"n_test={len(pos) + 1} exceeds the {len(pos)} fixed test crops .grid."):
+        s.split(n_train=3, n_val=2, n_test=len(pos) + 1, seed=0)
+    with pytest.raises(ValueError, match="source.test_crops=grid"):
+        _source("photos").split(n_train=3, n_val=2, n_test=21, seed=0)
+    with pytest.raises(ValueError, match="test_crops='all': use one of corners, grid"):
+        make_source("photos", size=16, test_crops="all")
 
 
 @pytest.mark.parametrize("channels", [1, 3])
@@ -472,7 +497,7 @@ def test_source_options_lists_every_option_with_its_default():
         "rmin": None, "rmax": 0.5, "alpha": 3.0, "gradient": 0.3, "texture_amplitude": 0.15, "n_textures": 4, "blur_max": 1.5,
     }
     assert source_options("phantoms") == {"phase": True, "min_ellipses": 4, "max_ellipses": 10}
-    assert source_options("photos") == {"short_side_factor": 2.0}
+    assert source_options("photos") == {"short_side_factor": 2.0, "test_crops": "corners"}
     assert source_options("folder:PATH") == source_options("folder:/any/where") == {"crop": "center", "skip_corrupt": False, "enlarge": False}
     assert source_options("fastmri:PATH") == {"target": "auto", "acquisition": None}
     for spec in SPECS:
