@@ -421,7 +421,7 @@ def evaluate_baselines(run: dict, *, names: Sequence[str] | None = None, tune: b
         etask = _eval_task(name, task)
         module = _Baseline(name, etask, task.sigma, params, d.test_mask_ids, rng)
         res = evaluate(module, etask, d.test_x, seed=run.seed + TEST_NOISE_SEED, ids=d.test_ids,
-                       mask_ids=d.test_mask_ids, batch=d.test_x.shape[0], clamp=clamp)
+                       mask_ids=d.test_mask_ids, batch=d.test_x.shape[0], clamp=clamp, draws=run.test_draws)
         out[name] = {**res, "params": params}
     return out
 

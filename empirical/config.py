@@ -48,7 +48,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-__all__ = ["RunConfig", "DEFAULTS", "NOT_IN_IDENTITY", "OMITTED_AT_DEFAULT", "APPLIES_WHEN", "ARCHS", "LINEAR_EXACT_IGNORES", "CONFIG_DIR",
+__all__ = ["RunConfig", "DEFAULTS", "NOT_IN_IDENTITY", "OMITTED_AT_DEFAULT", "APPLIES_WHEN", "ARCHS", "LINEAR_EXACT_IGNORES", "CONFIG_DIR", "MAX_TEST_DRAWS",
            "load_config", "expand", "parse_override", "shipped_configs"]
 
 CONFIG_DIR = Path(__file__).with_name("configs")
@@ -80,6 +80,7 @@ class RunConfig:
     d: int = 10  # subspace source only
     n_val: int = 32
     n_test: int = 16
+    test_draws: int = 1  # fixed noise draws per test image; test metrics average over them (empirical.seeds)
     data_seed: int = 0
     source: dict = field(default_factory=dict)  # options of the `data` source (make_source keywords)
     # training targets (empirical.targets): clean, noisy (Noise2Noise), noisy-resampled, split (MRI, SSDU)
@@ -126,6 +127,9 @@ class RunConfig:
         for key in ("N", "size", "channels", "d", "n_val", "width", "depth", "coils", "scale"):
             if getattr(self, key) < 1:
                 raise ValueError(f"{key}={getattr(self, key)} must be a positive integer")
+        if not 1 <= self.test_draws <= MAX_TEST_DRAWS:
+            raise ValueError(f"test_draws={self.test_draws} must be an integer from 1 to {MAX_TEST_DRAWS} (fixed noise "
+                             "draws per test image)")
         if self.n_test < 1:  # every run is scored on its test images (test metrics are means over them)
             raise ValueError(f"n_test={self.n_test} must be a positive integer: every run reports its mean test "
                              "metrics; use n_test ≥ 1")
@@ -183,7 +187,9 @@ DEFAULTS: dict[str, Any] = dict(_DEFAULT_VALUES)
 NOT_IN_IDENTITY: tuple[str, ...] = ("name", "device", "eval_batch", "compile", "channels_last")
 #: Keys added after sweeps were first written: left out of a run's identity while at their default,
 #: so a clean-target run keeps the id (ledger key, run directory) it had before they existed.
-OMITTED_AT_DEFAULT: tuple[str, ...] = ("target", "split_fraction", "split_center", "train_noise")
+OMITTED_AT_DEFAULT: tuple[str, ...] = ("target", "split_fraction", "split_center", "train_noise", "test_draws")
+#: Most fixed noise draws per test image (each draw's seed: :data:`empirical.seeds.TEST_DRAW_STRIDE`).
+MAX_TEST_DRAWS = 64
 # Model and optimisation keys that only a trained network uses (not arch linear-exact).
 _TRAINING_KEYS = ("train_noise", "residual", "optimizer", "loss", "lr", "weight_decay", "batch_size", "epochs", "min_steps",
                   "max_steps", "schedule", "min_lr", "early_stop_patience", "eval_every", "bf16")

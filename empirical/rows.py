@@ -31,7 +31,7 @@ from .seeds import TEST_NOISE_SEED, VAL_NOISE_SEED
 from .tasks import Task
 from .train import TrainConfig, TrainResult, evaluate, selection_metric
 
-__all__ = ["finish_row", "input_metrics", "nonsense_warning", "versions", "write_result", "finished_result"]
+__all__ = ["finish_row", "test_metrics", "input_metrics", "nonsense_warning", "versions", "write_result", "finished_result"]
 
 
 def versions() -> dict:
@@ -48,16 +48,34 @@ def finish_row(p: RunPlan, data: RunData, model: nn.Module, res: TrainResult) ->
         return row
     model.load_state_dict(res.best_state)
     seed, clamp, batch = p.config.seed, p.clamp, p.train.eval_batch
-    test_kw = {"seed": seed + TEST_NOISE_SEED, "ids": data.test_ids, "mask_ids": data.test_mask_ids, "clamp": clamp}
     val_kw = {"seed": seed + VAL_NOISE_SEED, "ids": data.val_ids, "mask_ids": data.val_mask_ids, "clamp": clamp}
     val_input = input_metrics(p.task, data.val_x, batch=batch, **val_kw)
-    row.metrics = {"val": res.best_val, "val_input": val_input,
-                   "test": evaluate(model, p.task, data.test_x, batch=batch, **test_kw),
-                   "test_input": input_metrics(p.task, data.test_x, batch=batch, **test_kw),
-                   "history": res.history,
-                   "conventions": {**conventions(p.task), **p.target.describe(p.task.sigma)}}
+    test, test_input, per_image = test_metrics(model, p, data)
+    row.metrics = {"val": res.best_val, "val_input": val_input, "test": test, "test_input": test_input,
+                   "test_per_image": {"mse": per_image}, "history": res.history,
+                   "conventions": {**conventions(p.task), **p.target.describe(p.task.sigma),
+                                   "test_draws": p.config.test_draws}}
     row.warning = nonsense_warning(res.best_val, val_input, p.train)
     return row
+
+
+def test_metrics(model: nn.Module, p: RunPlan, data: RunData) -> tuple[dict, dict, list[float]]:
+    """A model's test metrics, its input's, and each test image's MSE: the one test protocol.
+
+    Every test image is corrupted ``test_draws`` times (fixed noise, draw j seeded by
+    ``seed + TEST_NOISE_SEED + j·TEST_DRAW_STRIDE``, :mod:`empirical.seeds`); the metrics average over
+    images and draws, and the per-image MSE over the draws (what a paired bootstrap over test images
+    resamples: :mod:`bridge.results`).
+
+    Returns:
+        ``(test, test_input, per_image_mse)``: the two metric dicts of :func:`empirical.train.evaluate`
+        and a list of n_test floats.
+    """
+    kw = {"seed": p.config.seed + TEST_NOISE_SEED, "ids": data.test_ids, "mask_ids": data.test_mask_ids,
+          "clamp": p.clamp, "batch": p.train.eval_batch, "draws": p.config.test_draws}
+    test = evaluate(model, p.task, data.test_x, per_image=True, **kw)
+    per_image = [float(v) for v in test.pop("per_image_mse")]
+    return test, evaluate(_Input(), p.task, data.test_x, **kw), per_image
 
 
 def nonsense_warning(best_val: dict, val_input: dict, cfg: TrainConfig) -> str:

@@ -10,7 +10,9 @@ name                   offset    seeds                                          
 =====================  ========  ==========================================================  ==========
 VAL_NOISE_SEED         10 000    the fixed input noise (and MRI mask) of each validation      image id
                                  image
-TEST_NOISE_SEED        20 000    the fixed input noise of each test image                     image id
+TEST_NOISE_SEED        20 000    the fixed input noise of each test image (draw j of          image id
+                                 ``test_draws``: + j · ``TEST_DRAW_STRIDE``, 100 000; draw 0
+                                 is the one draw of ``test_draws = 1``)
 TRAIN_NOISE_SEED       30 000    one fixed input-noise draw per training example             image id
                                  (``train_noise = "fixed"``, ``arch = "linear-exact"``, and
                                  the one measurement of a fixed ``split`` example)
@@ -26,11 +28,14 @@ fresh noise of example i in epoch e from ``(epoch_noise_seed(s, e), i)`` (:func:
 
 from __future__ import annotations
 
-__all__ = ["VAL_NOISE_SEED", "TEST_NOISE_SEED", "TRAIN_NOISE_SEED", "TARGET_NOISE_SEED", "SPLIT_SEED",
+__all__ = ["VAL_NOISE_SEED", "TEST_NOISE_SEED", "TEST_DRAW_STRIDE", "TRAIN_NOISE_SEED", "TARGET_NOISE_SEED", "SPLIT_SEED",
            "epoch_noise_seed"]
 
 VAL_NOISE_SEED: int = 10_000
 TEST_NOISE_SEED: int = 20_000
+#: Draw j of the test noise is seeded by ``seed + TEST_NOISE_SEED + j·TEST_DRAW_STRIDE`` (above every
+#: offset, so no draw meets another stream of the same run; at most 64 draws stay below 2³²).
+TEST_DRAW_STRIDE: int = 100_000
 TRAIN_NOISE_SEED: int = 30_000
 TARGET_NOISE_SEED: int = 40_000
 SPLIT_SEED: int = 50_000

@@ -47,6 +47,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
 import torch
 import torch.distributed as dist
 from torch import nn
@@ -58,7 +59,7 @@ from theory.infra.process import interrupts_deferred
 from .config import NOT_IN_IDENTITY
 from .metrics import evaluate as task_metrics
 from .metrics import nmse
-from .seeds import VAL_NOISE_SEED, epoch_noise_seed
+from .seeds import TEST_DRAW_STRIDE, VAL_NOISE_SEED, epoch_noise_seed
 from .targets import Supervision, TrainTarget
 from .tasks import Task
 
@@ -220,40 +221,50 @@ def pick_device(name: str) -> torch.device:
 @torch.no_grad()
 def evaluate(model: nn.Module, task: Task, images: torch.Tensor, *, seed: int, ids: torch.Tensor | None = None,
              mask_ids: torch.Tensor | None = None, batch: int = 32, clamp: bool = True,
-             autocast: bool = False) -> dict:
+             autocast: bool = False, draws: int = 1, per_image: bool = False) -> dict:
     """Mean metrics of ``model`` on ``images`` (B, C, H, W) under fixed, per-image noise.
 
     Noise for image b is seeded by (``seed``, ``ids[b]``) (``task.corrupt_fixed``), so it does not
     depend on batch size or order; MRI masks are seeded by ``mask_ids`` (default ``ids``; fastMRI
-    passes volume ids, one mask per volume). Metrics follow the task's conventions (clamp, data range,
-    border crop, luma; :func:`empirical.metrics.evaluate`) when ``clamp``; otherwise (the subspace
-    source, not an image range) only MSE and NMSE are meaningful and PSNR/SSIM are NaN.
+    passes volume ids, one mask per volume). With ``draws`` > 1 every image is corrupted ``draws``
+    times, draw j seeded by ``seed + j·TEST_DRAW_STRIDE`` (:mod:`empirical.seeds`; draw 0 is the
+    one draw of ``draws = 1``), and every metric averages over images and draws. Metrics follow
+    the task's conventions (clamp, data range, border crop, luma; :func:`empirical.metrics.evaluate`)
+    when ``clamp``; otherwise (the subspace source, not an image range) only MSE and NMSE are
+    meaningful and PSNR/SSIM are NaN.
 
     Returns:
-        {"mse", "psnr", "ssim", "nmse"} means over the images.
+        {"mse", "psnr", "ssim", "nmse"} means over the images (and draws); with ``per_image`` also
+        ``"per_image_mse"``: (B,) float64 array, each image's MSE averaged over the draws.
     """
     model.eval()
     device = next(model.parameters()).device
     ids = torch.arange(images.shape[0]) if ids is None else ids
     mask_ids = ids if mask_ids is None else mask_ids
     sums: dict[str, float] = {"mse": 0.0, "psnr": 0.0, "ssim": 0.0, "nmse": 0.0}
-    for a in range(0, images.shape[0], batch):
-        inp, target = task.corrupt_fixed(images[a : a + batch], seed=int(seed), noise_ids=ids[a : a + batch],
-                                         example_ids=mask_ids[a : a + batch])
-        inp, target = inp.to(device), target.to(device)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
-            out = model(inp)
-        out = out.float()
-        sums["mse"] += float(((out - target) ** 2).mean(dim=(1, 2, 3)).sum())
-        sums["nmse"] += float(nmse(out, target).sum())
-        if clamp:
-            m = task_metrics(out, target, task)
-            sums["psnr"] += float(m["psnr"].sum())
-            sums["ssim"] += float(m["ssim"].sum())
-    n = images.shape[0]
-    res = {k: v / n for k, v in sums.items()}
+    per = np.zeros(images.shape[0])
+    for j in range(int(draws)):
+        for a in range(0, images.shape[0], batch):
+            inp, target = task.corrupt_fixed(images[a : a + batch], seed=int(seed) + j * TEST_DRAW_STRIDE,
+                                             noise_ids=ids[a : a + batch], example_ids=mask_ids[a : a + batch])
+            inp, target = inp.to(device), target.to(device)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
+                out = model(inp)
+            out = out.float()
+            mse = ((out - target) ** 2).mean(dim=(1, 2, 3))
+            per[a : a + mse.shape[0]] += mse.double().cpu().numpy()
+            sums["mse"] += float(mse.sum())
+            sums["nmse"] += float(nmse(out, target).sum())
+            if clamp:
+                m = task_metrics(out, target, task)
+                sums["psnr"] += float(m["psnr"].sum())
+                sums["ssim"] += float(m["ssim"].sum())
+    n = images.shape[0] * int(draws)
+    res: dict[str, Any] = {k: v / n for k, v in sums.items()}
     if not clamp:
         res["psnr"] = res["ssim"] = float("nan")
+    if per_image:
+        res["per_image_mse"] = per / int(draws)
     model.train()
     return res
 
