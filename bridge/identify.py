@@ -8,21 +8,21 @@ come within a margin of the asymptote, an extrapolated value) is reported with a
 2. the interval lies inside the quantity's physical range:
 
    ============  =====================================================================================
-   ``floor``     ``lo ≥`` :data:`FLOOR_DECADES` ``× value``: an interval that reaches 0 (or runs more
+   floor         ``lo ≥`` :data:`FLOOR_DECADES` ``× value``: an interval that reaches 0 (or runs more
                  than a decade below the estimate, on the log scale floors are fitted on) means the
                  data are consistent with no floor; also not identified when the boundary-corrected
                  likelihood-ratio test of floor = 0 (``test_p``) does not reject at the level.
-   ``asymptote`` the interval's upper end is neither at the optimiser's bound (``at_bound``: e.g.
+   asymptote     the interval's upper end is neither at the optimiser's bound (``at_bound``: e.g.
                  the exponent of ``y∞ − A N^α`` pinned at α → 0, where y∞ runs off) nor past the
                  metric's meaningful range (``upper``: :data:`PSNR_LIMIT_DB` for PSNR, 1 for SSIM),
                  nor more than :data:`ASYMPTOTE_SPANS` observed ranges beyond the data (``y_range``).
-   ``break``     inside ``[N_min, N_max]`` of the data (``n_range``).
-   ``exponent``  not at the optimiser's bounds (``bounds``).
-   ``scale``     (a positive scale such as a calibrated d_eff or σ) ``hi/lo ≤`` :data:`SCALE_RATIO` and
+   break         inside ``[N_min, N_max]`` of the data (``n_range``).
+   exponent      not at the optimiser's bounds (``bounds``).
+   scale         (a positive scale such as a calibrated d_eff or σ) ``hi/lo ≤`` :data:`SCALE_RATIO` and
                  strictly inside the parameter's ``bounds``.
-   ``n_to_reach``  ``hi ≤ min(`` :data:`N_REACH_MAX` ``, ``:data:`N_REACH_FACTOR` ``× N_max)``: beyond
+   n_to_reach    ``hi ≤ min(`` :data:`N_REACH_MAX` ``, ``:data:`N_REACH_FACTOR` ``× N_max)``: beyond
                  that it is an extrapolation far past the data.
-   ``value``     (an extrapolated prediction) a finite band; ``lower``/``upper`` limits when given.
+   value         (an extrapolated prediction) a finite band; ``lower``/``upper`` limits when given.
    ============  =====================================================================================
 
 Before any interval, a law is judged by its curve's size: :func:`underdetermined` says why a law with

@@ -99,7 +99,8 @@ class JointLaw:
         loss: robust loss of ``scipy.optimize.least_squares`` for the log residuals ("soft_l1"
             default; "linear" for plain least squares; also "huber", "cauchy", "arctan").
 
-    Attributes (after ``fit``):
+    Attributes (after ``fit``)::
+
         params_: dict name -> value in ``param_names`` order.
         coef_: (5,) array (floor, A, alpha, B, beta).
         cov_: (5, 5) delta-method covariance of ``coef_`` (NaN if the Jacobian is singular or m = 5

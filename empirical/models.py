@@ -367,7 +367,7 @@ class LinearNet(nn.Module):
         in_shape: (C_in, H_in, W_in) of one input.
         out_shape: (C_out, H_out, W_out) of one output; defaults to ``in_shape``.
 
-    Shapes: (B, *in_shape) → (B, *out_shape).
+    Shapes: ``(B, *in_shape)`` → ``(B, *out_shape)``.
     """
 
     def __init__(
@@ -379,7 +379,7 @@ class LinearNet(nn.Module):
         self.weight = nn.Parameter(torch.zeros(math.prod(self.out_shape), math.prod(self.in_shape)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, *in_shape) → (B, *out_shape)."""
+        """``(B, *in_shape)`` → ``(B, *out_shape)``."""
         if tuple(x.shape[1:]) != self.in_shape:
             raise ValueError(f"expected input of shape (B, *{self.in_shape}), got {tuple(x.shape)}")
         return (x.flatten(1) @ self.weight.T).view(x.shape[0], *self.out_shape)
