@@ -10,9 +10,8 @@ name                   offset    seeds                                          
 =====================  ========  ==========================================================  ==========
 VAL_NOISE_SEED         10 000    the fixed input noise (and MRI mask) of each validation      image id
                                  image
-TEST_NOISE_SEED        20 000    the fixed input noise of each test image (draw j of          image id
-                                 ``test_draws``: + j · ``TEST_DRAW_STRIDE``, 100 000; draw 0
-                                 is the one draw of ``test_draws = 1``)
+TEST_NOISE_SEED        20 000    the fixed input noise of each test image; its draw j of      image id
+                                 ``test_draws`` adds j times ``TEST_DRAW_STRIDE`` (100 000)
 TRAIN_NOISE_SEED       30 000    one fixed input-noise draw per training example             image id
                                  (``train_noise = "fixed"``, ``arch = "linear-exact"``, and
                                  the one measurement of a fixed ``split`` example)
