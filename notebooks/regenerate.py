@@ -19,12 +19,15 @@ from __future__ import annotations
 import copy
 import difflib
 import importlib.util
+import json
 import os
+import re
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 NOTEBOOK_DIR = Path(__file__).resolve().parent
 ROOT = NOTEBOOK_DIR.parent
@@ -37,8 +40,13 @@ CELL_TIMEOUT = 600
 #: output data compared between the stored and a fresh run; HTML and JavaScript carry generated ids.
 TEXT_MIMES = ("text/plain", "text/markdown", "text/latex")
 
-__all__ = ["COMMAND", "MAX_BYTES", "NOTEBOOK_DIR", "TEXT_MIMES", "builders", "build", "execute",
-           "text_outputs", "first_difference", "image_count", "main"]
+__all__ = ["COMMAND", "MAX_BYTES", "NOTEBOOK_DIR", "TEXT_MIMES", "build", "builders", "execute", "first_difference",
+           "image_count", "main", "text_outputs"]
+
+# Panel/Bokeh outputs name their models and comms with random UUIDs (and 32-hex comm ids); they are
+# renamed in order of appearance, consistently across the notebook, so a re-run writes the same bytes.
+_PANEL_MIMES = ("application/vnd.holoviews_exec.v0+json", "application/vnd.holoviews_load.v0+json")
+_RANDOM_ID = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b|\b[0-9a-f]{32}\b")
 
 
 def builders() -> dict[str, Path]:
@@ -78,7 +86,7 @@ def execute(nb: Any, *, timeout: int = CELL_TIMEOUT) -> Any:
     Raises:
         nbclient.exceptions.CellExecutionError: a cell raised (its traceback in the message).
     """
-    import nbclient  # noqa: PLC0415 — the [notebooks] extra, needed only here
+    import nbclient  # the [notebooks] extra, needed only here
 
     with tempfile.TemporaryDirectory(prefix="reconscale-nb-") as scratch:
         client = nbclient.NotebookClient(nb, kernel_name="python3", timeout=timeout, record_timing=False,
@@ -106,6 +114,24 @@ def _strip_volatile(nb: Any) -> None:
             else:
                 merged.append(out)
         cell.outputs = merged
+    _stable_panel_ids(nb)
+
+
+def _stable_panel_ids(nb: Any) -> None:
+    """Rename the random ids inside Panel outputs (data and metadata) to ``00000001-0000-4000-8000-…``."""
+    from nbformat import from_dict  # the [notebooks] extra
+
+    names: dict[str, str] = {}
+
+    def rename(match: re.Match) -> str:
+        i = names.setdefault(match.group(0), str(len(names) + 1))
+        return f"{int(i):032x}" if len(match.group(0)) == 32 else f"{int(i):08x}-0000-4000-8000-{int(i):012x}"
+
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            if any(m in out.get("data", {}) for m in _PANEL_MIMES):
+                for key in ("data", "metadata"):
+                    out[key] = from_dict(json.loads(_RANDOM_ID.sub(rename, json.dumps(out[key]))))
 
 
 def text_outputs(cell: Any) -> list[str]:
@@ -164,7 +190,7 @@ def image_count(nb: Any) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Regenerate the named notebooks (stems or file names; default all); returns the exit code."""
-    import nbformat  # noqa: PLC0415 — the [notebooks] extra
+    import nbformat  # the [notebooks] extra
 
     known = builders()
     names = list(sys.argv[1:] if argv is None else argv)

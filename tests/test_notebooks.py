@@ -25,11 +25,12 @@ NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
 NEEDS = {"00_scaling_intuition.ipynb": ("panel",), "02_empirical.ipynb": ("torch",)}
 
 
-def _extras() -> ModuleType:
-    pytest.importorskip("nbclient", reason="notebook tests need the [notebooks] extra (nbclient)")
+def _extras() -> tuple[ModuleType, ModuleType]:
+    """(nbformat, nbclient), or a skip naming the missing part of the [notebooks] extra."""
     pytest.importorskip("ipykernel", reason="notebook tests need the [notebooks] extra (ipykernel)")
     pytest.importorskip("matplotlib", reason="notebook tests need the [notebooks] extra (matplotlib)")
-    return pytest.importorskip("nbformat", reason="notebook tests need the [notebooks] extra (nbformat)")
+    return (pytest.importorskip("nbformat", reason="notebook tests need the [notebooks] extra (nbformat)"),
+            pytest.importorskip("nbclient", reason="notebook tests need the [notebooks] extra (nbclient)"))
 
 
 @functools.cache
@@ -43,7 +44,7 @@ def _regenerate() -> ModuleType:
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
 def test_stored_outputs_reproduce(path: Path) -> None:
-    nbformat = _extras()
+    nbformat, nbclient = _extras()
     for module in NEEDS.get(path.name, ()):
         pytest.importorskip(module, reason=f"{path.name} needs {module}")
     regen = _regenerate()
@@ -59,7 +60,7 @@ def test_stored_outputs_reproduce(path: Path) -> None:
     t0 = time.perf_counter()
     try:
         regen.execute(fresh)
-    except Exception as err:  # nbclient's CellExecutionError names the cell and holds its traceback
+    except nbclient.exceptions.CellExecutionError as err:  # names the cell, holds its traceback
         pytest.fail(f"{path.name}: a cell raised\n{err}", pytrace=False)
     print(f"{path.name}: executed in {time.perf_counter() - t0:.1f} s")
 
@@ -73,7 +74,7 @@ def test_stored_outputs_reproduce(path: Path) -> None:
 
 def test_stored_notebooks_are_their_builders_executed() -> None:
     """Each stored notebook has its builder's cells (an edited builder needs a regenerate), all executed."""
-    nbformat = _extras()
+    nbformat, _ = _extras()
     regen = _regenerate()
     builders = regen.builders()
     assert sorted(builders) == [p.name for p in NOTEBOOKS], \
