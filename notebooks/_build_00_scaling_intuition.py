@@ -235,10 +235,10 @@ code(
     ax.set(xscale="log", yscale="log", xlabel="training examples $N$", ylabel=r"risk $\mathbb{E}R$",
            title=f"σ moves the floor (dashed); d = {d}, n = {n}")
     ax.legend(fontsize=8)
-    for i, d_ in enumerate((5, 10, 20)):
+    for col, d_ in zip(("C2", "C0", "C4"), (5, 10, 20)):
         rel = settings[(d_, 0.1)] / R_star - 1
-        bx.plot(N, rel, "o-", color=f"C{i + 3}", ms=4, label=f"GD, d = {d_}")
-        bx.plot(N, d_ / N, ":", color=f"C{i + 3}")
+        bx.plot(N, rel, "o-", color=col, ms=4, label=f"GD, d = {d_}")
+        bx.plot(N, d_ / N, ":", color=col)
     bx.plot(N, ols / R_star - 1, "s-", color="C3", ms=3, alpha=0.6, label=f"least squares, d = {d}")
     bx.plot(N, n / N, ":", color="C3")
     bx.axhline(0.1, color="grey", lw=0.8)
@@ -389,7 +389,7 @@ md(
 
 code(
     r"""
-    before, after = check("est=optimal,ols", "least squares")
+    before, after = check("est=optimal,ols", "no early stopping")
     print(f"least squares flattens {after.slowdown['N'] / before.slowdown['N']:.1f} times later; "
           f"n/d = {ex.state.n / ex.state.d:.0f}")
     """
