@@ -1,7 +1,7 @@
 """The cells of notebooks/02_empirical.ipynb.
 
 Store it executed, with its outputs:  python notebooks/regenerate.py 02_empirical
-CI executes it again and compares the text outputs (tests/test_notebooks.py); keep it well under 90 s on 2 busy CPU cores.
+CI executes it again and compares the text outputs (tests/test_notebooks.py); keep it to about 35 s of CPU (3 runs x 400 steps dominate).
 """
 
 from __future__ import annotations
