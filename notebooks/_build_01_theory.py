@@ -1,16 +1,12 @@
-"""Write notebooks/01_theory.ipynb (without outputs) from the cells below.
+"""The cells of notebooks/01_theory.ipynb.
 
-Run from anywhere:  python notebooks/_build_01_theory.py
-CI executes the notebook (tests/test_notebooks.py); keep it under a minute on 2 CPU cores.
+Store it executed, with its outputs:  python notebooks/regenerate.py 01_theory
+CI executes it again and compares the text outputs (tests/test_notebooks.py); keep it under a minute on 2 CPU cores.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from _nbcells import Cells  # noqa: E402 (sibling module; builders run as scripts)
-
-OUT = Path(__file__).resolve().parent / "01_theory.ipynb"
+from _nbcells import Cells  # sibling module: regenerate.py puts notebooks/ on sys.path
 
 CELLS = Cells()
 md, code = CELLS.md, CELLS.code
@@ -53,7 +49,7 @@ code(
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, "1")
 
-    import time
+    import sys
 
     import matplotlib.pyplot as plt
     import numpy as np
@@ -65,7 +61,6 @@ code(
 
     %matplotlib inline
     plt.rcParams.update({"figure.dpi": 80, "axes.grid": True, "grid.alpha": 0.3, "font.size": 9})
-    T0 = time.perf_counter()
     """
 )
 
@@ -307,11 +302,10 @@ md(
 code(
     r"""
     N_mc = [2, 4, 8, 12, 16, 24, 32, 50, 64, 80, 90, 100, 110, 128, 150, 200, 256, 512, 1024, 2048, 4096]
-    t = time.perf_counter()
     mc = expected_risk(prob, N_mc, ["optimal", "pca", "ols", Estimator("gd-oracle", kmax=2000)],
                        method="montecarlo", runs=20, rng=np.random.default_rng(3))
     mc = {c.estimator.name: c for c in mc}
-    print(f"Monte Carlo: {len(N_mc)} N x 20 runs in {time.perf_counter() - t:.1f} s")
+    print(f"Monte Carlo: {len(N_mc)} N x 20 training sets each")
 
     # random-matrix equivalent of early-stopped GD: argmin over k of the expected curve
     N_fine = np.unique(np.round(np.geomspace(20, 4096, 30)).astype(int))
@@ -587,13 +581,4 @@ md(
     """
 )
 
-code(
-    r"""
-    print(f"notebook compute time: {time.perf_counter() - T0:.1f} s")
-    """
-)
-
-
-
-if __name__ == "__main__":
-    CELLS.write(OUT)
+CELLS.torch_free_footer()

@@ -1,7 +1,7 @@
-"""Write notebooks/03_bridge.ipynb (without outputs) from the cells below.
+"""The cells of notebooks/03_bridge.ipynb.
 
-Run from anywhere:  python notebooks/_build_03_bridge.py
-CI executes the notebook (tests/test_notebooks.py); keep it under a minute on 2 CPU cores.
+Store it executed, with its outputs:  python notebooks/regenerate.py 03_bridge
+CI executes it again and compares the text outputs (tests/test_notebooks.py); keep it under a minute on 2 CPU cores.
 The notebook needs numpy/scipy/matplotlib, the ``theory`` and ``bridge`` packages, ``empirical.data``
 (numpy only) and scikit-image (for its bundled photographs); it never imports torch. The network
 curve is read from a ``reconscale demo`` directory when there is one (env ``RECONSCALE_DEMO``,
@@ -10,11 +10,7 @@ default ``../reconscale_demo`` relative to the notebook); without it the noteboo
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from _nbcells import Cells  # noqa: E402 (sibling module; builders run as scripts)
-
-OUT = Path(__file__).resolve().parent / "03_bridge.ipynb"
+from _nbcells import Cells  # sibling module: regenerate.py puts notebooks/ on sys.path
 
 CELLS = Cells()
 md, code = CELLS.md, CELLS.code
@@ -57,7 +53,6 @@ code(
 
     import json
     import sys
-    import time
     from pathlib import Path
 
     import matplotlib.pyplot as plt
@@ -74,7 +69,6 @@ code(
 
     %matplotlib inline
     plt.rcParams.update({"figure.dpi": 80, "axes.grid": True, "grid.alpha": 0.3, "font.size": 9})
-    T0 = time.perf_counter()
 
 
     def psnr(mse):
@@ -133,12 +127,10 @@ code(
     src = PhotoSource(size=size, channels=1, seed=0)
     split = src.split(n_train=N_ex, n_val=256, n_test=20, seed=0)
 
-    t = time.perf_counter()
     X_pool = src.batch(split.train(N_ex)).reshape(N_ex, n).astype(np.float64).T   # (n, N_ex): columns are crops
     X_val = src.batch(split.val).reshape(-1, n).astype(np.float64).T             # 256 validation crops
     X_test = src.batch(split.test).reshape(-1, n).astype(np.float64).T           # 20 fixed test crops
-    print(f"{N_ex} training, {X_val.shape[1]} validation, {X_test.shape[1]} test crops of {size}x{size} "
-          f"in {time.perf_counter() - t:.1f} s")
+    print(f"{N_ex} training, {X_val.shape[1]} validation, {X_test.shape[1]} test crops of {size}x{size}")
 
     # Sigma_P as `reconscale spectrum` computes it; Sigma_Q exactly (rank <= 20: eigh, not the estimator)
     P = second_moment_spectrum(X_pool.T, shape=(size, size), label="P: training crops")
@@ -147,9 +139,8 @@ code(
     model = DataModel(P, sigma, Q)
 
     N_th = [16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 16384, 65536]
-    t = time.perf_counter()
     theory = data_theory_curve(model, N_th, kmax=1e7, rng=np.random.default_rng(0))
-    print(f"theory curve at {len(N_th)} N in {time.perf_counter() - t:.1f} s")
+    print(f"theory curve at {len(N_th)} N")
 
     floor_PQ, floor_Q, rank_Q = theory[0]["floor_P_on_Q"], theory[0]["floor_Q"], theory[0]["rank_Q"]
     mse_th = np.array([r["mse"] for r in theory])
@@ -259,9 +250,8 @@ code(
         return rows
 
 
-    t = time.perf_counter()
     runs = [r for s in seeds for r in learned_linear(s)]
-    print(f"learned linear estimator: {len(N_lin)} N x {len(seeds)} seeds in {time.perf_counter() - t:.1f} s")
+    print(f"learned linear estimator: {len(N_lin)} N x {len(seeds)} seeds")
 
 
     def curve(rows, name, key="mse"):
@@ -348,7 +338,7 @@ code(
         else:
             print(f"{demo_dir}: a demo with data {data}, not size={size}, n_test=20: not comparable, not drawn")
     else:
-        print(f"no network curve: {demo_dir.resolve() / 'summary.json'} does not exist.\n"
+        print("no network curve: no summary.json in the directory RECONSCALE_DEMO names (default ../reconscale_demo).\n"
               "Produce it with `reconscale demo --out reconscale_demo` in the repository root (~10 min on a CPU),\n"
               "or point RECONSCALE_DEMO at an existing demo directory. Drawing two curves.")
 
@@ -411,9 +401,7 @@ code(
     y_pts = psnr(np.array([r["mse"] for r in runs]))
     g_pts = np.array([r["seed"] for r in runs])
 
-    t = time.perf_counter()
     res = analyse(N_pts, y_pts, metric="test_psnr", groups=g_pts, n_boot=20, rng=np.random.default_rng(1))
-    print(f"analyse, learned linear, all N <= {N_lin[-1]}: {time.perf_counter() - t:.1f} s")
     show(res["findings"], "learned linear, all N")
 
     print("\nreported extrapolation (envelope over the laws that pass their backtest):")
@@ -441,10 +429,8 @@ code(
     r"""
     # The same estimator seen only up to N = 1024 (the network's range), and the paper-style naive fit
     short = N_pts <= 1024
-    t = time.perf_counter()
     res_short = analyse(N_pts[short], y_pts[short], metric="test_psnr", groups=g_pts[short], n_boot=20,
                         rng=np.random.default_rng(2))
-    print(f"analyse, learned linear, N <= 1024 only: {time.perf_counter() - t:.1f} s")
     print("NOT identified from N <= 1024:")
     for f in [f for f in res_short["findings"] if not f["identified"]] or [{"quantity": "(none)", "reason": ""}]:
         print(f"   {f['quantity']}: {f['reason']}")
@@ -541,7 +527,3 @@ md(
 )
 
 CELLS.torch_free_footer()
-
-
-if __name__ == "__main__":
-    CELLS.write(OUT)

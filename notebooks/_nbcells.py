@@ -1,10 +1,10 @@
 """Cell helpers shared by the notebook builders (``_build_*.py``): collect markdown and code cells,
-then write a valid notebook without outputs and with stable cell ids (small diffs on regeneration)."""
+then build a valid notebook with stable cell ids (small diffs on regeneration). ``regenerate.py``
+executes and stores what :meth:`Cells.build` returns."""
 
 from __future__ import annotations
 
 import textwrap
-from pathlib import Path
 
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
@@ -23,12 +23,12 @@ class Cells:
         self.cells.append(("code", textwrap.dedent(text).strip("\n")))
 
     def torch_free_footer(self) -> None:
-        """The closing code cell of a torch-free notebook: fail if torch was imported, print the compute
-        time since the notebook's ``T0`` (both notebooks that promise numpy-only end with it)."""
+        """The closing code cell of a torch-free notebook: fail if torch was imported. (No run time is
+        printed: stored outputs must reproduce exactly; ``regenerate.py`` prints the time instead.)"""
         self.code(
             """
             assert "torch" not in sys.modules, "this notebook must not import torch"
-            print(f"notebook compute time: {time.perf_counter() - T0:.1f} s (torch imported: {'torch' in sys.modules})")
+            print("torch was never imported: this notebook needs numpy, scipy and matplotlib only")
             """
         )
 
@@ -42,7 +42,3 @@ class Cells:
             cell["id"] = f"cell-{i:02d}"
         nbformat.validate(nb)
         return nb
-
-    def write(self, path: Path) -> None:
-        nbformat.write(self.build(), path)
-        print(f"wrote {path} ({len(self.cells)} cells, no outputs)")
