@@ -455,7 +455,7 @@ code(
     for r, j in enumerate(show):
         show_row(axes[r], [inp[j], tv[j].clamp(0, 1), out[j].clamp(0, 1), target[j]],
                  [f"noisy {p_in[j]:.1f} dB", f"TV {p_tv[j]:.1f} dB", f"U-Net {p_net[j]:.1f} dB", "target"])
-        axes[r, 0].set_ylabel(p.test_source.test_crops[j][0], fontsize=8)
+        axes[r, 0].set_ylabel(p.test_source.test_positions[j][0], fontsize=8)
     fig.suptitle(f"test crops, U-Net trained on N={run.N} dead-leaves images")
     fig.tight_layout()
     plt.show()
