@@ -82,7 +82,8 @@ from pathlib import Path
 import numpy as np
 
 from theory import Problem, SubspaceSignal, TrainingSpectrum, gd_filter, gd_loop, risk_path
-from theory.risk import gd_oracle_search, risk_quadratic
+from theory.risk import risk_quadratic
+from theory.stopping import gd_oracle_search
 
 RTOL_CURVE = 1e-8  # max relative difference allowed between the two risk curves
 TIE_ATOL = 1e-13  # different argmins are the same answer only if their risks tie this closely (× max(1, R))

@@ -10,15 +10,19 @@ x ~ N(0, Σ_P), y = x + σz, and is scored on Q:
 (images in [0, 1]; the PSNR of the mean MSE over the test images — the scale on which the theory
 predicts anything). No parameter is fitted to the experiment.
 
-**Stopping**, as the ``linear-exact`` runs stop: k is chosen on the same grid (8 log-spaced
-integers per decade up to ``kmax``, and k = ∞, least squares) by the *training* distribution's
-expected risk R_P — the expectation of what the runs' validation crops (from the training photos)
-estimate — and the curve is R_Q at that k. ``stopping="oracle"`` chooses by R_Q instead (a lower
-bound no practitioner attains when P ≠ Q).
+**Stopping**, as the ``linear-exact`` runs stop: GD from 0 with the project's one step rule
+(:func:`theory.estimators.paper_step`: η = 1/(N(1+ε)λ_max), here on the model's own Σ_y, the
+runs' on their sample's) and k chosen over *every* integer 0 ≤ k ≤ ``kmax``, and k = ∞ (least
+squares), by the *training* distribution's expected risk R_P — the expectation of what the runs'
+validation crops (from the training photos) estimate — and the curve is R_Q at that k. The choice is
+exact (:meth:`theory.data_asymptotics.DataEquivalent.gd_stop`, a certified search; no grid: because
+P ≠ Q, R_Q is still falling where R_P is flat, so a grid's spacing would move the curve).
+``stopping="oracle"`` chooses by R_Q instead (a lower bound no practitioner attains when P ≠ Q).
 
 **Method**: the deterministic equivalent (:mod:`theory.data_asymptotics`) at every N, except
 near the interpolation threshold N ≈ n, where it is undefined: there the Rao–Blackwellised Monte
-Carlo of :func:`theory.datamodel.data_montecarlo` is used (``draws`` draws), and the row says so.
+Carlo of :func:`theory.datamodel.data_montecarlo` is used (``draws`` draws; k by the mean of the
+draws' E[R_P | Y] over every integer k, then R_Q at that k on the same draws), and the row says so.
 
 Floors (per-pixel MSE): ``floor_P_on_Q`` = R_Q(W*_P), what unlimited training data from P gives
 (the N → ∞ limit of the curve, the *linear floor* of the experiment); ``floor_Q`` = R_Q(W*_Q),
@@ -36,7 +40,6 @@ import numpy as np
 
 from theory.data_asymptotics import DataEquivalent, shift_spectrum
 from theory.datamodel import DataModel, DataSpectrum, data_montecarlo
-from theory.estimators import k_grid
 from theory.montecarlo import Estimator
 
 from .uncertainty import mse_to_psnr
@@ -74,6 +77,18 @@ def load_data_model(path: str | Path) -> tuple[Any, dict]:
     return DataModel(P, float(arrays["sigma"]), Q), meta
 
 
+def _monte_carlo_stop(model: Any, model_P: Any, n_train: int, kmax: int, stopping: str, draws: int,
+                      seed: int) -> tuple[int, np.ndarray]:
+    """k (−1: least squares) and the draws' E[R_Q | Y] there, Rao–Blackwellised; one seed: paired draws."""
+    choose = model_P if stopping == "validation" else model
+    gd, ols = data_montecarlo(choose, [n_train], [Estimator("gd-argmin", kmax=kmax), Estimator("ols")], runs=draws,
+                              rng=np.random.default_rng(seed), rao_blackwell=True)
+    k = int(gd.k_opt[0, 0]) if gd.mean[0, 0] <= ols.mean[0, 0] else -1  # a finite k wins a tie
+    est = Estimator("gd", steps=(k,)) if k >= 0 else Estimator("ols")
+    (c,) = data_montecarlo(model, [n_train], [est], runs=draws, rng=np.random.default_rng(seed), rao_blackwell=True)
+    return k, c.draws[:, 0, 0]
+
+
 def data_theory_curve(model: Any, N: Sequence[int], *, kmax: float = 1e7, stopping: str = "validation",
                       draws: int = 20, rng: np.random.Generator | None = None) -> list[dict]:
     """Expected test MSE of early-stopped GD at each N (see the module doc).
@@ -81,7 +96,7 @@ def data_theory_curve(model: Any, N: Sequence[int], *, kmax: float = 1e7, stoppi
     Args:
         model: :class:`~theory.datamodel.DataModel` (denoising; P and Q).
         N: training-set sizes.
-        kmax: the largest finite k of the grid.
+        kmax: the largest finite k searched (every integer 0..kmax, and k = ∞).
         stopping: ``"validation"`` (k by R_P) or ``"oracle"`` (k by R_Q).
         draws: Monte Carlo draws where the deterministic equivalent is undefined (N ≈ n).
         rng: seeds those draws (default ``default_rng(0)``).
@@ -98,8 +113,10 @@ def data_theory_curve(model: Any, N: Sequence[int], *, kmax: float = 1e7, stoppi
         raise ValueError(f"stopping={stopping!r}: use 'validation' or 'oracle'")
     if model.A is not None:
         raise ValueError("data_theory_curve covers denoising (operator None) only")
+    if not (np.isfinite(kmax) and kmax >= 0):
+        raise ValueError(f"kmax={kmax} must be a finite number ≥ 0 (the largest finite k searched)")
+    kmax = int(kmax)
     rng = np.random.default_rng(0) if rng is None else rng
-    ks = k_grid(kmax)
     # Q = P: the risk the validation crops estimate (same training targets, so the same target noise)
     model_P = DataModel(model.train, model.sigma, target_sigma=model.target_sigma)
     sp_Q, sp_P = shift_spectrum(model), shift_spectrum(model_P)
@@ -110,28 +127,22 @@ def data_theory_curve(model: Any, N: Sequence[int], *, kmax: float = 1e7, stoppi
               "n": model.n}
     rows = []
     for n_train in (int(v) for v in N):
-        tau = model.paper_lr(n_train) * n_train
+        tau = model.paper_lr(n_train) * n_train  # the step rule on Σ_y,P (theory.estimators.paper_step)
         try:
             eq_Q, eq_P = DataEquivalent(sp_Q, n_train, tau), DataEquivalent(sp_P, n_train, tau)
-            r_Q = np.append(eq_Q.risk("gd", ks), eq_Q.risk("ols"))
-            r_P = np.append(eq_P.risk("gd", ks), eq_P.risk("ols"))
-            sem, method = np.zeros_like(r_Q), "asymptotic"
         except ValueError as e:
             if "interpolation threshold" not in str(e):
                 raise
-            seed = int(rng.integers(2**32))
-            ests = [Estimator("gd", steps=tuple(ks)), Estimator("ols")]
-            cQ = data_montecarlo(model, [n_train], ests, runs=draws, rng=np.random.default_rng(seed),
-                                 rao_blackwell=True)
-            cP = data_montecarlo(model_P, [n_train], ests, runs=draws, rng=np.random.default_rng(seed),
-                                 rao_blackwell=True)  # the same draws of Y: a paired choice of k
-            dQ = np.concatenate([c.draws[:, 0, :] for c in cQ], axis=1)
-            dP = np.concatenate([c.draws[:, 0, :] for c in cP], axis=1)
-            r_Q, r_P = dQ.mean(0), dP.mean(0)
-            sem, method = dQ.std(0, ddof=1) / np.sqrt(draws), f"rao-blackwell ({draws} draws)"
-        i = int(np.argmin(r_P if stopping == "validation" else r_Q))
-        mse = float(r_Q[i] * to_mse)
-        rows.append({"N": n_train, "k": int(ks[i]) if i < ks.size else -1, "risk": float(r_Q[i]), "mse": mse,
-                     "psnr": float(mse_to_psnr(mse)), "mse_sem": float(sem[i] * to_mse), "method": method,
-                     **floors})
+            k, r_draws = _monte_carlo_stop(model, model_P, n_train, kmax, stopping, draws, int(rng.integers(2**32)))
+            risk, sem, method = float(r_draws.mean()), float(r_draws.std(ddof=1) / np.sqrt(draws)), \
+                f"rao-blackwell ({draws} draws)"
+        else:
+            chooser = eq_P if stopping == "validation" else eq_Q
+            stop = chooser.gd_stop(kmax)
+            k = stop.k if stop.value <= float(chooser.risk("ols")[0]) else -1  # a finite k wins a tie
+            risk = float(eq_Q.risk("gd", [k])[0] if k >= 0 else eq_Q.risk("ols")[0])
+            sem, method = 0.0, "asymptotic"
+        mse = risk * to_mse
+        rows.append({"N": n_train, "k": k, "risk": risk, "mse": mse, "psnr": float(mse_to_psnr(mse)),
+                     "mse_sem": sem * to_mse, "method": method, **floors})
     return rows

@@ -25,18 +25,21 @@ row, one per (N, seed), next to the networks' rows. Conventions:
   Y Yᵀ goes to ``eigh``; for N < m, ``eigh`` of the Gram matrix YᵀY (:func:`fit_spectrum`).
   Eigenvalues below λ_max·max(m, N)·eps are dropped (the pseudo-inverse's convention; a
   block-replicated SR input has rank n/s²).
-* **Step.** η = 1/λ_max(Y Yᵀ): the largest step at which every mode decays monotonically, so k
-  counts steps of that size. (The paper's η = 1/(N(1+ε)(1+σ²)) is this step for its normalised
-  subspace data; for images, whose mean is far from 0, λ_max ≈ N·‖mean image‖² and that step
-  would diverge.) With ηλ ≤ 1, GD at step k is close to gradient flow at time ηk, so the chosen
-  estimator hardly depends on this convention.
-* **Choosing k.** The grid :func:`k_grid`: 8 log-spaced integers per decade from 1 to
-  ``linear_kmax`` (default 10⁷), then k = ∞. Every k is scored on the run's validation set (the
-  networks' validation images, ids, masks and fixed noise ``seed + VAL_NOISE_SEED``) by its exact
-  float64 validation MSE, unclamped — the definition of ``val_mse`` in the networks' rows — from
-  Vᵀ Y_val, one (n × r)(r × N_val) product per k (:func:`validation_path`). The smallest k with
-  the least MSE is chosen (the theory's validation stopping; the networks keep their best
-  checkpoint by validation PSNR).
+* **Step.** The project's one step rule (:func:`theory.estimators.paper_step`): the paper's
+  η = 1/(N(1+ε)λ_max(S)), ε = √(10 tr S log m / N), on the second moment S = Y Yᵀ/N of the run's own
+  training inputs (a plug-in: the theory evaluates the same formula on its population Σ_y;
+  :func:`step_size`). So ηλ_max(YYᵀ) = 1/(1+ε) < 1: every mode decays monotonically, and where few
+  examples make ε large the steps are small, so the stopping time ηk is resolved finely.
+* **Choosing k.** Every integer 0 ≤ k ≤ ``linear_kmax`` (default 10⁷), and k = ∞: the validation MSE
+  ‖W^k Y_val − X_val‖²/(n N_val) (exact, float64, unclamped — the definition of ``val_mse`` in the
+  networks' rows; the networks' validation images, ids, masks and fixed noise ``seed + VAL_NOISE_SEED``)
+  is a convex quadratic in the filter gains (:func:`theory.risk.validation_quadratic`; for a split
+  run one block per column group, :func:`split_validation_quadratics`), so the certified search
+  :func:`theory.stopping.search_steps` finds its exact integer argmin evaluating a few hundred k
+  (:func:`theory.stopping.choose_k`). k = ∞ is compared with it, a finite k winning a tie. This is the theory's
+  validation stopping; no grid is involved (on a grid, because the test distribution differs from the
+  validation one, where the grid lands moves the test score by a tenth of a dB). The networks keep
+  their best checkpoint by validation PSNR.
 * **Evaluation.** The chosen W is loaded into the torch twin :class:`empirical.models.LinearNet`
   (float64) and scored by :func:`empirical.train.evaluate` and :func:`empirical.rows.input_metrics`
   on validation and test with the networks' own images, ids, masks, fixed noise, clamp and metric
@@ -44,12 +47,13 @@ row, one per (N, seed), next to the networks' rows. Conventions:
 
 The row (:class:`empirical.ledger.Row`, written to ``result.json`` as every run's, so resuming and
 adopting finished runs work unchanged): status ``done``; ``params`` = m·n; ``best_step`` = the chosen
-k (−1 for k = ∞); ``steps`` = the number of k evaluated; ``wall_s`` = the fit (corrupting the
+k (−1 for k = ∞); ``wall_s`` = the fit (corrupting the
 training set, factorising, scoring every k), not loading the images or the test evaluation;
 ``device`` ``cpu``; ``metrics`` = ``val``, ``val_input``, ``test``, ``test_input`` as a network's,
-``history`` (one entry per k: ``step`` (−1 for ∞), ``lr`` = η, ``val_mse`` (exact, unclamped), and
-``val_psnr``/``val_ssim``/``val_nmse`` by the task's metric conventions) and ``conventions`` (the
-task's metric conventions plus ``estimator``, ``train_noise``, ``lr``, ``k_selection``, ``k_max``).
+``history`` (two entries, the chosen k and k = ∞: ``step`` (−1 for ∞), ``lr`` = η, ``val_mse`` (exact,
+unclamped), and ``val_psnr``/``val_ssim``/``val_nmse`` by the task's metric conventions) and
+``conventions`` (the task's metric conventions plus ``estimator``, ``train_noise``, ``lr``,
+``step_rule``, ``k_selection``, ``k_max``); ``steps`` = the number of k the search evaluated, plus one (∞).
 A done row carries a warning when the chosen estimator scores worse on validation than its own
 input (too few examples for a map of m inputs).
 """
@@ -66,8 +70,11 @@ import torch
 from torch import nn
 
 from theory.backend import one_blas_thread
-from theory.estimators import TrainingSpectrum, gd_filter, k_grid, ols_filter
+from theory.estimators import TrainingSpectrum, gd_filter, ols_filter, paper_step, sample_step
+from theory.operators import fft2c
+from theory.risk import validation_quadratic
 from theory.split import SplitPath
+from theory.stopping import PathQuadratic, Stop, choose_k
 
 from .ledger import Row
 from .metrics import conventions
@@ -86,8 +93,8 @@ Targets = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 #: ``metrics(out)``: the task's metrics of a block of validation outputs (k, n, N_val), one dict per k.
 Metrics = Callable[[np.ndarray], list[dict]]
 
-__all__ = ["CHUNK", "SPLIT_INPUT", "k_grid", "training_pairs", "fit_spectrum",
-           "step_size", "gains", "validation_path", "select", "as_module", "run_linear_exact"]
+__all__ = ["CHUNK", "SPLIT_INPUT", "STEP_RULE", "training_pairs", "fit_spectrum", "step_size", "gains",
+           "validation_path", "split_validation_quadratics", "learned_estimator", "as_module", "run_linear_exact"]
 
 #: Training examples corrupted and accumulated at once (the memory of Y is m × CHUNK, not m × N).
 CHUNK = 1024
@@ -159,11 +166,14 @@ def _nonzero(lam: np.ndarray, vec: np.ndarray, size: int) -> tuple[np.ndarray, n
     return np.ascontiguousarray(lam[:keep]), np.ascontiguousarray(vec[:, :keep])
 
 
-def step_size(spec: TrainingSpectrum) -> float:
-    """η = 1/λ_max(Y Yᵀ) (see the module doc)."""
-    if spec.rank == 0:
-        raise ValueError("the training inputs are all zero; the linear estimator is W = 0")
-    return 1.0 / float(spec.lam[0])
+#: The step rule, as a row records it (``conventions["step_rule"]``).
+STEP_RULE = ("η = 1/(N(1+ε)λ_max(YYᵀ/N)), ε = √(10 tr(YYᵀ/N) log m / N): the paper's step on the training "
+             "inputs' own second moment (theory.estimators.paper_step; the theory uses its population Σ_y)")
+
+
+def step_size(spec: TrainingSpectrum, N: int) -> float:
+    """The step η of N training examples: :func:`theory.estimators.sample_step` (see the module doc)."""
+    return sample_step(spec, N)
 
 
 def gains(spec: TrainingSpectrum, steps: np.ndarray, lr: float) -> np.ndarray:
@@ -199,11 +209,52 @@ def validation_path(spec: TrainingSpectrum, h: np.ndarray, Y_val: np.ndarray, X_
                    max_elems=max_elems)
 
 
-def select(mse: np.ndarray) -> int:
-    """Index of the least validation MSE (the first, i.e. the smallest k, among ties)."""
-    if not np.isfinite(mse).any():
-        raise ValueError("no k has a finite validation error")
-    return int(np.nanargmin(np.where(np.isfinite(mse), mse, np.inf)))
+def split_validation_quadratics(path: SplitPath, Y_val: np.ndarray, X_val: np.ndarray) -> list[PathQuadratic]:
+    """The validation MSE of a split path, ‖W^k Y_val − X_val‖²/(n N_val), as one quadratic per column group.
+
+    W^k Y_val = F^H Z with Z's columns of group g equal to BV_g diag(h_g) (V_gᵀ Y_val) (rows: the
+    group's output frequencies) and F unitary, so the MSE is ‖Z − F X_val‖²/T, T = n N_val: a sum over
+    groups of ‖BV_g diag(h_g) P_g − T_g‖² with P_g = V_gᵀ Y_val real and BV_g, T_g complex, i.e.
+    hᵀ[(P Pᵀ) ∘ Re(BVᴴ BV)]h − 2 Re(diag(BVᴴ T Pᵀ))ᵀh + ‖T_g‖² — a :class:`PathQuadratic` with
+    F = [Re BV; Im BV]. Frequencies no group holds stay 0 at every k; their energy is in the constant,
+    which the first block carries (c = ‖X_val‖²/T in all).
+
+    Args:
+        path: the fitted :class:`theory.split.SplitPath`. Y_val: (m, N_val). X_val: (n, N_val), n = h·w.
+
+    Returns:
+        One quadratic in the gains per group of ``path`` (in its order; eigenvalues ``spectra_[g].lam``).
+    """
+    h, w = path.shape
+    FX = fft2c(X_val.T.reshape(-1, h, w))  # (N_val, h, w): the targets' spectra
+    T = float(X_val.size)
+    quads = []
+    for g, (cols, spec, BV) in enumerate(zip(path.groups_, path.spectra_, path.BV_)):
+        P = spec.V.T @ Y_val  # (r, N_val)
+        Tg = FX[:, :, cols].reshape(FX.shape[0], -1).T  # (h·|C|, N_val), rows (row, column) as BV's
+        q = np.real(np.sum((BV.conj().T @ Tg) * P, axis=1))
+        quads.append(PathQuadratic(P=P, s=0.0, F=np.concatenate([BV.real, BV.imag]), e=np.zeros(spec.rank), q=q,
+                                   c=float(np.sum(X_val * X_val)) / T if g == 0 else 0.0, T=T, variable="h"))
+    return quads
+
+
+def learned_estimator(spec: TrainingSpectrum, N: int, Y_val: np.ndarray, X_val: np.ndarray,
+                      kmax: float) -> tuple[np.ndarray, float, float, Stop]:
+    """The ``linear-exact`` estimator of factorised training data, on plain arrays (no task, no torch).
+
+    The step rule (:func:`step_size`), then the validation-best k over every integer ≤ ``kmax`` and
+    k = ∞ (:func:`theory.stopping.choose_k`): what :func:`run_linear_exact` computes for a clean- or noisy-target run.
+
+    Args:
+        spec: the training spectrum (with ``XYV``) of N examples. Y_val: (m, N_val). X_val: (n, N_val).
+        kmax: the largest finite k.
+
+    Returns:
+        (W (n, m), k (``inf``: least squares), η, the search's :class:`~theory.stopping.Stop`).
+    """
+    lr = step_size(spec, N)
+    k, _, stop = choose_k(validation_quadratic(spec, Y_val, X_val), spec.lam, lr, kmax)
+    return spec.weights(gains(spec, np.array([k]), lr))[0], k, lr, stop
 
 
 class _Float64(nn.Module):
@@ -268,13 +319,18 @@ def _fit_split(p: RunPlan, data: RunData) -> tuple[SplitPath, float]:
     """The split-measurement GD path (:class:`theory.split.SplitPath`) of a ``target = "split"`` run.
 
     The training set is the networks' (:func:`empirical.targets.split_training_data`): one fixed
-    measurement and one fixed Λ/Γ split per example; inputs from Λ, the loss on Γ.
+    measurement and one fixed Λ/Γ split per example; inputs from Λ, the loss on Γ. The step is the
+    project's rule (:func:`theory.estimators.paper_step`) on the inputs' YYᵀ/N, as for the other arms.
     """
     inp, k, _, gamma = split_training_data(p.task, p.target, data.train_x, ids=data.train_ids,
                                            mask_ids=data.train_mask_ids, seed=p.config.seed)
     Y = np.ascontiguousarray(inp.flatten(1).to(torch.float64).numpy().T)
+    m, N = Y.shape
     with one_blas_thread():
-        path = SplitPath.fit(Y, k[:, 0].to(torch.complex128).numpy(), gamma.numpy(), shape=tuple(k.shape[-2:]))
+        lam_max = float(np.linalg.eigvalsh(Y @ Y.T if N >= m else Y.T @ Y)[-1])  # λ_max(YYᵀ)
+        # the step rule on YYᵀ/N: every Y S_ω Yᵀ (S_ω ≤ I) then has ηλ ≤ 1/(1+ε) < 1
+        lr = paper_step(N, lam_max / N, float(np.sum(Y * Y)) / N, m)
+        path = SplitPath.fit(Y, k[:, 0].to(torch.complex128).numpy(), gamma.numpy(), shape=tuple(k.shape[-2:]), lr=lr)
     return path, float(path.lr_)
 
 
@@ -315,23 +371,22 @@ def run_linear_exact(p: RunPlan, data: RunData, run_dir: str | Path | None = Non
     val_seed = run.seed + VAL_NOISE_SEED
     Y_val, X_val = training_pairs(task, data.val_x, seed=val_seed, ids=data.val_ids, mask_ids=data.val_mask_ids)
     val_target = data.val_x.to(torch.float64)
-    steps = np.append(k_grid(run.linear_kmax), np.inf)
 
     def metrics(out: np.ndarray) -> list[dict]:
         return _task_metrics(out, val_target, task, p.clamp)
 
     if p.target.kind == "split":
         path, lr = _fit_split(p, data)
+        k_best, _, stop = choose_k(split_validation_quadratics(path, Y_val, X_val),
+                                   [sp.lam for sp in path.spectra_], lr, run.linear_kmax)
+        steps = np.array([k_best, np.inf]) if math.isfinite(k_best) else np.array([np.inf])
         mse, extra = _scores(lambda a, b: path.predict(Y_val, steps[a:b]), steps.size, X_val, metrics)
-        best = select(mse)
-        W = path.weights(steps[best])
+        W = path.weights(k_best)
     else:
         spec = _fit(p, data)
-        lr = step_size(spec)
-        h = gains(spec, steps, lr)
-        mse, extra = validation_path(spec, h, Y_val, X_val, metrics=metrics)
-        best = select(mse)
-        W = spec.weights(h[best : best + 1])[0]
+        W, k_best, lr, stop = learned_estimator(spec, data.train_x.shape[0], Y_val, X_val, run.linear_kmax)
+        steps = np.array([k_best, np.inf]) if math.isfinite(k_best) else np.array([np.inf])
+        mse, extra = validation_path(spec, gains(spec, steps, lr), Y_val, X_val, metrics=metrics)  # the direct twin
     wall = time.perf_counter() - t0
     history = [{"step": int(k) if math.isfinite(k) else -1, "lr": lr, "val_mse": float(e),
                 **{f"val_{name}": v for name, v in more.items()}} for k, e, more in zip(steps, mse, extra)]
@@ -342,7 +397,6 @@ def run_linear_exact(p: RunPlan, data: RunData, run_dir: str | Path | None = Non
     val_kw = {"seed": val_seed, "ids": data.val_ids, "mask_ids": data.val_mask_ids, "clamp": clamp}
     val = evaluate(model, task, data.val_x, batch=batch, **val_kw)
     val_input = input_metrics(task, data.val_x, batch=batch, **val_kw)
-    k_best = steps[best]
     conv = {**conventions(task), **p.target.describe(task.sigma),
             "estimator": ("linear-exact split: GD on ½Σᵢ‖P_Γᵢ F W yᵢ − kᵢ‖² from W = 0, one filter per k-space "
                           "column pair (theory.split.SplitPath), k = ∞: minimum-norm least squares"
@@ -352,11 +406,12 @@ def run_linear_exact(p: RunPlan, data: RunData, run_dir: str | Path | None = Non
             "train_noise": f"one fixed noise draw per training example, seeded by (seed + {TRAIN_NOISE_SEED}, "
                            "image id); networks: fresh noise every step unless train_noise = 'fixed'",
             **({"split_input": SPLIT_INPUT[bool(task.complex_input)]} if p.target.kind == "split" else {}),
-            "lr": lr, "k_max": float(run.linear_kmax),
-            "k_selection": "least validation MSE (float64, unclamped) over 8 log-spaced k per decade from 1 to "
-                           "k_max, and k = ∞ (best_step -1)"}
+            "lr": lr, "step_rule": STEP_RULE, "k_max": float(run.linear_kmax),
+            "k_selection": "least validation MSE (float64, unclamped) over every integer k from 0 to k_max (exact, "
+                           "by the certified search theory.stopping.search_steps), and k = ∞ (best_step -1); "
+                           "a finite k wins a tie"}
     row = Row(status="done", params=in_shape[0] * H * W_ * out_shape[0] * H * W_,
-              best_step=int(k_best) if math.isfinite(k_best) else -1, steps=int(steps.size), wall_s=wall,
+              best_step=int(k_best) if math.isfinite(k_best) else -1, steps=stop.evaluations + 1, wall_s=wall,
               device="cpu", versions=versions())
     row.metrics = {"val": val, "val_input": val_input,
                    "test": evaluate(model, task, data.test_x, batch=batch, **test_kw),

@@ -65,7 +65,9 @@ code(
     from bridge.plot_stages import three_curves
     from empirical.data import PhotoSource          # numpy only: no torch
     from theory.datamodel import DataModel, DataSpectrum, second_moment_spectrum
-    from theory.estimators import TrainingSpectrum, gd_filter, k_grid, ols_filter
+    from theory.estimators import TrainingSpectrum, gd_filter, ols_filter, sample_step
+    from theory.risk import validation_quadratic
+    from theory.stopping import choose_k
 
     %matplotlib inline
     plt.rcParams.update({"figure.dpi": 80, "axes.grid": True, "grid.alpha": 0.3, "font.size": 9})
@@ -107,7 +109,7 @@ md(
     $$ R_Q(W) = \frac{\mathbb E_Q\|Wy - x\|^2}{\mathbb E_Q\|x\|^2}, \qquad
        \text{MSE} = R_Q \cdot \frac{\operatorname{tr}\Sigma_Q}{n}, \qquad \text{PSNR} = -10\log_{10}\text{MSE}, $$
 
-    with the step $k$ chosen on the grid `theory.estimators.k_grid` (and $k = \infty$) by the
+    with the step $k$ chosen over every integer (and $k = \infty$; `theory.stopping`) by the
     training distribution's risk $R_P$ — what validation crops from the training photos estimate
     (`bridge.datatheory.data_theory_curve`; the deterministic equivalent at every $N$, Monte Carlo
     near $N \approx n$ where it is undefined).
@@ -207,10 +209,13 @@ md(
       **once** with its own fixed noise (the noise of crop $i$ does not depend on $N$);
     * **the GD path in closed form**: with $YY^\top = V\operatorname{diag}(\lambda)V^\top$,
       $W^k = XY^\top V \operatorname{diag}\big((1 - (1 - \eta\lambda)^k)/\lambda\big) V^\top$ from
-      $W^0 = 0$ with $\eta = 1/\lambda_\max(YY^\top)$, and $W^\infty = XY^+$
-      (`theory.estimators.TrainingSpectrum`, `gd_filter`, `ols_filter`) — one factorisation gives every $k$;
-    * **stopping**: the $k$ of the same grid (and $k = \infty$) with the least MSE on the 256
-      noisy validation crops (from the training photos, fixed noise per seed);
+      $W^0 = 0$ with the paper's step on the crops' own second moment,
+      $\eta = 1/\big(N(1+\varepsilon)\lambda_\max(YY^\top/N)\big)$ (`theory.estimators.sample_step`), and
+      $W^\infty = XY^+$ (`theory.estimators.TrainingSpectrum`, `gd_filter`, `ols_filter`) — one
+      factorisation gives every $k$;
+    * **stopping**: the $k$ among every integer up to $10^7$ (and $k = \infty$) with the least MSE
+      on the 256 noisy validation crops (from the training photos, fixed noise per seed), found
+      exactly by `theory.stopping.choose_k` (the MSE is a quadratic in the filter gains);
     * **score**: the test MSE on the 20 test crops with one fixed noise draw per seed, PSNR of
       that mean MSE per seed, then mean ± SEM over seeds — the demo's convention. Next to it,
       the *noise-averaged* test MSE of the same $W$,
@@ -226,7 +231,6 @@ code(
     r"""
     N_lin = [16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 16384]
     seeds = (0, 1)
-    ks = np.append(k_grid(1e7), np.inf)             # the k grid of linear-exact and of the theory
 
 
     def learned_linear(seed):
@@ -238,15 +242,13 @@ code(
         for N in N_lin:
             X, Y = X_pool[:, :N], X_pool[:, :N] + Z[:, :N]
             spec = TrainingSpectrum.fit(Y, X)         # Y Y^T = V diag(lam) V^T, and X Y^T V
-            lr = 1.0 / spec.lam[0]
-            h = np.vstack([gd_filter(spec.lam, ks[:-1], lr)[1], ols_filter(spec.lam)[1]])   # (K, r) gains
-            PV = spec.V.T @ Y_val
-            val = np.mean((np.matmul(spec.XYV, h[:, :, None] * PV[None]) - X_val[None]) ** 2, axis=(1, 2))
-            j = int(np.argmin(val))                   # the smallest k with the least validation MSE
-            W = spec.weights(h[j])
+            lr = sample_step(spec, N)                 # the step rule of linear-exact and of the theory
+            # the validation MSE is a quadratic in the gains: its exact argmin over every k <= 1e7, and k = inf
+            k, _, _ = choose_k(validation_quadratic(spec, Y_val, X_val), spec.lam, lr, 1e7)
+            W = spec.weights(gd_filter(spec.lam, [k], lr)[1][0] if np.isfinite(k) else ols_filter(spec.lam)[1][0])
             mse = np.mean((W @ Y_test - X_test) ** 2)
             mse_avg = (np.sum(((W - np.eye(n)) @ X_test) ** 2) / X_test.shape[1] + sigma**2 * np.sum(W**2)) / n
-            rows.append({"seed": seed, "N": N, "k": ks[j], "mse": mse, "mse_avg": mse_avg})
+            rows.append({"seed": seed, "N": N, "k": k, "mse": mse, "mse_avg": mse_avg})
         return rows
 
 

@@ -279,9 +279,9 @@ code(
 
 md(
     r"""
-    The photo-crop model has a gradually decaying spectrum instead of $d$ equal eigenvalues, and the
-    stopping step comes from a geometric grid of $k$ (`theory.estimators.k_grid`), so its curves are
-    less smooth than the subspace model's; compare the printed factors with section 2. The
+    The photo-crop model has a gradually decaying spectrum instead of $d$ equal eigenvalues (its
+    stopping step is chosen over every integer $k$, `theory.stopping`); compare the printed factors
+    with section 2. The
     noisy-target curve has the same linear floor (the floor does not depend on the targets' noise).
     """
 )

@@ -52,6 +52,7 @@ from .asymptotics import SpectralFilter, check_filter_values, check_rmt_sigma, s
 from .estimators import lr_is_unstable
 from .montecarlo import Estimator, RiskCurve
 from .problem import PopulationSpectrum
+from .stopping import CurvaturePath, Stop, search_steps
 from .infra.validation import validate_N
 
 __all__ = ["ShiftSpectrum", "shift_spectrum", "DataEquivalent", "data_rmt_curve", "data_equivalent_curves", "argmin_steps"]
@@ -299,6 +300,50 @@ class DataEquivalent:
         return self._risk_at(self.M, kind, vals)
 
 
+    def gd_expansion(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]:
+        """The GD risk as an exponential sum in k: R(k) = Re[c + Σβ_a u_a^k + Σγ_a u_a^{2k} + Σ Γ_ab u_a^k u_b^k].
+
+        On the converged contour p(z) = (1 − u^k)/z, u = 1 − τz, so with α = w/z every term of the risk
+        (module doc) is a polynomial of degree ≤ 2 in v_a = u_a^k: −2ℓ·φ̄ and ψ̄'s cross term are linear,
+        ψ̄'s square is γ (v_a²), and φ̄ᵀHφ̄ and the double integral give Γ. Used for the bound of
+        :class:`theory.stopping.CurvaturePath` (values come from :meth:`risk`, which avoids the cancellation
+        of 1 − v at small k).
+
+        Returns:
+            (u, β, γ, Γ, c) with β, γ, Γ, c already divided by tr Σ_Q.
+        """
+        if self.M is None:
+            self._converge([("gd", _PROBE_K), ("ols", None)])
+        sp, nd = self.sp, self._nodes(self.M)
+        z, r, T = nd["z"], nd["r"], nd["T"]
+        alpha = nd["w"] / z
+        half = z.size // 2
+        phi_inf = alpha @ r  # φ̄ at v = 0 (least squares)
+        rH = r * sp.H if sp.diagonal else r @ sp.H  # (M, J)
+        Ta = T @ alpha  # (M/2,)
+        aT = alpha[:half] @ T  # (M,)
+        var = sp.trace_e_target / self.N * (alpha / z) * (r @ sp.b)
+        beta = 2.0 * alpha * (r @ sp.ell) - 2.0 * alpha * (rH @ phi_inf) - 2.0 * alpha * aT - 2.0 * var
+        beta[:half] -= 2.0 * alpha[:half] * Ta
+        Gamma = (alpha[:, None] * (rH @ r.T)) * alpha[None, :]
+        Gamma[:half] += 2.0 * alpha[:half, None] * T * alpha[None, :]
+        const = (sp.trace_Q - 2.0 * (phi_inf @ sp.ell) + (np.sum(phi_inf**2 * sp.H) if sp.diagonal else
+                 phi_inf @ sp.H @ phi_inf) + 2.0 * (alpha[:half] @ Ta) + sp.trace_e_target / self.N * (alpha / z) @ (r @ sp.b))
+        tQ = sp.trace_Q
+        return 1.0 - self.tau * z, beta / tQ, var / tQ, Gamma / tQ, complex(const) / tQ
+
+    def gd_stop(self, kmax: int) -> Stop:
+        """argmin over every integer 0 ≤ k ≤ kmax of this equivalent's GD risk, certified.
+
+        :func:`theory.stopping.search_steps` on a :class:`~theory.stopping.CurvaturePath` built from
+        :meth:`gd_expansion`; exact up to the quadrature tolerance ``rtol`` (relative to the risk): two k
+        whose risks differ by less are the same to this method. k = ∞ is the caller's to compare.
+        """
+        u, beta, gamma, Gamma, _ = self.gd_expansion()
+        path = CurvaturePath(functools.partial(self.risk, "gd"), u, beta, gamma, Gamma, rtol=self.rtol)
+        return search_steps(path, kmax)
+
+
 def _tau(model: Any, N: int, lr: float | str) -> float:
     if lr == "paper":
         return model.paper_lr(N) * N
@@ -339,7 +384,9 @@ def argmin_steps(curve: Any, kmax: int) -> tuple[int, float]:
     A geometric grid, then nested 64-point grids between the neighbours of the minimum until every
     integer in the bracket is evaluated: exact for a curve unimodal near its minimum, and about
     ten evaluations of 64 points even for kmax = 10⁹ (where :func:`theory.argmin_curve` would
-    evaluate every integer between geometric neighbours).
+    evaluate every integer between geometric neighbours). For a curve known only as a callable (the
+    explorer's large-N law); the deterministic equivalent's own stopping is the certified
+    :meth:`DataEquivalent.gd_stop`.
     """
     ks = np.unique(np.concatenate([np.arange(min(kmax, 64) + 1), np.round(np.geomspace(1, max(kmax, 1), 200))]))
     ks = ks[ks <= kmax].astype(float)
@@ -360,8 +407,8 @@ def data_equivalent_curves(model: Any, N: Sequence[int], estimators: Sequence[Es
                            spectrum: ShiftSpectrum | None = None) -> list[RiskCurve]:
     """The ``asymptotic`` method of :func:`~theory.datamodel.data_expected_risk`: one RiskCurve per estimator.
 
-    ``gd-oracle`` and ``gd-argmin`` are the argmin of the expected curve over integers k ≤ kmax
-    (:func:`argmin_steps`); ``gd-val`` needs draws and is refused. ``spectrum``: a precomputed
+    ``gd-oracle`` and ``gd-argmin`` are the argmin of the expected curve over every integer k ≤ kmax
+    (:meth:`DataEquivalent.gd_stop`, certified); ``gd-val`` needs draws and is refused. ``spectrum``: a precomputed
     :func:`shift_spectrum` (reuse it across calls).
     """
     ests = [Estimator(e) if isinstance(e, str) else e for e in estimators]
@@ -386,9 +433,9 @@ def data_equivalent_curves(model: Any, N: Sequence[int], estimators: Sequence[Es
                 draws[i][0, j] = eq.risk("ridge", e.lam)
             elif e.name in ("gd", "gf"):
                 draws[i][0, j] = eq.risk(e.name, e.steps)
-            else:
-                k, r = argmin_steps(functools.partial(eq.risk, "gd"), e.kmax)
-                draws[i][0, j], kopt[i][0, j] = r, k
+            else:  # gd-oracle / gd-argmin: every integer k ≤ kmax, certified (DataEquivalent.gd_stop)
+                stop = eq.gd_stop(e.kmax)
+                draws[i][0, j], kopt[i][0, j] = stop.value, stop.k
     floors = np.full((1, Ns.size), sp.floor_Q)
     info = {"lr": lr, "floor_P_on_Q": sp.floor_P_on_Q, "target_sigma": model.target_sigma}
     return [RiskCurve(e, Ns, draws[i], floors, kopt[i] if e.name in ("gd-oracle", "gd-argmin") else None,

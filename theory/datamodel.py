@@ -34,6 +34,11 @@ F = V diag(f) Vᵀ), and ``asymptotic`` (the deterministic equivalent of
 names: ``optimal`` (W*_Q, i.e. the floor on Q), ``ols``, ``ridge``, ``gd``, ``gf``, ``gd-oracle``
 (per draw, min of R_Q over k — an oracle that sees Q), ``gd-argmin`` (argmin of the expected curve),
 ``gd-val`` (k minimising the error on ``n_val`` held-out examples from P: what a practitioner can do).
+The three stopping rules choose k among every integer ≤ ``kmax`` by one certified search
+(:mod:`theory.stopping`) on the risk's quadratic in the filter: per draw (gd-oracle), the held-out MSE
+(gd-val, :func:`~theory.risk.validation_quadratic`) or the sum over draws (gd-argmin). The step is
+the project's one rule (:meth:`DataModel.paper_lr`, :func:`~theory.estimators.paper_step`) unless
+``lr`` is given.
 
 **Noisy training targets** (``DataModel(..., target_sigma=σ_t)``, Noise2Noise-style): W is fitted to
 t = x + z′, z′ ~ N(0, σ_t² I_n) independent of y, for the *training* examples only; the risk is R_Q
@@ -48,6 +53,7 @@ Noise2Noise user has). σ_t = 0 (default) draws nothing extra: the supervised nu
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Sequence
@@ -55,10 +61,11 @@ from typing import Any, Sequence
 import numpy as np
 
 from .data_asymptotics import data_equivalent_curves
-from .estimators import TrainingSpectrum, check_lr, gd_filter, gf_filter, ols_filter, ridge_filter
+from .estimators import TrainingSpectrum, check_lr, gd_filter, gf_filter, ols_filter, paper_step, ridge_filter
 from .montecarlo import Estimator, RiskCurve, draw_rng, noisy_targets, target_rng
 from .problem import Population, check_target_sigma
-from .risk import hadamard_quadform, risk_path
+from .stopping import PathQuadratic, QuadraticPath, search_steps
+from .risk import hadamard_quadform, risk_path, risk_quadratic, validation_quadratic
 from .signals import SpectralSignal, check_crop_shape, fourier_power
 from .infra.validation import validate_N
 
@@ -375,13 +382,11 @@ class DataModel:
         return float(self.pop_Q.risk(self.pop_P.W_star))
 
     def paper_lr(self, N: int) -> float:
-        """The paper's step η = 1/(N(1+ε)λ_max(Σ_y,P)), ε = √(10 tr Σ_y,P log m / N) (see :meth:`Population.paper_lr`)."""
+        """The step rule :func:`~theory.estimators.paper_step` on Σ_y,P: η = 1/(N(1+ε)λ_max(Σ_y,P)), ε = √(10 tr Σ_y,P log m / N)."""
         if self.A is not None:
             return self.pop_P.paper_lr(N)
-        lam_max = float(self.train.mu.max()) + self.sigma**2
-        trace_y = self.train.trace + self.sigma**2 * self.n
-        eps = np.sqrt(10.0 * trace_y * np.log(self.n) / N)
-        return 1.0 / (N * (1.0 + eps) * lam_max)
+        return paper_step(N, float(self.train.mu.max()) + self.sigma**2, self.train.trace + self.sigma**2 * self.n,
+                          self.n)
 
     def describe(self) -> dict:
         return {"signal": self.train.label, "test_signal": self.test.label, "n": self.n, "m": self.m,
@@ -401,33 +406,32 @@ class DataModel:
         """R_Q of W_k = X Yᵀ V diag(h_k) Vᵀ for every row of the gains h (K, r); ``spec`` holds XYV."""
         return risk_path(self.pop_Q, spec, h)
 
+    def _conditional_terms(self, spec: TrainingSpectrum) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """PQ = VᵀA B_Q (r, p_Q), WV = W*_P V (n, r), ℓ = diag(Vᵀ A Σ_Q W*_P V), c_i = v_iᵀ Σ_{y,Q} v_i."""
+        pP, pQ = self.pop_P, self.pop_Q
+        PQ = spec.V.T @ pQ.AB  # VᵀΣ_{y,Q}V = PQ PQᵀ + σ² I
+        WV = pP.W_star @ spec.V  # Vᵀ W*_Pᵀ W*_P V = WVᵀ WV
+        ell = np.einsum("ia,ia->i", PQ, (pQ.B.T @ WV).T)
+        c = np.sum(PQ * PQ, axis=1) + self.sigma**2
+        return PQ, WV, ell, c
+
     def conditional_risk_path(self, spec: TrainingSpectrum, f: np.ndarray) -> np.ndarray:
         """E[R_Q | Y] for filter values f (K, r): X (and the targets' noise) integrated out under P exactly."""
-        pP, pQ = self.pop_P, self.pop_Q
-        V = spec.V
-        PQ = V.T @ pQ.AB  # (r, pQ): VᵀΣ_{y,Q}V = PQ PQᵀ + σ² I
-        WV = pP.W_star @ V  # (n, r): Vᵀ W*_Pᵀ W*_P V = WVᵀ WV
-        ell = np.einsum("ia,ia->i", PQ, (pQ.B.T @ WV).T)  # diag(Vᵀ A Σ_Q W*_P V)
-        c = np.sum(PQ * PQ, axis=1) + self.sigma**2  # v_iᵀ Σ_{y,Q} v_i
-        quad = hadamard_quadform(f, PQ, self.sigma**2, WV)
-        bias = pQ.trace_x - 2.0 * (f @ ell) + quad
-        var = pP.trace_e_target * ((f * f) @ (c / spec.lam))  # the residual of the *fitted* targets, e + z′
-        return (bias + var) / pQ.trace_x
+        PQ, WV, ell, c = self._conditional_terms(spec)
+        trQ = self.pop_Q.trace_x
+        bias = trQ - 2.0 * (f @ ell) + hadamard_quadform(f, PQ, self.sigma**2, WV)
+        var = self.pop_P.trace_e_target * ((f * f) @ (c / spec.lam))  # the residual of the *fitted* targets, e + z′
+        return (bias + var) / trQ
 
-    def validation_error_path(self, spec: TrainingSpectrum, h: np.ndarray, X_val: np.ndarray,
-                              Y_val: np.ndarray) -> np.ndarray:
-        """‖W_k Y_val − X_val‖_F² − ‖X_val‖_F² for every row h_k (held-out examples of P).
+    def conditional_risk_quadratic(self, spec: TrainingSpectrum) -> PathQuadratic:
+        """:meth:`conditional_risk_path` (its dense twin) as a :class:`~theory.stopping.PathQuadratic` in f."""
+        PQ, WV, ell, c = self._conditional_terms(spec)
+        return PathQuadratic(P=PQ, s=float(self.sigma**2), F=WV, e=self.pop_P.trace_e_target * (c / spec.lam), q=ell,
+                             c=1.0, T=float(self.pop_Q.trace_x), variable="f")
 
-        Args:
-            spec: training spectrum with ``XYV``. h: (K, r) gains.
-            X_val: (n, N_val) held-out targets (clean, or noisy ones X_val + σ_t Z′_val). Y_val: (m, N_val).
-
-        Returns:
-            (K,) errors.
-        """
-        Pv = spec.V.T @ Y_val  # (r, N_val)
-        d = np.einsum("ia,ai->i", Pv, X_val.T @ spec.XYV)
-        return hadamard_quadform(h, Pv, 0.0, spec.XYV) - 2.0 * (h @ d)
+    def risk_quadratic(self, spec: TrainingSpectrum) -> PathQuadratic:
+        """:meth:`risk_path` (its dense twin) as a :class:`~theory.stopping.PathQuadratic` in the gains h."""
+        return risk_quadratic(self.pop_Q, spec)
 
 
 # ------------------------------------------------------------------------------ Monte Carlo
@@ -440,6 +444,15 @@ def _lr(model: DataModel, lr: float | str, N: int) -> float:
     if not (isinstance(lr, (int, float)) and np.isfinite(lr) and lr > 0):
         raise ValueError(f"lr={lr!r} must be 'paper' or a positive number")
     return float(lr)
+
+
+def _path(model: DataModel, spec: TrainingSpectrum, rao_blackwell: bool, f: np.ndarray, h: np.ndarray) -> np.ndarray:
+    """R_Q along a filter path of one draw: E[R_Q | Y] from f (Rao–Blackwell) or the true R_Q from h."""
+    return model.conditional_risk_path(spec, f) if rao_blackwell else model.risk_path(spec, h)
+
+
+def _gd_at(path: Any, lam: np.ndarray, eta: float, k: int) -> np.ndarray:
+    return path(*gd_filter(lam, [k], eta))
 
 
 def data_montecarlo(model: DataModel, N: Sequence[int], estimators: Sequence[Estimator | str], *, runs: int,
@@ -473,13 +486,12 @@ def data_montecarlo(model: DataModel, N: Sequence[int], estimators: Sequence[Est
         raise ValueError(f"runs={runs} must be a positive integer")
     base = int(rng.integers(2**62))
     noisy = model.target_sigma > 0 and not rao_blackwell  # plain Monte Carlo draws the targets' noise
-    kmax = max([e.kmax for e in ests if e.name in ("gd-oracle", "gd-argmin", "gd-val")] or [-1])
-    path_k = np.arange(kmax + 1) if kmax >= 0 else None
+    argmin = [i for i, e in enumerate(ests) if e.name == "gd-argmin"]
     draws = [np.empty((runs, Ns.size, e.params.size)) for e in ests]
     kopt = [np.full((runs, Ns.size), np.nan) for _ in ests]
-    paths = np.empty((runs, Ns.size, kmax + 1)) if path_k is not None else None
     for j, n_train in enumerate(Ns):
         eta = _lr(model, lr, int(n_train))
+        kept = []  # per draw (quadratic, λ, risk at k): gd-argmin searches their sum after all draws
         for run in range(runs):
             r = draw_rng(base, n_train, run)
             rt = target_rng(base, n_train, run) if noisy else None  # its own stream: X, Y as in the clean run
@@ -489,11 +501,13 @@ def data_montecarlo(model: DataModel, N: Sequence[int], estimators: Sequence[Est
             if spec.rank and any(e.name in ("gd", "gd-oracle", "gd-argmin", "gd-val") for e in ests):
                 check_lr(eta, float(spec.lam[0]))
 
-            def path(f: np.ndarray, h: np.ndarray) -> np.ndarray:
-                return model.conditional_risk_path(spec, f) if rao_blackwell else model.risk_path(spec, h)
-
-            if path_k is not None:
-                paths[run, j] = path(*gd_filter(spec.lam, path_k, eta))
+            path = functools.partial(_path, model, spec, rao_blackwell)
+            at = functools.partial(_gd_at, path, spec.lam, eta)  # bound now: gd-argmin calls it after the loop
+            quad = None
+            if any(e.name in ("gd-oracle", "gd-argmin") for e in ests):
+                quad = model.conditional_risk_quadratic(spec) if rao_blackwell else model.risk_quadratic(spec)
+                if argmin:
+                    kept.append((quad, spec.lam, at))
             for i, e in enumerate(ests):
                 if e.name == "optimal":
                     val = [model.floor_Q]
@@ -505,23 +519,22 @@ def data_montecarlo(model: DataModel, N: Sequence[int], estimators: Sequence[Est
                     val = path(*gd_filter(spec.lam, e.steps, eta))
                 elif e.name == "gf":
                     val = path(*gf_filter(spec.lam, e.steps, eta))
-                elif e.name == "gd-oracle":
-                    k = int(np.argmin(paths[run, j, : e.kmax + 1]))
-                    val, kopt[i][run, j] = [paths[run, j, k]], k
-                elif e.name == "gd-val":
+                elif e.name == "gd-oracle":  # every k ≤ kmax, by the certified search (theory.stopping)
+                    k = search_steps(QuadraticPath(quad, spec.lam, eta), e.kmax).k
+                    val, kopt[i][run, j] = at(k), k
+                elif e.name == "gd-val":  # the k of least MSE on n_val held-out examples of P
                     X_val, Y_val = model.sample(e.n_val, rng=r)
                     T_val = noisy_targets(X_val, model.target_sigma, rt) if noisy else X_val
-                    h = gd_filter(spec.lam, path_k[: e.kmax + 1], eta)[1]
-                    k = int(np.argmin(model.validation_error_path(spec, h, T_val, Y_val)))
-                    val, kopt[i][run, j] = [paths[run, j, k]], k
+                    k = search_steps(QuadraticPath(validation_quadratic(spec, Y_val, T_val), spec.lam, eta), e.kmax).k
+                    val, kopt[i][run, j] = at(k), k
                 else:  # gd-argmin, after all draws
                     val = [np.nan]
                 draws[i][run, j] = np.asarray(val, dtype=float)
-    for i, e in enumerate(ests):
-        if e.name == "gd-argmin":
-            k = np.argmin(paths[:, :, : e.kmax + 1].mean(axis=0), axis=1)
-            draws[i][:, :, 0] = paths[:, np.arange(Ns.size), k]
-            kopt[i][:] = k[None, :]
+        for i in argmin:  # argmin of the mean curve: the search on the sum of the draws' quadratics
+            k = search_steps(QuadraticPath([q for q, _, _ in kept], [lam for _, lam, _ in kept], eta),
+                             ests[i].kmax).k
+            draws[i][:, j, 0] = [float(at(k)[0]) for _, _, at in kept]
+            kopt[i][:, j] = k
     floors = np.full((runs, Ns.size), model.floor_Q)
     method = "rao-blackwell" if rao_blackwell else "montecarlo"
     info = {"lr": lr, "floor_P_on_Q": model.floor_P_on_Q, "target_sigma": model.target_sigma}

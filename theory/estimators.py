@@ -24,7 +24,8 @@ import numpy as np
 
 __all__ = [
     "TrainingSpectrum",
-    "k_grid",
+    "paper_step",
+    "sample_step",
     "LR_STABILITY_RTOL",
     "check_lr",
     "lr_is_unstable",
@@ -147,21 +148,39 @@ class TrainingSpectrum:
 LR_STABILITY_RTOL = 1e-9
 
 
+def paper_step(N: int, lam_max: float, trace: float, m: int) -> float:
+    """The one GD step rule of the project: η = 1 / (N (1+ε) λ_max(S)), ε = √(10 tr S · log m / N).
 
-def k_grid(k_max: float, per_decade: int = 8) -> np.ndarray:
-    """The step counts an early-stopping search scores when it cannot afford every k: ``per_decade``
-    log-spaced integers per decade from 1 to ``k_max`` (both included), rounded and de-duplicated.
+    S is the second moment of the m-dimensional training inputs (the paper's η(N), natural log; for its
+    subspace denoising λ_max(Σ_y) = 1+σ² and tr Σ_y = d + σ²n). The theory knows its population and
+    uses S = Σ_y (:meth:`theory.problem.Population.paper_lr`, :meth:`theory.datamodel.DataModel.paper_lr`:
+    every method, Monte Carlo and deterministic equivalent alike); a learner that knows only its
+    examples uses the plug-in S = Y Yᵀ/N (:func:`sample_step`, ``linear-exact``). The step is stable,
+    η·λ_max(Y Yᵀ) < 2, whenever λ_max(YYᵀ/N) < 2(1+ε)λ_max(S) (always for the plug-in).
+    With k chosen over every integer (:mod:`theory.stopping`) GD is stopped at the best time ηk the
+    step can resolve; ηλ ≤ 1/(1+ε) keeps that resolution fine where few examples make ε large.
 
-    The grid of the ``linear-exact`` runs (:mod:`empirical.linear`) and of the theory curves compared
-    with them (:mod:`bridge.datatheory`): one grid, so both choose k among the same values.
-
-    Returns:
-        (K,) ascending unique float64 integers (k = ∞, least squares, is added by the caller).
+    Args:
+        N: training-set size (≥ 1). lam_max, trace: λ_max(S) and tr S (> 0). m: input dimension (≥ 1).
     """
-    if not (np.isfinite(k_max) and k_max >= 1):
-        raise ValueError(f"k_max={k_max} must be a finite number ≥ 1 (linear_kmax in a sweep)")
-    count = 1 + int(np.ceil(per_decade * np.log10(k_max)))
-    return np.unique(np.round(np.logspace(0.0, np.log10(k_max), count)))
+    if not (N >= 1 and m >= 1 and lam_max > 0 and trace > 0 and np.isfinite(lam_max) and np.isfinite(trace)):
+        raise ValueError(f"paper_step needs N ≥ 1, m ≥ 1 and a positive finite second moment; got N={N}, m={m}, "
+                         f"λ_max={lam_max}, trace={trace}")
+    eps = np.sqrt(10.0 * trace * np.log(m) / N)
+    return float(1.0 / (N * (1.0 + eps) * lam_max))
+
+
+def sample_step(spec: TrainingSpectrum, N: int) -> float:
+    """:func:`paper_step` on the plug-in second moment Y Yᵀ/N of the training inputs in ``spec``.
+
+    λ_max(YYᵀ/N) = λ₁/N and tr(YYᵀ/N) = Σλ/N (the nonzero eigenvalues carry the whole trace), m = the
+    input dimension; so η·λ₁ = 1/(1+ε) < 1: every mode decays monotonically.
+    """
+    if spec.rank == 0:
+        raise ValueError("the training inputs are all zero; the linear estimator is W = 0")
+    lam = spec.lam
+    return paper_step(int(N), float(lam[0]) / N, float(np.sum(lam)) / N, int(spec.V.shape[0]))
+
 
 def lr_is_unstable(lr: float, lam_max: float) -> bool:
     """True when η·λ_max ≥ 2·(1 − :data:`LR_STABILITY_RTOL`).

@@ -13,10 +13,13 @@ Estimators (:class:`Estimator`):
     gd         W^k for each k in ``steps``
     gf         gradient flow W(t) for each t in ``steps`` (time in units of the step η)
     gd-oracle  per draw min over k ≤ kmax of R(W^k) (the paper's early stopping), found by the
-               certified search :func:`theory.risk.gd_oracle_search` (exact integer argmin, ~50
+               certified search :func:`theory.stopping.gd_oracle_search` (exact integer argmin, ~50
                evaluations for kmax = 5000; its brute-force twin is the dense argmin of risk_path)
-    gd-argmin  W^{k̂} with k̂ = argmin over k ≤ kmax of the *expected* curve (same k for all draws)
-    gd-val     per draw k̂ = argmin of the error on ``n_val`` extra held-out examples (practical rule)
+    gd-argmin  W^{k̂} with k̂ = argmin over every k ≤ kmax of the *expected* curve (same k for all
+               draws; the mean of the dense paths, which is exact and holds runs × (kmax + 1) numbers)
+    gd-val     per draw k̂ = argmin over every k ≤ kmax of the MSE on ``n_val`` extra held-out
+               examples (practical rule), by the same certified search on the MSE's quadratic
+               (:func:`theory.risk.validation_quadratic`)
 
 With ``rao_blackwell=True`` every estimator's risk is E[R | Y] (X integrated out); gd-oracle
 then minimises the conditional curve per draw of Y, a slightly pessimistic version of the
@@ -43,14 +46,8 @@ import numpy as np
 from .backend import get_xp, to_numpy
 from .estimators import TrainingSpectrum, check_lr, gd_filter, gf_filter, ols_filter, ridge_filter
 from .problem import Population, Problem
-from .risk import (
-    conditional_risk_path,
-    conditional_risk_quadratic,
-    gd_oracle_search,
-    risk_path,
-    risk_quadratic,
-    validation_error_path,
-)
+from .risk import conditional_risk_path, conditional_risk_quadratic, risk_path, risk_quadratic, validation_quadratic
+from .stopping import QuadraticPath, gd_oracle_search, search_steps
 from .infra.validation import validate_N
 
 __all__ = ["Estimator", "RiskCurve", "ESTIMATOR_NAMES", "montecarlo", "draw_rng", "target_rng", "noisy_targets"]
@@ -227,8 +224,9 @@ def _one_draw(problem: Problem, estimators: Sequence[Estimator], pop: Population
             T_val = None
             if rt is not None:  # noisy validation targets, from the draw's target stream
                 T_val = noisy_targets(xp.asarray(pop.B) @ C_val, problem.target_sigma, rt, xp=xp)
-            _, h = gd_filter(spec.lam, np.arange(est.kmax + 1), eta, xp=xp)
-            k = int(np.argmin(to_numpy(validation_error_path(pop, spec, h, C_val, Y_val, T_val=T_val, xp=xp))))
+            X_val = T_val if T_val is not None else xp.asarray(pop.B) @ C_val
+            quad_val = validation_quadratic(spec, Y_val, X_val, B=xp.asarray(pop.B))
+            k = search_steps(QuadraticPath(quad_val, spec.lam, eta), est.kmax).k  # every k ≤ kmax, certified
             val, kopt[i][run, j] = path(*gd_filter(spec.lam, [k], eta, xp=xp)), k
         else:  # gd-argmin: filled in after all draws
             val = [np.nan]

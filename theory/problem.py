@@ -28,6 +28,7 @@ from types import ModuleType
 
 import numpy as np
 
+from .estimators import paper_step
 from .operators import Denoise, MRI, SuperResolution
 from .signals import Signal, SpectralSignal, SubspaceSignal
 
@@ -252,12 +253,11 @@ class Population:
         return float(s[0] ** 2 + self.sigma**2)
 
     def paper_lr(self, N: int) -> float:
-        """The paper's step η = 1 / (N (1+ε) λ_max(Σ_y)), ε = sqrt(10 tr(Σ_y) log(m) / N).
+        """The paper's step η = 1 / (N (1+ε) λ_max(Σ_y)), ε = sqrt(10 tr(Σ_y) log(m) / N) (:func:`paper_step`).
 
         For subspace denoising λ_max(Σ_y) = 1+σ² and tr Σ_y = d + σ² n: the paper's formula.
         """
-        eps = np.sqrt(10.0 * self.trace_y * np.log(self.m) / N)
-        return 1.0 / (N * (1.0 + eps) * self.lam_max_y)
+        return paper_step(N, self.lam_max_y, self.trace_y, self.m)
 
     # ---------------------------------------------------------------- risk of a given W
     def risk(self, W: np.ndarray) -> np.ndarray | float:

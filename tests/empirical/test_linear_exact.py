@@ -1,7 +1,7 @@
 """arch = "linear-exact": the learned linear estimator in closed form, as a sweep row.
 
 (a) its GD path is the literal GD loop on the same training pairs (the twin, rtol 1e-8) and its k is
-the brute-force validation optimum; (b) in a sweep beside U-Nets it gives one row per N, scored by
+the brute-force validation optimum over every integer k (and k = ∞); (b) in a sweep beside U-Nets it gives one row per N, scored by
 the same evaluate path (identical input metrics); (c) on real crops its test PSNR rises with N
 towards the Wiener filter's; (d) what it cannot run is one line at `reconscale sweep`, nothing written.
 """
@@ -22,7 +22,7 @@ from empirical.plan import load_data, plan  # noqa: E402
 from empirical.run import run_one  # noqa: E402
 from empirical.sweep import run_sweep  # noqa: E402
 from empirical.seeds import TEST_NOISE_SEED, TRAIN_NOISE_SEED, VAL_NOISE_SEED  # noqa: E402
-from theory.estimators import gd_loop  # noqa: E402
+from theory.estimators import gd_filter, gd_loop  # noqa: E402
 
 TASKS = {
     "denoise": {"task": "denoise", "size": 4},
@@ -57,7 +57,7 @@ def test_closed_form_path_is_the_literal_gd_loop(kind, N):
     assert (N < Y.shape[0]) == (N == 6)  # m = 16, or 32 for the complex MRI input
     spec = L.fit_spectrum(p.task, d.train_x, seed=p.config.seed + TRAIN_NOISE_SEED, ids=d.train_ids,
                           mask_ids=d.train_mask_ids, chunk=16)  # several chunks when N ≥ m
-    lr = L.step_size(spec)
+    lr = L.step_size(spec, N)
     steps = [1, 7, 60]
     closed = spec.weights(L.gains(spec, np.array(steps, dtype=float), lr))
     loop = gd_loop(X, Y, steps, lr=lr)
@@ -76,34 +76,72 @@ def test_chunking_does_not_change_the_estimator():
     kw = {"seed": 3, "ids": d.train_ids, "mask_ids": d.train_mask_ids}
     a, b = L.fit_spectrum(p.task, d.train_x, chunk=7, **kw), L.fit_spectrum(p.task, d.train_x, chunk=1024, **kw)
     h = np.array([[1.0], [100.0], [np.inf]])
-    Wa = a.weights(L.gains(a, h[:, 0], L.step_size(a)))
-    Wb = b.weights(L.gains(b, h[:, 0], L.step_size(b)))
+    Wa = a.weights(L.gains(a, h[:, 0], L.step_size(a, 50)))
+    Wb = b.weights(L.gains(b, h[:, 0], L.step_size(b, 50)))
     np.testing.assert_allclose(Wa, Wb, rtol=1e-9, atol=1e-12 * np.abs(Wb).max())
 
 
 @pytest.mark.parametrize("N", [6, 100])
-def test_chosen_k_minimises_the_validation_error_by_brute_force(N):
-    p, d = _run_and_data("denoise", N, linear_kmax=1e4, size=8)  # SSIM needs 7×7 pixels
+def test_chosen_k_minimises_the_validation_error_over_every_k_by_brute_force(N):
+    """The row's k is the argmin of the validation MSE over every integer k ≤ linear_kmax and k = ∞, each W^k
+    from the literal GD loop with the step rule written out here (the paper's η on YYᵀ/N)."""
+    kmax = 4000
+    p, d = _run_and_data("denoise", N, linear_kmax=kmax, size=8)  # SSIM needs 7×7 pixels
     row = L.run_linear_exact(p, d)
     Y, X = _pairs(p, d)
     Yv, Xv = L.training_pairs(p.task, d.val_x, seed=p.config.seed + VAL_NOISE_SEED, ids=d.val_ids,
                               mask_ids=d.val_mask_ids)
-    lr = 1.0 / np.linalg.eigvalsh(Y @ Y.T)[-1]
-    steps = np.append(L.k_grid(1e4), np.inf)
-    # every W^k from scratch: the literal GD loop, and X Y⁺ for k = ∞
-    Ws = [*gd_loop(X, Y, steps[:-1].astype(int), lr=lr), X @ _pinv(Y)]
-    brute = [np.mean((W @ Yv - Xv) ** 2) for W in Ws]
-    brute = np.array(brute)
-    hist = row.metrics["history"]
-    assert [h["step"] for h in hist] == [int(k) for k in steps[:-1]] + [-1] and row.steps == len(steps)
-    np.testing.assert_allclose([h["val_mse"] for h in hist], brute, rtol=1e-7)
+    m = Y.shape[0]
+    eps = np.sqrt(10.0 * np.sum(Y * Y) / N * np.log(m) / N)
+    lr = 1.0 / ((1.0 + eps) * np.linalg.eigvalsh(Y @ Y.T)[-1])
+    assert row.metrics["conventions"]["lr"] == pytest.approx(lr, rel=1e-10)
+    brute, W = np.empty(kmax + 2), np.zeros((X.shape[0], m))
+    G, XYt = Y @ Y.T, X @ Y.T
+    for k in range(kmax + 1):  # the literal GD loop W ← W − η(W YYᵀ − XYᵀ) from 0, scored at every k
+        brute[k] = np.mean((W @ Yv - Xv) ** 2)
+        W = W - lr * (W @ G - XYt)
+    brute[-1] = np.mean((X @ _pinv(Y) @ Yv - Xv) ** 2)  # k = ∞
     best = int(np.argmin(brute))
-    assert row.best_step == (int(steps[best]) if np.isfinite(steps[best]) else -1)
+    assert 50 < best < kmax  # a real interior optimum, not an end of the range
+    chosen = row.best_step if row.best_step >= 0 else kmax + 1
+    assert brute[chosen] - brute[best] <= 1e-12 * brute[best], (chosen, best)
+    hist = row.metrics["history"]
+    assert [h["step"] for h in hist] == [row.best_step, -1] and 1 < row.steps < kmax // 5
+    np.testing.assert_allclose([h["val_mse"] for h in hist], [brute[chosen], brute[-1]], rtol=1e-7)
     # the row's validation metrics are evaluate()'s, on float32 inputs: equal to the exact MSE to float32
     assert row.metrics["val"]["mse"] == pytest.approx(brute[best], rel=1e-5)
     assert row.status == "done" and row.device == "cpu" and row.params == 64 * 64
     assert row.metrics["conventions"]["task"] == "denoise" and "one fixed noise draw" in \
         row.metrics["conventions"]["train_noise"]
+    assert "every integer k" in row.metrics["conventions"]["k_selection"]
+
+
+def test_split_validation_mse_is_a_sum_of_quadratics_and_its_k_the_dense_argmin():
+    """A split path's validation MSE, one quadratic per column group, is the MSE of its predictions at every
+    k (and k = ∞); the k chosen over every integer ≤ kmax is the dense argmin of those predictions."""
+    from theory.split import SplitPath
+    from theory.stopping import choose_k
+
+    rng = np.random.default_rng(3)
+    (h, w), m, N, n_val, kmax = (4, 6), 10, 12, 5, 800
+    Y = rng.standard_normal((m, N)) * np.linspace(2, 0.1, m)[:, None]
+    kspace = rng.standard_normal((N, h, w)) + 1j * rng.standard_normal((N, h, w))
+    gamma = rng.random((N, w)) < 0.5
+    path = SplitPath.fit(Y, kspace, gamma, shape=(h, w), lr=0.3 / np.linalg.eigvalsh(Y @ Y.T)[-1])
+    Y_val, X_val = rng.standard_normal((m, n_val)), rng.standard_normal((h * w, n_val))
+    quads = L.split_validation_quadratics(path, Y_val, X_val)
+    lams = [sp.lam for sp in path.spectra_]
+    ks = np.array([0.0, 1, 30, 800, np.inf])
+    direct = np.mean((path.predict(Y_val, ks) - X_val[None]) ** 2, axis=(1, 2))
+    def gains(lam, k):
+        return 1.0 / lam[None] if np.isinf(k) else gd_filter(lam, [k], path.lr_)[1]
+
+    via = [sum(q.value_grad(gains(lam, k))[0][0] for q, lam in zip(quads, lams)) for k in ks]
+    np.testing.assert_allclose(via, direct, rtol=1e-10)
+    k, _, stop = choose_k(quads, lams, path.lr_, kmax)
+    dense = np.mean((path.predict(Y_val, np.append(np.arange(kmax + 1.0), np.inf)) - X_val[None]) ** 2, axis=(1, 2))
+    best = int(np.argmin(dense))
+    assert dense[kmax + 1 if np.isinf(k) else int(k)] - dense[best] <= 1e-12 * dense[best] and stop.evaluations < kmax
 
 
 # --------------------------------------------------------------------------- (b) in a sweep, beside the networks
@@ -125,7 +163,8 @@ def test_sweep_gives_one_linear_row_per_N_scored_like_the_networks(tmp_path):
     assert sorted(r["config"]["N"] for r in lin) == [4, 12]
     for r in lin:
         assert r["config"]["width"] == DEFAULTS["width"] and r["config"]["lr"] == DEFAULTS["lr"]
-        assert r["params"] == (16 * 16) ** 2 and r["device"] == "cpu" and r["steps"] == len(r["metrics"]["history"])
+        assert r["params"] == (16 * 16) ** 2 and r["device"] == "cpu" and r["metrics"]["history"][-1]["step"] == -1
+        assert r["steps"] > len(r["metrics"]["history"])  # the k the search evaluated, and k = ∞
         nets = [u for u in rows if u["config"]["arch"] == "unet" and u["config"]["N"] == r["config"]["N"]]
         assert len(nets) == 2
         for u in nets:  # same test crops, same fixed noise, same evaluate(): identical input scores

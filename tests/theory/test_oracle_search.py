@@ -12,15 +12,8 @@ import pytest
 
 from theory import MRI, Problem, SpectralSignal, SubspaceSignal, TrainingSpectrum, gd_filter
 from theory.montecarlo import Estimator, draw_rng, montecarlo
-from theory.risk import (
-    ORACLE_TIE_RTOL,
-    PathQuadratic,
-    conditional_risk_path,
-    conditional_risk_quadratic,
-    gd_oracle_search,
-    risk_path,
-    risk_quadratic,
-)
+from theory.risk import conditional_risk_path, conditional_risk_quadratic, risk_path, risk_quadratic
+from theory.stopping import ORACLE_TIE_RTOL, PathQuadratic, gd_oracle_search
 
 TIE = 20 * ORACLE_TIE_RTOL  # search tolerance plus the rounding of two different evaluation orders
 
