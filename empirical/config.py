@@ -94,7 +94,7 @@ class RunConfig:
     width: int = 16
     depth: int = 2  # U-Net pooling layers
     residual: bool = True
-    linear_kmax: float = 1e7  # linear-exact only: the largest finite GD step count k on its grid (and k = ∞)
+    linear_kmax: float = 1e7  # linear-exact only: the largest finite GD step count k searched (and k = ∞)
     # training (empirical.train.TrainConfig)
     optimizer: str = "adam"
     loss: str = "mse"

@@ -82,8 +82,8 @@ from .metrics import evaluate as task_metrics
 from .metrics import nmse
 from .models import LinearNet
 from .plan import RunData, RunPlan
-from .rows import input_metrics, versions, write_result
-from .seeds import TARGET_NOISE_SEED, TEST_NOISE_SEED, TRAIN_NOISE_SEED, VAL_NOISE_SEED
+from .rows import input_metrics, test_metrics, versions, write_result
+from .seeds import TARGET_NOISE_SEED, TRAIN_NOISE_SEED, VAL_NOISE_SEED
 from .targets import noisy_targets, split_training_data
 from .tasks import Task
 from .train import evaluate, selection_metric
@@ -94,7 +94,8 @@ Targets = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 Metrics = Callable[[np.ndarray], list[dict]]
 
 __all__ = ["CHUNK", "SPLIT_INPUT", "STEP_RULE", "training_pairs", "fit_spectrum", "step_size", "gains",
-           "validation_path", "split_validation_quadratics", "learned_estimator", "as_module", "run_linear_exact"]
+           "validation_path", "split_validation_quadratics", "learned_estimator", "as_module", "expected_test_mse",
+           "run_linear_exact"]
 
 #: Training examples corrupted and accumulated at once (the memory of Y is m × CHUNK, not m × N).
 CHUNK = 1024
@@ -349,6 +350,25 @@ def _scores(outputs: Callable[[int, int], np.ndarray], K: int, X_val: np.ndarray
     return mse, extra
 
 
+def expected_test_mse(W: np.ndarray, x: torch.Tensor, sigma: float) -> np.ndarray:
+    """Each test image's MSE under denoising, in expectation over its noise: exact, no draw.
+
+    For y = x + σz (z white), E_z ‖W y − x‖² = ‖(W − I)x‖² + σ²‖W‖²_F, per pixel divided by n.
+
+    Args:
+        W: (n, n) the estimator. x: (B, C, H, W) clean test images (C·H·W = n). sigma: σ.
+
+    Returns:
+        (B,) float64 expected per-pixel MSE of each image.
+    """
+    X = x.reshape(x.shape[0], -1).to(torch.float64).numpy()
+    n = X.shape[1]
+    if W.shape != (n, n):
+        raise ValueError(f"W has shape {W.shape}; denoising {n}-pixel images needs ({n}, {n})")
+    bias = X @ W.T - X
+    return (np.sum(bias**2, axis=1) + sigma**2 * float(np.sum(W**2))) / n
+
+
 def run_linear_exact(p: RunPlan, data: RunData, run_dir: str | Path | None = None) -> Row:
     """One linear-exact run: fit, choose k on validation, evaluate; returns its ledger row.
 
@@ -392,8 +412,6 @@ def run_linear_exact(p: RunPlan, data: RunData, run_dir: str | Path | None = Non
                 **{f"val_{name}": v for name, v in more.items()}} for k, e, more in zip(steps, mse, extra)]
     model = as_module(W, in_shape, out_shape)
     batch, clamp = p.train.eval_batch, p.clamp
-    test_kw = {"seed": run.seed + TEST_NOISE_SEED, "ids": data.test_ids, "mask_ids": data.test_mask_ids,
-               "clamp": clamp}
     val_kw = {"seed": val_seed, "ids": data.val_ids, "mask_ids": data.val_mask_ids, "clamp": clamp}
     val = evaluate(model, task, data.val_x, batch=batch, **val_kw)
     val_input = input_metrics(task, data.val_x, batch=batch, **val_kw)
@@ -413,10 +431,15 @@ def run_linear_exact(p: RunPlan, data: RunData, run_dir: str | Path | None = Non
     row = Row(status="done", params=in_shape[0] * H * W_ * out_shape[0] * H * W_,
               best_step=int(k_best) if math.isfinite(k_best) else -1, steps=stop.evaluations + 1, wall_s=wall,
               device="cpu", versions=versions())
-    row.metrics = {"val": val, "val_input": val_input,
-                   "test": evaluate(model, task, data.test_x, batch=batch, **test_kw),
-                   "test_input": input_metrics(task, data.test_x, batch=batch, **test_kw),
-                   "history": history, "conventions": conv}
+    test, test_input, per_image = test_metrics(model, p, data)
+    if task.name == "denoise":  # the test noise integrated exactly: the limit of test_draws → ∞
+        per_image = expected_test_mse(W, data.test_x, task.sigma)
+        test["mse"] = float(np.mean(per_image))
+        conv["test_mse"] = ("exact expectation over the test noise, per image (‖(W − I)x‖² + σ²‖W‖²_F)/n; PSNR, "
+                            "SSIM and NMSE over the test_draws fixed draws")
+    row.metrics = {"val": val, "val_input": val_input, "test": test, "test_input": test_input,
+                   "test_per_image": {"mse": [float(v) for v in per_image]}, "history": history,
+                   "conventions": {**conv, "test_draws": run.test_draws}}
     key, sign = selection_metric(p.train)
     if sign * val[key] < sign * val_input[key]:
         unit = " dB" if key == "psnr" else ""

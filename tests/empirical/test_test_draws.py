@@ -53,3 +53,24 @@ def test_a_run_keeps_each_test_images_mse(tmp_path):
     per = m["test_per_image"]["mse"]
     assert row["status"] == "done" and len(per) == 5 and m["conventions"]["test_draws"] == 2
     assert np.mean(per) == pytest.approx(m["test"]["mse"], rel=1e-5)
+
+
+def test_the_linear_estimators_exact_noise_expectation_is_the_mean_over_many_draws():
+    """expected_test_mse (the linear-exact rows' test MSE) against its brute-force twin: 64 fixed noise
+    draws through the same evaluate, per image, within 4 SEM; and at σ → 0 it is the bias alone."""
+    from empirical.linear import as_module, expected_test_mse
+
+    rng = np.random.default_rng(0)
+    n, sigma = 16, 0.3
+    W = np.eye(n) * 0.6 + 0.05 * rng.standard_normal((n, n))
+    x = torch.from_numpy(rng.random((5, 1, 4, 4)))
+    exact = expected_test_mse(W, x, sigma)
+    task, model = make_task("denoise", sigma=sigma), as_module(W, (1, 4, 4), (1, 4, 4))
+    ids = torch.arange(5)
+    draws = np.array([evaluate(model, task, x.float(), seed=3 + j * TEST_DRAW_STRIDE, ids=ids, clamp=False,
+                               per_image=True)["per_image_mse"] for j in range(64)])
+    sem = draws.std(axis=0, ddof=1) / 8
+    assert np.all(np.abs(draws.mean(axis=0) - exact) < 4 * sem), (draws.mean(axis=0) - exact) / sem
+    X = x.reshape(5, -1).numpy()
+    np.testing.assert_allclose(expected_test_mse(W, x, 0.0), np.mean((X @ W.T - X) ** 2, axis=1), rtol=1e-12)
+    raises_one_line(lambda: expected_test_mse(np.eye(3), x, sigma), r"W has shape \(3, 3\); denoising 16-pixel images")
