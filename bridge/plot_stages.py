@@ -38,7 +38,8 @@ def three_curves(ax: Axes, bx: Axes, theory: Sequence[Mapping[str, Any]], linear
             marked on the bottom edge.
         theory: rows with ``N``, ``mse``, ``psnr`` and, in the first row, ``floor_P_on_Q``,
             ``floor_Q`` (and optionally ``rank_Q``, ``n``). linear, network: rows with ``N``, ``mse``,
-            ``psnr`` and optionally ``mse_sem``, ``psnr_sem``; either may be empty.
+            ``psnr`` and either ``psnr_lo``/``psnr_hi``/``mse_lo``/``mse_hi`` (intervals, drawn as
+            error bars) or ``mse_sem``, ``psnr_sem``; either may be empty.
         baselines: name → PSNR (dB), horizontal lines. network_label: the legend of the network curve.
 
     Returns:
@@ -56,12 +57,18 @@ def three_curves(ax: Axes, bx: Axes, theory: Sequence[Mapping[str, Any]], linear
             continue
         N = np.array([r["N"] for r in rows], float)
         p = np.array([r["psnr"] for r in rows])
-        e = np.array([r.get("psnr_sem", 0.0) for r in rows])
+        m = np.array([r["mse"] for r in rows])
+        if all(r.get("psnr_lo") is not None for r in rows):  # intervals over test images and seeds
+            e = np.vstack([p - [r["psnr_lo"] for r in rows], [r["psnr_hi"] for r in rows] - p])
+            em = np.vstack([m - [r["mse_lo"] for r in rows], [r["mse_hi"] for r in rows] - m])
+        else:  # SEM over seeds (none for the theory)
+            e = np.array([r.get("psnr_sem", 0.0) for r in rows])
+            em = np.array([r.get("mse_sem", 0.0) for r in rows])
         ax.errorbar(N, p, yerr=e if e.any() else None, capsize=2, gid=name, **styles[name])
-        ex = np.array([r["mse"] for r in rows]) - floor
+        ex = m - floor
         pos = ex > 0
-        bx.errorbar(N[pos], ex[pos], yerr=np.array([r.get("mse_sem", 0.0) for r in rows])[pos] if name != "theory"
-                    else None, capsize=2, gid=name, **styles[name])
+        bx.errorbar(N[pos], ex[pos], yerr=(em[..., pos] if em.any() else None) if name != "theory" else None,
+                    capsize=2, gid=name, **styles[name])
         if (~pos).any():
             bx.plot(N[~pos], np.full((~pos).sum(), np.nan), ls="none")  # keeps the x range
             bx.scatter(N[~pos], np.zeros((~pos).sum()), marker="v", color=styles[name]["color"], clip_on=False,

@@ -176,6 +176,13 @@ def _said(findings: Sequence[dict]) -> tuple[list[dict], list[dict]]:
     return [f for f in findings if f["identified"]], [f for f in findings if not f["identified"]]
 
 
+def _point(r: dict) -> str:
+    """A curve point: PSNR with its interval, or ± its SEM, or alone."""
+    if r.get("psnr_lo") is not None:
+        return f"{r['psnr']:.2f} [{r['psnr_lo']:.2f}, {r['psnr_hi']:.2f}]"
+    return f"{r['psnr']:.2f}" + (f" ± {r['psnr_sem']:.2f}" if r.get("psnr_sem") else "")
+
+
 def demo_markdown(s: dict) -> str:
     """The markdown report of a demo summary: what was found, and what the data cannot tell."""
 
@@ -189,14 +196,23 @@ def demo_markdown(s: dict) -> str:
         row: dict[str, Any] = {"N": N}
         for name in ("theory", "linear", "network"):
             r = by_curve.get(name, {}).get(N)
-            row[name] = "" if r is None else (f"{r['psnr']:.2f}" + (f" ± {r['psnr_sem']:.2f}" if r["psnr_sem"] else ""))
+            row[name] = "" if r is None else _point(r)
         table.append(row)
+    level = s.get("level", 0.9)
+    measured = [r for r in s["curves"] if r["curve"] != "theory" and r.get("psnr_lo") is not None]
+    intervals = (f"[lo, hi]: the {level:.0%} interval of a paired bootstrap over the {measured[0]['test_images']} "
+                 f"test crops and the seeds {c['seeds']} (one resample of the crops shared by every curve, so "
+                 "differences between curves are paired; the test noise is averaged out: exactly for the linear "
+                 "estimator, over the noise draws of `test_draws` for the networks). The theory is a prediction "
+                 "from the crops' second moments and carries no interval" if measured else
+                 "± the SEM over seeds")
     lines = ["# reconscale demo: the linear theory of the photos, the learned linear estimator and U-Nets, on one "
              "N axis", "",
-             f"Training crops of the 10 training photos, σ = 25/255, tested on the fixed crops of the 5 held-out "
+             f"Training crops of the 10 training photos, σ = 25/255, tested on crops of the 5 held-out "
              f"photos ({', '.join(c['data'])}). Theory: Gaussian model with the training crops' second moments "
-             f"({s['spectrum']['examples']} crops), nothing fitted. PSNR = 10 log₁₀(1/MSE) of the mean test MSE, "
-             f"mean ± SEM over seeds {c['seeds']}; network = best of widths {c['widths']} by validation MSE.", "",
+             f"({s['spectrum']['examples']} crops), nothing fitted. One PSNR convention throughout: 10 log₁₀(1/MSE) "
+             f"of the mean test MSE over seeds and test crops; network = best of widths {c['widths']} by validation "
+             f"MSE. {intervals}.", "",
              "## Test PSNR (dB) per N", "", markdown_table(table),
              "Baselines on the same crops and noise: " + ", ".join(f"{k} {v:.2f} dB" for k, v in s["baselines"].items())
              + ".", "", "## Findings", ""]
@@ -208,8 +224,8 @@ def demo_markdown(s: dict) -> str:
                               for g in s["gaps"]]),
               "## Figures", "",
               "`fig_three_curves`: the three curves in PSNR of the mean MSE, and the excess MSE above the linear "
-              "floor; `fig2_network_psnr_vs_N`: every network run in the ledger's test PSNR (a mean of per-image "
-              "PSNRs), the best width per N and the law-family envelope the fits report.", ""]
+              "floor; `fig2_network_psnr_vs_N`: every network run (the PSNR of its mean test MSE), the best width "
+              "per N and the law-family envelope the fits report.", ""]
     lines += [f"- `{p}`" for p in s["figures"] if p.endswith(".png")]
     if s.get("selfsup"):
         lines += ["", "## Training without clean targets (noisy targets, Noise2Noise)", "",
