@@ -35,18 +35,22 @@ from pathlib import Path
 import numpy as np
 
 from theory import (
+    DataModel,
+    Estimator,
     Population,
     PopulationSpectrum,
     Problem,
+    ShiftSpectrum,
     SpectralSignal,
     SubspaceSignal,
     argmin_curve,
     argmin_steps,
+    data_rmt_curve,
     large_n_curve,
     make_operator,
     rmt_curve,
+    shift_spectrum,
 )
-from theory import DataModel, Estimator, ShiftSpectrum, data_rmt_curve, shift_spectrum
 from theory.data_asymptotics import data_equivalent_curves
 from theory.datamodel import DataSpectrum
 from theory.problem import merge_eigenvalues
@@ -195,7 +199,7 @@ def _populations(key: tuple, state: ExplorerState) -> tuple:
     for B, AB, (Ua, s, Vt) in bases:
         pop = Population(B, A, sigma)
         mu = pop.mu
-        m, p = AB.shape
+        m = AB.shape[0]
         vv = Vt**2  # (r0, p): squared right singular vectors
         inrange = vv.sum(axis=0)  # Σ_k V_jk², < 1 where AB has a null space (p > m)
         if sigma > 0:
@@ -353,7 +357,7 @@ def slowdown(N: np.ndarray, risk: np.ndarray, *, db: float = DOUBLING_DB) -> tup
         return None, "not identified: the N grid has one point"
     gain = np.diff(psnr) / np.diff(np.log2(N))
     slow = gain < db
-    if slow[-1] == False:  # noqa: E712 (numpy bool)
+    if slow[-1] == False:
         return None, (f"not identified in this range: at N = {int(N[-1]):,} each doubling still gains "
                       f"{gain[-1]:.2g} dB ≥ {db:g} dB; raise Nmax")
     i = int(np.flatnonzero(~slow)[-1] + 1) if (~slow).any() else 0
@@ -365,8 +369,8 @@ def slowdown(N: np.ndarray, risk: np.ndarray, *, db: float = DOUBLING_DB) -> tup
 def _round2(x: float) -> int:
     """Two significant figures (the grid point is only as exact as the grid's spacing)."""
     if x < 100:
-        return int(round(x))
-    p = 10 ** (int(math.floor(math.log10(x))) - 1)
+        return round(x)
+    p = 10 ** (math.floor(math.log10(x)) - 1)
     return int(round(x / p) * p)
 
 
@@ -432,8 +436,8 @@ def _sentences(state: ExplorerState, floor: float, path: dict, slow: dict, extra
                not_shown: dict[str, str]) -> list[str]:
     r, N = path["risk_opt"], path["N"]
     learn = r - floor
-    out = [f"The floor R* = {floor:.3g} ({float(mse_to_psnr(floor)):.1f} dB) is the risk of W*, the best linear estimator "
-           "that knows the signal's distribution: no amount of data goes below it."]
+    out = [(f"The floor R* = {floor:.3g} ({float(mse_to_psnr(floor)):.1f} dB) is the risk of W*, the best linear "
+            "estimator that knows the signal's distribution: no amount of data goes below it.")]
     out.append(f"At N = {N:,}, gradient descent stopped at k_opt ≈ {path['k_opt']:.0f} has risk {r:.3g}: a learning "
                f"error of {learn:.3g} on top of the floor ({100 * learn / r:.0f}% of its error). "
                + ("More data can only remove that part." if learn > 0 else "It has learned all it can."))

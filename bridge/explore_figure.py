@@ -48,7 +48,12 @@ def figure_bytes(state: ExplorerState, result: Result, simulated: list[dict] | N
     """
     if fmt not in FIGURE_FORMATS:
         raise ValueError(f"fmt={fmt!r}: choose one of {', '.join(FIGURE_FORMATS)}")
-    from .plotkit import finish_axes, new_figure, plot_line, save  # noqa: PLC0415 (matplotlib stays lazy)
+    from .plotkit import (  # matplotlib stays lazy
+        finish_axes,
+        new_figure,
+        plot_line,
+        save,
+    )
 
     psnr = state.axis == "psnr"
     fig, ax = new_figure(size=(6.4, 4.2))
