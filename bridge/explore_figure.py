@@ -18,7 +18,7 @@ from .explore_curves import Result
 from .explore_state import ESTIMATORS, LABELS, ExplorerState
 from .uncertainty import mse_to_psnr
 
-__all__ = ["COLORS", "FIGURE_FORMATS", "figure_bytes", "psnr_sem"]
+__all__ = ["COLORS", "FIGURE_FORMATS", "draw_figure", "figure_bytes", "psnr_sem"]
 
 COLORS: dict[str, str] = {"optimal": "#444444", "gd-oracle": "#1f77b4", "ridge": "#2ca02c", "ols": "#d62728",
                           "pca": "#9467bd", "gd-val": "#ff7f0e"}
@@ -30,30 +30,16 @@ def psnr_sem(risk: float, sem: float) -> float:
     return 10.0 / math.log(10.0) * sem / risk
 
 
-def figure_bytes(state: ExplorerState, result: Result, simulated: list[dict] | None = None, *,
-                 fmt: str = "png") -> bytes:
-    """The page's main figure as a file.
+def draw_figure(state: ExplorerState, result: Result, simulated: list[dict] | None = None) -> Any:
+    """The page's main figure as a :class:`matplotlib.figure.Figure` (lines tagged ``explore-NAME``, the
+    simulated markers ``explore-sim-NAME``).
 
     Args:
         state: the settings drawn (its ``axis`` picks risk or PSNR). result: their data-free numbers.
-        simulated: the simulated points (``bridge.explore_sim.SimResult.points``), drawn as markers with
+        simulated: the simulated points (``bridge.explore_sim.SimResult.points``), drawn as squares with
             ±1 SEM bars; None or [] for none.
-        fmt: ``"png"`` or ``"pdf"``.
-
-    Returns:
-        The file's bytes, written by :func:`bridge.plotkit.save` (PNG at 150 dpi).
-
-    Raises:
-        ValueError: an unknown format (one line).
     """
-    if fmt not in FIGURE_FORMATS:
-        raise ValueError(f"fmt={fmt!r}: choose one of {', '.join(FIGURE_FORMATS)}")
-    from .plotkit import (  # matplotlib stays lazy
-        finish_axes,
-        new_figure,
-        plot_line,
-        save,
-    )
+    from .plotkit import finish_axes, new_figure, plot_line  # matplotlib stays lazy
 
     psnr = state.axis == "psnr"
     fig, ax = new_figure(size=(6.4, 4.2))
@@ -81,6 +67,24 @@ def figure_bytes(state: ExplorerState, result: Result, simulated: list[dict] | N
     _title(ax, state, result, runs=max([p["runs"] for p in simulated or []], default=0))
     finish_axes(ax, xlabel="training examples N",
                 ylabel="PSNR −10 log10 R (dB)" if psnr else "risk R = E‖Ŵy − x‖² / E‖x‖²")
+    return fig
+
+
+def figure_bytes(state: ExplorerState, result: Result, simulated: list[dict] | None = None, *,
+                 fmt: str = "png") -> bytes:
+    """:func:`draw_figure` as a file's bytes, written by :func:`bridge.plotkit.save` (PNG at 150 dpi).
+
+    Args:
+        state, result, simulated: as :func:`draw_figure`. fmt: ``"png"`` or ``"pdf"``.
+
+    Raises:
+        ValueError: an unknown format (one line).
+    """
+    if fmt not in FIGURE_FORMATS:
+        raise ValueError(f"fmt={fmt!r}: choose one of {', '.join(FIGURE_FORMATS)}")
+    from .plotkit import save  # matplotlib stays lazy
+
+    fig = draw_figure(state, result, simulated)
     with tempfile.TemporaryDirectory() as tmp:
         png, pdf = save(fig, Path(tmp) / "explorer")
         return (png if fmt == "png" else pdf).read_bytes()

@@ -22,7 +22,7 @@ from bridge.explore_curves import (
     problem,
     slowdown,
 )
-from bridge.explore_figure import figure_bytes
+from bridge.explore_figure import draw_figure
 from bridge.explore_sim import check_simulation, sim_estimators, simulate
 from bridge.explore_state import (
     DATA_FREE,
@@ -256,7 +256,12 @@ def test_photo_spectra_ship_small_and_load_without_the_network(monkeypatch):
     assert total < 2_000_000
     # the command names the very file the page reads
     state = parse_query("signal=photos&size=16")
-    assert state.n == 256 and f"--spectrum {photo_spectrum_file(16)}" in curves(state).command
+    result = curves(state)
+    assert state.n == 256 and f"--spectrum {photo_spectrum_file(16)}" in result.command
+    # and the page draws that spectrum: its floor is the data model's R(W*) of the same eigenvalues
+    from theory import DataModel
+
+    assert result.floor == pytest.approx(DataModel(photo_spectrum(16), state.sigma).floor_Q, rel=1e-9)
 
 
 def test_photos_curve_equals_the_data_spectrum_theory(capsys):
@@ -379,8 +384,14 @@ def test_explorer_simulates_in_the_background_and_downloads_the_figure():
     assert [p for p in shown if p["simulated"]] == ex.sim.points
     png, pdf = ex.download("png"), ex.download("pdf")
     assert png.startswith(b"\x89PNG\r\n\x1a\n") and pdf.startswith(b"%PDF-")
-    # the simulated squares are in the file: without them the image differs
-    assert figure_bytes(ex.state, ex.result, None, fmt="png") != png
+    # what the file shows: every curve and every simulated square, at its numbers
+    lines = {ln.get_gid(): ln for ln in draw_figure(ex.state, ex.result, ex.sim.points).axes[0].get_lines()}
+    for name in ex.state.estimators:
+        sim = [p for p in ex.sim.points if p["estimator"] == name]
+        assert list(lines[f"explore-sim-{name}"].get_ydata()) == [p["risk"] for p in sim]
+        if name in DATA_FREE:
+            assert list(lines[f"explore-{name}"].get_ydata()) == [p["risk"] for p in ex.result.points
+                                                                   if p["estimator"] == name]
     with pytest.raises(ValueError) as info:
         ex.download("svg")
     one_line(info, "fmt='svg': choose one of png, pdf")
