@@ -222,7 +222,8 @@ class Explorer:
             return
         try:
             state = parse_query(self._query())
-            self._draw(state)
+            if state != self.state or self.message:  # e.g. the n box following a photo size: nothing new
+                self._draw(state)
         except StateError as e:
             self._show_message(str(e))
             return
