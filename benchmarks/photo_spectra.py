@@ -23,7 +23,8 @@ What it does
 Needs the ``empirical`` extra (torch, scikit-image) for step 1 only; the explorer reads the files with
 numpy. Usage::
 
-    python benchmarks/photo_spectra.py [--examples 65536] [--out bridge/data] [--compare] [--json out.json]
+    python benchmarks/photo_spectra.py [--examples 65536] [--sizes 8,16,32] [--out bridge/data] [--compare]
+                                       [--json out.json]
 """
 
 from __future__ import annotations
@@ -123,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--examples", type=int, default=65536, help="training crops per spectrum (default 65536)")
     p.add_argument("--out", default=str(ROOT / "bridge" / "data"), help="directory of the shipped files")
+    p.add_argument("--sizes", default=",".join(map(str, SIZES)), help="crop sides to write (default 8,16,32)")
     p.add_argument("--compare", action="store_true", help="also measure the Fourier approximation at 16×16")
     p.add_argument("--json", default=None, help="write the numbers to this file")
     a = p.parse_args(argv)
@@ -132,7 +134,10 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        for size in SIZES:
+        sizes = [int(v) for v in a.sizes.split(",")]
+        if a.compare and 16 not in sizes:
+            p.error("--compare needs the 16×16 covariance: include 16 in --sizes")
+        for size in sizes:
             raw = tmp / f"covariance{size}.npz"
             cmd = _spectrum(size, a.examples, "covariance", raw)
             res["files"].append(_compact(raw, out / f"photos-{size}.npz", cmd))
