@@ -108,6 +108,8 @@ class Explorer:
         self._sync_url = sync_url
         # served: the session's document, whose next-tick callbacks are how a thread may touch the page
         self._doc = pn.state.curdoc
+        if self._doc is not None and self._doc.session_context is not None:
+            self._doc.on_session_destroyed(self._on_session_destroyed)
         self.redraw_seconds: list[float] = []
         self.message = ""
         self.sim: SimResult | None = None
@@ -293,10 +295,19 @@ class Explorer:
     def _schedule(self, fn: Callable[[], None]) -> None:
         """Run ``fn`` where it may touch the page: the session's next tick when served, else here."""
         doc = self._doc
-        if doc is not None and doc.session_context is not None:
-            doc.add_next_tick_callback(fn)  # the one Document method that is safe from another thread
-        else:
+        if doc is None:
             fn()
+        elif doc.session_context is not None:
+            try:
+                doc.add_next_tick_callback(fn)  # the one Document method that is safe from another thread
+            except Exception:  # noqa: BLE001 — the browser went away meanwhile: nothing left to update
+                return
+
+    def _on_session_destroyed(self, _context: Any) -> None:
+        """The browser tab closed: stop a running simulation; nothing is drawn any more."""
+        if self._sim_run is not None:
+            self._sim_run[0].set()
+        self._sim_run = None
 
     def _sim_progress(self, cancel: threading.Event, done: int, total: int) -> None:
         if self._sim_run is None or self._sim_run[0] is not cancel:
