@@ -429,8 +429,9 @@ def _sim_text(state: ExplorerState, res: SimResult) -> str:
         text = (f"{head} in {res.seconds:.1f} s (Monte Carlo, {state.runs} draws per N, seed {state.seed}; "
                 f"squares: mean ± 1 SEM) for {', '.join(LABELS[e] for e in shown)}.")
     if "gd-oracle" in shown:
-        text += (" Simulated GD at k_opt stops each training set at its own best k (an oracle per draw), so it "
-                 "sits slightly below the curve's k_opt of the expected risk.")
+        text += (" Simulated GD at k_opt stops each training set at its own best k (an oracle per draw): a little "
+                 "below one k for the expected risk (the random-matrix curve); the large-N law is optimistic "
+                 "where N is not ≫ n.")
     for name, why in res.not_simulated.items():
         text += f" {LABELS[name]} is not simulated: {why}."
     return text
