@@ -2,9 +2,10 @@
 
 What is measured
 ----------------
-1. **model** — :func:`bridge.explore_curves.curves` for a walk of single-control changes (σ, d or α,
-   σ_t, N range, estimators, task, axis) at n = 100, 256 and 1024, subspace and power-law signals,
-   denoising, MRI and SR, with the model's caches as the page has them (a change of σ or the signal
+1. **model** — :func:`bridge.explore_curves.curves` for a walk of single-control changes (σ, d, α or the
+   photos' crop size, σ_t, N range, estimators, axis) at n = 100, 256 and 1024, subspace and power-law
+   signals, denoising, MRI and SR, and the photos' spectrum (denoising) at 8×8, 16×16 and 32×32
+   (n = 64, 256, 1024), with the model's caches as the page has them (a change of σ or the signal
    refactorises the populations; a change of the N range or the axis does not). The large-N form,
    which the page uses by default.
 2. **page (server side)** — the same walk through :class:`bridge.explore.Explorer` (Panel, no browser):
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import socket
 import statistics
@@ -38,15 +40,21 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bridge.explore_curves import _bases, _curves, _populations, curves  # noqa: E402
-from bridge.explore_state import ExplorerState, parse_query, to_query  # noqa: E402
+from bridge.explore_state import PHOTO_SIZES, ExplorerState, parse_query, to_query  # noqa: E402
 
 
 def _walk(n: int, signal: str, task: str, quick: bool) -> list[ExplorerState]:
     """Single-control changes from a starting state (each differs from the one before in one setting)."""
-    s = ExplorerState(n=n, d=max(1, n // 10), signal=signal, task=task, points=16)
+    size = math.isqrt(n)
+    s = ExplorerState(n=n, d=max(1, n // 10), signal=signal, task=task, points=16, size=size)
     steps = [{"sigma": 0.2}, {"sigma": 0.05}, {"N_max": 30000}, {"axis": "psnr"}, {"sigma_t": 0.1},
              {"estimators": ("optimal", "gd-oracle", "ols")}, {"N_min": 30}, {"sigma": 0.15}]
-    steps += [{"alpha": 1.5}, {"alpha": 0.7}] if signal == "powerlaw" else [{"d": max(1, n // 5)}, {"d": max(1, n // 20)}]
+    if signal == "powerlaw":
+        steps += [{"alpha": 1.5}, {"alpha": 0.7}]
+    elif signal == "photos":  # another crop size (a new spectrum: its SVD once), then back (cached)
+        steps += [{"size": 8 if size != 8 else 16}, {"size": size}]
+    else:
+        steps += [{"d": max(1, n // 5)}, {"d": max(1, n // 20)}]
     if quick:
         steps = steps[:3]
     out = [s]
@@ -58,9 +66,9 @@ def _walk(n: int, signal: str, task: str, quick: bool) -> list[ExplorerState]:
 
 def _settings(quick: bool) -> list[tuple[int, str, str]]:
     if quick:
-        return [(100, "subspace", "denoise"), (64, "subspace", "mri")]
-    return [(n, sig, task) for n in (100, 256, 1024) for sig in ("subspace", "powerlaw")
-            for task in ("denoise", "mri", "sr")]
+        return [(100, "subspace", "denoise"), (64, "subspace", "mri"), (256, "photos", "denoise")]
+    return ([(n, sig, task) for n in (100, 256, 1024) for sig in ("subspace", "powerlaw")
+             for task in ("denoise", "mri", "sr")] + [(h * h, "photos", "denoise") for h in PHOTO_SIZES])
 
 
 def _summary(xs: list[float]) -> dict:

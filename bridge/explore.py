@@ -6,9 +6,16 @@ Panel is imported when an explorer is built, never at import time, so ``bridge``
 import without the ``explore`` extra.
 
 Page contract (tests, and users who want the numbers): ``data-testid="curves"`` holds the plotted
-points as JSON (estimator, N, risk, psnr), ``data-testid="command"`` the equivalent
-``reconscale theory curve …`` command, ``data-testid="message"`` nothing or one line about a bad
-setting. A bad setting keeps the previous plot; the URL query always holds the state last drawn.
+points as JSON (estimator, N, risk, psnr, simulated; simulated points add sem and runs),
+``data-testid="command"`` the equivalent ``reconscale theory curve …`` command (``sim-command``: that
+of the simulation), ``data-testid="message"`` nothing or one line about a bad setting. A bad setting
+keeps the previous plot; the URL query always holds the state last drawn.
+
+"Check with simulation" runs :func:`bridge.explore_sim.simulate` in a background thread: each finished
+N point moves the progress bar, Cancel stops it before the next point, and its points are drawn over
+the curves (squares, ±1 SEM). Changing a setting the simulation depends on cancels it and drops its
+points; the data-free redraws never wait for it. The figure downloads as PNG or PDF
+(:func:`bridge.explore_figure.figure_bytes`).
 
 Why Panel: it is HoloViz's maintained toolkit for interactive scientific apps in Python, it draws
 with Bokeh (whose toolbar saves the figure as PNG), and the same object renders in Jupyter and
@@ -18,36 +25,41 @@ behind ``panel serve``; no web framework or JavaScript of our own.
 from __future__ import annotations
 
 import errno
+import functools
 import html
+import io
 import json
 import signal
 import socket
 import sys
+import threading
 import time
-from typing import Any, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from typing import Any
 
-from .explore_curves import Result, curves
+from .explore_curves import curves
+from .explore_figure import figure_bytes
+from .explore_sim import SimResult, check_simulation, simulate
 from .explore_state import (
-    DATA_FREE,
     ESTIMATORS,
     LABELS,
+    PHOTO_SIZES,
     ExplorerState,
+    N_grid,
     StateError,
     parse_query,
     to_query,
 )
-from .uncertainty import mse_to_psnr
+from .explore_views import Views
 
-__all__ = ["Explorer", "serve", "explore_main", "port_in_use"]
-
-_COLORS = {"optimal": "#444444", "gd-oracle": "#1f77b4", "ridge": "#2ca02c", "ols": "#d62728",
-           "pca": "#9467bd", "gd-val": "#ff7f0e"}
+__all__ = ["Explorer", "explore_main", "port_in_use", "serve"]
 
 
 def _panel():
     """Panel, or a one-line ImportError naming the extra."""
     try:
-        import panel as pn  # noqa: PLC0415
+        import panel as pn
     except ImportError:
         raise ImportError("the explorer needs Panel: pip install 'reconscale[explore]'") from None
     return pn
@@ -61,7 +73,7 @@ def _notebook_extension(pn: Any) -> None:
     if _NOTEBOOK_READY or "ipykernel" not in sys.modules or pn.state.curdoc is not None:
         return
     try:
-        from IPython import get_ipython  # noqa: PLC0415
+        from IPython import get_ipython
     except ImportError:
         return
     shell = get_ipython()
@@ -84,6 +96,7 @@ class Explorer:
 
     Attributes:
         state: the state last drawn. result: its :class:`bridge.explore_curves.Result`.
+        sim: the :class:`bridge.explore_sim.SimResult` drawn over it, or None.
         message: the current one-line message ("" when the settings are good).
         layout: the Panel layout. redraw_seconds: the duration of each redraw, in order.
     """
@@ -93,8 +106,15 @@ class Explorer:
         _notebook_extension(pn)
         self._pn = pn
         self._sync_url = sync_url
+        # served: the session's document, whose next-tick callbacks are how a thread may touch the page
+        self._doc = pn.state.curdoc
+        if self._doc is not None and self._doc.session_context is not None:
+            self._doc.on_session_destroyed(self._on_session_destroyed)
         self.redraw_seconds: list[float] = []
         self.message = ""
+        self.sim: SimResult | None = None
+        self._sim_run: tuple[threading.Event, ExplorerState] | None = None  # (cancel flag, its key) while running
+        self._syncing = False
         try:
             self.state = parse_query(query or "")
         except StateError as e:
@@ -114,10 +134,16 @@ class Explorer:
             "Nmax": W.TextInput(label="N to", value=str(s.N_max), width=90),
             "points": W.TextInput(label="N points", value=str(s.points), width=90),
             "Npath": W.TextInput(label="N of the GD path", value=str(s.N_path), width=90),
+            "runs": W.TextInput(label="draws per N", value=str(s.runs), width=90),
+            "seed": W.TextInput(label="seed", value=str(s.seed), width=90),
+            "nval": W.TextInput(label="held out (gd-val)", value=str(s.nval), width=90),
         }
         choose = {
-            "signal": W.Select(label="signal", options={"subspace (n, d)": "subspace", "power law j^-α": "powerlaw"},
-                               value=s.signal, width=190),
+            "signal": W.Select(label="signal", value=s.signal, width=190,
+                               options={"subspace (n, d)": "subspace", "power law j^-α": "powerlaw",
+                                        "photos' crops (spectrum)": "photos"}),
+            "size": W.Select(label="photo crop", options={f"{h}×{h}": str(h) for h in PHOTO_SIZES},
+                             value=str(s.size), width=90),
             "task": W.Select(label="task", options={"denoising": "denoise", "MRI": "mri", "super-resolution": "sr"},
                              value=s.task, width=190),
             "form": W.Select(label="data-free form", value=s.form, width=190,
@@ -129,25 +155,43 @@ class Explorer:
         self.widgets: dict[str, Any] = {**text, **choose}
         for w in self.widgets.values():
             w.param.watch(self._on_change, "value")
+        self.buttons = {
+            "simulate": W.Button(label="check with simulation", color="primary", width=170),
+            "cancel": W.Button(label="cancel", width=80, disabled=True),
+            "png": W.FileDownload(callback=functools.partial(self._download, "png"), filename="explorer.png",
+                                  label="download PNG", color="light", width=130),
+            "pdf": W.FileDownload(callback=functools.partial(self._download, "pdf"), filename="explorer.pdf",
+                                  label="download PDF", color="light", width=130),
+        }
+        self.buttons["simulate"].on_click(lambda _event: self.check_with_simulation())
+        self.buttons["cancel"].on_click(lambda _event: self.cancel_simulation())
+        self._progress = pn.indicators.Progress(value=0, max=1, width=260, visible=False, bar_color="primary")
         html_pane = pn.pane.HTML
         self._message = html_pane("", sizing_mode="stretch_width", margin=(0, 10))
+        self._sim_status = html_pane('<div data-testid="sim-status"></div>', sizing_mode="stretch_width")
+        self._sim_command = html_pane("", sizing_mode="stretch_width")
         self._risk = pn.pane.Bokeh(sizing_mode="stretch_width")
         self._path = pn.pane.Bokeh(sizing_mode="stretch_width")
         self._extra = pn.pane.Bokeh(sizing_mode="stretch_width", visible=False)
         self._sentences = html_pane("", sizing_mode="stretch_width")
         self._command = html_pane("", sizing_mode="stretch_width")
         self._points = html_pane("", sizing_mode="stretch_width")
-        self._views: _Views | None = None
-        w = self.widgets
+        self._views: Views | None = None
+        w, b = self.widgets, self.buttons
         controls = pn.Column(
-            "### Settings", w["signal"], pn.Row(w["n"], w["d"], w["alpha"]), w["task"],
+            "### Settings", w["signal"], pn.Row(w["n"], w["d"], w["alpha"]), w["size"], w["task"],
             pn.Row(w["accel"], w["cf"], w["scale"]), pn.Row(w["sigma"], w["sigma_t"]),
-            "**Estimators**", w["est"], pn.Row(w["Nmin"], w["Nmax"], w["points"]), w["axis"], w["form"], w["Npath"],
+            "**Estimators**", w["est"],
+            pn.pane.HTML("<small>W_PCA and validation-stopped GD need simulated training sets: only "
+                         "<i>check with simulation</i> draws them, not the fast redraw.</small>"),
+            pn.Row(w["Nmin"], w["Nmax"], w["points"]), w["axis"], w["form"], w["Npath"],
+            "**Simulation** (Monte Carlo)", pn.Row(w["runs"], w["seed"], w["nval"]),
+            pn.Row(b["simulate"], b["cancel"]), self._progress, self._sim_status,
             width=320,
         )
-        main = pn.Column("## How the risk falls with N", self._message, self._risk, self._sentences, self._path,
-                         self._extra, "**The same numbers from the command line**", self._command, self._points,
-                         sizing_mode="stretch_width")
+        main = pn.Column("## How the risk falls with N", self._message, self._risk, pn.Row(b["png"], b["pdf"]),
+                         self._sentences, self._path, self._extra, "**The same numbers from the command line**",
+                         self._command, self._sim_command, self._points, sizing_mode="stretch_width")
         self.layout = pn.Row(controls, main, sizing_mode="stretch_width")
         try:
             self._draw(self.state)
@@ -176,9 +220,12 @@ class Explorer:
 
     def _on_change(self, *_: Any) -> None:
         """A control moved: redraw from all controls, or say what is wrong and keep the plot."""
+        if self._syncing:
+            return
         try:
             state = parse_query(self._query())
-            self._draw(state)
+            if state != self.state or self.message:  # e.g. the n box following a photo size: nothing new
+                self._draw(state)
         except StateError as e:
             self._show_message(str(e))
             return
@@ -199,26 +246,131 @@ class Explorer:
         except StateError as e:
             self._show_message(str(e))
             return
-        values = {"n": str(state.n), "d": str(state.d), "alpha": f"{state.alpha:g}", "accel": f"{state.accel:g}",
-                  "cf": f"{state.center_fraction:g}", "scale": str(state.scale), "sigma": f"{state.sigma:g}",
-                  "sigma_t": f"{state.sigma_t:g}", "Nmin": str(state.N_min), "Nmax": str(state.N_max),
-                  "points": str(state.points), "Npath": str(state.N_path), "signal": state.signal, "task": state.task,
-                  "form": state.form, "axis": state.axis, "est": list(state.estimators)}
         with self._pn.io.hold():
-            for k, v in values.items():
+            for k, v in _control_values(state).items():
                 self.widgets[k].param.update(value=v)
+
+    # ------------------------------------------------------------------ simulation
+    def check_with_simulation(self) -> threading.Thread | None:
+        """Start the Monte Carlo of the state drawn in a background thread (one at a time).
+
+        Returns:
+            The thread (``join`` it to wait), or None when the settings are refused (the message says why).
+        """
+        self.cancel_simulation()
+        state = self.state
+        try:
+            check_simulation(state)
+        except StateError as e:
+            self._show_message(str(e))
+            return None
+        self._show_message("")
+        cancel, total = threading.Event(), int(N_grid(state).size)
+        self._sim_run = (cancel, _sim_key(state))
+        self._progress.param.update(value=0, max=total, visible=True)
+        self.buttons["simulate"].disabled, self.buttons["cancel"].disabled = True, False
+        self._set_sim_status(f"simulating: 0 of {total} N points ({state.runs} draws each)…")
+
+        def work() -> None:
+            try:
+                res: SimResult | StateError = simulate(
+                    state, cancel=cancel, progress=lambda done, n: self._schedule(
+                        functools.partial(self._sim_progress, cancel, done, n)))
+            except StateError as e:
+                res = e
+            except Exception as e:  # noqa: BLE001 — one line in the page, never a traceback
+                res = StateError(f"simulation failed: {type(e).__name__}: {_one_line(e)}")
+            self._schedule(functools.partial(self._sim_done, cancel, state, res))
+
+        thread = threading.Thread(target=work, name="reconscale-explore-simulation", daemon=True)
+        thread.start()
+        return thread
+
+    def cancel_simulation(self) -> None:
+        """Stop a running simulation before its next N point (its finished points are kept and drawn)."""
+        if self._sim_run is not None:
+            self._sim_run[0].set()
+            self._set_sim_status("cancelling after the current N point…")
+
+    def _schedule(self, fn: Callable[[], None]) -> None:
+        """Run ``fn`` where it may touch the page: the session's next tick when served, else here."""
+        doc = self._doc
+        if doc is None:
+            fn()
+        elif doc.session_context is not None:
+            try:
+                doc.add_next_tick_callback(fn)  # the one Document method that is safe from another thread
+            except Exception:  # noqa: BLE001 — the browser went away meanwhile: nothing left to update
+                return
+
+    def _on_session_destroyed(self, _context: Any) -> None:
+        """The browser tab closed: stop a running simulation; nothing is drawn any more."""
+        if self._sim_run is not None:
+            self._sim_run[0].set()
+        self._sim_run = None
+
+    def _sim_progress(self, cancel: threading.Event, done: int, total: int) -> None:
+        if self._sim_run is None or self._sim_run[0] is not cancel:
+            return  # a run that was replaced or cancelled
+        self._progress.value = done
+        if not cancel.is_set():
+            self._set_sim_status(f"simulating: {done} of {total} N points…")
+
+    def _sim_done(self, cancel: threading.Event, state: ExplorerState, res: SimResult | StateError) -> None:
+        if self._sim_run is None or self._sim_run[0] is not cancel:
+            return
+        self._sim_run = None
+        self._progress.visible = False
+        self.buttons["simulate"].disabled, self.buttons["cancel"].disabled = False, True
+        if isinstance(res, StateError):
+            self._set_sim_status("")
+            self._show_message(str(res))
+            return
+        if _sim_key(state) != _sim_key(self.state):  # the settings moved on while it ran
+            self._set_sim_status("simulation dropped: the settings changed while it ran")
+            return
+        self.sim = res
+        self._set_sim_status(_sim_text(state, res), res.command)
+        self._views.update(self.state, self.result, res.points)
+        self._write_points()
+
+    def _set_sim_status(self, text: str, command: str | None = None) -> None:
+        """The status line by the button; with ``command``, the simulation's command under the page's own."""
+        self._sim_status.object = f'<div data-testid="sim-status"><small>{html.escape(text)}</small></div>'
+        self._sim_command.object = ("" if command is None else
+                                    "<small>the simulated squares:</small>"
+                                    '<pre data-testid="sim-command" style="white-space:pre-wrap;font-size:12px">'
+                                    f"{html.escape(command)}</pre>")
+
+    # ------------------------------------------------------------------ downloads
+    def download(self, fmt: str = "png") -> bytes:
+        """The main figure as it is drawn (with the simulated points), as PNG or PDF bytes."""
+        return figure_bytes(self.state, self.result, self.sim.points if self.sim else None, fmt=fmt)
+
+    def _download(self, fmt: str) -> io.BytesIO:
+        return io.BytesIO(self.download(fmt))
 
     # ------------------------------------------------------------------ drawing
     def _draw(self, state: ExplorerState) -> None:
         t0 = time.perf_counter()
         result = curves(state)  # raises StateError before anything on the page changes
         pn = self._pn
+        if _sim_key(state) != _sim_key(self.state):  # the simulation no longer describes the page
+            if self._sim_run is not None:
+                self._sim_run[0].set()
+                self._sim_run = None
+                self._progress.visible = False
+                self.buttons["simulate"].disabled, self.buttons["cancel"].disabled = False, True
+                self._set_sim_status("simulation cancelled: the settings changed")
+            elif self.sim is not None:
+                self._set_sim_status("")
+            self.sim = None
         with pn.io.hold():
             if self._views is None or self._views.axis != state.axis:  # a log or a linear y axis
-                self._views = _Views(state.axis)
+                self._views = Views(state.axis)
                 self._risk.object = self._views.risk_fig
                 self._path.object = self._views.path_fig
-            self._views.update(state, result)
+            self._views.update(state, result, self.sim.points if self.sim else [])
             # the factor figure only while σ_t > 0: an empty log axis makes Bokeh warn in the console
             want = self._views.extra_fig if state.sigma_t > 0 else None
             if self._extra.object is not want:
@@ -228,105 +380,61 @@ class Explorer:
                                       + "".join(f"<p>{html.escape(s)}</p>" for s in result.sentences) + "</div>")
             self._command.object = (f'<pre data-testid="command" style="white-space:pre-wrap;font-size:12px">'
                                     f"{html.escape(result.command)}</pre>")
-            self._points.object = ("<details><summary>plotted points (JSON)</summary>"
-                                   f'<pre data-testid="curves" style="white-space:pre-wrap;font-size:11px">'
-                                   f"{html.escape(result.points_json())}</pre>"
-                                   f'<pre data-testid="path" style="white-space:pre-wrap;font-size:11px">'
-                                   f"{html.escape(json.dumps(result.path))}</pre></details>")
-        self.state, self.result = state, result
+            self.state, self.result = state, result
+            self._write_points()
+        if state.signal == "photos" and self.widgets["n"].value != str(state.n):
+            self._syncing = True  # the spectrum fixes n: show it, without a redraw of its own
+            try:
+                self.widgets["n"].value = str(state.n)
+            finally:
+                self._syncing = False
         if self._sync_url and pn.state.location is not None:
             pn.state.location.search = "?" + to_query(state)
         self.redraw_seconds.append(time.perf_counter() - t0)
 
+    def _write_points(self) -> None:
+        """The ``curves`` contract: the data-free points, then the simulated ones."""
+        points = self.result.points + (self.sim.points if self.sim else [])
+        self._points.object = ("<details><summary>plotted points (JSON)</summary>"
+                               f'<pre data-testid="curves" style="white-space:pre-wrap;font-size:11px">'
+                               f"{html.escape(json.dumps(points))}</pre>"
+                               f'<pre data-testid="path" style="white-space:pre-wrap;font-size:11px">'
+                               f"{html.escape(json.dumps(self.result.path))}</pre></details>")
 
-class _Views:
-    """The three Bokeh figures, built once (again only when the axis changes) and updated in place.
 
-    Updating data sources and annotations sends a small patch to the browser; building new figures
-    would re-send and re-lay-out the whole plot on every change (several times slower).
-    """
+def _control_values(state: ExplorerState) -> dict[str, Any]:
+    """Each control's value for ``state`` (text boxes hold text)."""
+    return {"n": str(state.n), "d": str(state.d), "alpha": f"{state.alpha:g}", "size": str(state.size),
+            "accel": f"{state.accel:g}", "cf": f"{state.center_fraction:g}", "scale": str(state.scale),
+            "sigma": f"{state.sigma:g}", "sigma_t": f"{state.sigma_t:g}", "Nmin": str(state.N_min),
+            "Nmax": str(state.N_max), "points": str(state.points), "Npath": str(state.N_path),
+            "runs": str(state.runs), "seed": str(state.seed), "nval": str(state.nval), "signal": state.signal,
+            "task": state.task, "form": state.form, "axis": state.axis, "est": list(state.estimators)}
 
-    def __init__(self, axis: str) -> None:
-        from bokeh.models import ColumnDataSource, HoverTool, Label, Legend, LegendItem, Span  # noqa: PLC0415
-        from bokeh.plotting import figure  # noqa: PLC0415
 
-        self.axis = axis
-        psnr = axis == "psnr"
-        self.y = y = "psnr" if psnr else "risk"
-        tools = "pan,wheel_zoom,box_zoom,reset,save"
-        f = figure(x_axis_type="log", y_axis_type="linear" if psnr else "log", height=360,
-                   sizing_mode="stretch_width", tools=tools, x_axis_label="training examples N",
-                   y_axis_label="PSNR −10 log10 R (dB)" if psnr else "risk R = E‖Ŵy − x‖² / E‖x‖²",
-                   title="expected risk against N")
-        self.src, self.items = {}, {}
-        for name in DATA_FREE:
-            src = ColumnDataSource({"N": [], "risk": [], "psnr": []})
-            dash = "dashed" if name == "optimal" else "solid"
-            line = f.line("N", y, source=src, color=_COLORS[name], line_width=2, line_dash=dash)
-            dots = f.scatter("N", y, source=src, color=_COLORS[name], size=5)
-            self.src[name] = src
-            self.items[name] = LegendItem(label=LABELS[name], renderers=[line, dots])
-        self.legend = Legend(items=[], location="top_right", click_policy="hide")
-        f.add_layout(self.legend)
-        self.floor = Span(location=1.0, dimension="width", line_color="#444444", line_dash="dotted")
-        self.floor_label = Label(x=1, y=1.0, text="", text_font_size="11px", y_offset=4, text_color="#444444")
-        self.slow = Span(location=1.0, dimension="height", line_color="#7f7f7f", line_dash="dashed")
-        for a in (self.floor, self.floor_label, self.slow):
-            f.add_layout(a)
-        f.add_tools(HoverTool(tooltips=[("N", "@N"), ("risk", "@risk{0.0000e}"), ("PSNR", "@psnr{0.00} dB")]))
-        self.risk_fig = f
+def _sim_key(state: ExplorerState) -> ExplorerState:
+    """The state without the settings a simulation does not depend on (axis, form, the GD path's N)."""
+    d = ExplorerState()
+    return replace(state, axis=d.axis, form=d.form, N_path=d.N_path)
 
-        g = figure(x_axis_type="log", y_axis_type="log", height=260, sizing_mode="stretch_width", tools=tools,
-                   x_axis_label="gradient-descent step k", y_axis_label="risk R(W^k)", title="the GD path")
-        self.path_src = ColumnDataSource({"k": [], "risk": []})
-        self.kopt_src = ColumnDataSource({"k": [], "risk": []})
-        g.line("k", "risk", source=self.path_src, color=_COLORS["gd-oracle"], line_width=2)
-        g.scatter("k", "risk", source=self.kopt_src, size=9, color=_COLORS["gd-oracle"], legend_label="k_opt")
-        self.kopt = Span(location=1.0, dimension="height", line_color=_COLORS["gd-oracle"], line_dash="dashed")
-        self.path_floor = Span(location=1.0, dimension="width", line_color="#444444", line_dash="dotted")
-        g.add_layout(self.kopt)
-        g.add_layout(self.path_floor)
-        self.path_fig = g
 
-        h = figure(x_axis_type="log", height=220, sizing_mode="stretch_width", tools=tools,
-                   x_axis_label="clean-target N", y_axis_label="extra-examples factor", title="noisy targets")
-        self.extra_src = ColumnDataSource({"N": [], "factor": []})
-        h.line("N", "factor", source=self.extra_src, color="#ff7f0e", line_width=2)
-        h.scatter("N", "factor", source=self.extra_src, color="#ff7f0e", size=5)
-        self.extra_fig = h
-
-    def update(self, state: ExplorerState, result: Result) -> None:
-        """Show ``result``: new data in the sources, annotations moved, legend to the estimators shown."""
-        shown = [e for e in state.estimators if e in DATA_FREE]
-        for name, src in self.src.items():
-            pts = [p for p in result.points if p["estimator"] == name]
-            src.data = {"N": [p["N"] for p in pts], "risk": [p["risk"] for p in pts], "psnr": [p["psnr"] for p in pts]}
-            for r in self.items[name].renderers:
-                r.visible = name in shown
-        self.legend.items = [self.items[name] for name in shown]
-        floor_y = float(mse_to_psnr(result.floor)) if self.axis == "psnr" else result.floor
-        self.floor.location = floor_y
-        self.floor_label.update(x=state.N_min, y=floor_y, text=f"floor R* = {result.floor:.3g}")
-        slow_N = result.slowdown["N"]
-        self.slow.visible = slow_N is not None
-        if slow_N is not None:
-            self.slow.location = slow_N
-        # said in the title: a label inside the frame would collide with the curves or the floor
-        self.risk_fig.title.text = f"expected risk against N — {LABELS[result.slowdown['estimator']]}: {result.slowdown['text']}"
-
-        path = result.path
-        keep = [i for i, k in enumerate(path["k"]) if k > 0]  # k = 0 has no place on a log axis
-        self.path_src.data = {"k": [path["k"][i] for i in keep], "risk": [path["risk"][i] for i in keep]}
-        k_opt = max(path["k_opt"], 1.0)
-        self.kopt_src.data = {"k": [k_opt], "risk": [path["risk_opt"]]}
-        self.kopt.location = k_opt
-        self.path_floor.location = result.floor
-        self.path_fig.title.text = f"the GD path at N = {path['N']:,}: early stopping at k_opt ≈ {path['k_opt']:.0f}"
-
-        ok = [r for r in result.extra if r.get("identified")]
-        self.extra_src.data = {"N": [r["N"] for r in ok], "factor": [r["factor"] for r in ok]}
-        self.extra_fig.title.text = (f"noisy targets (σ_t = {state.sigma_t:g}): examples needed to match clean "
-                                     "training" + ("" if ok else " — not identified on this grid"))
+def _sim_text(state: ExplorerState, res: SimResult) -> str:
+    """What the simulated squares are, in words."""
+    shown = sorted({p["estimator"] for p in res.points}, key=ESTIMATORS.index)
+    if not res.points:
+        text = "cancelled before the first N point finished: nothing simulated."
+    else:
+        head = (f"cancelled: {res.done} of {res.total} N points simulated" if res.cancelled
+                else f"simulated all {res.total} N points")
+        text = (f"{head} in {res.seconds:.1f} s (Monte Carlo, {state.runs} draws per N, seed {state.seed}; "
+                f"squares: mean ± 1 SEM) for {', '.join(LABELS[e] for e in shown)}.")
+    if "gd-oracle" in shown:
+        text += (" Simulated GD at k_opt stops each training set at its own best k (an oracle per draw): a little "
+                 "below one k for the expected risk (the random-matrix curve); the large-N law is optimistic "
+                 "where N is not ≫ n.")
+    for name, why in res.not_simulated.items():
+        text += f" {LABELS[name]} is not simulated: {why}."
+    return text
 
 
 # ---------------------------------------------------------------------------------------- serving
@@ -360,7 +468,7 @@ def serve(host: str = "127.0.0.1", port: int = 5006, open_browser: bool = True) 
         OSError: the port is in use (the CLI turns it into one line and exit code 2).
     """
     pn = _panel()
-    import logging  # noqa: PLC0415
+    import logging
 
     if port == 0:
         port = _free_port(host)
@@ -395,7 +503,7 @@ def serve(host: str = "127.0.0.1", port: int = 5006, open_browser: bool = True) 
     server.start()
     print(f"explorer: {url}", flush=True)
     if open_browser:
-        import webbrowser  # noqa: PLC0415
+        import webbrowser
 
         loop.add_callback(lambda: webbrowser.open(url))
     loop.start()
@@ -404,7 +512,7 @@ def serve(host: str = "127.0.0.1", port: int = 5006, open_browser: bool = True) 
 
 def explore_main(argv: Sequence[str] | None = None) -> int:
     """``reconscale explore [--host H] [--port P] [--no-browser]``; returns the exit code."""
-    from theory.infra.command import Parser, UsageError, run_command  # noqa: PLC0415
+    from theory.infra.command import Parser, UsageError, run_command
 
     argv = list(sys.argv[1:] if argv is None else argv)
     prog = "reconscale explore"

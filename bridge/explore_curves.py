@@ -8,6 +8,14 @@
   noisy targets (σ_t > 0), a few sentences, and the equivalent ``reconscale theory curve …`` command
   (:func:`command`) whose ``--format json`` rows carry the same numbers (for ridge: the smallest risk
   over its λ grid).
+* :func:`photo_spectrum` — the bundled photos' crop spectrum (``bridge/data/photos-S.npz``, written by
+  ``benchmarks/photo_spectra.py`` from ``reconscale spectrum``) as a :class:`theory.datamodel.DataSpectrum`.
+  Denoising with train = test distribution depends on Σ only through its eigenvalues (the learned W
+  rotates with the basis), so only they are shipped; the command passes the file to ``theory curve
+  --signal spectrum --spectrum FILE``. The random-matrix form of a photos state is the data-spectrum
+  equivalent (:func:`theory.data_asymptotics.data_equivalent_curves`, as ``theory curve`` computes it for
+  a spectrum file): :func:`theory.rmt_curve` fails on these spectra at some N (its Stieltjes solver),
+  the data-spectrum contour does not.
 
 The loop over N and estimators follows :func:`theory.expected_risk` for the data-free methods (same
 populations, same argmin over k, same means), but factorises each population once per setting and
@@ -22,21 +30,29 @@ import json
 import math
 import shlex
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 
 from theory import (
+    DataModel,
+    Estimator,
     Population,
     PopulationSpectrum,
     Problem,
+    ShiftSpectrum,
     SpectralSignal,
     SubspaceSignal,
     argmin_curve,
     argmin_steps,
+    data_rmt_curve,
     large_n_curve,
     make_operator,
     rmt_curve,
+    shift_spectrum,
 )
+from theory.data_asymptotics import data_equivalent_curves
+from theory.datamodel import DataSpectrum
 from theory.problem import merge_eigenvalues
 
 from .explore_state import (
@@ -50,7 +66,8 @@ from .explore_state import (
 from .extra import theory_extra_examples
 from .uncertainty import mse_to_psnr
 
-__all__ = ["KMAX", "RIDGE_LAMBDAS", "Result", "command", "curves", "slowdown"]
+__all__ = ["KMAX", "RIDGE_LAMBDAS", "Result", "command", "curves", "estimator", "photo_spectrum",
+           "photo_spectrum_file", "problem", "signal_args", "slowdown"]
 
 #: early stopping searches k ≤ KMAX (the paper's and the CLI's default).
 KMAX = 5000
@@ -63,10 +80,62 @@ DOUBLING_DB = 0.1
 
 
 # ---------------------------------------------------------------------------------------- theory
-def _problem(state: ExplorerState, sigma_t: float | None = None):
-    """The :class:`theory.Problem` of a state (as ``reconscale theory curve`` builds it)."""
+def photo_spectrum_file(size: int) -> Path:
+    """The shipped spectrum of the photos' ``size``×``size`` crops (package data of ``bridge``)."""
+    return Path(__file__).resolve().parent / "data" / f"photos-{int(size)}.npz"
 
-    signal = SubspaceSignal(state.n, state.d) if state.signal == "subspace" else SpectralSignal.powerlaw(state.n, state.alpha)
+
+@functools.lru_cache(maxsize=8)
+def photo_spectrum(size: int) -> DataSpectrum:
+    """The second-moment eigenvalues μ (n = size²,) of the bundled photos' crops, pixel values in [0, 1].
+
+    Raises:
+        StateError: the file is missing or unreadable (one line: how to get it back).
+    """
+    path = photo_spectrum_file(size)
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            mu, shape = np.asarray(z["P_mu"], dtype=float), tuple(int(v) for v in z["shape"])
+    except (OSError, KeyError, ValueError) as e:
+        raise StateError(f"signal=photos: cannot read {path} ({type(e).__name__}); reinstall reconscale or "
+                         "regenerate it with `python benchmarks/photo_spectra.py`") from None
+    return DataSpectrum(mu, shape=shape, label=f"photos {size}x{size}")
+
+
+def estimator(name: str, nval: int = 0) -> Estimator:
+    """The :class:`theory.Estimator` of a page name, as ``theory curve`` builds it from :func:`command`'s flags."""
+    return Estimator(name, lam=RIDGE_LAMBDAS if name == "ridge" else (), kmax=KMAX,
+                     n_val=nval if name == "gd-val" else 0)
+
+
+@functools.lru_cache(maxsize=16)
+def _data_model(size: int, sigma: float, sigma_t: float) -> tuple[DataModel, ShiftSpectrum]:
+    """The photos' :class:`theory.DataModel` (train = test distribution) and its equivalent's spectrum."""
+    model = DataModel(photo_spectrum(size), sigma, target_sigma=sigma_t)
+    return model, shift_spectrum(model)
+
+
+def _data_route(state: ExplorerState) -> bool:
+    """Photos with the random-matrix form: computed by the data-spectrum equivalent (see the module doc)."""
+    return state.signal == "photos" and state.form == "asymptotic"
+
+
+def _signal(state: ExplorerState):
+    if state.signal == "subspace":
+        return SubspaceSignal(state.n, state.d)
+    if state.signal == "powerlaw":
+        return SpectralSignal.powerlaw(state.n, state.alpha)
+    return photo_spectrum(state.size).signal()  # what `theory curve --signal spectrum` builds from the file
+
+
+def problem(state: ExplorerState, sigma_t: float | None = None) -> Problem:
+    """The :class:`theory.Problem` of a state, as ``reconscale theory curve`` builds it from :func:`command`.
+
+    Args:
+        state: the page's settings. sigma_t: the targets' noise (default: the state's).
+    """
+
+    signal = _signal(state)
     op = None
     if state.task != "denoise":
         side = math.isqrt(state.n)
@@ -84,7 +153,8 @@ def _problem(state: ExplorerState, sigma_t: float | None = None):
 def _basis_key(state: ExplorerState) -> tuple:
     """What the signal bases and the operator depend on (not σ, σ_t, the axis, the N range or the estimators)."""
     return (state.signal, state.n, state.d if state.signal == "subspace" else None,
-            state.alpha if state.signal == "powerlaw" else None, state.task,
+            state.alpha if state.signal == "powerlaw" else None, state.size if state.signal == "photos" else None,
+            state.task,
             (state.accel, state.center_fraction) if state.task == "mri" else None,
             state.scale if state.task == "sr" else None)
 
@@ -97,14 +167,14 @@ def _bases(key: tuple, state: ExplorerState) -> tuple:
     (:meth:`theory.Problem.population`), one canonical population when the problem is rotation
     invariant. Cached apart from σ, so moving σ refactorises only the spectrum.
     """
-    problem = _problem(state, sigma_t=0.0)
+    prob = problem(state, sigma_t=0.0)
     rng = np.random.default_rng(0)
     base = int(rng.integers(2**62))  # as theory.curves draws it, whatever the number of populations
-    A = None if problem.is_denoising else problem.operator.matrix()
-    if problem.rotation_invariant:
-        Bs = (problem.signal.canonical_factor(),)
+    A = None if prob.is_denoising else prob.operator.matrix()
+    if prob.rotation_invariant:
+        Bs = (prob.signal.canonical_factor(),)
     else:
-        Bs = tuple(problem.signal.factor(rng=np.random.default_rng([base, q])) for q in range(BASIS_RUNS))
+        Bs = tuple(prob.signal.factor(rng=np.random.default_rng([base, q])) for q in range(BASIS_RUNS))
     out = []
     for B in Bs:
         AB = B if A is None else A @ B
@@ -129,7 +199,7 @@ def _populations(key: tuple, state: ExplorerState) -> tuple:
     for B, AB, (Ua, s, Vt) in bases:
         pop = Population(B, A, sigma)
         mu = pop.mu
-        m, p = AB.shape
+        m = AB.shape[0]
         vv = Vt**2  # (r0, p): squared right singular vectors
         inrange = vv.sum(axis=0)  # Σ_k V_jk², < 1 where AB has a null space (p > m)
         if sigma > 0:
@@ -162,7 +232,8 @@ def _physics(state: ExplorerState) -> ExplorerState:
     """
     d = ExplorerState()
     return ExplorerState(signal=state.signal, n=state.n, d=state.d if state.signal == "subspace" else d.d,
-                         alpha=state.alpha if state.signal == "powerlaw" else d.alpha, task=state.task,
+                         alpha=state.alpha if state.signal == "powerlaw" else d.alpha,
+                         size=state.size if state.signal == "photos" else d.size, task=state.task,
                          accel=state.accel if state.task == "mri" else d.accel,
                          center_fraction=state.center_fraction if state.task == "mri" else d.center_fraction,
                          scale=state.scale if state.task == "sr" else d.scale, sigma=state.sigma)
@@ -177,8 +248,11 @@ _TARGET_FREE = ("AB", "mu", "trace_x", "trace_e", "trace_y", "lam_max_y")
 
 
 def _with_target(state: ExplorerState, sigma_t: float) -> list:
-    """(population, spectrum) pairs with the targets' noise σ_t (only the variance trace changes)."""
+    """(population, spectrum) pairs with the targets' noise σ_t (only the variance trace changes); for the
+    data-spectrum route one (:class:`theory.DataModel`, :class:`theory.ShiftSpectrum`) pair."""
 
+    if _data_route(state):
+        return [_data_model(state.size, state.sigma, float(sigma_t))]
     out = []
     for pop, sp in _populations(_population_key(state), _physics(state)):
         if sigma_t:
@@ -217,16 +291,23 @@ def _estimator_curve(state: ExplorerState, name: str, Ns: np.ndarray, pops: list
     risk = np.empty((len(pops), Ns.size, len(RIDGE_LAMBDAS) if name == "ridge" else 1))
     kopt = np.full((len(pops), Ns.size), np.nan)
     for q, (pop, sp) in enumerate(pops):
+        if isinstance(pop, DataModel):  # the data-spectrum equivalent, as `theory curve` runs it
+            (c,) = data_equivalent_curves(pop, Ns, [estimator(name)], spectrum=sp)
+            risk[q], kopt[q] = c.mean, (c.k_opt[0] if c.k_opt is not None else np.nan)
+            continue
         for j, N in enumerate(Ns):
-            if name == "optimal":
-                risk[q, j] = sp.floor
-            elif name == "ols":
-                risk[q, j] = fn(pop, int(N), "ols", spectrum=sp)
-            elif name == "ridge":
-                risk[q, j] = fn(pop, int(N), "ridge", RIDGE_LAMBDAS, spectrum=sp)
-            else:
-                k, r = _argmin(state, functools.partial(fn, pop, int(N), "gd", lr="paper", spectrum=sp))
-                risk[q, j], kopt[q, j] = r, k
+            try:
+                if name == "optimal":
+                    risk[q, j] = sp.floor
+                elif name == "ols":
+                    risk[q, j] = fn(pop, int(N), "ols", spectrum=sp)
+                elif name == "ridge":
+                    risk[q, j] = fn(pop, int(N), "ridge", RIDGE_LAMBDAS, spectrum=sp)
+                else:
+                    k, r = _argmin(state, functools.partial(fn, pop, int(N), "gd", lr="paper", spectrum=sp))
+                    risk[q, j], kopt[q, j] = r, k
+            except ValueError as e:  # say where: the random-matrix form can fail at some N only
+                raise ValueError(f"{LABELS[name]} at N = {int(N):,}: {(str(e).splitlines() or ['failed'])[0]}") from None
     mean = risk.mean(axis=0).min(axis=1)  # the CLI's rows are means over populations; best λ of those
     return mean, (kopt.mean(axis=0) if name == "gd-oracle" else None)
 
@@ -236,7 +317,8 @@ class Result:
     """What the page shows for one state (all plain Python values, JSON-ready).
 
     Attributes:
-        points: plotted points ``{"estimator", "N", "risk", "psnr"}`` (the ``curves`` contract).
+        points: plotted points ``{"estimator", "N", "risk", "psnr", "simulated": False}`` (the ``curves``
+            contract; "check with simulation" adds its own, ``"simulated": True``).
         floor: R* (mean over populations). k_opt: gd-oracle's k_opt at each N (if shown).
         slowdown: ``{"estimator", "N", "text"}``; ``N`` is None when not identified (``text`` says why).
         path: ``{"N", "k", "risk", "k_opt", "risk_opt"}`` — the GD path at ``N_path``.
@@ -275,7 +357,7 @@ def slowdown(N: np.ndarray, risk: np.ndarray, *, db: float = DOUBLING_DB) -> tup
         return None, "not identified: the N grid has one point"
     gain = np.diff(psnr) / np.diff(np.log2(N))
     slow = gain < db
-    if slow[-1] == False:  # noqa: E712 (numpy bool)
+    if slow[-1] == False:
         return None, (f"not identified in this range: at N = {int(N[-1]):,} each doubling still gains "
                       f"{gain[-1]:.2g} dB ≥ {db:g} dB; raise Nmax")
     i = int(np.flatnonzero(~slow)[-1] + 1) if (~slow).any() else 0
@@ -287,9 +369,17 @@ def slowdown(N: np.ndarray, risk: np.ndarray, *, db: float = DOUBLING_DB) -> tup
 def _round2(x: float) -> int:
     """Two significant figures (the grid point is only as exact as the grid's spacing)."""
     if x < 100:
-        return int(round(x))
-    p = 10 ** (int(math.floor(math.log10(x))) - 1)
+        return round(x)
+    p = 10 ** (math.floor(math.log10(x)) - 1)
     return int(round(x / p) * p)
+
+
+def signal_args(state: ExplorerState) -> list[str]:
+    """The signal's options of ``reconscale theory curve`` (``--signal …``, ``--n``, and d, α or the file)."""
+    if state.signal == "photos":
+        return ["--signal", "spectrum", "--spectrum", str(photo_spectrum_file(state.size)), "--n", str(state.n)]
+    a = ["--signal", state.signal, "--n", str(state.n)]
+    return a + (["--d", str(state.d)] if state.signal == "subspace" else ["--alpha", exact_text(state.alpha)])
 
 
 def command(state: ExplorerState) -> str:
@@ -298,11 +388,7 @@ def command(state: ExplorerState) -> str:
     Ridge prints one row per λ of :data:`RIDGE_LAMBDAS`; the page's "best λ" is the smallest risk of those.
     """
     shown = [e for e in state.estimators if e in DATA_FREE]
-    a = ["reconscale", "theory", "curve", "--method", state.form, "--signal", state.signal, "--n", str(state.n)]
-    if state.signal == "subspace":
-        a += ["--d", str(state.d)]
-    else:
-        a += ["--alpha", exact_text(state.alpha)]
+    a = ["reconscale", "theory", "curve", "--method", state.form, *signal_args(state)]
     a += ["--sigma", exact_text(state.sigma), "--target-sigma", exact_text(state.sigma_t), "--operator", state.task]
     if state.task == "mri":
         a += ["--accel", exact_text(state.accel), "--center-fraction", exact_text(state.center_fraction)]
@@ -321,12 +407,17 @@ def _path(state: ExplorerState, pops: list) -> dict:
     fn, N = _fn(state.form), state.N_path
     ks_opt, r_opt = [], []
     for pop, sp in pops:
-        k, r = _argmin(state, functools.partial(fn, pop, N, "gd", lr="paper", spectrum=sp))
+        if isinstance(pop, DataModel):
+            (c,) = data_equivalent_curves(pop, [N], [estimator("gd-oracle")], spectrum=sp)
+            k, r = int(c.k_opt[0, 0]), float(c.mean[0, 0])
+        else:
+            k, r = _argmin(state, functools.partial(fn, pop, N, "gd", lr="paper", spectrum=sp))
         ks_opt.append(k)
         r_opt.append(r)
     k_opt = float(np.mean(ks_opt))
     ks = np.unique(np.concatenate([[0], np.round(np.geomspace(1, KMAX, 48)), np.round(ks_opt)])).astype(float)
-    risk = np.mean([fn(pop, N, "gd", ks, lr="paper", spectrum=sp) for pop, sp in pops], axis=0)
+    risk = np.mean([(data_rmt_curve if isinstance(pop, DataModel) else fn)(pop, N, "gd", ks, lr="paper", spectrum=sp)
+                    for pop, sp in pops], axis=0)
     return {"N": N, "k": ks.astype(int).tolist(), "risk": risk.tolist(), "k_opt": k_opt,
             "risk_opt": float(np.mean(r_opt))}
 
@@ -345,8 +436,8 @@ def _sentences(state: ExplorerState, floor: float, path: dict, slow: dict, extra
                not_shown: dict[str, str]) -> list[str]:
     r, N = path["risk_opt"], path["N"]
     learn = r - floor
-    out = [f"The floor R* = {floor:.3g} ({float(mse_to_psnr(floor)):.1f} dB) is the risk of W*, the best linear estimator "
-           "that knows the signal's distribution: no amount of data goes below it."]
+    out = [(f"The floor R* = {floor:.3g} ({float(mse_to_psnr(floor)):.1f} dB) is the risk of W*, the best linear "
+            "estimator that knows the signal's distribution: no amount of data goes below it.")]
     out.append(f"At N = {N:,}, gradient descent stopped at k_opt ≈ {path['k_opt']:.0f} has risk {r:.3g}: a learning "
                f"error of {learn:.3g} on top of the floor ({100 * learn / r:.0f}% of its error). "
                + ("More data can only remove that part." if learn > 0 else "It has learned all it can."))
@@ -355,9 +446,15 @@ def _sentences(state: ExplorerState, floor: float, path: dict, slow: dict, extra
         out.append(f"The signal fills d/n = {state.d / state.n:.2g} of the space: the learning error is set by the d "
                    "signal directions, so a larger d needs proportionally more examples, and a larger σ raises "
                    "the floor and flattens the curve sooner.")
-    else:
+    elif state.signal == "powerlaw":
         out.append(f"The power-law spectrum (α = {state.alpha:g}) has no sharp subspace: every extra example "
                    "resolves weaker directions, so the curve bends slowly towards the floor.")
+    else:
+        mu = photo_spectrum(state.size).mu
+        above = int(np.sum(mu > state.sigma**2))
+        out.append(f"The photos' {state.size}×{state.size} crops (pixel values in [0, 1], σ in the same units) "
+                   f"have {above} of {mu.size} directions with more signal than noise (μ > σ²): the learning "
+                   "error is set by those, and the weaker ones fill in slowly, like a power law.")
     if state.sigma_t > 0:
         ok = [row for row in extra if row.get("identified")]
         if ok:
@@ -389,8 +486,8 @@ def curves(state: ExplorerState) -> Result:
 def _curves(state: ExplorerState) -> Result:
     Ns = N_grid(state)
     pops = _with_target(state, state.sigma_t)
-    not_shown = {e: "the data-free forms do not identify it (it needs simulated training sets)"
-                 for e in state.estimators if e not in DATA_FREE}
+    not_shown = {e: "the data-free forms do not identify it (it needs simulated training sets): "
+                    "press \"check with simulation\"" for e in state.estimators if e not in DATA_FREE}
     points: list[dict] = []
     best: dict[str, np.ndarray] = {}
     k_opt: dict[int, float] = {}
@@ -400,9 +497,10 @@ def _curves(state: ExplorerState) -> Result:
             best[name] = risk
             if ko is not None:
                 k_opt = {int(N): float(k) for N, k in zip(Ns, ko)}
-            points += [{"estimator": name, "N": int(N), "risk": float(r), "psnr": float(mse_to_psnr(r))} for N, r in zip(Ns, risk)]
+            points += [{"estimator": name, "N": int(N), "risk": float(r), "psnr": float(mse_to_psnr(r)),
+                        "simulated": False} for N, r in zip(Ns, risk)]
         path = _path(state, pops)
-        floor = float(np.mean([sp.floor for _, sp in pops]))
+        floor = float(np.mean([sp.floor_Q if isinstance(sp, ShiftSpectrum) else sp.floor for _, sp in pops]))
         slow_name = next((e for e in ("gd-oracle", "ridge", "ols") if e in best), None)
         if slow_name is None:  # only the floor is shown: the learning curve that marker needs is GD's
             slow_name = "gd-oracle"

@@ -5,7 +5,7 @@ here imports Panel or Bokeh, so a state is testable without a browser and the sa
 the served page and the CLI.
 
 * :class:`ExplorerState` — every setting of the page (signal, task, σ, σ_t, estimators, N range, axis,
-  data-free form). :func:`parse_query` builds it from a URL query (``?n=100&d=10&sigma=0.1…``) and
+  data-free form, the simulation's draws and seed). :func:`parse_query` builds it from a URL query (``?n=100&d=10&sigma=0.1…``) and
   refuses bad settings with :class:`StateError`, one line naming the setting and the fix;
   :func:`to_query` writes it back, so a link restores the view.
 * :func:`N_grid` — the plotted training-set sizes of a state.
@@ -26,6 +26,8 @@ __all__ = [
     "ESTIMATORS",
     "FORMS",
     "LABELS",
+    "PHOTO_SIZES",
+    "SIMULATED",
     "ExplorerState",
     "N_grid",
     "StateError",
@@ -38,6 +40,8 @@ __all__ = [
 ESTIMATORS: tuple[str, ...] = ("optimal", "gd-oracle", "ridge", "ols", "pca", "gd-val")
 #: those the data-free forms identify; ``pca`` and ``gd-val`` need simulated training sets.
 DATA_FREE: tuple[str, ...] = ("optimal", "gd-oracle", "ridge", "ols")
+#: those only "check with simulation" shows (Monte Carlo over training sets).
+SIMULATED: tuple[str, ...] = tuple(e for e in ESTIMATORS if e not in DATA_FREE)
 LABELS: dict[str, str] = {
     "optimal": "W* (the floor)",
     "gd-oracle": "GD at k_opt",
@@ -48,13 +52,19 @@ LABELS: dict[str, str] = {
 }
 #: data-free forms: the population (large-N) law, and the random-matrix deterministic equivalent.
 FORMS: tuple[str, ...] = ("large-n", "asymptotic")
-SIGNALS: tuple[str, ...] = ("subspace", "powerlaw")
+SIGNALS: tuple[str, ...] = ("subspace", "powerlaw", "photos")
+#: crop sides h of the bundled photos' spectra (n = h²), shipped in ``bridge/data``.
+PHOTO_SIZES: tuple[int, ...] = (8, 16, 32)
 TASKS: tuple[str, ...] = ("denoise", "mri", "sr")
 AXES: tuple[str, ...] = ("risk", "psnr")
 #: most N points the random-matrix form draws (7–20 s for 6 points at n = 100–1024, GD's k_opt included).
 ASYMPTOTIC_POINTS = 8
 N_LIMIT = 10_000_000
 n_LIMIT = 4096
+#: Monte Carlo draws per N of "check with simulation" (the bound on its cost is in bridge.explore_sim).
+RUNS_RANGE = (2, 200)
+#: held-out examples of validation-stopped GD (gd-val) in the simulation.
+NVAL_RANGE = (1, 10_000)
 
 
 class StateError(ValueError):
@@ -66,9 +76,11 @@ class ExplorerState:
     """Every setting of the explorer; the URL query holds all of them (keys in ``_KEYS``).
 
     Attributes:
-        signal: ``"subspace"`` (x in a random d-dimensional subspace of R^n) or ``"powerlaw"``
-            (covariance eigenvalues j^−α in the pixel basis).
-        n, d, alpha: ambient dimension, subspace dimension (subspace), exponent α (powerlaw).
+        signal: ``"subspace"`` (x in a random d-dimensional subspace of R^n), ``"powerlaw"``
+            (covariance eigenvalues j^−α in the pixel basis) or ``"photos"`` (the second-moment
+            eigenvalues of ``size``×``size`` crops of the bundled photos, pixel values in [0, 1]).
+        n, d, alpha, size: ambient dimension, subspace dimension (subspace), exponent α (powerlaw),
+            crop side (photos; n is then size², whatever was given).
         task: ``"denoise"``, ``"mri"`` (``accel``, ``center_fraction``) or ``"sr"`` (``scale``); MRI and
             SR need a square image, n = h².
         sigma, sigma_t: measurement noise σ and training-target noise σ_t (0: clean targets).
@@ -76,12 +88,14 @@ class ExplorerState:
         N_min, N_max, points: the N grid (``points`` geometric sizes, rounded, duplicates dropped).
         axis: ``"risk"`` (log) or ``"psnr"``. form: one of :data:`FORMS`.
         N_path: the N at which the GD path R(W^k) against k is drawn.
+        runs, seed, nval: the simulation's draws per N, its seed, and gd-val's held-out examples.
     """
 
     signal: str = "subspace"
     n: int = 100
     d: int = 10
     alpha: float = 1.0
+    size: int = 16
     task: str = "denoise"
     accel: float = 4.0
     center_fraction: float = 0.08
@@ -95,23 +109,30 @@ class ExplorerState:
     axis: str = "risk"
     form: str = "large-n"
     N_path: int = 1000
+    runs: int = 10
+    seed: int = 0
+    nval: int = 20
 
     def __post_init__(self) -> None:
+        if self.signal == "photos" and self.size in PHOTO_SIZES:
+            object.__setattr__(self, "n", self.size**2)  # the spectrum fixes n; the n box does not apply
         _check(self)
 
     @property
     def rotation_invariant(self) -> bool:
-        """One population suffices (denoising, or the power law's fixed basis)."""
-        return self.task == "denoise" or self.signal == "powerlaw"
+        """One population suffices (denoising, or a spectrum in a fixed basis)."""
+        return self.task == "denoise" or self.signal in ("powerlaw", "photos")
 
 
 # query key -> (field, kind); kinds: int, float, str, list
 _KEYS: dict[str, tuple[str, str]] = {
     "signal": ("signal", "str"), "n": ("n", "int"), "d": ("d", "int"), "alpha": ("alpha", "float"),
+    "size": ("size", "int"),
     "task": ("task", "str"), "accel": ("accel", "float"), "cf": ("center_fraction", "float"),
     "scale": ("scale", "int"), "sigma": ("sigma", "float"), "sigma_t": ("sigma_t", "float"),
     "est": ("estimators", "list"), "Nmin": ("N_min", "int"), "Nmax": ("N_max", "int"),
     "points": ("points", "int"), "axis": ("axis", "str"), "form": ("form", "str"), "Npath": ("N_path", "int"),
+    "runs": ("runs", "int"), "seed": ("seed", "int"), "nval": ("nval", "int"),
 }
 _FIELD_KEY = {f: k for k, (f, _) in _KEYS.items()}
 
@@ -136,6 +157,15 @@ def _check(s: ExplorerState) -> None:
         raise StateError(f"d={s.d} ≥ n={s.n}: choose 1 ≤ d < n" if s.d >= s.n else f"d={s.d}: choose 1 ≤ d < n")
     if s.signal == "powerlaw" and not (math.isfinite(s.alpha) and 0 <= s.alpha <= 10):
         raise StateError(f"alpha={s.alpha:g} is out of range: choose 0 ≤ alpha ≤ 10")
+    if s.signal == "photos":
+        if s.size not in PHOTO_SIZES:
+            raise StateError(f"size={s.size}: the photos' spectrum is shipped for crops of side "
+                             f"{', '.join(map(str, PHOTO_SIZES))}; choose one of them")
+        if s.task != "denoise":
+            # only the eigenvalues are shipped: they fix every denoising risk here (train = test
+            # distribution, so the basis drops out), not that of an operator, which sees the eigenvectors
+            raise StateError(f"task={s.task} with signal=photos: the shipped photo spectra hold eigenvalues only, "
+                             "which fix denoising but not MRI or SR; choose task=denoise")
     if not (math.isfinite(s.sigma) and s.sigma >= 0):
         raise StateError(f"sigma={s.sigma:g}: choose a finite noise level σ ≥ 0")
     if s.form == "asymptotic" and not s.sigma > 0:
@@ -155,6 +185,12 @@ def _check(s: ExplorerState) -> None:
                          f"{ASYMPTOTIC_POINTS} or form=large-n")
     if not 1 <= s.N_path <= N_LIMIT:
         raise StateError(f"Npath={s.N_path}: choose 1 ≤ Npath ≤ {N_LIMIT:,}")
+    if not RUNS_RANGE[0] <= s.runs <= RUNS_RANGE[1]:
+        raise StateError(f"runs={s.runs}: choose {RUNS_RANGE[0]} ≤ runs ≤ {RUNS_RANGE[1]} simulation draws per N")
+    if not 0 <= s.seed < 2**32:
+        raise StateError(f"seed={s.seed}: choose a whole number 0 ≤ seed < 2³²")
+    if not NVAL_RANGE[0] <= s.nval <= NVAL_RANGE[1]:
+        raise StateError(f"nval={s.nval}: choose {NVAL_RANGE[0]} ≤ nval ≤ {NVAL_RANGE[1]:,} held-out examples for gd-val")
     if s.task != "denoise":
         side = math.isqrt(s.n)
         if side * side != s.n:

@@ -14,8 +14,9 @@ from typing import Sequence
 
 import numpy as np
 
-from .infra.command import Parser, UsageError, run_command
 from .curves import METHODS, expected_risk, to_records
+from .datamodel import DataModel, DataSpectrum, data_expected_risk
+from .infra.command import Parser, UsageError, run_command
 from .infra.io import write_table
 from .montecarlo import ESTIMATOR_NAMES, Estimator
 from .operators import make_operator
@@ -95,7 +96,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--mask", choices=("equispaced", "random"), default="equispaced", help="MRI mask type")
     c.add_argument("--mask-seed", type=int, default=0, help="MRI mask seed (default 0)")
     c.add_argument("--scale", type=int, default=2, help="super-resolution factor s (default 2)")
-    c.add_argument("--signal", choices=("subspace", "powerlaw"), default="subspace")
+    c.add_argument("--signal", choices=("subspace", "powerlaw", "spectrum"), default="subspace",
+                   help="subspace (n, d), powerlaw (α) or spectrum (the eigenvalues in --spectrum; denoising)")
+    c.add_argument("--spectrum", default=None,
+                   help="for --signal spectrum: an .npz with the eigenvalues P_mu, e.g. from `reconscale spectrum`")
     c.add_argument("--alpha", type=float, default=1.0, help="power-law exponent α for --signal powerlaw")
     c.add_argument("--basis", choices=("identity", "random"), default="identity", help="power-law signal basis")
     c.add_argument("--runs", type=int, default=200, help="Monte Carlo draws per N (default 200)")
@@ -129,6 +133,29 @@ def _target_sigma(value: float) -> float:
         raise UsageError(f"--target-sigma {value} must be a finite number ≥ 0 (0: clean targets)") from None
 
 
+def _data_spectrum(a: argparse.Namespace) -> DataSpectrum:
+    """--signal spectrum: the eigenvalues ``P_mu`` of an .npz file (denoising only: the basis drops out)."""
+    if a.spectrum is None:
+        raise UsageError("--signal spectrum needs --spectrum FILE.npz holding the eigenvalues P_mu "
+                         "(e.g. from `reconscale spectrum`)")
+    if a.operator != "denoise":
+        # with train = test distribution denoising sees only the eigenvalues; an operator sees the eigenvectors
+        raise UsageError(f"--signal spectrum with --operator {a.operator}: the eigenvalues fix the risk of "
+                         "denoising only; use --operator denoise")
+    try:
+        with np.load(a.spectrum, allow_pickle=False) as z:
+            mu = np.asarray(z["P_mu"], dtype=float)
+    except (OSError, ValueError, KeyError) as e:
+        raise UsageError(f"--spectrum {a.spectrum}: not an .npz file with the eigenvalues P_mu "
+                         f"({type(e).__name__}); write one with `reconscale spectrum`") from None
+    if mu.size != a.n:
+        raise UsageError(f"--spectrum {a.spectrum} holds {mu.size} eigenvalues but --n is {a.n}: pass --n {mu.size}")
+    try:
+        return DataSpectrum(mu, label=f"spectrum({Path(a.spectrum).name})")
+    except ValueError as e:
+        raise UsageError(f"--spectrum {a.spectrum}: {e}") from None
+
+
 def _problem(a: argparse.Namespace):
     if a.n < 2:
         raise UsageError(f"--n {a.n} must be an integer ≥ 2")
@@ -137,9 +164,16 @@ def _problem(a: argparse.Namespace):
     if not (math.isfinite(a.sigma) and a.sigma >= 0):
         raise UsageError(f"--sigma {a.sigma} must be a finite number ≥ 0")
     target_sigma = _target_sigma(a.target_sigma)
+    if a.spectrum is not None and a.signal != "spectrum":
+        raise UsageError(f"--spectrum is for --signal spectrum, not --signal {a.signal}: add --signal spectrum")
     if a.signal == "powerlaw" and not (math.isfinite(a.alpha) and a.alpha >= 0):
         raise UsageError(f"--alpha {a.alpha} must be a finite number ≥ 0")
-    signal = SubspaceSignal(a.n, a.d) if a.signal == "subspace" else SpectralSignal.powerlaw(a.n, a.alpha, basis=a.basis)
+    if a.signal == "spectrum":
+        signal = _data_spectrum(a).signal()
+    elif a.signal == "subspace":
+        signal = SubspaceSignal(a.n, a.d)
+    else:
+        signal = SpectralSignal.powerlaw(a.n, a.alpha, basis=a.basis)
     if a.operator == "denoise":
         op = None
     else:
@@ -202,8 +236,15 @@ def _curve(a: argparse.Namespace) -> int:
     problem = _problem(a)
     ests = _estimators(a)
     try:
-        curves = expected_risk(problem, a.N, ests, method=a.method, runs=a.runs, rng=np.random.default_rng(a.seed),
-                               lr=a.lr, backend=a.backend, progress=not a.quiet)
+        if a.signal == "spectrum" and a.method == "asymptotic":
+            # the data-spectrum equivalent (theory.data_asymptotics): its log-spaced contour is defined at every
+            # N off the interpolation threshold, where theory.rmt_curve's solver fails on image spectra
+            model = DataModel(_data_spectrum(a), a.sigma, target_sigma=problem.target_sigma)
+            curves = data_expected_risk(model, a.N, ests, method="asymptotic", lr=a.lr)
+        else:
+            curves = expected_risk(problem, a.N, ests, method=a.method, runs=a.runs,
+                                   rng=np.random.default_rng(a.seed), lr=a.lr, backend=a.backend,
+                                   progress=not a.quiet)
     except ValueError as e:
         msg = str(e)
         if "learning rate" in msg or msg.startswith("lr="):

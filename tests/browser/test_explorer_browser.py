@@ -48,6 +48,15 @@ function walk(root) {
 }
 walk(document); return found;
 """
+# The <button> whose text is this (a Panel/Bokeh Button).
+DEEP_BUTTON = """
+const want = arguments[0]; let found = null;
+function walk(root) {
+  root.querySelectorAll('button').forEach(b => { if (!found && b.textContent.trim() === want) found = b; });
+  root.querySelectorAll('*').forEach(e => { if (!found && e.shadowRoot) walk(e.shadowRoot); });
+}
+walk(document); return found;
+"""
 
 
 SYSTEM_DRIVER = Path("/usr/bin/chromedriver")  # Debian's chromium-driver
@@ -151,6 +160,7 @@ def _same(points: list[dict], state_query: str) -> None:
     from bridge.explore_curves import curves
     from bridge.explore_state import parse_query
 
+    points = [p for p in points if not p["simulated"]]
     expected = curves(parse_query(state_query)).points
     assert [(p["estimator"], p["N"]) for p in points] == [(p["estimator"], p["N"]) for p in expected]
     for got, want in zip(points, expected):
@@ -186,7 +196,25 @@ def test_explorer_in_a_browser(server, driver, tmp_path):
     expected = "n='abc' is not a whole number: e.g. n=100"
     _wait(lambda: _text(driver, "message") == expected, what=f"the message {expected!r}")
 
-    # 4. no errors in the console; a screenshot
+    # 4. the photos' spectrum from a link; then "check with simulation" at a tiny size: its squares join `curves`
+    photos = "signal=photos&size=8&sigma=0.1&Nmin=10&Nmax=1000&points=4&est=optimal,gd-oracle,gd-val&runs=3"
+    driver.get(url + "?" + photos)
+    shown = json.loads(_wait(lambda: _text(driver, "curves"), what="the photos curves"))
+    _same(shown, photos)
+    assert "--signal spectrum --spectrum" in _text(driver, "command")
+    button = _wait(lambda: driver.execute_script(DEEP_BUTTON, "check with simulation"), what="the simulation button")
+    driver.execute_script("arguments[0].click()", button)
+    simulated = _wait(lambda: [p for p in json.loads(_text(driver, "curves")) if p["simulated"]],
+                      what="the simulated points")
+    from bridge.explore_sim import simulate
+    from bridge.explore_state import parse_query
+
+    want = simulate(parse_query(photos)).points
+    assert [(p["estimator"], p["N"]) for p in simulated] == [(p["estimator"], p["N"]) for p in want]
+    assert all(p["risk"] == pytest.approx(q["risk"], rel=1e-9) for p, q in zip(simulated, want))
+    assert _text(driver, "sim-command").startswith("reconscale theory curve --method montecarlo")
+
+    # 5. no errors in the console; a screenshot
     logs = driver.get_log("browser")
     errors = [e for e in logs if e["level"] == "SEVERE"]
     assert not errors, errors
@@ -196,7 +224,7 @@ def test_explorer_in_a_browser(server, driver, tmp_path):
     driver.save_screenshot(str(shot))
     assert shot.stat().st_size > 10_000
 
-    # 5. SIGTERM: one line, exit 0, no traceback in the server log
+    # 6. SIGTERM: one line, exit 0, no traceback in the server log
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
