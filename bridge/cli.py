@@ -33,6 +33,7 @@ from .figures import rule_windows, selfsup_figure, window_fits
 from .identify import identify
 from .laws import FloorPowerLaw
 from .report import analyse
+from .paired import image_errors
 from .results import (
     aggregate,
     load_table,
@@ -237,8 +238,9 @@ def selfsup_main(argv: Sequence[str] | None = None) -> int:
         a = p.parse_args(list(sys.argv[1:] if argv is None else argv))
 
         _check_boot_level("reconscale selfsup", a.boot, a.level)
+        ledger = Path(a.table).is_dir() or Path(a.table).suffix in (".sqlite", ".db")
         res = compare_targets(load_table(a.table), law=a.law, level=a.level, n_boot=a.boot,
-                              rng=np.random.default_rng(a.seed))
+                              rng=np.random.default_rng(a.seed), errors=image_errors(a.table) if ledger else None)
         if a.figure:
             res["figures"] = [str(x) for x in selfsup_figure(res["curves"], res["extra"], a.figure)]
         if a.format == "json":

@@ -1,29 +1,38 @@
 """``reconscale demo`` — theory and experiment on one N axis, on a CPU, in under ten minutes.
 
-The setting is ``quick-denoise``'s: grey crops of the 10 training photographs, σ = 25/255, scored on
-the 20 fixed crops of the 5 held-out photographs, here at 16×16 pixels (n = 256) so that the linear
-curves reach their floor. Three curves on one N axis:
+The setting is ``quick-denoise``'s: grey crops of the 10 training photographs at about their native
+512 px (``source.short_side_factor = 32``), σ = 25/255, at 16×16 pixels (n = 256, so that the linear
+curves reach their floor). The test set is 2 048 of the 4 429 non-overlapping 16×16 crops of the 5
+held-out photographs (``source.test_crops = "grid"``), each under 4 fixed noise draws
+(``test_draws``; the learned linear estimator's test MSE is the exact expectation over the noise).
+Three curves on one N axis:
 
 1. **theory** — the Gaussian model with the training crops' second moments (``reconscale
    spectrum``: Σ_P from 65 536 training crops, Σ_Q the test crops' own), early-stopped GD with k
    chosen by the training distribution's risk (:mod:`bridge.datatheory`). Nothing is fitted;
 2. **linear** — the learned linear estimator on the real crops, ``arch = "linear-exact"`` (closed
    form, k chosen on the validation crops), N from 16 to 65 536;
-3. **network** — U-Nets (best width per N by validation MSE), N from 16 to 1024;
+3. **network** — U-Nets of widths 4, 8 and 12 (the best width per N by validation MSE), N from 16
+   to 4 096;
 
 next to the classical baselines on the same test crops and noise (``reconscale baselines``) and two
 floors: the **linear floor** R_Q(W*_P) (what any number of training crops gives a linear map) and the
-**Wiener floor** of the test crops themselves, R_Q(W*_Q).
+**Wiener floor** of the test crops themselves, R_Q(W*_Q) (identified: Σ_Q has full rank).
 
-PSNR here is 10 log₁₀(1/MSE) of the mean test MSE over the test crops (the theory predicts MSE; the
-sweep's ``test_psnr`` is a mean of per-image PSNRs, a different number): per seed, then mean ± SEM
-over seeds. The sweeps and the spectrum run as ``reconscale`` commands in child processes, so
-``bridge`` never imports torch and reads the results from the ledgers like any other user.
+One PSNR convention: 10 log₁₀(1/MSE) of the mean test MSE over seeds and test crops (the theory
+predicts MSE; a mean of per-image PSNRs is another number, infinite on a crop a method gets exactly
+right). Every measured point and every finding built on them carries a 90% interval of a paired
+bootstrap over the test crops and the seeds (:mod:`bridge.paired`): one resample of the crops is
+shared by every curve, so differences between curves (the crossings, the gain per doubling, the width
+that stops helping) are paired. The sweeps and the spectrum run as ``reconscale`` commands in child
+processes (:mod:`bridge.stages`), so ``bridge`` never imports torch and reads the results from the
+ledgers like any other user.
 
 Every stage writes its result into DIR atomically and is skipped when it is already there (the
 sweeps resume from their ledgers), so an interrupted demo resumes where it stopped. Outputs:
-``summary.json`` (``curves``: rows ``{curve, N, psnr, psnr_sem, mse, mse_sem, seeds}``; ``findings``:
-rows ``{quantity, value, lo, hi, identified, reason}``), ``report.md`` and ``figures/``.
+``summary.json`` (``curves``: rows ``{curve, N, psnr, psnr_lo, psnr_hi, psnr_sem, mse, mse_lo, mse_hi,
+mse_sem, seeds, test_images}``; ``findings``: rows ``{quantity, value, lo, hi, identified, reason}``),
+``report.md`` and ``figures/``.
 """
 
 from __future__ import annotations
@@ -315,7 +324,7 @@ def paired_findings(network: Sequence[dict], lin_draws: dict, net_draws: dict, r
     return out
 
 
-def _selfsup(model: Any, theory: Sequence[dict], runs: Sequence[dict], cfg: DemoConfig) -> dict:
+def _selfsup(model: Any, theory: Sequence[dict], runs: Sequence[dict], cfg: DemoConfig, errors: dict) -> dict:
     """The self-supervised comparison: theory (σ_t = σ against σ_t = 0), linear and network curves
     per target, and the extra examples needed (:mod:`bridge.extra`)."""
 
@@ -324,7 +333,8 @@ def _selfsup(model: Any, theory: Sequence[dict], runs: Sequence[dict], cfg: Demo
     # to match the clean curve there (it never extrapolates)
     grid = sorted({*cfg.N_linear, *(max(cfg.N_linear) * 2**j for j in range(1, 5))})
     theory_noisy = data_theory_curve(noisy_model, grid, kmax=float(runs[0]["linear_kmax"]))
-    res = compare_targets(runs, n_boot=cfg.n_boot, rng=np.random.default_rng(cfg.seed))
+    res = compare_targets(runs, n_boot=cfg.n_boot, rng=np.random.default_rng(cfg.seed), errors=errors,
+                          n_boot_test=cfg.n_boot_test)
     curves = [{"family": "theory", "target": t, "N": r["N"], "seeds": 0, "mse": r["mse"], "mse_sem": 0.0,
                "psnr": r["psnr"], "psnr_sem": 0.0} for t, rows in (("clean", theory), ("noisy", theory_noisy))
               for r in rows if r["N"] <= max(cfg.N_linear)]
@@ -411,7 +421,7 @@ def run_demo(out: str | Path, cfg: DemoConfig = DemoConfig(), *, progress: bool 
     selfsup = None
     if cfg.self_supervised:  # 7. noisy targets: theory with σ_t = σ, both sweeps' target axes, extra examples
         selfsup = st.cached("selfsup", out / f"selfsup-{key}.json", lambda: _selfsup(
-            model, theory, [*tables["linear"], *tables["network"]], cfg))
+            model, theory, [*tables["linear"], *tables["network"]], cfg, errors))
 
         paths += selfsup_figure(selfsup["curves"], selfsup["extra"], figs / "fig_selfsup")
     # every run in the report's one convention too: the PSNR of its mean test MSE (the ledger's

@@ -57,6 +57,13 @@ than ``(1 − level)/2`` of the refits never reach ``q``); or ``N_equiv``'s inte
 
 :func:`theory_extra_examples` does the same for exact (noise-free) theory curves by monotone log-log
 interpolation of the self-supervised curve on its grid, and never extrapolates past that grid.
+
+**Measured curves first.** Where the runs kept each test image's MSE (``test_per_image``; pass
+``errors`` to :func:`compare_targets`), no law is needed inside the data: :func:`measured_extra_examples`
+reads the factor off the measured curves by the same monotone interpolation, with a paired bootstrap
+over test images and seeds (:mod:`bridge.paired`). A dense, low-noise curve then gets its factor even
+where a parametric law fails its lack-of-fit test; the law answers only the N whose match lies past
+the measured range (an extrapolation), and each row says which (``method``).
 """
 
 from __future__ import annotations
@@ -66,14 +73,16 @@ from typing import Any, Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+from scipy.interpolate import PchipInterpolator
 
 from ._validate import vector
 from .identify import N_REACH_FACTOR, identify, underdetermined
 from .laws import Law, law_spec
+from .paired import image_weights, point_draws
 from .results import CURVE_COLUMNS, runs_curve
 from .uncertainty import bootstrap
 
-__all__ = ["extra_examples", "theory_extra_examples", "LAWS", "LACK_OF_FIT_P", "SUPERVISED",
+__all__ = ["extra_examples", "measured_extra_examples", "theory_extra_examples", "LAWS", "LACK_OF_FIT_P", "SUPERVISED",
            "target_of", "family_of", "compare_targets", "theory_extra"]
 
 #: the laws of :data:`bridge.laws.LAWS` this module inverts in closed form: ``"floor"``: ``c + a N^α``
@@ -295,6 +304,83 @@ def theory_extra_examples(N: ArrayLike, risk_sup: ArrayLike, N_grid: ArrayLike,
     return rows
 
 
+def _invert(N_grid: NDArray, curve: NDArray, q: float) -> float | None:
+    """The first N where a measured curve (made non-increasing) reaches q, by linear interpolation of
+    ln N against ln MSE between its points; None outside the measured range."""
+    c = np.minimum.accumulate(curve)  # a measured curve wiggles: its running best is monotone
+    if q > c[0] or q < c[-1]:
+        return None
+    j = int(np.argmax(c <= q))
+    if j == 0:
+        return float(N_grid[0])
+    if c[j] == c[j - 1]:
+        return float(N_grid[j])
+    t = (math.log(q) - math.log(c[j - 1])) / (math.log(c[j]) - math.log(c[j - 1]))
+    return float(math.exp(math.log(N_grid[j - 1]) + t * (math.log(N_grid[j]) - math.log(N_grid[j - 1]))))
+
+
+def _interpolation_spread(N_grid: NDArray, curve: NDArray, q: float, star: float) -> float:
+    """How much the inverse moves when the straight segments of :func:`_invert` become a monotone cubic
+    (PCHIP) through the same points, as |Δ ln N|: the interpolation's own uncertainty."""
+    c = np.minimum.accumulate(curve)
+    keep = np.r_[True, np.diff(c) < 0]  # strictly decreasing points: x of the inverse must increase
+    if keep.sum() < 3:
+        return 0.0
+    x, y = np.log(c[keep])[::-1], np.log(N_grid[keep])[::-1]
+    return float(abs(PchipInterpolator(x, y)(math.log(q)) - math.log(star)))
+
+
+def measured_extra_examples(sup: Sequence[Sequence[NDArray]], N_sup: ArrayLike, ss: Sequence[Sequence[NDArray]],
+                            N_ss: ArrayLike, weights: NDArray, *, level: float = 0.9,
+                            rng: np.random.Generator) -> list[dict[str, Any]]:
+    """The extra-examples factor read off two densely measured curves, with no law.
+
+    For each supervised N the quality q is the supervised curve's own test MSE there (mean over seeds
+    and test images); the self-supervised curve, made non-increasing (its running minimum), is
+    inverted by monotone interpolation of ln N against ln MSE (as :func:`theory_extra_examples`). The
+    interval repeats this on paired bootstrap draws of both curves (:func:`bridge.paired.point_draws`:
+    the same test-image resample for every point of both curves, seeds resampled per point), widened
+    on both sides by the interpolation's own uncertainty: how far a monotone cubic through the same
+    points moves the answer (:func:`_interpolation_spread`; straight segments in log-log are exact only
+    for a power law between two points).
+
+    Args:
+        sup, ss: per N (ascending), the per-image test MSE of each seed's run: ``sup[j][s]`` is (n,).
+        N_sup, N_ss: the curves' N. weights: (B, n) shared image weights (:func:`bridge.paired.image_weights`).
+        level: interval level. rng: resamples seeds.
+
+    Returns:
+        Rows like :func:`extra_examples`; not identified where q lies outside the measured
+        self-supervised range (that needs an extrapolation: a law), or where more than (1 − level)/2
+        of the draws do.
+    """
+    Ns, Nq = np.asarray(N_sup, float), np.asarray(N_ss, float)
+    est_s = np.array([np.mean([e.mean() for e in runs]) for runs in sup])
+    est_q = np.array([np.mean([e.mean() for e in runs]) for runs in ss])
+    draw_s = np.array([point_draws(runs, weights, rng) for runs in sup])  # (k, B)
+    draw_q = np.array([point_draws(runs, weights, rng) for runs in ss])  # (g, B)
+    tail = (1 - level) / 2
+    rows = []
+    for j, n in enumerate(Ns):
+        star = _invert(Nq, est_q, float(est_s[j]))
+        if star is None:
+            rows.append(_row(n, float(est_s[j]), f"the measured self-supervised curve ({Nq[0]:g} ≤ N ≤ {Nq[-1]:g}) "
+                             f"does not reach the supervised MSE at N = {n:g} within its range: that needs an "
+                             "extrapolation"))
+            continue
+        boot = np.array([_invert(Nq, draw_q[:, b], float(draw_s[j, b])) or np.nan for b in range(weights.shape[0])])
+        if np.mean(np.isnan(boot)) > tail:
+            rows.append(_row(n, float(est_s[j]), f"in {np.mean(np.isnan(boot)):.0%} of the bootstrap draws the "
+                             "self-supervised curve does not reach the supervised MSE within its measured range"))
+            continue
+        b = np.sort(np.where(np.isnan(boot), np.inf, boot))  # a draw that never reaches q: beyond the data
+        lo, hi = b[int(np.floor(tail * (b.size - 1)))], b[int(np.ceil((1 - tail) * (b.size - 1)))]
+        widen = math.exp(_interpolation_spread(Nq, est_q, float(est_s[j]), star))
+        rows.append(_row(n, float(est_s[j]), "", star, star / n, float(min(lo, star) / widen / n),
+                         float(max(hi, star) * widen / n)))
+    return rows
+
+
 # ------------------------------------------------------------------------------ from a sweep's runs
 #: The supervised target every self-supervised one is compared with.
 SUPERVISED = "clean"
@@ -319,17 +405,23 @@ def family_of(row: dict) -> str:
 
 
 def compare_targets(runs: Sequence[dict], *, law: str = "floor", level: float = 0.9, n_boot: int = 200,
-                    rng: np.random.Generator) -> dict[str, list[dict]]:
+                    rng: np.random.Generator, errors: dict[str, NDArray] | None = None,
+                    n_boot_test: int = 1000) -> dict[str, list[dict]]:
     """Curves per (family, target) and the extra examples of every self-supervised target.
 
     Args:
         runs: tidy run rows (:func:`bridge.results.load_table` of a sweep); only ``done`` rows are used.
         law: the law fitted to both curves (``floor``: c + a N^α; ``power``).
-        level: interval level. n_boot: bootstrap resamples. rng: their randomness.
+        level: interval level. n_boot: bootstrap resamples of the laws. rng: all randomness.
+        errors: the runs' per-image test MSE (:func:`bridge.paired.image_errors`). With them, the factor
+            is read off the measured curves wherever they reach each other
+            (:func:`measured_extra_examples`, ``method = "measured"``) and the law answers only the N
+            that need an extrapolation (``method = "law"``).
+        n_boot_test: resamples of the test images (with ``errors``).
 
     Returns:
         ``{"curves": [...], "extra": [...]}`` (see the module doc); extra rows carry ``family``,
-        ``target`` and the fields of :func:`extra_examples`.
+        ``target``, ``method`` and the fields of :func:`extra_examples`.
 
     Raises:
         ValueError: no finished runs, or no target other than clean (nothing to compare).
@@ -341,6 +433,10 @@ def compare_targets(runs: Sequence[dict], *, law: str = "floor", level: float = 
     if targets == [SUPERVISED] or SUPERVISED not in targets:
         raise ValueError(f"the sweep's targets are {targets}: a comparison needs target 'clean' and a self-supervised "
                          "one (e.g. --set 'target=[\"clean\",\"noisy\"]')")
+    weights = None
+    if errors:
+        ids = [r["run_id"] for r in done if r["run_id"] in errors]
+        weights = image_weights(len(errors[ids[0]]), n_boot_test, rng) if ids else None
     curves, extra = [], []
     for family in sorted({family_of(r) for r in done}):
         best: dict[str, list[dict]] = {}  # target -> the runs of the best width per N
@@ -358,10 +454,33 @@ def compare_targets(runs: Sequence[dict], *, law: str = "floor", level: float = 
             ss = best[t]
             if t == SUPERVISED or not sup or not ss:
                 continue
-            rows = extra_examples([r["N"] for r in sup], [r["test_mse"] for r in sup], [r["N"] for r in ss],
-                                  [r["test_mse"] for r in ss], law=law, level=level, n_boot=n_boot, rng=rng)
+            rows = [{**row, "method": "law"} for row in extra_examples(
+                [r["N"] for r in sup], [r["test_mse"] for r in sup], [r["N"] for r in ss],
+                [r["test_mse"] for r in ss], law=law, level=level, n_boot=n_boot, rng=rng)]
+            if weights is not None and all(r["run_id"] in errors for r in [*sup, *ss]):
+                rows = _measured_first(sup, ss, errors, weights, rows, level=level, rng=rng)
             extra += [{"family": family, "target": t, **row} for row in rows]
     return {"curves": curves, "extra": extra}
+
+
+def _measured_first(sup: Sequence[dict], ss: Sequence[dict], errors: dict, weights: NDArray, law_rows: list[dict],
+                    *, level: float, rng: np.random.Generator) -> list[dict]:
+    """Per supervised N, the measured factor where the measured curves answer it, else the law's row."""
+    def by_N(rs: Sequence[dict]) -> tuple[list[float], list[list[NDArray]]]:
+        Ns = sorted({r["N"] for r in rs})
+        return Ns, [[errors[r["run_id"]] for r in rs if r["N"] == n] for n in Ns]
+
+    (Ns, es), (Nq, eq) = by_N(sup), by_N(ss)
+    measured = measured_extra_examples(es, Ns, eq, Nq, weights, level=level, rng=rng)
+    out = []
+    for m, lr in zip(measured, law_rows):
+        if m["identified"]:
+            out.append({**m, "method": "measured"})
+        elif lr["identified"]:
+            out.append(lr)
+        else:
+            out.append({**lr, "reason": f"{m['reason']}; the fitted law: {lr['reason']}"})
+    return out
 
 
 def theory_extra(sup: Sequence[dict], ss: Sequence[dict], *, target: str) -> list[dict]:

@@ -69,3 +69,54 @@ def test_curve_bands_rows():
                     "kept no per-image test errors")
     raises_one_line(lambda: point_draws([np.ones(7)], image_weights(50, 10, rng), rng), "must share one test set")
     raises_one_line(lambda: image_weights(1, 10, rng), "needs at least 2")
+
+
+def _width_runs(rng, gains, N=4096, n=300, S=3):
+    """Runs at one N whose width w has test MSE μ·c_i·(1 − gains[w])·ε (shared images c)."""
+    c = np.exp(SC * rng.standard_normal(n))
+    runs, errors = [], {}
+    for w, g in gains.items():
+        for s in range(S):
+            rid = f"{w}-{s}"
+            runs.append({"run_id": rid, "status": "done", "N": N, "width": w, "seed": s})
+            errors[rid] = MU * c * (1 - g) * rng.gamma(50, 1 / 50, size=n)
+    return runs, errors
+
+
+def test_width_saturation_is_identified_only_inside_the_widths_trained():
+    from bridge.demo import width_saturation
+
+    rng = np.random.default_rng(3)
+    w = image_weights(300, 400, rng)
+    runs, err = _width_runs(rng, {4: 0.0, 8: 0.2, 12: 0.2})  # 8 beats 4; 12 does not beat 8
+    f = width_saturation(4096, runs, err, w, level=0.9, rng=rng)
+    assert f["identified"] and f["value"] == 8 and (f["lo"], f["hi"]) == (4, 8), f
+    runs, err = _width_runs(rng, {4: 0.0, 8: 0.1, 12: 0.2})  # still improving at the widest
+    f = width_saturation(4096, runs, err, w, level=0.9, rng=rng)
+    assert not f["identified"] and f["value"] is None and "beyond the widths trained" in f["reason"]
+    runs, err = _width_runs(rng, {4: 0.0, 8: 0.0, 12: 0.0})  # no width helps
+    f = width_saturation(4096, runs, err, w, level=0.9, rng=rng)
+    assert not f["identified"] and "at or below the smallest width" in f["reason"]
+    f = width_saturation(4096, runs[:3], err, w, level=0.9, rng=rng)
+    assert not f["identified"] and "one width" in f["reason"]
+
+
+def test_gain_per_doubling_and_crossing_intervals_are_paired():
+    from bridge.demo import paired_findings
+
+    rng = np.random.default_rng(4)
+    w = image_weights(300, 400, rng)
+    runs, err = _width_runs(rng, {4: 0.0}, N=1024)
+    more, err2 = _width_runs(rng, {4: 0.5}, N=4096)  # half the error: +3.01 dB over 2 doublings
+    for r in more:
+        r["run_id"] = "b" + r["run_id"]
+    err.update({"b" + k: v for k, v in err2.items()})
+    runs += more
+    curve = [{"N": N, "width": 4} for N in (1024, 4096)]
+    rows, draws = curve_bands(curve, runs, err, w, rng=rng)
+    out = paired_findings(rows, draws, draws, runs, err, w, floor_db=0.0, level=0.9, rng=rng)
+    gain = out["network"][0]
+    assert gain["identified"] and gain["lo"] < gain["value"] < gain["hi"]
+    assert abs(gain["value"] - (rows[1]["psnr"] - rows[0]["psnr"]) / 2) < 1e-12
+    assert out["network-linear"][4096] == (0.0, 0.0)  # a curve against itself: paired, exactly 0
+    assert all(lo > 0 for lo, _ in out["network-floor"].values())
