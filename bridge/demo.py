@@ -55,12 +55,12 @@ from .extra import SUPERVISED, compare_targets, target_of, theory_extra
 from .paired import curve_bands, difference_interval, image_errors, image_weights, point_draws
 from .figures import empirical_figure, selfsup_figure, three_curve_figure
 from .report import analyse
-from .results import CURVE_COLUMNS, load_table, runs_curve
-from .stages import Stages, set_args, sweep_run_ids
+from .results import CURVE_COLUMNS, load_table, parse_cell, runs_curve
+from .stages import Stages, set_args
 from .text import demo_markdown, demo_summary_text
 from .uncertainty import mse_to_psnr
 
-__all__ = ["DemoConfig", "SMOKE", "MIN_GAIN_DB", "run_demo", "demo_main", "crossing", "demo_findings",
+__all__ = ["DemoConfig", "SMOKE", "MIN_GAIN_DB", "run_demo", "demo_main", "own_runs", "crossing", "demo_findings",
            "paired_findings", "width_saturation"]
 
 
@@ -126,6 +126,21 @@ SMOKE = DemoConfig(data=("size=8", "n_test=4", "n_val=6", "test_draws=2"), N_lin
                    N_network=(8, 16, 32), widths=(4, 6), seeds=(0, 1), examples=1024, n_boot=30, n_boot_test=200,
                    workers=1,
                    training=("depth=1", "batch_size=4", "min_steps=20", "max_steps=40", "eval_every=20"))
+
+
+def own_runs(rows: Sequence[dict], sets: Sequence[str]) -> list[dict]:
+    """The rows of a sweep table that a sweep with these ``--set`` values trains.
+
+    Args:
+        rows: tidy run rows (:func:`bridge.results.load_table`). sets: ``key=value`` strings; a list
+            value is an axis (the row's value must be one of it), ``source.KEY`` a data-source option.
+
+    Returns:
+        The rows whose every such column matches, in their order.
+    """
+    want = {k: parse_cell(v) for k, v in (item.split("=", 1) for item in sets)}
+    return [r for r in rows
+            if all(r.get(k) in (v if isinstance(v, list) else [v]) for k, v in want.items())]
 
 
 # ----------------------------------------------------------------------------------- the curves
@@ -372,31 +387,29 @@ def run_demo(out: str | Path, cfg: DemoConfig = DemoConfig(), *, progress: bool 
     out = st.out
     seeds = f"seed={list(cfg.seeds)}"
     # self-supervised: a target axis in both sweeps; every arm trains on one fixed noisy image per example
-    axis = [f"target={list(cfg.targets)}"] if cfg.self_supervised else []
-    fixed = ["train_noise=fixed"] if cfg.self_supervised else []
+    axis = [f"target={json.dumps(list(cfg.targets))}"] if cfg.self_supervised else []  # TOML and JSON alike
+    fixed = ["train_noise=fixed" if cfg.self_supervised else "train_noise=fresh"]
     # 1. the second moments of the training and test crops (the theory's only input)
     spec = out / "spectrum.npz"
     if not spec.exists():
         st.log(f"spectrum: Σ_P from {cfg.examples} training crops, Σ_Q from the test crops")
         st.command("spectrum", ["spectrum", cfg.config, *set_args(cfg.data), "--examples", str(cfg.examples),
                                 "--out", str(spec)])
-    # 2. the learned linear estimator, exact, and 3. the networks (resumable ledgers). Both sweeps are
-    # validated first (a dry run) and only their own runs are read back: a directory used with other
-    # settings (the self-supervised mode, another step budget) keeps those runs apart
+    # 2. the learned linear estimator, exact, and 3. the networks (resumable ledgers); only the runs
+    # with the demo's own settings are read back: a directory used with others (the self-supervised
+    # mode, another step budget) keeps those runs apart
     # single-threaded workers: small convolutions do not scale over threads, runs do (one worker: the
     # runs train in the sweep's own process, without a pool to start)
     pool = ["--executor", "process", "--workers", str(cfg.workers)] if cfg.workers > 1 else []
-    sweeps = {"linear": ["sweep", cfg.config, "--out", str(out / "linear"), *set_args(cfg.data),
-                         *set_args(["arch=linear-exact", f"N={list(cfg.N_linear)}", seeds, *axis])],
-              "network": ["sweep", cfg.config, "--out", str(out / "network"), *set_args(cfg.data), *pool,
-                          "--threads-per-run", "1", *set_args([f"N={list(cfg.N_network)}", f"width={list(cfg.widths)}",
-                                                               seeds, *cfg.training, *axis, *fixed])]}
-    ids = sweep_run_ids(list(sweeps.values()))
+    sets = {"linear": [*cfg.data, "arch=linear-exact", f"N={list(cfg.N_linear)}", seeds, *axis],
+            "network": [*cfg.data, f"N={list(cfg.N_network)}", f"width={list(cfg.widths)}", seeds, *cfg.training,
+                        *axis, *fixed]}
     st.log(f"linear-exact: N={list(cfg.N_linear)}, seeds={list(cfg.seeds)}")
-    st.command("linear", sweeps["linear"], "linear sweep")
+    st.command("linear", ["sweep", cfg.config, "--out", str(out / "linear"), *set_args(sets["linear"])], "linear sweep")
     st.log(f"networks: N={list(cfg.N_network)}, widths={list(cfg.widths)}, seeds={list(cfg.seeds)}")
-    st.command("network", sweeps["network"], "network sweep")
-    tables = {name: [r for r in load_table(out / name) if r["run_id"] in ids] for name in sweeps}
+    st.command("network", ["sweep", cfg.config, "--out", str(out / "network"), *pool, "--threads-per-run", "1",
+                           *set_args(sets["network"])], "network sweep")
+    tables = {name: own_runs(load_table(out / name), sets[name]) for name in sets}
     for name, rows in tables.items():
         bad = [r for r in rows if r["status"] != "done"]
         if bad:

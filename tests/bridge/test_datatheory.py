@@ -187,3 +187,15 @@ def test_wiener_floor_of_too_few_test_crops_is_not_a_finding():
     findings, _ = demo_findings(theory, linear, [], None)
     w = next(f for f in findings if f["quantity"].startswith("Wiener floor"))
     assert not w["identified"] and w["value"] is None and "rank 20 < n = 256" in w["reason"]
+
+
+def test_the_demo_reads_back_only_its_own_runs():
+    """A demo directory can hold runs of another mode or budget: only the settings asked for come back."""
+    from bridge.demo import own_runs
+
+    rows = [{"N": N, "width": w, "max_steps": m, "target": t, "source.test_crops": "grid"}
+            for N in (16, 64) for w in (4, 8) for m in (1200, 2400) for t in ("clean", "noisy")]
+    got = own_runs(rows, ["N=[16, 64]", "width=[4]", "max_steps=2400", 'target=["clean"]', "source.test_crops=grid"])
+    assert [(r["N"], r["width"], r["max_steps"], r["target"]) for r in got] == [(16, 4, 2400, "clean"),
+                                                                                (64, 4, 2400, "clean")]
+    assert own_runs(rows, ["source.test_crops=corners"]) == []
