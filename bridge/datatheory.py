@@ -44,7 +44,10 @@ from theory.montecarlo import Estimator
 
 from .uncertainty import mse_to_psnr
 
-__all__ = ["load_data_model", "data_theory_curve"]
+__all__ = ["load_data_model", "data_theory_curve", "floor_draws", "WIENER_DRAWS"]
+
+#: Resamples of the Wiener floor of the test images (one n×n eigendecomposition each).
+WIENER_DRAWS = 300
 
 
 def load_data_model(path: str | Path) -> tuple[Any, dict]:
@@ -146,3 +149,35 @@ def data_theory_curve(model: Any, N: Sequence[int], *, kmax: float = 1e7, stoppi
         rows.append({"N": n_train, "k": k, "risk": risk, "mse": mse, "psnr": float(mse_to_psnr(mse)),
                      "mse_sem": sem * to_mse, "method": method, **floors})
     return rows
+
+
+def floor_draws(model: Any, X: Any, weights: Any) -> dict[str, np.ndarray]:
+    """The two floors, per-pixel MSE, under resamples of the test images (paired with the curves').
+
+    Both floors are functions of Σ_Q = Σ_i w_i x_i x_iᵀ: the linear floor R_Q(W*_P) is linear in it —
+    each image contributes (‖(W*_P − I)x_i‖² + σ²‖W*_P‖²_F)/n, W*_P = Σ_P(Σ_P + σ²I)⁻¹ — and the Wiener
+    floor of the test images is σ² Σ_j λ_j/(λ_j + σ²)/n over the eigenvalues λ of the resampled Σ_Q.
+
+    Args:
+        model: the :class:`~theory.datamodel.DataModel` of a spectrum file with P's eigenvectors.
+        X: (n_test, n) the test images (``Q_X`` of the spectrum file).
+        weights: (B, n_test) image weights (:func:`bridge.paired.image_weights`).
+
+    Returns:
+        ``{"floor_P_on_Q": (B,), "floor_Q": (min(B, WIENER_DRAWS),)}`` (the first draws of the same
+        weights); empty when P has no eigenvectors (a stationary spectrum).
+    """
+    P = model.train
+    if getattr(P, "V", None) is None:
+        return {}
+    X = np.asarray(X, dtype=float)
+    n, s2 = X.shape[1], float(model.sigma) ** 2
+    mu = np.asarray(P.mu, dtype=float)
+    W = (P.V * (mu / (mu + s2))) @ P.V.T
+    e = (np.sum((X @ W.T - X) ** 2, axis=1) + s2 * float(np.sum(W**2))) / n
+    wQ = np.empty(min(weights.shape[0], WIENER_DRAWS))  # an eigendecomposition per draw: the first few hundred
+    for b, w in enumerate(weights[: wQ.size]):
+        lam = np.clip(np.linalg.eigvalsh((X * w[:, None]).T @ X), 0, None)
+        wQ[b] = s2 * float(np.sum(lam / (lam + s2))) / n
+    return {"floor_P_on_Q": weights @ e, "floor_Q": wQ}
+

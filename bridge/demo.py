@@ -50,7 +50,7 @@ import numpy as np
 from theory.datamodel import DataModel
 from theory.infra.io import atomic_write, write_json
 
-from .datatheory import data_theory_curve, load_data_model
+from .datatheory import data_theory_curve, floor_draws, load_data_model
 from .extra import SUPERVISED, compare_targets, target_of, theory_extra
 from .paired import curve_bands, difference_interval, image_errors, image_weights, point_draws
 from .figures import empirical_figure, selfsup_figure, three_curve_figure
@@ -230,10 +230,14 @@ def demo_findings(theory: Sequence[dict], linear: Sequence[dict], network: Seque
         return {"quantity": q, "value": v, "lo": v if lo is None else lo, "hi": v if hi is None else hi,
                 "identified": ok, "reason": reason}
 
+    paired = paired or {}
+    over_crops = " (90% interval over the test crops)"
     out = [row("linear floor: PSNR of W*_P on the test crops (dB)", _psnr(floor_PQ),
-               "the N → ∞ limit of the learned linear estimator, from the training crops' second moments"),
+               "the N → ∞ limit of the learned linear estimator, from the training crops' second moments"
+               + (over_crops if "floor" in paired else ""), *paired.get("floor", (None, None))),
            row("Wiener floor of the test crops: PSNR of W*_Q (dB)", _psnr(floor_Q),
-               "the best linear map for the test crops themselves (knows Q: no estimator learned on P attains it)")]
+               "the best linear map for the test crops themselves (knows Q: no estimator learned on P attains it)"
+               + (over_crops if "wiener" in paired else ""), *paired.get("wiener", (None, None)))]
     rank_Q, n_pix = theory[0].get("rank_Q"), theory[0].get("n")
     if rank_Q is not None and n_pix is not None and rank_Q < n_pix:
         out[1].update(value=None, lo=None, hi=None, identified=False,
@@ -252,13 +256,15 @@ def demo_findings(theory: Sequence[dict], linear: Sequence[dict], network: Seque
         else:
             out.append(row(f"theory − linear PSNR, largest |gap| over N ≥ {gap_from} (dB)", float(d[i]), span))
     big = linear[-1]
+    why, lo, hi = _below(big, _psnr(floor_PQ))
+    if big["N"] in paired.get("floor-linear", {}):
+        (lo, hi), why = paired["floor-linear"][big["N"]], why + ", paired with the floor's"
     out.append(row(f"linear at its largest N = {big['N']:g}: dB below the linear floor", _psnr(floor_PQ) - big["psnr"],
-                   *_below(big, _psnr(floor_PQ))))
+                   why, lo, hi))
     tb = th.get(big["N"])
     if tb is not None:
         out.append(row(f"theory at N = {big['N']:g}: dB below the linear floor", _psnr(floor_PQ) - tb["psnr"],
                        "the Gaussian model's own approach to its floor"))
-    paired = paired or {}
     out.append(crossing(network, linear, what="N where the network overtakes the learned linear estimator",
                         intervals=paired.get("network-linear")))
     floor_curve = [{"N": r["N"], "psnr": _psnr(floor_PQ), "psnr_sem": 0.0} for r in network]
@@ -267,9 +273,11 @@ def demo_findings(theory: Sequence[dict], linear: Sequence[dict], network: Seque
     if network:
         nb = network[-1]
         why, lo, hi = _below(nb, _psnr(floor_PQ))
+        lo, hi = (None if hi is None else -hi), (None if lo is None else -lo)
+        if nb["N"] in paired.get("network-floor", {}):
+            (lo, hi), why = paired["network-floor"][nb["N"]], why + ", paired with the floor's"
         out.append(row(f"network at its largest N = {nb['N']:g} vs the linear floor (dB)", nb["psnr"] - _psnr(floor_PQ),
-                       why + "; positive: better than any linear map", None if lo is None else -hi,
-                       None if hi is None else -lo))
+                       why + "; positive: better than any linear map", lo, hi))
     out += paired.get("network", [])
     for f in (fits or {}).get("findings", []):
         out.append({"quantity": f"network fit: {f['quantity']}", "value": f.get("value"), "lo": f.get("lo"),
@@ -323,25 +331,35 @@ def width_saturation(N: int, runs: Sequence[dict], errors: dict, weights: np.nda
 
 
 def paired_findings(network: Sequence[dict], lin_draws: dict, net_draws: dict, runs: Sequence[dict], errors: dict,
-                    weights: np.ndarray, *, floor_db: float, level: float, rng: np.random.Generator) -> dict:
+                    weights: np.ndarray, *, floor_db: float, level: float, rng: np.random.Generator,
+                    floors: dict | None = None) -> dict:
     """What the paired draws say (``paired`` of :func:`demo_findings`).
 
     Args:
         network: the network curve's rows (with intervals). lin_draws, net_draws: N → PSNR draws of
             :func:`bridge.paired.curve_bands` under the same image weights. runs: the network runs.
         errors, weights: per-image test errors and the shared image resamples. floor_db: the linear
-            floor in dB. level: interval level. rng: resamples seeds.
+            floor in dB. level: interval level. rng: resamples seeds. floors: the floors' per-pixel
+            MSE under the same resamples (:func:`bridge.datatheory.floor_draws`), or None (the
+            linear floor then counts as exact).
 
     Returns:
-        ``{"network-linear", "network-floor"}``: N → interval of the PSNR difference; ``"network"``:
-        the network's gain per doubling of N at its largest N and its width saturation there.
+        ``{"network-linear", "network-floor", "floor-linear"}``: N → interval of the PSNR difference;
+        ``"floor"``, ``"wiener"``: the floors' PSNR intervals (with ``floors``); ``"network"``: the
+        network's gain per doubling of N at its largest N and its width saturation there.
     """
+    q = 50 * (1 - level), 50 * (1 + level)
+    B = weights.shape[0]
+    floor_b = mse_to_psnr(floors["floor_P_on_Q"]) if floors else np.full(B, floor_db)
     out: dict[str, Any] = {
         "network-linear": {N: difference_interval(d, lin_draws[N], level=level) for N, d in net_draws.items()
                            if N in lin_draws},
-        "network-floor": {N: difference_interval(d, np.full_like(d, floor_db), level=level)
-                          for N, d in net_draws.items()},
+        "network-floor": {N: difference_interval(d, floor_b, level=level) for N, d in net_draws.items()},
+        "floor-linear": {N: difference_interval(floor_b, d, level=level) for N, d in lin_draws.items()},
         "network": []}
+    if floors:
+        out["floor"] = tuple(float(v) for v in np.percentile(floor_b, q))
+        out["wiener"] = tuple(float(v) for v in np.percentile(mse_to_psnr(floors["floor_Q"]), q))
     if len(network) >= 2:
         a, b = network[-2], network[-1]
         doublings = float(np.log2(b["N"] / a["N"]))
@@ -446,8 +464,11 @@ def run_demo(out: str | Path, cfg: DemoConfig = DemoConfig(), *, progress: bool 
     fits = st.cached("fits", out / f"fits-{key}.json", lambda: analyse(
         [r["N"] for r in pts], mse_to_psnr([r["test_mse"] for r in pts]), metric="test_psnr",
         groups=[r["seed"] for r in pts], n_boot=cfg.n_boot, rng=np.random.default_rng(cfg.seed)))
+    with np.load(spec, allow_pickle=False) as z:  # the test crops (spectrum files before Q_X: the floors are exact)
+        crops = z["Q_X"] if "Q_X" in z.files and len(z["Q_X"]) == weights.shape[1] else None
+    floors = floor_draws(model, crops, weights) if crops is not None else None
     paired = paired_findings(network, lin_draws, net_draws, done_net, errors, weights,
-                             floor_db=_psnr(theory[0]["floor_P_on_Q"]), level=cfg.level, rng=rng_t)
+                             floor_db=_psnr(theory[0]["floor_P_on_Q"]), level=cfg.level, rng=rng_t, floors=floors)
     findings, gaps = demo_findings(theory, linear, network, fits, paired=paired)
     # 6. figures and the report
     figs = out / "figures"

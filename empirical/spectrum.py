@@ -17,8 +17,10 @@ and smoother for large crops. Σ_Q is always the exact second moment of the test
 The result is one ``.npz`` (written atomically) that :func:`bridge.datatheory.load_data_model`
 reads without torch::
 
-    P_mu (n,), P_V (n, n) or absent (stationary), Q_mu (n,), Q_V (n, n), sigma (), shape (2,),
-    meta (JSON text: the run's config, examples, method, what P and Q are).
+    P_mu (n,), P_V (n, n) or absent (stationary), Q_mu (n,), Q_V (n, n), Q_X (n_test, n) float32 (the
+    test images themselves, in the sweep's test order: a bootstrap over them resamples Σ_Q with the
+    runs' per-image errors, :func:`bridge.datatheory.floor_draws`), sigma (), shape (2,), meta (JSON
+    text: the run's config, examples, method, what P and Q are).
 
 Only denoising is supported (the operator is the identity); other tasks are refused in one line.
 """
@@ -117,6 +119,7 @@ def data_spectra(run: RunConfig, *, examples: int = 65536, method: str = "covari
     Xq = np.asarray(p.test_source.batch(test_idx), dtype=np.float64).reshape(len(test_idx), n)
     mu_q, V_q = np.linalg.eigh(Xq.T @ Xq / len(test_idx))
     out["Q_mu"], out["Q_V"] = np.clip(mu_q[::-1], 0, None), np.ascontiguousarray(V_q[:, ::-1])
+    out["Q_X"] = Xq.astype(np.float32)
     out["sigma"] = np.float64(run.sigma)
     out["shape"] = np.array([s, s])
     out["meta"] = json.dumps({

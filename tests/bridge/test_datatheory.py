@@ -199,3 +199,31 @@ def test_the_demo_reads_back_only_its_own_runs():
     assert [(r["N"], r["width"], r["max_steps"], r["target"]) for r in got] == [(16, 4, 2400, "clean"),
                                                                                 (64, 4, 2400, "clean")]
     assert own_runs(rows, ["source.test_crops=corners"]) == []
+
+
+def test_the_floors_resampled_over_test_crops_are_the_theory_floors_at_the_crops_themselves():
+    """floor_draws with every crop weighted once equals the theory's two floors of Σ_Q = XᵀX/m (its
+    brute-force twin: W*_P and W*_Q built here from their matrices); resamples spread around them."""
+    from bridge.datatheory import WIENER_DRAWS, floor_draws
+    from bridge.paired import image_weights
+
+    rng = np.random.default_rng(5)
+    m = _model()
+    X = rng.standard_normal((80, 36)) @ np.diag(np.geomspace(1.5, 0.05, 36))
+    mu, V = np.linalg.eigh(X.T @ X / 80)
+    model = DataModel(m.train, m.sigma, DataSpectrum(np.clip(mu[::-1], 0, None), V=V[:, ::-1], label="Q"))
+    row = data_theory_curve(model, [64])[0]
+    uniform = np.full((1, 80), 1 / 80)
+    f = floor_draws(model, X, uniform)
+    assert f["floor_P_on_Q"][0] == pytest.approx(row["floor_P_on_Q"], rel=1e-9)
+    assert f["floor_Q"][0] == pytest.approx(row["floor_Q"], rel=1e-9)
+    S, s2 = X.T @ X / 80, m.sigma**2  # by hand: R(W) = tr((W − I)Σ(W − I)ᵀ) + σ² ‖W‖², per pixel
+    Wq = S @ np.linalg.inv(S + s2 * np.eye(36))
+    assert f["floor_Q"][0] == pytest.approx((np.trace((Wq - np.eye(36)) @ S @ (Wq - np.eye(36)).T)
+                                             + s2 * np.sum(Wq**2)) / 36, rel=1e-9)
+    boot = floor_draws(model, X, image_weights(80, 400, rng))
+    assert boot["floor_P_on_Q"].shape == (400,) and boot["floor_Q"].shape == (min(400, WIENER_DRAWS),)
+    lo, hi = np.percentile(boot["floor_P_on_Q"], [5, 95])
+    assert lo < row["floor_P_on_Q"] < hi
+    stationary = DataModel(DataSpectrum(m.train.mu, basis="fourier", shape=(6, 6)), m.sigma, model.test)
+    assert floor_draws(stationary, X, uniform) == {}

@@ -26,6 +26,8 @@ def test_spectrum_file_holds_the_second_moments_of_the_sweeps_own_images(tmp_pat
     test_idx = p.source.split(n_train=0, n_val=6, n_test=4, seed=run.data_seed).test
     Xq = p.test_source.batch(test_idx).reshape(4, -1).astype(np.float64)
     assert np.allclose(model.test.matrix(), Xq.T @ Xq / 4, atol=1e-10)
+    with np.load(out) as z:  # and the crops themselves, in the runs' test order (float32 pixels)
+        np.testing.assert_array_equal(z["Q_X"], Xq.astype(np.float32))
     assert model.sigma == pytest.approx(25 / 255) and meta["examples"] == 300 and meta["n"] == 64
     # the stationary projection keeps the per-frequency power (its trace is the same E‖x‖²)
     st = tmp_path / "st.npz"
