@@ -237,7 +237,9 @@ def demo_findings(theory: Sequence[dict], linear: Sequence[dict], network: Seque
                + (over_crops if "floor" in paired else ""), *paired.get("floor", (None, None))),
            row("Wiener floor of the test crops: PSNR of W*_Q (dB)", _psnr(floor_Q),
                "the best linear map for the test crops themselves (knows Q: no estimator learned on P attains it)"
-               + (over_crops if "wiener" in paired else ""), *paired.get("wiener", (None, None)))]
+               + ("; [lo, hi]: from the 2-fold cross-validated floor (W*_Q of half the crops scored on the other "
+                  "half) to this in-sample one: the test distribution's floor lies between"
+                  if "wiener" in paired else ""), *paired.get("wiener", (None, None)))]
     rank_Q, n_pix = theory[0].get("rank_Q"), theory[0].get("n")
     if rank_Q is not None and n_pix is not None and rank_Q < n_pix:
         out[1].update(value=None, lo=None, hi=None, identified=False,
@@ -345,7 +347,8 @@ def paired_findings(network: Sequence[dict], lin_draws: dict, net_draws: dict, r
 
     Returns:
         ``{"network-linear", "network-floor", "floor-linear"}``: N → interval of the PSNR difference;
-        ``"floor"``, ``"wiener"``: the floors' PSNR intervals (with ``floors``); ``"network"``: the
+        ``"floor"``: the linear floor's PSNR interval, ``"wiener"``: the Wiener floor's bracket (with
+        ``floors``, :func:`bridge.datatheory.floor_draws`); ``"network"``: the
         network's gain per doubling of N at its largest N and its width saturation there.
     """
     q = 50 * (1 - level), 50 * (1 + level)
@@ -359,7 +362,8 @@ def paired_findings(network: Sequence[dict], lin_draws: dict, net_draws: dict, r
         "network": []}
     if floors:
         out["floor"] = tuple(float(v) for v in np.percentile(floor_b, q))
-        out["wiener"] = tuple(float(v) for v in np.percentile(mse_to_psnr(floors["floor_Q"]), q))
+        inside, crossed = floors["floor_Q_bracket"]
+        out["wiener"] = (float(mse_to_psnr(crossed)), float(mse_to_psnr(inside)))
     if len(network) >= 2:
         a, b = network[-2], network[-1]
         doublings = float(np.log2(b["N"] / a["N"]))

@@ -202,9 +202,10 @@ def test_the_demo_reads_back_only_its_own_runs():
 
 
 def test_the_floors_resampled_over_test_crops_are_the_theory_floors_at_the_crops_themselves():
-    """floor_draws with every crop weighted once equals the theory's two floors of Σ_Q = XᵀX/m (its
-    brute-force twin: W*_P and W*_Q built here from their matrices); resamples spread around them."""
-    from bridge.datatheory import WIENER_DRAWS, floor_draws
+    """floor_draws with every crop weighted once equals the theory's linear floor of Σ_Q = XᵀX/m (its
+    brute-force twin: W*_P built here); its resamples spread around it; the Wiener floor is bracketed
+    by its in-sample value (the theory's, and W*_Q built by hand) and a cross-validated one above it."""
+    from bridge.datatheory import floor_draws
     from bridge.paired import image_weights
 
     rng = np.random.default_rng(5)
@@ -213,17 +214,19 @@ def test_the_floors_resampled_over_test_crops_are_the_theory_floors_at_the_crops
     mu, V = np.linalg.eigh(X.T @ X / 80)
     model = DataModel(m.train, m.sigma, DataSpectrum(np.clip(mu[::-1], 0, None), V=V[:, ::-1], label="Q"))
     row = data_theory_curve(model, [64])[0]
-    uniform = np.full((1, 80), 1 / 80)
-    f = floor_draws(model, X, uniform)
+    S, s2, eye = X.T @ X / 80, m.sigma**2, np.eye(36)  # by hand: R(W) = tr((W − I)Σ(W − I)ᵀ) + σ² ‖W‖², per pixel
+    Wp = m.train.matrix() @ np.linalg.inv(m.train.matrix() + s2 * eye)
+    f = floor_draws(model, X, np.full((1, 80), 1 / 80))
     assert f["floor_P_on_Q"][0] == pytest.approx(row["floor_P_on_Q"], rel=1e-9)
-    assert f["floor_Q"][0] == pytest.approx(row["floor_Q"], rel=1e-9)
-    S, s2 = X.T @ X / 80, m.sigma**2  # by hand: R(W) = tr((W − I)Σ(W − I)ᵀ) + σ² ‖W‖², per pixel
-    Wq = S @ np.linalg.inv(S + s2 * np.eye(36))
-    assert f["floor_Q"][0] == pytest.approx((np.trace((Wq - np.eye(36)) @ S @ (Wq - np.eye(36)).T)
-                                             + s2 * np.sum(Wq**2)) / 36, rel=1e-9)
+    assert f["floor_P_on_Q"][0] == pytest.approx((np.trace((Wp - eye) @ S @ (Wp - eye).T) + s2 * np.sum(Wp**2)) / 36,
+                                                 rel=1e-9)
+    inside, crossed = f["floor_Q_bracket"]
+    Wq = S @ np.linalg.inv(S + s2 * eye)
+    assert inside == pytest.approx(row["floor_Q"], rel=1e-9)
+    assert inside == pytest.approx((np.trace((Wq - eye) @ S @ (Wq - eye).T) + s2 * np.sum(Wq**2)) / 36, rel=1e-9)
+    assert crossed > inside  # out of sample is worse than in sample
     boot = floor_draws(model, X, image_weights(80, 400, rng))
-    assert boot["floor_P_on_Q"].shape == (400,) and boot["floor_Q"].shape == (min(400, WIENER_DRAWS),)
     lo, hi = np.percentile(boot["floor_P_on_Q"], [5, 95])
-    assert lo < row["floor_P_on_Q"] < hi
+    assert boot["floor_P_on_Q"].shape == (400,) and lo < row["floor_P_on_Q"] < hi
     stationary = DataModel(DataSpectrum(m.train.mu, basis="fourier", shape=(6, 6)), m.sigma, model.test)
-    assert floor_draws(stationary, X, uniform) == {}
+    assert floor_draws(stationary, X, np.full((1, 80), 1 / 80)) == {}
