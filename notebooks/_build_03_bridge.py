@@ -36,8 +36,9 @@ md(
        power law a paper-style window fit would extrapolate.
 
     The setting is `quick-denoise`'s at 16×16 pixels ($n = 256$): grey crops of the 10 training
-    photographs bundled with scikit-image, Gaussian noise $\sigma = 25/255$, scored on the 20 fixed
-    corner crops of 5 held-out photographs. Everything here is numpy on a CPU (no torch), seeded
+    photographs bundled with scikit-image at about their native 512 px, Gaussian noise
+    $\sigma = 25/255$, scored on 2 048 of the 4 429 non-overlapping crops of 5 held-out photographs
+    (the demo's test set). Everything here is numpy on a CPU (no torch), seeded
     explicitly, and runs in well under a minute.
     """
 )
@@ -102,7 +103,7 @@ md(
     The theory's only inputs are two uncentred second moments of clean crops, exactly what
     `reconscale spectrum` computes: $\Sigma_P = X^\top X / N_\text{ex}$ over the first $N_\text{ex}$
     training crops of the source (the sweep's training sets are prefixes of this pool), and
-    $\Sigma_Q$, the exact second moment of the 20 test crops. A linear $W$ learned by gradient
+    $\Sigma_Q$, the exact second moment of the 2 048 test crops. A linear $W$ learned by gradient
     descent from 0 on $N$ Gaussian examples $x \sim \mathcal N(0, \Sigma_P)$, $y = x + \sigma z$, is
     scored on the test crops,
 
@@ -126,15 +127,15 @@ code(
     sigma, size = 25 / 255, 16
     n = size * size
     N_ex = 16384                                   # training crops for Sigma_P (the demo uses 65 536)
-    src = PhotoSource(size=size, channels=1, seed=0)
-    split = src.split(n_train=N_ex, n_val=256, n_test=20, seed=0)
+    src = PhotoSource(size=size, channels=1, seed=0, short_side_factor=32, test_crops="grid")  # as the demo
+    split = src.split(n_train=N_ex, n_val=256, n_test=2048, seed=0)
 
     X_pool = src.batch(split.train(N_ex)).reshape(N_ex, n).astype(np.float64).T   # (n, N_ex): columns are crops
     X_val = src.batch(split.val).reshape(-1, n).astype(np.float64).T             # 256 validation crops
-    X_test = src.batch(split.test).reshape(-1, n).astype(np.float64).T           # 20 fixed test crops
+    X_test = src.batch(split.test).reshape(-1, n).astype(np.float64).T           # 2048 test crops
     print(f"{N_ex} training, {X_val.shape[1]} validation, {X_test.shape[1]} test crops of {size}x{size}")
 
-    # Sigma_P as `reconscale spectrum` computes it; Sigma_Q exactly (rank <= 20: eigh, not the estimator)
+    # Sigma_P as `reconscale spectrum` computes it; Sigma_Q exactly (eigh of the test crops' second moment)
     P = second_moment_spectrum(X_pool.T, shape=(size, size), label="P: training crops")
     mu_q, V_q = np.linalg.eigh(X_test @ X_test.T / X_test.shape[1])
     Q = DataSpectrum(np.clip(mu_q[::-1], 0, None), V=np.ascontiguousarray(V_q[:, ::-1]), label="Q: test crops")
@@ -150,7 +151,7 @@ code(
     logN = np.log(N_th)
     slope_tot, slope_ex = np.gradient(np.log(mse_th), logN), np.gradient(np.log(excess), logN)
     print(f"linear floor R_Q(W*_P): MSE {floor_PQ:.5f} = {psnr(floor_PQ):.2f} dB;  "
-          f"'Wiener floor' R_Q(W*_Q): {psnr(floor_Q):.2f} dB with rank(Sigma_Q) = {rank_Q} < n = {n}")
+          f"Wiener floor R_Q(W*_Q): {psnr(floor_Q):.2f} dB with rank(Sigma_Q) = {rank_Q} (n = {n})")
     print(f"\n{'N':>6} {'k':>9} {'PSNR':>7} {'MSE':>9} {'excess/floor':>13} {'slope MSE':>10} "
           f"{'slope excess':>13} {'share x slope':>14}  method")
     for j, r in enumerate(theory):
@@ -162,7 +163,7 @@ code(
     i = np.arange(1, n + 1)
     ax0.loglog(i, P.mu, "-", color="tab:green", label=rf"$\Sigma_P$: {N_ex} training crops")
     keep_q = Q.mu > Q.mu[0] * 1e-12
-    ax0.loglog(i[keep_q], Q.mu[keep_q], "o", ms=3, color="tab:purple", label=rf"$\Sigma_Q$: the 20 test crops (rank {rank_Q})")
+    ax0.loglog(i[keep_q], Q.mu[keep_q], "o", ms=3, color="tab:purple", label=rf"$\Sigma_Q$: the {X_test.shape[1]} test crops (rank {rank_Q})")
     ax0.axhline(sigma**2, color="tab:red", lw=1, label=r"noise variance $\sigma^2$")
     ax0.set(xlabel="index $i$", ylabel="eigenvalue", title="second moments (uncentred): the theory's only input")
     ax0.legend(fontsize=7)
@@ -172,8 +173,6 @@ code(
     ax1.set(title="training crops (top two rows), test crops (bottom two)", xticks=[], yticks=[])
     ax1.grid(False)
     plt.show()
-    print(f"upper bound on the MSE of W*_Q: rank(Sigma_Q) sigma^2 / n = {rank_Q * sigma**2 / n:.5f} "
-          f"({psnr(rank_Q * sigma**2 / n):.2f} dB)")
     """
 )
 
@@ -187,13 +186,12 @@ md(
       the excess is smaller than the floor. No parameter was fitted to get this shape — it comes
       from the eigenvalues on the left, which decay gradually over two decades instead of the
       subspace model's $d$ equal values and zeros.
-    * **The Wiener floor of Q is not a floor of the test photos.** $\Sigma_Q$ is the second moment
-      of only 20 crops, so it has rank 20 < $n$ = 256 (the purple points stop at 20). Its Wiener
-      filter $W^*_Q = \Sigma_Q(\Sigma_Q + \sigma^2 I)^{-1}$ projects every input onto the span of
-      those 20 very crops: it "knows" the test images, and lets through at most 20 of the 256
-      noise dimensions (the bound printed last). It would be a floor of the test *distribution*
-      only with more test crops than pixels; here no estimator learned from training data can
-      approach it, and it is not drawn below.
+    * **The Wiener floor of Q.** $\Sigma_Q$ is the second moment of 2 048 crops, more than the
+      $n$ = 256 pixels, so it has full rank and its Wiener filter
+      $W^*_Q = \Sigma_Q(\Sigma_Q + \sigma^2 I)^{-1}$ is a floor of the test *distribution* (up to
+      the optimism of fitting it to the very crops it is scored on: the demo brackets it with a
+      cross-validated value). With only the 20 corner crops of the earlier test set it had rank 20 and
+      projected every input onto the span of those very crops: no floor of the photos at all.
     """
 )
 
@@ -216,11 +214,11 @@ md(
     * **stopping**: the $k$ among every integer up to $10^7$ (and $k = \infty$) with the least MSE
       on the 256 noisy validation crops (from the training photos, fixed noise per seed), found
       exactly by `theory.stopping.choose_k` (the MSE is a quadratic in the filter gains);
-    * **score**: the test MSE on the 20 test crops with one fixed noise draw per seed, PSNR of
-      that mean MSE per seed, then mean ± SEM over seeds — the demo's convention. Next to it,
-      the *noise-averaged* test MSE of the same $W$,
-      $\big(\|(W - I)X_\text{test}\|_F^2/20 + \sigma^2\|W\|_F^2\big)/n$: the quantity the theory
-      predicts, without the luck of one test-noise draw.
+    * **score**: the test MSE on the 2 048 test crops with one fixed noise draw per seed, PSNR of
+      that mean MSE per seed, then mean ± SEM over seeds. Next to it, the *noise-averaged* test MSE
+      of the same $W$, $\big(\|(W - I)X_\text{test}\|_F^2/m + \sigma^2\|W\|_F^2\big)/n$ over the
+      $m$ test crops: the quantity the theory predicts, and what the demo's `linear-exact` rows
+      report (`empirical.linear.expected_test_mse`), without the luck of one test-noise draw.
 
     The noise is numpy's (seeded by seed and a tag), not the sweeps' torch generators, so the
     numbers are the twin's, not bit-identical to a `linear-exact` ledger.
@@ -298,7 +296,7 @@ md(
     256 validation crops instead of the exact $R_P$. All of this is in the excess: the theory's
     excess is an optimistic prediction of it where learning matters, and the gap closes as both
     curves reach the common floor. The noise-averaged column shows how much of the seed-to-seed
-    spread is only the draw of the test noise on 20 crops.
+    spread is only the draw of the test noise (small on 2 048 crops).
     """
 )
 
@@ -327,7 +325,7 @@ code(
     if (demo_dir / "summary.json").is_file():
         demo = json.loads((demo_dir / "summary.json").read_text())
         data = demo["config"]["data"]
-        if f"size={size}" in data and "n_test=20" in data:
+        if f"size={size}" in data and "n_test=2048" in data and "source.test_crops=grid" in data:
             network = [r for r in demo["curves"] if r["curve"] == "network"]
             baselines = demo.get("baselines", {})
             print(f"network curve from {demo_dir / 'summary.json'}: N = {[r['N'] for r in network]}, "
@@ -338,7 +336,8 @@ code(
                 print(f"consistency: this notebook's learned linear minus the demo's linear-exact runs, at {len(d)} "
                       f"common N: from {min(d):+.2f} to {max(d):+.2f} dB (different noise draws)")
         else:
-            print(f"{demo_dir}: a demo with data {data}, not size={size}, n_test=20: not comparable, not drawn")
+            print(f"{demo_dir}: a demo with data {data}, not the grid of 2048 test crops at size={size}: not "
+                  "comparable, not drawn")
     else:
         print("no network curve: no summary.json in the directory RECONSCALE_DEMO names (default ../reconscale_demo).\n"
               "Produce it with `reconscale demo --out reconscale_demo` in the repository root (~10 min on a CPU),\n"
