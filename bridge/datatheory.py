@@ -40,11 +40,12 @@ import numpy as np
 
 from theory.data_asymptotics import DataEquivalent, shift_spectrum
 from theory.datamodel import DataModel, DataSpectrum, data_montecarlo
+from theory.estimators import TrainingSpectrum, gd_filter, ols_filter
 from theory.montecarlo import Estimator
 
 from .uncertainty import mse_to_psnr
 
-__all__ = ["load_data_model", "data_theory_curve", "floor_draws"]
+__all__ = ["load_data_model", "data_theory_curve", "floor_draws", "theory_draws"]
 
 
 def load_data_model(path: str | Path) -> tuple[Any, dict]:
@@ -193,3 +194,46 @@ def floor_draws(model: Any, X: Any, weights: Any) -> dict[str, Any]:
     SA, SB = A.T @ A / len(A), B.T @ B / len(B)
     crossed = (risk(wiener(SA), SB) + risk(wiener(SB), SA)) / 2
     return {"floor_P_on_Q": weights @ e, "floor_Q_bracket": (inside, crossed)}
+
+
+def theory_draws(model: Any, rows: Sequence[dict], X: Any, weights: Any, *, draws: int = 8,
+                 rng: np.random.Generator) -> dict[int, np.ndarray]:
+    """Each theory point's per-pixel MSE under the curves' resamples of the test images.
+
+    R_Q of a fixed W is linear in Σ_Q: each test image contributes (‖(W − I)x_i‖² + σ²‖W‖²_F)/n. The
+    theory's point is the expectation of that over the training draws, so a resample w_b of the
+    images moves it by Σ_i (w_bi − 1/m) e_i, with e_i the expected contribution of image i. e is
+    estimated from ``draws`` training sets of the Gaussian model at the row's own N, step
+    (:meth:`theory.datamodel.DataModel.paper_lr`) and k; only this correction carries their
+    Monte Carlo error, the point itself stays the row's.
+
+    Args:
+        model: the :class:`~theory.datamodel.DataModel` (P with eigenvectors). rows: theory rows of
+            :func:`data_theory_curve` (``N``, ``k``, ``mse``). X: (m, n) the test images (``Q_X``).
+        weights: (B, m) image weights (:func:`bridge.paired.image_weights`). draws: training sets
+            per N. rng: their randomness.
+
+    Returns:
+        N → (B,) per-pixel MSE draws; empty when P has no eigenvectors.
+    """
+    P = model.train
+    if getattr(P, "V", None) is None:
+        return {}
+    X = np.asarray(X, dtype=float)
+    n, s2 = X.shape[1], float(model.sigma) ** 2
+    root = P.V * np.sqrt(np.clip(np.asarray(P.mu, dtype=float), 0, None))
+    out = {}
+    for r in rows:
+        N, k = int(r["N"]), int(r["k"])
+        lr = model.paper_lr(N)
+        e = np.zeros(X.shape[0])
+        for _ in range(draws):
+            Xt = root @ rng.standard_normal((n, N))
+            spec = TrainingSpectrum.fit(Xt + float(model.sigma) * rng.standard_normal((n, N)), Xt)
+            h = ols_filter(spec.lam)[1] if k < 0 else gd_filter(spec.lam, [k], lr)[1]
+            W = spec.weights(h)[0]
+            e += (np.sum((X @ W.T - X) ** 2, axis=1) + s2 * float(np.sum(W**2))) / n
+        e /= draws
+        out[N] = float(r["mse"]) + weights @ e - e.mean()
+    return out
+

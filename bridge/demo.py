@@ -50,7 +50,7 @@ import numpy as np
 from theory.datamodel import DataModel
 from theory.infra.io import atomic_write, write_json
 
-from .datatheory import data_theory_curve, floor_draws, load_data_model
+from .datatheory import data_theory_curve, floor_draws, load_data_model, theory_draws
 from .extra import SUPERVISED, compare_targets, target_of, theory_extra
 from .paired import curve_bands, difference_interval, image_errors, image_weights, point_draws
 from .figures import empirical_figure, selfsup_figure, three_curve_figure
@@ -220,9 +220,12 @@ def demo_findings(theory: Sequence[dict], linear: Sequence[dict], network: Seque
     """
     th = {r["N"]: r for r in theory}
     floor_PQ, floor_Q = theory[0]["floor_P_on_Q"], theory[0]["floor_Q"]
+    paired = paired or {}
+    tl = paired.get("theory-linear", {})
     gaps = [{"N": r["N"], "theory_psnr": th[r["N"]]["psnr"], "linear_psnr": r["psnr"],
              "gap_db": th[r["N"]]["psnr"] - r["psnr"],
-             **({"gap_lo": th[r["N"]]["psnr"] - r["psnr_hi"], "gap_hi": th[r["N"]]["psnr"] - r["psnr_lo"]}
+             **({"gap_lo": tl[r["N"]][0], "gap_hi": tl[r["N"]][1]} if r["N"] in tl else
+                {"gap_lo": th[r["N"]]["psnr"] - r["psnr_hi"], "gap_hi": th[r["N"]]["psnr"] - r["psnr_lo"]}
                 if r.get("psnr_lo") is not None else {})} for r in linear if r["N"] in th]
 
     def row(q: str, v: float | None, reason: str, lo: float | None = None, hi: float | None = None,
@@ -230,7 +233,6 @@ def demo_findings(theory: Sequence[dict], linear: Sequence[dict], network: Seque
         return {"quantity": q, "value": v, "lo": v if lo is None else lo, "hi": v if hi is None else hi,
                 "identified": ok, "reason": reason}
 
-    paired = paired or {}
     over_crops = " (90% interval over the test crops)"
     out = [row("linear floor: PSNR of W*_P on the test crops (dB)", _psnr(floor_PQ),
                "the N → ∞ limit of the learned linear estimator, from the training crops' second moments"
@@ -252,9 +254,10 @@ def demo_findings(theory: Sequence[dict], linear: Sequence[dict], network: Seque
         g = far[i]
         span = f"at N = {g['N']:g} (gaps over N ≥ {gap_from} from {d.min():+.3f} to {d.max():+.3f} dB, per N in 'gaps')"
         if g.get("gap_lo") is not None:
+            whose = ("paired: test crops (both curves) and seeds" if tl else
+                     "the learned linear curve's (test crops and seeds)")
             out.append(row(f"theory − linear PSNR, largest |gap| over N ≥ {gap_from} (dB)", float(d[i]),
-                           f"{span}; the interval is the learned linear curve's (test crops and seeds)",
-                           lo=g["gap_lo"], hi=g["gap_hi"]))
+                           f"{span}; the interval is {whose}", lo=g["gap_lo"], hi=g["gap_hi"]))
         else:
             out.append(row(f"theory − linear PSNR, largest |gap| over N ≥ {gap_from} (dB)", float(d[i]), span))
     big = linear[-1]
@@ -265,8 +268,11 @@ def demo_findings(theory: Sequence[dict], linear: Sequence[dict], network: Seque
                    why, lo, hi))
     tb = th.get(big["N"])
     if tb is not None:
+        ft = paired.get("floor-theory", {}).get(big["N"])
         out.append(row(f"theory at N = {big['N']:g}: dB below the linear floor", _psnr(floor_PQ) - tb["psnr"],
-                       "the Gaussian model's own approach to its floor"))
+                       "the Gaussian model's own approach to its floor"
+                       + ("; 90% interval over the test crops, paired with the floor's" if ft else ""),
+                       *(ft or (None, None))))
     out.append(crossing(network, linear, what="N where the network overtakes the learned linear estimator",
                         intervals=paired.get("network-linear")))
     floor_curve = [{"N": r["N"], "psnr": _psnr(floor_PQ), "psnr_sem": 0.0} for r in network]
@@ -334,7 +340,7 @@ def width_saturation(N: int, runs: Sequence[dict], errors: dict, weights: np.nda
 
 def paired_findings(network: Sequence[dict], lin_draws: dict, net_draws: dict, runs: Sequence[dict], errors: dict,
                     weights: np.ndarray, *, floor_db: float, level: float, rng: np.random.Generator,
-                    floors: dict | None = None) -> dict:
+                    floors: dict | None = None, theory: dict | None = None) -> dict:
     """What the paired draws say (``paired`` of :func:`demo_findings`).
 
     Args:
@@ -343,7 +349,8 @@ def paired_findings(network: Sequence[dict], lin_draws: dict, net_draws: dict, r
         errors, weights: per-image test errors and the shared image resamples. floor_db: the linear
             floor in dB. level: interval level. rng: resamples seeds. floors: the floors' per-pixel
             MSE under the same resamples (:func:`bridge.datatheory.floor_draws`), or None (the
-            linear floor then counts as exact).
+            linear floor then counts as exact). theory: N → the theory's per-pixel MSE under the
+            same resamples (:func:`bridge.datatheory.theory_draws`), or None.
 
     Returns:
         ``{"network-linear", "network-floor", "floor-linear"}``: N → interval of the PSNR difference;
@@ -360,6 +367,11 @@ def paired_findings(network: Sequence[dict], lin_draws: dict, net_draws: dict, r
         "network-floor": {N: difference_interval(d, floor_b, level=level) for N, d in net_draws.items()},
         "floor-linear": {N: difference_interval(floor_b, d, level=level) for N, d in lin_draws.items()},
         "network": []}
+    th_b = {N: mse_to_psnr(d) for N, d in (theory or {}).items()}
+    out["theory"] = {N: tuple(float(v) for v in np.percentile(d, q)) for N, d in th_b.items()}
+    out["theory-linear"] = {N: difference_interval(d, lin_draws[N], level=level) for N, d in th_b.items()
+                            if N in lin_draws}
+    out["floor-theory"] = {N: difference_interval(floor_b, d, level=level) for N, d in th_b.items()}
     if floors:
         out["floor"] = tuple(float(v) for v in np.percentile(floor_b, q))
         inside, crossed = floors["floor_Q_bracket"]
@@ -471,8 +483,16 @@ def run_demo(out: str | Path, cfg: DemoConfig = DemoConfig(), *, progress: bool 
     with np.load(spec, allow_pickle=False) as z:  # the test crops (spectrum files before Q_X: the floors are exact)
         crops = z["Q_X"] if "Q_X" in z.files and len(z["Q_X"]) == weights.shape[1] else None
     floors = floor_draws(model, crops, weights) if crops is not None else None
+    th_draws = st.timed("theory intervals", lambda: theory_draws(model, theory, crops, weights, rng=np.random.default_rng(
+        [cfg.seed, 2]))) if crops is not None else None
     paired = paired_findings(network, lin_draws, net_draws, done_net, errors, weights,
-                             floor_db=_psnr(theory[0]["floor_P_on_Q"]), level=cfg.level, rng=rng_t, floors=floors)
+                             floor_db=_psnr(theory[0]["floor_P_on_Q"]), level=cfg.level, rng=rng_t, floors=floors,
+                             theory=th_draws)
+    q = 50 * (1 - cfg.level), 50 * (1 + cfg.level)
+    theory = [{**r, "mse_lo": float(np.percentile(th_draws[r["N"]], q[0])),
+               "mse_hi": float(np.percentile(th_draws[r["N"]], q[1])),
+               "psnr_lo": paired["theory"][r["N"]][0], "psnr_hi": paired["theory"][r["N"]][1]}
+              if th_draws and r["N"] in th_draws else r for r in theory]
     findings, gaps = demo_findings(theory, linear, network, fits, paired=paired)
     # 6. figures and the report
     figs = out / "figures"

@@ -203,8 +203,11 @@ def demo_markdown(s: dict) -> str:
     intervals = (f"[lo, hi]: the {level:.0%} interval of a paired bootstrap over the {measured[0]['test_images']} "
                  f"test crops and the seeds {c['seeds']} (one resample of the crops shared by every curve, so "
                  "differences between curves are paired; the test noise is averaged out: exactly for the linear "
-                 "estimator, over the noise draws of `test_draws` for the networks). The theory is a prediction "
-                 "from the crops' second moments and carries no interval" if measured else
+                 "estimator, over the noise draws of `test_draws` for the networks). "
+                 + ("The theory's interval is over the test crops alone (a prediction has no seeds)"
+                    if any(r["curve"] == "theory" and r.get("psnr_lo") is not None for r in s["curves"]) else
+                    "The theory is a prediction from the crops' second moments and carries no interval")
+                 if measured else
                  "± the SEM over seeds")
     lines = ["# reconscale demo: the linear theory of the photos, the learned linear estimator and U-Nets, on one "
              "N axis", "",

@@ -230,3 +230,44 @@ def test_the_floors_resampled_over_test_crops_are_the_theory_floors_at_the_crops
     assert boot["floor_P_on_Q"].shape == (400,) and lo < row["floor_P_on_Q"] < hi
     stationary = DataModel(DataSpectrum(m.train.mu, basis="fourier", shape=(6, 6)), m.sigma, model.test)
     assert floor_draws(stationary, X, np.full((1, 80), 1 / 80)) == {}
+
+
+def test_the_theory_points_move_with_the_test_crops_as_their_brute_force_twin_says():
+    """theory_draws: with every crop once the point is the row's own; under a resample it moves by the
+    expected per-crop contribution — checked against the literal Monte Carlo of R_Q at the reweighted
+    Σ_Q with the same training draws (linear in Σ_Q, so equal up to the mean's Monte Carlo error)."""
+    from bridge.datatheory import theory_draws
+    from bridge.paired import image_weights
+
+    rng = np.random.default_rng(7)
+    m = _model()
+    X = rng.standard_normal((60, 36)) @ np.diag(np.geomspace(1.5, 0.05, 36))
+    mu, V = np.linalg.eigh(X.T @ X / 60)
+    model = DataModel(m.train, m.sigma, DataSpectrum(np.clip(mu[::-1], 0, None), V=V[:, ::-1], label="Q"))
+    rows = data_theory_curve(model, [64, 512])
+    w = np.vstack([np.full(60, 1 / 60), image_weights(60, 50, rng)])
+    d = theory_draws(model, rows, X, w, draws=40, rng=np.random.default_rng(1))
+    for r in rows:
+        assert d[r["N"]][0] == pytest.approx(r["mse"], rel=1e-12)  # no resample: the row itself
+        spread = np.std(d[r["N"]][1:])
+        assert 0 < spread < 0.2 * r["mse"]
+    # the twin: the same 40 training draws by hand, R_Q at the resampled Σ_Q by its trace formula
+    from theory.estimators import TrainingSpectrum, gd_filter
+
+    g, root, s2, eye = np.random.default_rng(1), m.train.V * np.sqrt(m.train.mu), m.sigma**2, np.eye(36)
+    r = rows[0]
+    Ws = []
+    for _ in range(40):
+        Xt = root @ g.standard_normal((36, r["N"]))
+        spec = TrainingSpectrum.fit(Xt + m.sigma * g.standard_normal((36, r["N"])), Xt)
+        Ws.append(spec.weights(gd_filter(spec.lam, [r["k"]], model.paper_lr(r["N"]))[1])[0])
+
+    def mc(weights):
+        S = (X * weights[:, None]).T @ X
+        return np.mean([(np.trace((W - eye) @ S @ (W - eye).T) + s2 * np.sum(W**2)) / 36 for W in Ws])
+
+    for b in (1, 2, 3):
+        assert d[r["N"]][b] - r["mse"] == pytest.approx(mc(w[b]) - mc(w[0]), rel=1e-9, abs=1e-15)
+    uniform = np.full((1, 60), 1 / 60)
+    assert theory_draws(DataModel(DataSpectrum(m.train.mu, basis="fourier", shape=(6, 6)), m.sigma, model.test),
+                        rows, X, uniform, rng=rng) == {}
