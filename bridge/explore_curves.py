@@ -14,8 +14,7 @@
   rotates with the basis), so only they are shipped; the command passes the file to ``theory curve
   --signal spectrum --spectrum FILE``. The random-matrix form of a photos state is the data-spectrum
   equivalent (:func:`theory.data_asymptotics.data_equivalent_curves`, as ``theory curve`` computes it for
-  a spectrum file): :func:`theory.rmt_curve` fails on these spectra at some N (its Stieltjes solver),
-  the data-spectrum contour does not.
+  a spectrum file); :func:`theory.rmt_curve` of the same eigenvalues is its twin in the tests.
 
 The loop over N and estimators follows :func:`theory.expected_risk` for the data-free methods (same
 populations, same argmin over k, same means), but factorises each population once per setting and

@@ -42,7 +42,7 @@ both for a report; ``reconscale selfsup DIR`` (:func:`bridge.cli.selfsup_main`) 
   the self-supervised law. Refits that never reach ``q_b`` count as ``+inf``, so order statistics are
   taken without interpolation. Resampling n runs per N has ``√((n−1)/n)`` of the true spread (90%
   intervals from 4 seeds covered ~84%), so the runs' within-N log deviations are first inflated by
-  ``√(n/(n−1))`` (:func:`_inflate`); the estimates themselves come from fits to the data as given.
+  ``√(n/(n−1))`` (:func:`bridge.uncertainty.inflate_replicates`); the estimates themselves come from fits to the data as given.
 
 A row is *not identified* (``N_equiv``, ``factor``, ``lo``, ``hi`` are None and ``reason`` says why) when
 either curve has no more distinct N than the law has parameters (:func:`bridge.identify.underdetermined`:
@@ -80,7 +80,7 @@ from .identify import N_REACH_FACTOR, identify, underdetermined
 from .laws import Law, law_spec
 from .paired import image_weights, point_draws
 from .results import CURVE_COLUMNS, runs_curve
-from .uncertainty import bootstrap
+from .uncertainty import bootstrap, inflate_replicates
 
 __all__ = ["extra_examples", "measured_extra_examples", "theory_extra_examples", "LAWS", "LACK_OF_FIT_P", "SUPERVISED",
            "target_of", "family_of", "compare_targets", "theory_extra"]
@@ -121,22 +121,6 @@ def _inverse(law: str, coef: NDArray, q: NDArray) -> NDArray:
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
         out = np.exp(np.log(np.where(gap > 0, gap, 1.0) / a) / alpha)
     return np.where((gap > 0) & (alpha < 0) & ~np.isnan(out), out, np.inf)
-
-
-def _inflate(N: NDArray, y: NDArray) -> NDArray:
-    """Runs with their within-N log deviations scaled by ``√(n/(n−1))`` (n runs at that N; (m,) -> (m,)).
-
-    Resampling n runs with replacement has a spread ``√((n−1)/n)`` of the true one (see
-    :mod:`bridge.uncertainty`); inflating the deviations first, as its residual scheme inflates
-    residuals by ``√(m/(m−p))``, gives the stratified bootstrap the right spread. The log mean of every
-    N is unchanged; single runs are left alone (the residual scheme corrects those).
-    """
-    ln = np.log(y)
-    _, inv, counts = np.unique(N, return_inverse=True, return_counts=True)
-    mean = (np.bincount(inv, weights=ln) / counts)[inv]
-    n = counts[inv]
-    kappa = np.sqrt(np.where(n > 1, n / np.maximum(n - 1, 1), 1.0))
-    return np.exp(mean + kappa * (ln - mean))
 
 
 def _lack_of_fit(fitted: Law, N: NDArray, y: NDArray) -> float:
@@ -199,8 +183,8 @@ def extra_examples(N_sup: ArrayLike, y_sup: ArrayLike, N_ss: ArrayLike, y_ss: Ar
             return none(f"the {name} curve has {why}")
     try:
         fit_s, fit_q = spec.make().fit(Ns, ys), spec.make().fit(Nq, yq)
-        boot_s = bootstrap(spec.make(), Ns, _inflate(Ns, ys), n_boot=n_boot, rng=rng)
-        boot_q = bootstrap(spec.make(), Nq, _inflate(Nq, yq), n_boot=n_boot, rng=rng)
+        boot_s = bootstrap(spec.make(), Ns, inflate_replicates(Ns, ys), n_boot=n_boot, rng=rng)
+        boot_q = bootstrap(spec.make(), Nq, inflate_replicates(Nq, yq), n_boot=n_boot, rng=rng)
     except (ValueError, np.linalg.LinAlgError) as e:
         return none(f"the laws could not be fitted: {e}")
     q = fit_s.predict(grid)

@@ -15,7 +15,11 @@ come within a margin of the asymptote, an extrapolated value) is reported with a
    asymptote     the interval's upper end is neither at the optimiser's bound (``at_bound``: e.g.
                  the exponent of ``y∞ − A N^α`` pinned at α → 0, where y∞ runs off) nor past the
                  metric's meaningful range (``upper``: :data:`PSNR_LIMIT_DB` for PSNR, 1 for SSIM),
-                 nor more than :data:`ASYMPTOTE_SPANS` observed ranges beyond the data (``y_range``).
+                 nor more than :data:`ASYMPTOTE_SPANS` observed ranges beyond the data (``y_range``),
+                 and the law comes within a margin of it (``reach``: the upper end of the interval
+                 of that N, and the margin) by :data:`N_REACH_FACTOR` ``× N_max`` (``n_range``): a
+                 curve still rising as a slow power law at the largest N has an asymptote far past
+                 the data, however narrow its interval.
    break         inside ``[N_min, N_max]`` of the data (``n_range``).
    exponent      not at the optimiser's bounds (``bounds``).
    scale         (a positive scale such as a calibrated d_eff or σ) ``hi/lo ≤`` :data:`SCALE_RATIO` and
@@ -81,7 +85,7 @@ def identify(quantity: str, value: float, lo: float, hi: float, *, kind: str, **
         kind: one of :data:`KINDS`.
         **ctx: the context the kind needs: ``n_range=(N_min, N_max)`` (break, n_to_reach),
             ``upper``/``lower`` physical limits (asymptote, value), ``y_range=(min y, max y)`` and
-            ``at_bound`` (asymptote), ``bounds=(lo, hi)`` (exponent), ``test_p`` and ``level``
+            ``at_bound`` and ``reach=(N, margin text)`` (asymptote), ``bounds=(lo, hi)`` (exponent), ``test_p`` and ``level``
             (floor: p-value of the likelihood-ratio test of floor = 0).
 
     Returns:
@@ -137,6 +141,15 @@ def _reason(kind: str, value: float, lo: float, hi: float, ctx: dict[str, Any]) 
             if hi > ymax + ASYMPTOTE_SPANS * span:
                 return (f"the interval's upper end {_g(hi)} lies more than {ASYMPTOTE_SPANS:g}× the observed range "
                         f"above the data (max {_g(ymax)}): an extrapolation far past them")
+        reach, n_range = ctx.get("reach"), ctx.get("n_range")
+        if reach is not None and n_range is not None:
+            n_reach, margin = reach
+            cap = N_REACH_FACTOR * float(n_range[1])
+            if not float(n_reach) <= cap:
+                where = "never" if not math.isfinite(float(n_reach)) else f"only at N = {_g(float(n_reach))}"
+                return (f"the law comes within {margin} of it {where} (upper end of its interval), beyond "
+                        f"{N_REACH_FACTOR:g}× the largest N trained ({_g(float(n_range[1]))}): the fitted law still rises "
+                        "there, so its asymptote is an extrapolation far past the data")
         return ""
     if kind == "break":
         n_min, n_max = (float(v) for v in ctx["n_range"])

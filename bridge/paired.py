@@ -26,9 +26,9 @@ from typing import Any, Sequence
 import numpy as np
 
 from .results import read_ledger
-from .uncertainty import check_level, mse_to_psnr
+from .uncertainty import check_level, inflate_replicates, mse_to_psnr
 
-__all__ = ["image_errors", "image_weights", "point_draws", "curve_bands", "difference_interval"]
+__all__ = ["image_errors", "image_weights", "point_draws", "run_draws", "curve_bands", "difference_interval"]
 
 
 def image_errors(path: str | Path) -> dict[str, np.ndarray]:
@@ -83,6 +83,31 @@ def point_draws(errors: Sequence[np.ndarray], weights: np.ndarray, rng: np.rando
         per_seed = centre + (per_seed - centre) * np.sqrt(S / (S - 1))
     pick = rng.integers(S, size=(weights.shape[0], S))
     return np.take_along_axis(per_seed, pick, axis=1).mean(axis=1)
+
+
+def run_draws(runs: Sequence[dict], errors: dict[str, np.ndarray], weights: np.ndarray) -> np.ndarray:
+    """Every run's test MSE under each shared resample of the test images, for the law fits.
+
+    Args:
+        runs: m run rows (``run_id``, ``N``); each needs its per-image errors.
+        errors: :func:`image_errors` of their sweep(s). weights: (B, n) of :func:`image_weights`.
+
+    Returns:
+        (B, m) MSE: row b is every run scored on resample b, with each N's deviations between its
+        seeds scaled by ``√(S/(S−1))`` (:func:`bridge.uncertainty.inflate_replicates`, as
+        :func:`point_draws` does), so that a bootstrap resampling the S seeds of each N has their
+        unbiased spread. Pass it as ``draws`` to :func:`bridge.report.analyse` (as PSNR for a PSNR
+        curve) so that its intervals include the test sample.
+    """
+    missing = [r["run_id"] for r in runs if r["run_id"] not in errors]
+    if missing or not runs:
+        raise ValueError(f"run {missing[0] if missing else '?'} kept no per-image test errors: re-run its sweep with "
+                         "this version (a new test_per_image metric)")
+    E = np.vstack([np.asarray(errors[r["run_id"]], dtype=float) for r in runs])  # (m, n)
+    if E.shape[1] != weights.shape[1]:
+        raise ValueError(f"runs scored on {E.shape[1]} test images, the weights resample {weights.shape[1]}: the "
+                         "runs must share one test set")
+    return inflate_replicates([float(r["N"]) for r in runs], weights @ E.T)
 
 
 def curve_bands(curve: Sequence[dict], runs: Sequence[dict], errors: dict[str, np.ndarray], weights: np.ndarray, *,

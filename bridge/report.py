@@ -57,9 +57,23 @@ def _param_kind(law_name: str, param: str) -> str:
     return "value"
 
 
+def _reach(boot: Any, margin: float, level: float) -> float:
+    """Upper end of the interval of the N at which ``y∞ − A N^α`` comes within ``margin`` of y∞ (inf if never)."""
+    N = []
+    for law in boot.laws:
+        A, alpha = float(law.params_["amplitude"]), float(law.params_["exponent"])
+        with np.errstate(all="ignore"):
+            N.append(1.0 if A <= margin else (margin / A) ** (1.0 / alpha) if alpha < 0 else math.inf)
+    # order statistics without interpolation: refits that never come within the margin are +inf
+    return float(np.quantile(N, 0.5 * (1 + level), method="higher")) if N else math.inf
+
+
 def _law_rows(boot: Any, *, scale: str, level: float, y: np.ndarray, metric: str,
-              floor_p: dict[str, float] | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The law's row (parameters with intervals, identified/reason) and one finding per parameter."""
+              floor_p: dict[str, float] | None = None, n_range: tuple[float, float] | None = None,
+              margin: float | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The law's row (parameters with intervals, identified/reason) and one finding per parameter
+    (``n_range`` and ``margin``, in the metric's units: the asymptote must be approached within reach
+    of the data)."""
 
     law = boot.law
     name = type(law).__name__
@@ -84,6 +98,11 @@ def _law_rows(boot: Any, *, scale: str, level: float, y: np.ndarray, metric: str
             upper = PSNR_LIMIT_DB if "psnr" in metric.lower() else (1.0 if "ssim" in metric.lower() else None)
             ctx.update(upper=upper, y_range=(float(y.min()), float(y.max())),
                        at_bound=exp_ci is not None and exp_ci[1] >= -1e-3)
+            if n_range is not None and margin is not None and upper is not None:
+                # "within 0.1 dB" for PSNR; for SSIM the margin is a fraction of 1 − y∞, as for a floor
+                m_abs = margin if "psnr" in metric.lower() else margin * max(upper - v, 1e-12)
+                unit = " dB" if "psnr" in metric.lower() else ""
+                ctx.update(reach=(_reach(boot, m_abs, level), f"{m_abs:.3g}{unit}"), n_range=n_range)
         elif kind == "break":
             ctx["n_range"] = law.n_range_
         elif kind == "exponent":
@@ -98,7 +117,7 @@ def _law_rows(boot: Any, *, scale: str, level: float, y: np.ndarray, metric: str
         if not asy["identified"]:  # the amplitude of a run-off asymptote runs off with it
             for f in findings[1:]:
                 if f["identified"]:
-                    f["identified"], f["reason"] = False, "the asymptote is not identified: " + asy["reason"]
+                    f["identified"], f["reason"] = False, "its asymptote is not identified (SaturatingLaw.asymptote, above)"
     if name == "BrokenPowerLaw":
         brk = next(f for f in findings if f["quantity"].endswith(".d1"))
         if not brk["identified"]:  # slopes either side of an unidentified break are not findings either
@@ -112,7 +131,7 @@ def _law_rows(boot: Any, *, scale: str, level: float, y: np.ndarray, metric: str
 
 
 def analyse(N: Sequence[float], y: Sequence[float], *, metric: str, groups: Sequence[Any] | None = None,
-            n_boot: int = 200, level: float = 0.95, window: tuple[float, float] | None = None,
+            draws: Any = None, n_boot: int = 200, level: float = 0.95, window: tuple[float, float] | None = None,
             margin: float | None = None, rng: np.random.Generator) -> dict[str, Any]:
     """Fit the law family to one curve and summarise it, saying what the data cannot identify.
 
@@ -121,10 +140,15 @@ def analyse(N: Sequence[float], y: Sequence[float], *, metric: str, groups: Sequ
         y: (m,) the metric per run: an error (risk, MSE; positive) or a quality (PSNR dB, SSIM).
         metric: the metric's name (``psnr``/``ssim`` in it means quality).
         groups: (m,) seed or run labels: the bootstrap resamples whole groups when there are several.
+        draws: optional (B, m) realisations of y with B ≥ ``n_boot``, in y's units (e.g. every run's
+            test PSNR under the b-th shared resample of the test images, :func:`bridge.paired.run_draws`):
+            every bootstrap refit b resamples ``draws[b]``, so the intervals include the test sample
+            (:func:`bridge.uncertainty.bootstrap`).
         n_boot: bootstrap resamples. level: interval level.
         window: (lo, hi) N window of the paper's pure power law (default: all N).
         margin: "within margin of the asymptote": dB for PSNR, else a fraction of the floor
-            (default 0.1 dB or 1%).
+            (default 0.1 dB or 1%). A quality law's asymptote is identified only if the law comes
+            within it by :data:`bridge.identify.N_REACH_FACTOR` × the largest N.
         rng: randomness for the bootstraps.
 
     Returns:
@@ -150,27 +174,34 @@ def analyse(N: Sequence[float], y: Sequence[float], *, metric: str, groups: Sequ
     psnr = quality and "psnr" in metric.lower()
     err = _to_error(metric, y) if quality else y
     err_name = ("mse" if psnr else "1-ssim") if quality else metric
+    d_y = None if draws is None else np.asarray(draws, dtype=float)
+    if d_y is not None and (d_y.ndim != 2 or d_y.shape[1] != y.size):
+        raise ValueError(f"draws has shape {d_y.shape}; need (B, {y.size}): one row of y per resample")
+    d_err = None if d_y is None else (_to_error(metric, d_y) if quality else d_y)
     kw = {"groups": g, "n_boot": n_boot, "rng": rng}
+    m_val = (0.1 if psnr else 0.01) if margin is None else margin
     out: dict[str, Any] = {"metric": metric, "error_metric": err_name, "level": level, "laws": [], "findings": [],
-                           "resampling": f"whole groups ({n_groups} seeds or runs)" if g is not None
-                           else "points within each N" + (f" (only {n_groups} groups)" if n_groups else "")}
+                           "resampling": (f"whole groups ({n_groups} seeds or runs)" if g is not None
+                                          else "points within each N" + (f" (only {n_groups} groups)" if n_groups else ""))
+                           + (f", each refit on one of {d_y.shape[0]} given draws of y (e.g. resamples of the test "
+                              "set)" if d_y is not None else "")}
     n_distinct = np.unique(N).size
     n_range = (float(N.min()), float(N.max()))
 
     boots: dict[str, Any] = {}
     # The registry's laws: the error laws on the error scale (the BNSL from 6 distinct N), the quality law
     # on the metric itself.
-    candidates: list[tuple[str, Any, np.ndarray, str]] = [
+    candidates: list[tuple[str, Any, np.ndarray, Any, str]] = [
         (sp.cls.__name__, sp.make(**({"window": window} if sp.name == "power" else {})),
-         *((y, metric) if sp.fits == "quality" else (err, err_name)))
+         *((y, d_y, metric) if sp.fits == "quality" else (err, d_err, err_name)))
         for sp in LAWS.values() if (quality or sp.fits == "error") and (sp.name != "broken" or n_distinct >= 6)]
-    for name, proto, yy, scale in candidates:
+    for name, proto, yy, dd, scale in candidates:
         why = underdetermined(name, proto.n_params, n_distinct)
         if why:  # as many parameters as N: an exact fit of the means, reported as not identified
             out["laws"].append({"law": name, "scale": scale, "fit": "not fitted", "identified": False, "reason": why})
             continue
         try:
-            boots[name] = bootstrap(proto, N, yy, **kw)
+            boots[name] = bootstrap(proto, N, yy, draws=dd, **kw)
         except ValueError as e:  # a law that cannot be fitted to this curve is reported, not fatal
             out["laws"].append({"law": name, "scale": scale, "fit": f"not fitted: {e}", "identified": False,
                                 "reason": f"not fitted: {e}"})
@@ -179,7 +210,8 @@ def analyse(N: Sequence[float], y: Sequence[float], *, metric: str, groups: Sequ
         if name == "FloorPowerLaw" and N.size > 3:
             fp = floor_profile(N, err, boots[name].law, level=level)
             out["floor_test"] = {"F": fp["F0"], "p": fp["p0"], "profile_lo": fp["lo"]}
-        row, findings = _law_rows(boots[name], scale=scale, level=level, y=yy, metric=scale, floor_p=fp)
+        row, findings = _law_rows(boots[name], scale=scale, level=level, y=yy, metric=scale, floor_p=fp,
+                                  n_range=n_range, margin=m_val)
         if name == "PowerLaw" and window is not None:
             row["window"] = f"{window[0]:g}–{window[1]:g}"
         out["laws"].append(row)
@@ -199,7 +231,7 @@ def analyse(N: Sequence[float], y: Sequence[float], *, metric: str, groups: Sequ
         out["break"] = {"identified": False, "reason": why}
     elif n_distinct >= 6:
         try:
-            br = detect_break(N, err, groups=g, n_boot=n_boot, level=level, rng=rng)
+            br = detect_break(N, err, groups=g, draws=d_err, n_boot=n_boot, level=level, rng=rng)
         except ValueError as e:
             out["break"] = {"error": str(e), "identified": False, "reason": str(e)}
         else:
@@ -229,10 +261,10 @@ def analyse(N: Sequence[float], y: Sequence[float], *, metric: str, groups: Sequ
     floor_boot = boots.get("FloorPowerLaw")
     if floor_boot is not None:
         if psnr:
-            m_val, unit, law_name = (0.1 if margin is None else margin), "dB", "FloorPowerLaw (MSE)"
+            unit, law_name = "dB", "FloorPowerLaw (MSE)"
             rel_margin = 10 ** (m_val / 10) - 1
         else:
-            m_val, unit, law_name = (0.01 if margin is None else margin), "fraction of the floor", "FloorPowerLaw"
+            unit, law_name = "fraction of the floor", "FloorPowerLaw"
             rel_margin = m_val
         est, lo, hi = n_to_margin_ci(floor_boot, rel_margin, relative=True, level=level)
         f = identify("N to margin", est, lo, hi, kind="n_to_reach", n_range=n_range)

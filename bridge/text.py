@@ -207,6 +207,9 @@ def demo_markdown(s: dict) -> str:
                  + ("The theory's interval is over the test crops alone (a prediction has no seeds)"
                     if any(r["curve"] == "theory" and r.get("psnr_lo") is not None for r in s["curves"]) else
                     "The theory is a prediction from the crops' second moments and carries no interval")
+                 + (". The network fits' intervals include the test crops too: refit b takes resample b of the same "
+                    "crops, with the seeds resampled within each N" if "draws" in (s.get("fits") or {}).get(
+                        "resampling", "") else "")
                  if measured else
                  "± the SEM over seeds")
     lines = ["# reconscale demo: the linear theory of the photos, the learned linear estimator and U-Nets, on one "
@@ -221,7 +224,11 @@ def demo_markdown(s: dict) -> str:
              + ".", "", "## Findings", ""]
     lines += [f"- {f['quantity']}: **{finding_text(f, 4)}**" + (f" — {f['reason']}" if f["reason"] else "") for f in said]
     lines += ["", "## Not identified by these data", ""]
-    lines += [f"- {f['quantity']}: {f['reason']}" for f in unsaid] or ["- (nothing)"]
+    cells, notes = shared_reasons(unsaid)  # a reason shared by several rows, stated once
+    lines += [f"- {f['quantity']}: {f['reason'] if f['reason'] not in notes else cell.removeprefix('not identified ')}"
+              for f, cell in zip(unsaid, cells)] or ["- (nothing)"]
+    for i, why in enumerate(notes, start=1):
+        lines += ["", f"Note {i}: {why}"]
     lines += ["", "## Theory − learned linear, per N (dB)", "",
               markdown_table([{k: (round(v, 3) if isinstance(v, float) else v) for k, v in g.items()}
                               for g in s["gaps"]]),
@@ -316,12 +323,15 @@ def selfsup_markdown(curves: Sequence[dict], extra: Sequence[dict]) -> str:
                                                                         else "")
         table.append(row)
     notes_cells, notes = shared_reasons(extra)
-    ex = [{"estimator": r["family"], "target": r["target"], "N (clean)": r["N"],
+    ex = [{"estimator": r["family"], "target": r["target"], "N (clean)": int(r["N"]),
            "N needed": _num(r.get("N_equiv"), 4), "factor": _num(r.get("factor")),
            "interval": "" if r.get("lo") is None or r.get("hi") is None else f"[{_num(r['lo'])}, {_num(r['hi'])}]",
+           "from": r.get("method") or ("exact curve" if r["family"] == "theory" else ""),
            "note": cell} for r, cell in zip(extra, notes_cells)]
     text = ("Test PSNR (dB) of the mean test MSE, per estimator and training target:\n\n" + markdown_table(table)
             + "\nExtra examples: for each N trained on clean targets, the N at which the self-supervised curve "
-              "reaches the same test MSE (fitted laws, bootstrap interval; theory: its exact curve), and the "
-              "factor N needed / N.\n\n" + markdown_table(ex))
+              "reaches the same test MSE, and the factor N needed / N. From: `measured` — read off the measured "
+              "curves by monotone interpolation in log N (interval: bootstrap over test images and seeds); `law` — "
+              "fitted laws, only where the match lies past the measured range (bootstrap interval); the theory: its "
+              "exact curve.\n\n" + markdown_table(ex))
     return text + "".join(f"\n(note {i}) {why}\n" for i, why in enumerate(notes, 1))

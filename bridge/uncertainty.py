@@ -12,7 +12,18 @@ refits' reported parameters (or predictions) estimate its sampling distribution.
   ``√(m/(m−p))``, since resampling a single point per N would leave the data unchanged.
 
 With n points per stratum (or n groups) the resampled spread is smaller than the true one by about
-``√((n−1)/n)``: intervals from 2–3 replicates are somewhat narrow.
+``√((n−1)/n)``: intervals from 2–3 replicates are somewhat narrow (:func:`inflate_replicates` scales
+the within-N deviations by ``√(n/(n−1))`` first, for callers that want the unbiased spread).
+
+**Draws of y.** When each point is itself an estimate from a sample that is not resampled above —
+a run's test MSE is a mean over a finite test set shared by every run — pass ``draws``: (B, m)
+realisations of y, e.g. every run's test metric under the b-th resample of the test images
+(:func:`bridge.paired.run_draws`, one resample shared by every point). Refit b then fits the scheme's
+resample of ``draws[b]`` instead of y, so the intervals combine the seeds (or points) with the test
+sample; a resample of the test images moves every point at once, which the schemes above, treating
+points as independent, cannot do. Under the residual scheme ``draws[b]`` shifts the fitted values:
+``y* = T⁻¹(T(ŷ) + T(draws_b) − T(y) + s ⋅ e*)`` (conservative: the residuals already hold some
+test-sample noise).
 
 Model choice (:func:`compare_laws`): Gaussian information criteria ``AIC = m ln(RSS/m) + 2p`` and
 ``BIC = m ln(RSS/m) + p ln m`` of each law fitted in the same residual space, plus an
@@ -48,6 +59,7 @@ __all__ = [
     "check_level",
     "compare_laws",
     "detect_break",
+    "inflate_replicates",
     "mse_to_psnr",
     "percentile_interval",
     "psnr_to_mse",
@@ -147,6 +159,31 @@ def _fit_kwargs(sigma: NDArray | None, extra: Mapping[str, NDArray], idx: NDArra
     return kw
 
 
+def inflate_replicates(N: ArrayLike, y: ArrayLike) -> NDArray[np.float64]:
+    """Positive values with their within-N log deviations scaled by ``√(n/(n−1))`` (n values at that N).
+
+    Resampling n replicates (seeds) with replacement has a spread ``√((n−1)/n)`` of the true one;
+    inflating the deviations first, as the residual scheme inflates residuals by ``√(m/(m−p))``, gives
+    the stratified bootstrap the unbiased spread. The log mean of every N is unchanged; single values
+    are left alone.
+
+    Args:
+        N: (m,) training-set sizes. y: (m,) or (B, m) positive values (each row inflated on its own).
+
+    Returns:
+        Same shape as ``y``.
+    """
+    N = np.asarray(N, dtype=float)
+    ln = np.log(np.asarray(y, dtype=float))
+    _, inv, counts = np.unique(N, return_inverse=True, return_counts=True)
+    rows = np.atleast_2d(ln)
+    mean = np.stack([np.bincount(inv, weights=r) / counts for r in rows])[:, inv]
+    n = counts[inv]
+    kappa = np.sqrt(np.where(n > 1, n / np.maximum(n - 1, 1), 1.0))
+    out = np.exp(mean + kappa * (rows - mean))
+    return out[0] if ln.ndim == 1 else out
+
+
 def bootstrap(
     law: Law,
     N: ArrayLike,
@@ -155,6 +192,7 @@ def bootstrap(
     sigma: ArrayLike | None = None,
     groups: ArrayLike | None = None,
     extra: Mapping[str, ArrayLike] | None = None,
+    draws: ArrayLike | None = None,
     n_boot: int = 200,
     rng: np.random.Generator,
 ) -> Bootstrap:
@@ -167,6 +205,8 @@ def bootstrap(
         sigma: optional (m,) standard errors of y, passed to ``fit``.
         groups: optional (m,) labels (e.g. seed); resample whole groups.
         extra: optional per-point (m,) arrays passed to ``fit`` as keyword arguments (e.g. ``P``).
+        draws: optional (B', m) realisations of y with B' ≥ n_boot (e.g. under resamples of a shared
+            test set): refit b resamples ``draws[b]`` instead of y (module docstring).
         n_boot: number of resamples B, 2..1000.
         rng: the only source of randomness.
 
@@ -186,6 +226,14 @@ def bootstrap(
     groups_a = _per_point(groups, "groups", m)
     extra_a = {k: _per_point(v, f"extra[{k!r}]", m) for k, v in (extra or {}).items()}
     sigma_a = None if sigma_a is None else sigma_a.astype(float)
+    draws_a = None
+    if draws is not None:
+        draws_a = np.asarray(draws, dtype=float)
+        if draws_a.ndim != 2 or draws_a.shape[1] != m or draws_a.shape[0] < int(n_boot):
+            raise ValueError(f"draws has shape {draws_a.shape}; need (B, {m}) with B ≥ n_boot = {n_boot}: one row of "
+                             "y per resample")
+        if not np.isfinite(draws_a[: int(n_boot)]).all():
+            raise ValueError("draws holds non-finite values: every resample needs a finite y at every point")
 
     full = law.clone().fit(N, y, **_fit_kwargs(sigma_a, extra_a, np.arange(m)))
 
@@ -208,17 +256,19 @@ def bootstrap(
         e = (e - e.mean()) * math.sqrt(m / max(m - full.n_params, 1))
 
     samples, fitted, indices, n_failed = [], [], [], 0
-    for _ in range(int(n_boot)):
+    for b in range(int(n_boot)):
+        y_src = y if draws_a is None else draws_a[b]  # resample b of the test sample, shared by every point
         if scheme == "groups":
             pick = rng.integers(0, len(members), size=len(members))
             idx = np.concatenate([members[g] for g in pick])
-            yb = y[idx]
+            yb = y_src[idx]
         elif scheme == "stratified":
             idx = np.concatenate([rng.choice(mem, size=mem.size, replace=True) for mem in members])
-            yb = y[idx]
+            yb = y_src[idx]
         else:
             idx = np.arange(m)
-            yb = from_sp(pred_sp + s * rng.choice(e, size=m, replace=True))
+            base = pred_sp if draws_a is None else pred_sp + to_sp(y_src) - to_sp(y)
+            yb = from_sp(base + s * rng.choice(e, size=m, replace=True))
         try:
             refit = law.clone().fit(N[idx], yb, **_fit_kwargs(sigma_a, extra_a, idx))
         except (ValueError, np.linalg.LinAlgError):
@@ -341,6 +391,7 @@ def detect_break(
     *,
     sigma: ArrayLike | None = None,
     groups: ArrayLike | None = None,
+    draws: ArrayLike | None = None,
     n_boot: int = 200,
     level: float = 0.95,
     rng: np.random.Generator,
@@ -355,6 +406,7 @@ def detect_break(
         y: (m,) positive risk values.
         sigma: optional (m,) standard errors of y.
         groups: optional (m,) labels (seed) for a cluster bootstrap.
+        draws: optional (B, m) realisations of y (:func:`bootstrap`).
         n_boot: bootstrap resamples.
         level: interval level.
         rng: the only source of randomness.
@@ -370,7 +422,7 @@ def detect_break(
             "for PSNR pass psnr_to_mse(psnr)"
         )
     floor = FloorPowerLaw().fit(N, y, sigma=sigma)
-    boot = bootstrap(BrokenPowerLaw(breaks=1), N, y, sigma=sigma, groups=groups, n_boot=n_boot, rng=rng)
+    boot = bootstrap(BrokenPowerLaw(breaks=1), N, y, sigma=sigma, groups=groups, draws=draws, n_boot=n_boot, rng=rng)
     broken = boot.law
     assert isinstance(broken, BrokenPowerLaw)
     lo, hi = percentile_interval(boot.samples[:, broken.param_names.index("d1")], level)

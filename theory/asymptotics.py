@@ -42,6 +42,11 @@ and to argmin stopping on their curves; what needs draws (pca, gd-val) needs the
 The contour is a Bernstein ellipse around the limiting support [a, b] of Ŝ's nonzero spectrum,
 as wide as the filter allows (|1 − τz|^k stays bounded on it), and the trapezoid rule in the
 ellipse angle converges geometrically; the quadrature error is estimated by halving the nodes.
+Least squares and ridge have a pole at z = 0 (or −λ/N) instead of growth: their ellipse lives in
+w = log z (:func:`log_ellipse`, as :mod:`theory.data_asymptotics` uses for every filter), which
+excludes the whole negative axis however many decades [a, b] spans. (A z-plane ellipse that must
+stay right of a/2 is a sliver ρ → 1 when b ≫ a, as on photo spectra: it needed more nodes than
+allowed, and its vertex came closer to b than the edge solver resolved.)
 As N → ∞ (m → −1/z) it reduces to the large-N law; for least squares it gives R*·N/(N − m)
 against the exact R*·(N − 1)/(N − m − 1).
 
@@ -72,10 +77,15 @@ __all__ = [
     "check_filter_values",
     "SpectralFilter",
     "solve_stieltjes",
+    "log_ellipse",
+    "log_ellipse_rho",
+    "LOG_CONTOUR_ARG_CAP",
 ]
 
 FILTER_KINDS = ("gd", "gf", "ridge", "ols")
 _MAX_NODES = 8192
+#: largest |arg z| on a log-plane contour (radians): away from the negative axis and the branch cut
+LOG_CONTOUR_ARG_CAP = 1.2
 
 
 def ols_expected_risk(pop: Population, N: int) -> float:
@@ -239,13 +249,34 @@ def _ellipse(a: float, b: float, rho: float, M: int) -> tuple[np.ndarray, np.nda
     return z, w
 
 
+def log_ellipse(a: float, b: float, rho: float, M: int) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes z = e^w and weights (for (1/2πi)∮ f dz ≈ Σ weight·f(z)) on a Bernstein ellipse in w = log z.
+
+    Args:
+        a, b: the support's hull, 0 < a < b. rho: the ellipse's parameter (> 1). M: nodes (even).
+
+    Returns:
+        (z, weight), each (M,), ordered by angle from the right vertex (upper half first).
+    """
+    c0, r0 = (np.log(a) + np.log(b)) / 2, (np.log(b) - np.log(a)) / 2
+    theta = 2 * np.pi * (np.arange(M) + 0.5) / M
+    xi = rho * np.exp(1j * theta)
+    z = np.exp(c0 + r0 * (xi + 1 / xi) / 2)
+    return z, z * r0 * (xi - 1 / xi) / (2 * M)
+
+
+def log_ellipse_rho(a: float, b: float) -> float:
+    """The widest :func:`log_ellipse` of [a, b] with |arg z| ≤ :data:`LOG_CONTOUR_ARG_CAP`:
+    r0(ρ − 1/ρ)/2 ≤ cap with r0 = log(b/a)/2."""
+    t = LOG_CONTOUR_ARG_CAP / ((np.log(b) - np.log(a)) / 2)
+    return float(t + np.sqrt(t * t + 1))
+
+
 def _choose_rho(filt: SpectralFilter, a: float, b: float, rho_max: float = 3.0, growth: float = 3.0) -> float:
-    """Widest ellipse on which the filter stays bounded and which excludes its singularities."""
+    """Widest z-plane ellipse on which a gd/gf filter stays bounded (``|1 − φ| ≤ e^growth``)."""
 
     def ok(rho: float) -> bool:
         z, _ = _ellipse(a, b, rho, 2048)
-        if filt.kind in ("ols", "ridge"):
-            return bool(z.real.min() > a / 2 if a > 0 else False)
         return bool(filt.log_growth(z).max() <= growth)
 
     if ok(rho_max):
@@ -295,14 +326,24 @@ def solve_stieltjes(z: np.ndarray, lam: np.ndarray, mult: np.ndarray, N: int, b:
         return None
 
     z0 = z[0].real
-    m_lo = -1.0 / lam[0] * (1 - 1e-15)
-    # bracket the increasing branch: between the minimiser (edge b) and 0⁻
+
+    def z_of(t: float) -> float:
+        return float(_z_of_m(np.array([t]), lam, mult, N)[0])
+
+    # bracket the increasing branch: between the minimiser (edge b) and 0⁻. The grid's minimum is only
+    # near the minimiser; refine it, because a contour that must hug a wide support (least squares and
+    # ridge keep Re z > a/2, so ρ → 1 when b ≫ a, as on photo spectra) puts its vertex z0 closer to b
+    # than the grid's error (it then found no sign change)
     ms = -np.logspace(-14, 0, 4000)[::-1] / lam[0] * (1 - 1e-12)
-    zs = _z_of_m(ms, lam, mult, N) - z0
     i = int(np.argmin(_z_of_m(ms, lam, mult, N)))
-    lo_b, hi_b = ms[i], ms[-1]
-    m_cur = complex(brentq(lambda t: _z_of_m(np.array([t]), lam, mult, N)[0] - z0, lo_b, hi_b, xtol=1e-300, rtol=1e-15))
-    del zs, m_lo
+    lo_i, hi_i = ms[max(i - 1, 0)], ms[min(i + 1, ms.size - 1)]
+    lo_b = float(minimize_scalar(z_of, bounds=(lo_i, hi_i), method="bounded",
+                                 options={"xatol": 1e-15 * abs(ms[i])}).x)
+    hi_b = ms[-1]
+    if not z_of(lo_b) < z0 < z_of(hi_b):
+        raise RuntimeError(f"asymptotic method: the contour's vertex {z0:.17g} is not above the support's edge "
+                           f"{z_of(lo_b):.17g} to double precision")
+    m_cur = complex(brentq(lambda t: z_of(t) - z0, lo_b, hi_b, xtol=1e-300, rtol=1e-15))
     z_cur = complex(z0)
     out = np.empty(z.size, dtype=complex)
     for i, zt in enumerate(z):
@@ -324,7 +365,8 @@ def solve_stieltjes(z: np.ndarray, lam: np.ndarray, mult: np.ndarray, N: int, b:
 
 
 def _rmt_terms(sp: PopulationSpectrum, N: int, filt: SpectralFilter, a: float, b: float, rho: float, M: int) -> np.ndarray:
-    z, w = _ellipse(a, b, rho, M)
+    # least squares and ridge: the log-plane ellipse (module docstring); gd and gf: the z-plane one
+    z, w = (log_ellipse if filt.kind in ("ols", "ridge") else _ellipse)(a, b, rho, M)
     half = M // 2
     m_up = solve_stieltjes(z[:half], sp.lam, sp.mult, N, b)
     m = np.concatenate([m_up, np.conj(m_up[::-1])])  # θ ↦ 2π − θ is conjugation
@@ -402,7 +444,12 @@ def rmt_curve(pop: Population, N: int, kind: str, values: Any = None, *, lr: flo
                 out[~done] = rmt_curve(pop, N, kind, vals[~done], lr=eta, spectrum=sp, rtol=rtol)
             return (out, {"a": a, "b": b, "converged": int(done.sum())}) if return_info else out
     filt = SpectralFilter(kind, reg, tau)
-    rho = _choose_rho(filt, a, b)
+    if kind in ("ols", "ridge"):
+        if not a > b * 1e-12:
+            raise ValueError("asymptotic method: the spectrum reaches 0 (N ≈ m or σ = 0); no contour fits — use montecarlo")
+        rho = float(np.sqrt(log_ellipse_rho(a, b)))  # half the admissible log-width: equal margins inside and out
+    else:
+        rho = _choose_rho(filt, a, b)
     # Geometric convergence in the node count: start from the ellipse's rate, double until two
     # successive counts agree (degree-k polynomial filters need more nodes than the rate says).
     M = int(np.clip(np.ceil(20.0 / np.log(rho)), 64, _MAX_NODES))

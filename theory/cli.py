@@ -237,8 +237,8 @@ def _curve(a: argparse.Namespace) -> int:
     ests = _estimators(a)
     try:
         if a.signal == "spectrum" and a.method == "asymptotic":
-            # the data-spectrum equivalent (theory.data_asymptotics): its log-spaced contour is defined at every
-            # N off the interpolation threshold, where theory.rmt_curve's solver fails on image spectra
+            # the data-spectrum equivalent (theory.data_asymptotics): one log-plane contour per N serves every
+            # filter and step count on image spectra (the one `theory curve` and the explorer show for a file)
             model = DataModel(_data_spectrum(a), a.sigma, target_sigma=problem.target_sigma)
             curves = data_expected_risk(model, a.N, ests, method="asymptotic", lr=a.lr)
         else:

@@ -48,7 +48,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .asymptotics import SpectralFilter, check_filter_values, check_rmt_sigma, solve_stieltjes, spectrum_support
+from .asymptotics import (SpectralFilter, check_filter_values, check_rmt_sigma, log_ellipse, log_ellipse_rho,
+                          solve_stieltjes, spectrum_support)
 from .estimators import lr_is_unstable
 from .montecarlo import Estimator, RiskCurve
 from .problem import PopulationSpectrum
@@ -58,7 +59,6 @@ from .infra.validation import validate_N
 __all__ = ["ShiftSpectrum", "shift_spectrum", "DataEquivalent", "data_rmt_curve", "data_equivalent_curves", "argmin_steps"]
 
 _MAX_NODES = 4096
-_IM_W_CAP = 1.2  # largest |arg z| on the contour (radians): away from the negative axis and the branch cut
 
 
 @dataclass(frozen=True, eq=False)
@@ -176,15 +176,6 @@ def _model_spectrum(model: Any, spectrum: ShiftSpectrum | None) -> ShiftSpectrum
     return spectrum
 
 
-def _log_ellipse(a: float, b: float, rho: float, M: int) -> tuple[np.ndarray, np.ndarray]:
-    """Nodes z = e^w and weights (for (1/2πi)∮ f dz ≈ Σ weight·f(z)) on a Bernstein ellipse in w = log z."""
-    c0, r0 = (np.log(a) + np.log(b)) / 2, (np.log(b) - np.log(a)) / 2
-    theta = 2 * np.pi * (np.arange(M) + 0.5) / M
-    xi = rho * np.exp(1j * theta)
-    z = np.exp(c0 + r0 * (xi + 1 / xi) / 2)
-    return z, z * r0 * (xi - 1 / xi) / (2 * M)
-
-
 class DataEquivalent:
     """The deterministic equivalent at one training-set size N: one contour for every filter.
 
@@ -216,13 +207,10 @@ class DataEquivalent:
         self.M = None
 
     def _choose_rho(self) -> float:
-        r0 = (np.log(self.b) - np.log(self.a)) / 2
-        # cap: |Im w| ≤ _IM_W_CAP, i.e. r0(ρ − 1/ρ)/2 ≤ cap
-        t = _IM_W_CAP / r0
-        cap = t + np.sqrt(t * t + 1)
+        cap = log_ellipse_rho(self.a, self.b)  # |arg z| ≤ LOG_CONTOUR_ARG_CAP
 
         def ok(rho: float) -> bool:
-            z, _ = _log_ellipse(self.a, self.b, rho, 2048)
+            z, _ = log_ellipse(self.a, self.b, rho, 2048)
             return bool(np.max(np.abs(1 - self.tau * z)) <= 1.0)
 
         lo, hi = 1.0, cap
@@ -241,7 +229,7 @@ class DataEquivalent:
         if M in self._cache:
             return self._cache[M]
         sp = self.sp
-        z, w = _log_ellipse(self.a, self.b, self.rho, M)
+        z, w = log_ellipse(self.a, self.b, self.rho, M)
         half = M // 2
         m_up = solve_stieltjes(z[:half], sp.lam, sp.mult, self.N, self.b)
         m = np.concatenate([m_up, np.conj(m_up[::-1])])

@@ -42,6 +42,8 @@ def test_demo_smoke_runs_and_resumes(tmp_path, capsys):
             assert (out / "figures" / f"{stem}.{ext}").stat().st_size > 1000
     report = (out / "report.md").read_text()
     assert "## Findings" in report and "## Not identified by these data" in report
+    # the law fits' intervals include the test crops: refit b on resample b of them
+    assert "given draws of y" in s["fits"]["resampling"] and "fits' intervals include the test crops" in report
     stages = sorted(p.name for p in out.glob("*.json")) + ["spectrum.npz"]
     mtimes = {p: (out / p).stat().st_mtime_ns for p in stages}
 
@@ -82,4 +84,8 @@ def test_demo_bad_input_is_one_line(capsys, tmp_path):
     assert cli_main(["demo", "--boot", "2", "--out", str(tmp_path / "d")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--boot" in err
+    assert not (tmp_path / "d").exists()
+    assert cli_main(["demo", "--boot", "5000", "--out", str(tmp_path / "d")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--boot 5000" in err and "1000" in err
     assert not (tmp_path / "d").exists()

@@ -14,6 +14,7 @@ from bridge.identify import N_REACH_MAX, identify
 from bridge.text import finding_text
 from bridge.laws import FloorPowerLaw, SaturatingLaw
 from bridge.extrapolation import envelope, floor_profile
+from bridge.report import analyse
 
 NS = 2.0 ** np.arange(4, 11)  # 16 … 1024
 N3 = np.repeat(NS, 3)  # 3 seeds
@@ -188,10 +189,6 @@ def test_a_floor_pushed_to_its_bound_is_no_floor():
 
 
 def test_two_seeds_are_resampled_within_each_N_not_as_whole_groups():
-    import numpy as np
-
-    from bridge.report import analyse
-
     rng = np.random.default_rng(0)
     N = np.repeat([16, 32, 64, 128, 256, 512], 2)
     y = 0.05 * N**-0.3 * np.exp(0.02 * rng.standard_normal(N.size))
@@ -201,3 +198,28 @@ def test_two_seeds_are_resampled_within_each_N_not_as_whole_groups():
         [16, 32, 64, 128], 3) ** -0.3, metric="mse", groups=np.tile([0, 1, 2], 4), n_boot=40,
         rng=np.random.default_rng(1))
     assert three["resampling"] == "whole groups (3 seeds or runs)"
+
+
+def test_asymptote_needs_the_law_to_approach_it_within_reach_of_the_data():
+    """y∞ − A N^α with a narrow interval is still no finding when the law comes within the margin of y∞
+    only far past the data: a PSNR curve that keeps rising as a slow power law (the demo's U-Nets had
+    29.4 [28.4, 33.7] dB, 3 dB above a curve flat from N = 1024). One that levels off inside the data
+    keeps its asymptote."""
+    rule = {"upper": 100.0, "y_range": (24.9, 26.5), "n_range": (16.0, 4096.0)}
+    far = identify("a", 29.4, 28.4, 33.7, kind="asymptote", reach=(1e20, "0.1 dB"), **rule)
+    assert not far["identified"] and "1e+20" in far["reason"] and "100×" in far["reason"]
+    assert not identify("a", 29.4, 28.4, 33.7, kind="asymptote", reach=(np.inf, "0.1 dB"), **rule)["identified"]
+    assert identify("a", 26.5, 26.4, 26.6, kind="asymptote", reach=(5e3, "0.1 dB"), **rule)["identified"]
+    assert identify("a", 26.5, 26.4, 26.6, kind="asymptote", reach=(4e5, "0.1 dB"), **rule)["identified"]
+
+    N = np.repeat(4.0 ** np.arange(2, 7), 2)  # 16 … 4096, 2 seeds
+    noise = 0.02 * np.random.default_rng(5).standard_normal(N.size)
+
+    def asymptote(y: np.ndarray) -> dict:
+        res = analyse(N, y + noise, metric="test_psnr", n_boot=40, level=0.9, rng=np.random.default_rng(0))
+        return next(f for f in res["findings"] if f["quantity"] == "SaturatingLaw.asymptote")
+
+    slow = asymptote(29.4 - 5.9 * N**-0.089)  # still 2.8 dB below y∞ at N = 4096
+    assert not slow["identified"] and "far past the data" in slow["reason"], slow
+    level = asymptote(26.5 - 34.0 * N**-0.68)  # within 0.12 dB at N = 4096
+    assert level["identified"] and abs(level["value"] - 26.5) < 0.05, level

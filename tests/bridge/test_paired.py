@@ -3,8 +3,15 @@
 import numpy as np
 import pytest
 
-from bridge.paired import curve_bands, difference_interval, image_weights, point_draws
-from bridge.uncertainty import mse_to_psnr
+from bridge.laws import PowerLaw
+from bridge.paired import (
+    curve_bands,
+    difference_interval,
+    image_weights,
+    point_draws,
+    run_draws,
+)
+from bridge.uncertainty import bootstrap, mse_to_psnr
 from tests.helpers import raises_one_line
 
 MU, SC, TAU = 0.01, 0.8, 0.1  # mean error, image-difficulty spread (log), seed effect (log)
@@ -120,3 +127,44 @@ def test_gain_per_doubling_and_crossing_intervals_are_paired():
     assert abs(gain["value"] - (rows[1]["psnr"] - rows[0]["psnr"]) / 2) < 1e-12
     assert out["network-linear"][4096] == (0.0, 0.0)  # a curve against itself: paired, exactly 0
     assert all(lo > 0 for lo, _ in out["network-floor"].values())
+
+
+def test_law_fits_on_run_draws_cover_the_truth_through_the_test_sample():
+    """A power law fitted to runs scored on one shared test set: its amplitude moves with which images
+    were drawn (every point at once). Refits on :func:`run_draws` (resample b of the images, seeds
+    resampled within N) cover the true amplitude at about the 90% level; refits over the seeds alone
+    (the same bootstrap without ``draws``) miss it most of the time."""
+    rng = np.random.default_rng(7)
+    Ns, S, n, beta, alpha, tau = (16, 64, 256, 1024, 4096), 2, 200, 0.05, -0.3, 0.02
+    truth = np.log10(beta * np.exp(SC**2 / 2) * np.exp(tau**2 / 2))  # E over images, seeds and noise
+    runs = [{"run_id": f"{N}-{s}", "N": N} for N in Ns for s in range(S)]
+    N = np.array([r["N"] for r in runs], dtype=float)
+    hits, hits_seeds = [], []
+    for _ in range(60):
+        c = np.exp(SC * rng.standard_normal(n))  # one test set for every run
+        errors = {r["run_id"]: beta * r["N"] ** alpha * _errors(rng, 1, n, c=c, tau=tau, shape=100.0)[0][0] / MU
+                  for r in runs}
+        y = np.array([errors[r["run_id"]].mean() for r in runs])
+        draws = run_draws(runs, errors, image_weights(n, 100, rng))
+        assert draws.shape == (100, len(runs))
+        for out, d in ((hits, draws), (hits_seeds, None)):
+            lo, hi = bootstrap(PowerLaw(), N, y, draws=d, n_boot=100, rng=rng).ci(0.9)["log10_amplitude"]
+            out.append(lo <= truth <= hi)
+    assert 0.8 <= np.mean(hits) <= 1.0, np.mean(hits)  # 60 datasets: SE 0.04
+    assert np.mean(hits_seeds) <= 0.4, np.mean(hits_seeds)
+
+
+def test_run_draws_are_every_run_on_the_shared_resamples():
+    """Row b is every run's weighted image mean under resample b; each N's two seeds moved apart by √2."""
+    rng = np.random.default_rng(2)
+    E, _ = _errors(rng, 4, 50)
+    runs = [{"run_id": str(i), "N": (16, 16, 64, 64)[i]} for i in range(4)]
+    errors = {str(i): E[i] for i in range(4)}
+    w = image_weights(50, 30, rng)
+    d = run_draws(runs, errors, w)
+    raw = w @ E.T
+    for j in (0, 2):  # log deviations from each N's log mean, scaled by √(2/1)
+        m = np.log(raw[:, j:j + 2]).mean(axis=1, keepdims=True)
+        np.testing.assert_allclose(np.log(d[:, j:j + 2]) - m, np.sqrt(2) * (np.log(raw[:, j:j + 2]) - m), rtol=1e-10)
+    raises_one_line(lambda: run_draws(runs[:1] + [{"run_id": "x", "N": 16}], errors, w), "per-image")
+    raises_one_line(lambda: run_draws(runs, errors, w[:, :10]), "one test set")

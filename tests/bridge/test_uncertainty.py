@@ -154,6 +154,31 @@ def test_bootstrap_bad_inputs(rng):
         bootstrap(PowerLaw(), N, y, n_boot=5000, rng=rng)
     with pytest.raises(ValueError, match="groups has shape"):
         bootstrap(PowerLaw(), N, y, groups=[0, 1], rng=rng)
+    with pytest.raises(ValueError, match=r"draws has shape \(5, 36\); need \(B, 36\) with B ≥ n_boot = 10"):
+        bootstrap(PowerLaw(), N, y, draws=np.tile(y, (5, 1)), n_boot=10, rng=rng)
+    bad = np.tile(y, (10, 1))
+    bad[3, 4] = np.nan
+    with pytest.raises(ValueError, match="non-finite"):
+        bootstrap(PowerLaw(), N, y, draws=bad, n_boot=10, rng=rng)
+
+
+@pytest.mark.parametrize("scheme", ["stratified", "groups", "residuals"])
+def test_draws_that_repeat_y_change_nothing_and_shifted_draws_shift_every_refit(scheme):
+    """``draws`` only replaces the values each refit resamples: rows equal to y give the refits of the
+    plain bootstrap (same resamples, same rng), and rows that scale every point by one factor (a harder
+    resample of a shared test set) scale every refit's amplitude by it, whatever the scheme."""
+    rng = np.random.default_rng(4)
+    N, y = floor_data(rng, reps=1 if scheme == "residuals" else 3)
+    groups = np.tile([0, 1, 2], N.size // 3) if scheme == "groups" else None
+    plain = bootstrap(PowerLaw(), N, y, groups=groups, n_boot=12, rng=np.random.default_rng(1))
+    same = bootstrap(PowerLaw(), N, y, groups=groups, draws=np.tile(y, (12, 1)), n_boot=12, rng=np.random.default_rng(1))
+    assert plain.scheme == same.scheme == scheme
+    np.testing.assert_allclose(same.samples, plain.samples, rtol=1e-12)
+    k = np.exp(np.linspace(-0.2, 0.2, 12))  # resample b makes every point k_b times worse
+    moved = bootstrap(PowerLaw(), N, y, groups=groups, draws=k[:, None] * y, n_boot=12, rng=np.random.default_rng(1))
+    j = plain.param_names.index("log10_amplitude")
+    np.testing.assert_allclose(moved.samples[:, j] - plain.samples[:, j], np.log10(k), atol=1e-8)
+    np.testing.assert_allclose(moved.samples[:, 1 - j], plain.samples[:, 1 - j], atol=1e-8)
 
 
 # ---------------------------------------------------------------------------------- extrapolation

@@ -5,8 +5,10 @@ import pytest
 
 from theory import (
     MRI,
+    DataModel,
     Estimator,
     Problem,
+    SpectralSignal,
     SubspaceSignal,
     TrainingSpectrum,
     argmin_curve,
@@ -19,6 +21,8 @@ from theory import (
     rmt_curve,
     spectrum_support,
 )
+from theory.data_asymptotics import data_rmt_curve
+from theory.datamodel import DataSpectrum
 from theory.montecarlo import draw_rng
 
 
@@ -80,6 +84,29 @@ def test_rmt_mri_and_ridge_against_monte_carlo():
     lams = np.array([10.0, 100.0, 1000.0])
     mc, sem = conditional_mc(pop, N, "ridge", lams, runs=6, seed=1)
     assert_excess_close(rmt_curve(pop, N, "ridge", lams), mc, sem, pop.floor, 0.05)  # measured ≤ 0.4%
+
+
+def test_least_squares_and_ridge_on_a_spectrum_spanning_many_decades():
+    """Image-like spectra (μ_k = k^−2, n = 256: Σ_y's eigenvalues span 2–4 decades) once broke
+    least squares and ridge ("f(a) and f(b) must have different signs", then too many nodes): their
+    z-plane contour had to hug a wide support. On the log-plane contour: least squares is the
+    equivalent of the exact identity, R* N/(N − m), above the threshold; ridge tends to
+    least squares (λ → 0) and W = 0 (λ → ∞), and equals the data-spectrum equivalent (another assembly of
+    the same formula) to 1e-9."""
+    mu = np.arange(1, 257, dtype=float) ** -2.0
+    for sigma in (0.1, 0.01):
+        pop = Problem(SpectralSignal(tuple(mu)), sigma).population(rng=None)
+        R, m = pop.floor, 256
+        for N in (300, 1024, 4096):
+            assert rmt_curve(pop, N, "ols")[0] == pytest.approx(R * N / (N - m), rel=1e-6)
+        model = DataModel(DataSpectrum(mu), sigma)
+        for N in (64, 200, 300, 1024):
+            lams = [1e-10, 1e-1, 10.0, 1e9]
+            r = rmt_curve(pop, N, "ridge", lams)
+            np.testing.assert_allclose(r, data_rmt_curve(model, N, "ridge", lams), rtol=1e-9)
+            assert r[-1] == pytest.approx(1.0, rel=1e-3)  # λ → ∞: W → 0, risk 1
+            if N > m:
+                assert r[0] == pytest.approx(rmt_curve(pop, N, "ols")[0], rel=1e-6)  # λ → 0: least squares
 
 
 def test_rmt_limits():
