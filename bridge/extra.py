@@ -78,7 +78,7 @@ from scipy.interpolate import PchipInterpolator
 from ._validate import vector
 from .identify import N_REACH_FACTOR, identify, underdetermined
 from .laws import Law, law_spec
-from .paired import image_weights, point_draws
+from .paired import curve_bands, image_weights, point_draws
 from .results import CURVE_COLUMNS, runs_curve
 from .uncertainty import bootstrap, inflate_replicates
 
@@ -388,6 +388,10 @@ def family_of(row: dict) -> str:
     return "linear"
 
 
+#: what :func:`bridge.paired.curve_bands` adds to a curve point (the mean's PSNR and both intervals)
+_BAND_COLUMNS = ("mse", "psnr", "mse_lo", "mse_hi", "psnr_lo", "psnr_hi", "test_images")
+
+
 def compare_targets(runs: Sequence[dict], *, law: str = "floor", level: float = 0.9, n_boot: int = 200,
                     rng: np.random.Generator, errors: dict[str, NDArray] | None = None,
                     n_boot_test: int = 1000) -> dict[str, list[dict]]:
@@ -400,7 +404,9 @@ def compare_targets(runs: Sequence[dict], *, law: str = "floor", level: float = 
         errors: the runs' per-image test MSE (:func:`bridge.paired.image_errors`). With them, the factor
             is read off the measured curves wherever they reach each other
             (:func:`measured_extra_examples`, ``method = "measured"``) and the law answers only the N
-            that need an extrapolation (``method = "law"``).
+            that need an extrapolation (``method = "law"``); every curve point then has the PSNR of
+            its mean MSE with ``psnr_lo``/``psnr_hi`` (and ``mse_lo``/``mse_hi``), the ``level``
+            interval over test images and seeds (:func:`bridge.paired.curve_bands`).
         n_boot_test: resamples of the test images (with ``errors``).
 
     Returns:
@@ -430,7 +436,13 @@ def compare_targets(runs: Sequence[dict], *, law: str = "floor", level: float = 
                 best[t] = []
                 continue
             curve = runs_curve(rs, metric="mse", by=())
-            curves += [{"family": family, "target": t, **{k: c[k] for k in CURVE_COLUMNS}} for c in curve]
+            bands = {}
+            if weights is not None and all(r["run_id"] in errors for r in rs):
+                # every point's 90% interval over test images and seeds, in the PSNR of the mean MSE
+                # (the demo's one convention); the same image resamples as the factors below
+                bands = {c["N"]: c for c in curve_bands(curve, rs, errors, weights, level=level, rng=rng)[0]}
+            curves += [{"family": family, "target": t, **{k: c[k] for k in CURVE_COLUMNS},
+                        **{k: v for k, v in bands.get(c["N"], {}).items() if k in _BAND_COLUMNS}} for c in curve]
             kept = {(c["N"], c["width"]) for c in curve}
             best[t] = [r for r in rs if (r["N"], r.get("width")) in kept]
         sup = best[SUPERVISED]

@@ -305,7 +305,8 @@ def selfsup_markdown(curves: Sequence[dict], extra: Sequence[dict]) -> str:
     """Markdown of a comparison of training targets.
 
     Args:
-        curves: rows ``{family, target, N, psnr, psnr_sem}`` (:func:`bridge.extra.compare_targets`).
+        curves: rows ``{family, target, N, psnr, psnr_sem}``, with ``psnr_lo``/``psnr_hi`` where measured
+            with per-image errors (:func:`bridge.extra.compare_targets`).
         extra: extra-examples rows ``{family, target, N, N_equiv, factor, lo, hi, identified, reason}``.
 
     Returns:
@@ -319,16 +320,20 @@ def selfsup_markdown(curves: Sequence[dict], extra: Sequence[dict]) -> str:
         row: dict[str, Any] = {"N": N}
         for f, t in cols:
             r = by.get((f, t, N))
-            row[f"{f} {t}"] = "" if r is None else f"{r['psnr']:.2f}" + (f" ± {r['psnr_sem']:.2f}" if r["psnr_sem"]
-                                                                        else "")
+            row[f"{f} {t}"] = ("" if r is None else f"{r['psnr']:.2f} [{r['psnr_lo']:.2f}, {r['psnr_hi']:.2f}]"
+                               if r.get("psnr_lo") is not None else
+                               f"{r['psnr']:.2f}" + (f" ± {r['psnr_sem']:.2f}" if r["psnr_sem"] else ""))
         table.append(row)
+    banded = any(r.get("psnr_lo") is not None for r in curves)
     notes_cells, notes = shared_reasons(extra)
     ex = [{"estimator": r["family"], "target": r["target"], "N (clean)": int(r["N"]),
            "N needed": _num(r.get("N_equiv"), 4), "factor": _num(r.get("factor")),
            "interval": "" if r.get("lo") is None or r.get("hi") is None else f"[{_num(r['lo'])}, {_num(r['hi'])}]",
            "from": r.get("method") or ("exact curve" if r["family"] == "theory" else ""),
            "note": cell} for r, cell in zip(extra, notes_cells)]
-    text = ("Test PSNR (dB) of the mean test MSE, per estimator and training target:\n\n" + markdown_table(table)
+    text = ("Test PSNR (dB) of the mean test MSE, per estimator and training target ("
+            + ("[lo, hi]: interval over test images and seeds" if banded else "± the SEM over seeds")
+            + "; the theory: exact):\n\n" + markdown_table(table)
             + "\nExtra examples: for each N trained on clean targets, the N at which the self-supervised curve "
               "reaches the same test MSE, and the factor N needed / N. From: `measured` — read off the measured "
               "curves by monotone interpolation in log N (interval: bootstrap over test images and seeds); `law` — "

@@ -1,6 +1,7 @@
 """bridge.extra.measured_extra_examples: the extra-examples factor read off measured curves, no law."""
 
 import numpy as np
+import pytest
 
 from bridge.extra import compare_targets, measured_extra_examples
 from bridge.paired import image_weights
@@ -46,3 +47,10 @@ def test_compare_targets_reads_measured_curves_first_and_says_which():
     assert methods[16.0] == "measured" and methods[2048.0] == "law"
     plain = compare_targets(runs, n_boot=50, rng=rng)
     assert {r["method"] for r in plain["extra"]} == {"law"}
+    # with per-image errors every curve point is the PSNR of its mean MSE with an interval over test
+    # images and seeds that holds it; without them, the SEM over seeds alone
+    for r in res["curves"]:
+        mean = np.mean([errors[x["run_id"]].mean() for x in runs if x["target"] == r["target"] and x["N"] == r["N"]])
+        assert r["mse"] == pytest.approx(mean, rel=1e-12) and r["psnr"] == pytest.approx(-10 * np.log10(mean))
+        assert r["psnr_lo"] < r["psnr"] < r["psnr_hi"] and r["test_images"] == 100
+    assert all("psnr_lo" not in r for r in plain["curves"])
