@@ -148,7 +148,7 @@ def _reason(kind: str, value: float, lo: float, hi: float, ctx: dict[str, Any]) 
             if not float(n_reach) <= cap:
                 where = "never" if not math.isfinite(float(n_reach)) else f"only at N = {_g(float(n_reach))}"
                 return (f"the law comes within {margin} of it {where} (upper end of its interval), beyond "
-                        f"{N_REACH_FACTOR:g}× the largest N trained ({_g(float(n_range[1]))}): the fitted law still rises "
+                        f"{N_REACH_FACTOR:g}× the largest N trained ({float(n_range[1]):g}): the fitted law still rises "
                         "there, so its asymptote is an extrapolation far past the data")
         return ""
     if kind == "break":
