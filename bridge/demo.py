@@ -493,7 +493,8 @@ def run_demo(out: str | Path, cfg: DemoConfig = DemoConfig(), *, progress: bool 
     fits = st.cached("fits", out / f"fits-{key}.json", lambda: analyse(
         [r["N"] for r in pts], mse_to_psnr([r["test_mse"] for r in pts]), metric="test_psnr",
         groups=[r["seed"] for r in pts], draws=mse_to_psnr(run_draws(pts, errors, weights[:cfg.n_boot])),
-        n_boot=cfg.n_boot, level=cfg.level, rng=np.random.default_rng(cfg.seed)))
+        n_boot=cfg.n_boot, level=cfg.level, rng=np.random.default_rng(cfg.seed),
+        band_grid=np.geomspace(min(cfg.N_network), 4 * max(cfg.N_network), 200)))  # figure 2 draws this band
     with np.load(spec, allow_pickle=False) as z:  # the test crops (spectrum files before Q_X: the floors are exact)
         crops = z["Q_X"] if "Q_X" in z.files and len(z["Q_X"]) == weights.shape[1] else None
     floors = floor_draws(model, crops, weights) if crops is not None else None
@@ -521,7 +522,8 @@ def run_demo(out: str | Path, cfg: DemoConfig = DemoConfig(), *, progress: bool 
     # test_psnr is a mean of per-image PSNRs, infinite on a test crop a method gets exactly right)
     paths += empirical_figure([{**r, "test_psnr": _psnr(r["test_mse"])} for r in done_net],
                               figs / "fig2_network_psnr_vs_N", metric="psnr", baselines=baselines,
-                              n_boot=cfg.n_boot, rng=np.random.default_rng(cfg.seed))
+                              band=fits.get("band"), n_boot=cfg.n_boot, level=cfg.level,
+                              rng=np.random.default_rng(cfg.seed))
     cols = ("curve", "N", "psnr", "psnr_lo", "psnr_hi", "psnr_sem", "mse", "mse_lo", "mse_hi", "mse_sem")
     curves = [{k: r.get(k) for k in cols} | {"seeds": r.get("seeds", 0), "test_images": r.get("test_images")}
               for r in [*({**t, "curve": "theory", "psnr_sem": 0.0, "seeds": 0} for t in theory), *linear, *network]]

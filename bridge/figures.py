@@ -19,7 +19,7 @@ import numpy as np
 from .compare import empirical_curve
 from .joint import JointLaw
 from .laws import FloorPowerLaw, PowerLaw
-from .report import extrapolation_band
+from .report import analyse
 from .uncertainty import mse_to_psnr, psnr_to_mse
 
 __all__ = ["empirical_figure", "three_curve_figure", "selfsup_figure", "params_figure", "overlay_figure", "fit_joint", "METRIC_LABELS", "RELEASED_WINDOWS",
@@ -133,20 +133,24 @@ def _done(rows: Sequence[dict]) -> list[dict]:
 
 def empirical_figure(rows: Sequence[dict], path: str | Path, *, metric: str = "psnr",
                      extrapolate_to: float | None = None, n_boot: int = 100, level: float = 0.95,
-                     baselines: dict[str, float] | None = None, rng: np.random.Generator) -> list[Path]:
+                     baselines: dict[str, float] | None = None, band: dict | None = None,
+                     rng: np.random.Generator) -> list[Path]:
     """Figure 2: every run as a dot, the best width per N, and the band the report uses.
 
-    The band is :func:`bridge.report.extrapolation_band`: the envelope of the bands of every law not
-    rejected by its backtest (fit without the largest N, predict it), so it carries the uncertainty of
-    the law family, not only of one law's parameters; its centre is drawn dashed. No asymptote is
-    drawn: it is a finding only where :func:`bridge.report.analyse` identifies it.
+    The band is the reported extrapolation of :func:`bridge.report.analyse` (its ``band``): the
+    envelope of the bands of every law not rejected by its backtest (fit without the largest N,
+    predict it), each widened by its bootstrap, so it carries the uncertainty of the law family, not
+    only of one law's parameters; its centre is drawn dashed. No asymptote is drawn: it is a finding
+    only where :func:`bridge.report.analyse` identifies it.
 
     Args:
         rows: a runs table. path: output stem. metric: ``psnr``, ``ssim``, ``mse`` or ``nmse``.
         extrapolate_to: the band is drawn up to this N (default 4× the largest N: farther is not a
             finding); the region past the data is shaded.
-        n_boot, rng: bootstrap of the saturating law whose band is merged into the envelope.
+        n_boot, rng: the bootstrap of the analysis (over the seeds of the best width per N).
         level: band level. baselines: name → metric value, horizontal lines.
+        band: an analysis' ``band`` already computed on this curve (the demo's, whose bootstrap
+            also resamples the test images); then ``n_boot``, ``level`` and ``rng`` are not used.
     """
     from .plot import empirical_vs_N  # noqa: PLC0415
     from .plotkit import new_figure, save  # noqa: PLC0415
@@ -159,21 +163,27 @@ def empirical_figure(rows: Sequence[dict], path: str | Path, *, metric: str = "p
             "width": np.array([r["width"] for r in done])}
     scale = "psnr" if metric == "psnr" else "risk"
     best = empirical_curve(done, metric=metric, scale=scale) if metric in ("psnr", "mse") else None
-    band = centre = None
+    drawn = centre = None
     ext = None
     if best is not None and best.points is not None and np.unique(best.points[0]).size >= 4:
-        N, y, _ = best.points
+        N, y, g = best.points
         ext = 4.0 * float(N.max()) if extrapolate_to is None else float(extrapolate_to)
-        grid = np.geomspace(N.min(), max(N.max(), ext), 200)
-        try:
-            c, lo, hi = extrapolation_band(N, y, grid, metric=f"test_{metric}", level=level)
-        except (ValueError, np.linalg.LinAlgError):
+        if band is None:
+            try:
+                band = analyse(N, y, metric=f"test_{metric}", groups=g, n_boot=n_boot, level=level, rng=rng,
+                               band_grid=np.geomspace(N.min(), max(N.max(), ext), 200)).get("band")
+            except (ValueError, np.linalg.LinAlgError):
+                band = None
+        if band is None:
             ext = None  # no law could be fitted: the figure shows the data only
         else:
+            level = float(band["level"])
+            grid, c, lo, hi = (np.array([np.nan if v is None else v for v in band[k]], dtype=float)
+                               for k in ("N", "predict", "lo", "hi"))
             ok = np.isfinite(lo) & np.isfinite(hi) & np.isfinite(c)
-            band, centre = (grid[ok], np.minimum(lo, hi)[ok], np.maximum(lo, hi)[ok]), (grid[ok], c[ok])
+            drawn, centre = (grid[ok], np.minimum(lo, hi)[ok], np.maximum(lo, hi)[ok]), (grid[ok], c[ok])
     fig, ax = new_figure(1, 1, size=(6.0, 4.2))
-    empirical_vs_N(ax, runs, envelope=(best.N, best.y, best.err) if best is not None else None, band=band,
+    empirical_vs_N(ax, runs, envelope=(best.N, best.y, best.err) if best is not None else None, band=drawn,
                    extrapolate_to=ext, baselines=baselines, metric=METRIC_LABELS.get(metric, metric))
     if centre is not None:
         ax.plot(*centre, color="tab:blue", lw=1.2, ls="--", label=f"law-family envelope ({int(100 * level)}%)",

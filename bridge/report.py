@@ -11,7 +11,8 @@ reason}`` judged by the one rule of :mod:`bridge.identify`; the floor's interval
 (profile likelihood and a test of floor = 0, :func:`bridge.extrapolation.floor_profile`). The
 extrapolation the report uses is the envelope over the laws not rejected by their backtest
 (``reported: true``; :func:`bridge.extrapolation.envelope`), and every analysis carries a backtest (fit
-without the largest N, predict it). :func:`extrapolation_band` gives figure 2 the reported band;
+without the largest N, predict it). With ``band_grid`` the same envelope, with the same bootstraps,
+is also returned on a grid (``band``), which figure 2 draws;
 :func:`bridge.text.fit_text` renders an analysis, with "not identified: <reason>" in place of the
 numbers of unidentified quantities.
 """
@@ -28,7 +29,7 @@ from .identify import N_REACH_FACTOR, PSNR_LIMIT_DB, identify, underdetermined
 from .laws import LAWS, law_spec
 from .uncertainty import bootstrap, compare_laws, detect_break, mse_to_psnr, psnr_to_mse
 
-__all__ = ["analyse", "extrapolation_band", "EXTRAPOLATE_TO"]
+__all__ = ["analyse", "EXTRAPOLATE_TO"]
 
 #: N at which fitted laws are extrapolated.
 EXTRAPOLATE_TO = (1e5, 1e6)
@@ -132,7 +133,8 @@ def _law_rows(boot: Any, *, scale: str, level: float, y: np.ndarray, metric: str
 
 def analyse(N: Sequence[float], y: Sequence[float], *, metric: str, groups: Sequence[Any] | None = None,
             draws: Any = None, n_boot: int = 200, level: float = 0.95, window: tuple[float, float] | None = None,
-            margin: float | None = None, rng: np.random.Generator) -> dict[str, Any]:
+            margin: float | None = None, band_grid: Sequence[float] | None = None,
+            rng: np.random.Generator) -> dict[str, Any]:
     """Fit the law family to one curve and summarise it, saying what the data cannot identify.
 
     Args:
@@ -149,6 +151,7 @@ def analyse(N: Sequence[float], y: Sequence[float], *, metric: str, groups: Sequ
         margin: "within margin of the asymptote": dB for PSNR, else a fraction of the floor
             (default 0.1 dB or 1%). A quality law's asymptote is identified only if the law comes
             within it by :data:`bridge.identify.N_REACH_FACTOR` × the largest N.
+        band_grid: N at which to return the reported extrapolation band as well (``band``; for figures).
         rng: randomness for the bootstraps.
 
     Returns:
@@ -157,7 +160,9 @@ def analyse(N: Sequence[float], y: Sequence[float], *, metric: str, groups: Sequ
         parameter and derived quantity, see :mod:`bridge.identify`), "floor_test": the likelihood-ratio
         test of floor = 0, "break": dict or None, "extrapolation": rows (one per law and N, and the
         envelope over the laws not rejected by their backtest with ``reported: true``), "backtest":
-        rows (fit without the largest N, predict it), "margin": dict, "best": law name, "metric": …}``.
+        rows (fit without the largest N, predict it), "margin": dict, "best": law name, "metric": …}``; with
+        ``band_grid`` (and at least 4 distinct N) also ``"band": {N, predict, lo, hi, level, unit, laws}``,
+        lists in dB for PSNR, else on the error scale (None where not finite).
     """
 
     N = np.asarray(N, dtype=float)
@@ -255,7 +260,7 @@ def analyse(N: Sequence[float], y: Sequence[float], *, metric: str, groups: Sequ
     # (the band the report uses: ``reported: true``), on the error scale; PSNR in dB.
     out["extrapolation"], out["backtest"], out["margin"] = [], [], {}
     if n_distinct >= 4:
-        _extrapolate(out, N, err, boots, window=window, level=level, psnr=psnr, n_range=n_range)
+        _extrapolate(out, N, err, boots, window=window, level=level, psnr=psnr, n_range=n_range, band_grid=band_grid)
     # The N needed to come within a margin of the asymptote, from the floor law on the error scale
     # ("within m dB" is a relative margin 10^(m/10) − 1). It needs an identified floor.
     floor_boot = boots.get("FloorPowerLaw")
@@ -278,8 +283,10 @@ def analyse(N: Sequence[float], y: Sequence[float], *, metric: str, groups: Sequ
 
 
 def _extrapolate(out: dict[str, Any], N: np.ndarray, err: np.ndarray, boots: dict[str, Any], *,
-                 window: tuple[float, float] | None, level: float, psnr: bool, n_range: tuple[float, float]) -> None:
-    """Fill ``out["extrapolation"]`` and ``out["backtest"]`` (see :func:`analyse`)."""
+                 window: tuple[float, float] | None, level: float, psnr: bool, n_range: tuple[float, float],
+                 band_grid: Sequence[float] | None = None) -> None:
+    """Fill ``out["extrapolation"]``, ``out["backtest"]`` and, with ``band_grid``, ``out["band"]`` (see
+    :func:`analyse`)."""
 
     def conv(v: np.ndarray) -> np.ndarray:
         with np.errstate(divide="ignore", over="ignore"):
@@ -312,6 +319,18 @@ def _extrapolate(out: dict[str, Any], N: np.ndarray, err: np.ndarray, boots: dic
         return res
 
     name = "envelope of " + " | ".join(env.kept)
+    if band_grid is not None:  # the same envelope (same laws, same bootstraps) on the figure's grid
+        g = np.asarray(band_grid, dtype=float)
+        eb = envelope(N, err, g, level=level, boots=use_boots)
+        P, L, H = conv(eb.predict), conv(eb.lo), conv(eb.hi)
+        if psnr:
+            L, H = H, L
+
+        def finite(a: np.ndarray) -> list[float | None]:
+            return [float(v) if math.isfinite(v) else None for v in np.asarray(a, dtype=float)]
+
+        out["band"] = {"N": g.tolist(), "predict": finite(P), "lo": finite(L), "hi": finite(H), "level": level,
+                       "unit": "dB" if psnr else "error", "laws": list(eb.kept)}
     env_rows = rows(name, env.predict, env.lo, env.hi, True)
     out["extrapolation"] += env_rows
     for r in env_rows:
@@ -352,27 +371,3 @@ def _bt_row(bt: dict[str, Any], psnr: bool, conv: Any, *, reported: bool, kept: 
     else:
         row.update(error=bt["error"], error_unit="ln ratio")
     return row
-
-
-def extrapolation_band(N: Sequence[float], y: Sequence[float], grid: Sequence[float], *, metric: str,
-                       level: float = 0.95) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The band the report uses (the law-family envelope), on a grid, in the metric's units.
-
-    For figure 2: PSNR/SSIM are converted to their error scale (MSE, 1 − SSIM), the envelope of
-    :func:`bridge.extrapolation.envelope` is taken there and converted back. Returns (centre, lo, hi),
-    each (len(grid),).
-    """
-
-    N = np.asarray(N, dtype=float)
-    y = np.asarray(y, dtype=float)
-    quality = _is_quality(metric)
-    err = _to_error(metric, y) if quality else y
-    env = envelope(N, err, np.asarray(grid, dtype=float), level=level)
-    if not quality:
-        return env.predict, env.lo, env.hi
-    if "psnr" in metric.lower():
-        with np.errstate(divide="ignore", over="ignore"):
-            conv = lambda v: mse_to_psnr(np.maximum(v, 1e-300))  # noqa: E731
-    else:
-        conv = lambda v: 1.0 - v  # noqa: E731
-    return conv(env.predict), conv(env.hi), conv(env.lo)

@@ -223,3 +223,20 @@ def test_asymptote_needs_the_law_to_approach_it_within_reach_of_the_data():
     assert not slow["identified"] and "far past the data" in slow["reason"], slow
     level = asymptote(26.5 - 34.0 * N**-0.68)  # within 0.12 dB at N = 4096
     assert level["identified"] and abs(level["value"] - 26.5) < 0.05, level
+
+
+def test_the_band_for_figures_is_the_reported_extrapolation():
+    """``band_grid`` returns the envelope the report extrapolates with (same laws, same bootstraps): at the
+    report's own N it gives the reported rows' numbers, in dB for a PSNR curve."""
+    rng = np.random.default_rng(8)
+    N = np.repeat(4.0 ** np.arange(2, 7), 2)
+    psnr = 26.5 - 10 * np.log10(1 + 2.0 * N**-0.5) + 0.03 * rng.standard_normal(N.size)
+    res = analyse(N, psnr, metric="test_psnr", n_boot=30, level=0.9, rng=np.random.default_rng(0),
+                  band_grid=[1e5, 1e6])
+    band = res["band"]
+    assert band["unit"] == "dB" and band["level"] == 0.9 and band["N"] == [1e5, 1e6]
+    for j, r in enumerate(r for r in res["extrapolation"] if r["reported"]):
+        assert r["N"] == band["N"][j]
+        assert (band["predict"][j], band["lo"][j], band["hi"][j]) == pytest.approx((r["predict"], r["lo"], r["hi"]),
+                                                                                rel=1e-12)
+    assert "band" not in analyse(N, psnr, metric="test_psnr", n_boot=10, rng=np.random.default_rng(0))
