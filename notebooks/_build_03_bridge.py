@@ -309,7 +309,7 @@ md(
     validation MSE, on the same crops, noise level and test crops at 16×16). It is read
     from `summary.json` in the directory named by the environment variable `RECONSCALE_DEMO`
     (default `../reconscale_demo`, i.e. `reconscale_demo/` in the repository root). To produce it,
-    run in the repository root (about 10 minutes on a CPU; it needs torch):
+    run in the repository root (5–6 minutes on a 2-core CPU; it needs torch):
 
         reconscale demo --out reconscale_demo
 
@@ -340,7 +340,7 @@ code(
                   "comparable, not drawn")
     else:
         print("no network curve: no summary.json in the directory RECONSCALE_DEMO names (default ../reconscale_demo).\n"
-              "Produce it with `reconscale demo --out reconscale_demo` in the repository root (~10 min on a CPU),\n"
+              "Produce it with `reconscale demo --out reconscale_demo` in the repository root (5–6 min on a 2-core CPU),\n"
               "or point RECONSCALE_DEMO at an existing demo directory. Drawing two curves.")
 
     findings, _ = demo_findings(theory, linear, network, None)
