@@ -180,8 +180,9 @@ def analyse(N: Sequence[float], y: Sequence[float], *, metric: str, groups: Sequ
     err = _to_error(metric, y) if quality else y
     err_name = ("mse" if psnr else "1-ssim") if quality else metric
     d_y = None if draws is None else np.asarray(draws, dtype=float)
-    if d_y is not None and (d_y.ndim != 2 or d_y.shape[1] != y.size):
-        raise ValueError(f"draws has shape {d_y.shape}; need (B, {y.size}): one row of y per resample")
+    if d_y is not None and (d_y.ndim != 2 or d_y.shape[1] != y.size or d_y.shape[0] < n_boot):
+        raise ValueError(f"draws has shape {d_y.shape}; need (B, {y.size}) with B ≥ n_boot = {n_boot}: one row of y "
+                         "per resample")
     d_err = None if d_y is None else (_to_error(metric, d_y) if quality else d_y)
     kw = {"groups": g, "n_boot": n_boot, "rng": rng}
     m_val = (0.1 if psnr else 0.01) if margin is None else margin

@@ -240,3 +240,5 @@ def test_the_band_for_figures_is_the_reported_extrapolation():
         assert (band["predict"][j], band["lo"][j], band["hi"][j]) == pytest.approx((r["predict"], r["lo"], r["hi"]),
                                                                                 rel=1e-12)
     assert "band" not in analyse(N, psnr, metric="test_psnr", n_boot=10, rng=np.random.default_rng(0))
+    with pytest.raises(ValueError, match=r"draws has shape \(5, 10\); need \(B, 10\) with B ≥ n_boot = 10"):
+        analyse(N, psnr, metric="test_psnr", draws=np.tile(psnr, (5, 1)), n_boot=10, rng=np.random.default_rng(0))
