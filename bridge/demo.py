@@ -393,7 +393,7 @@ def paired_findings(network: Sequence[dict], lin_draws: dict, net_draws: dict, r
                                                                                   b["N"]: b["width"]}[r["N"]]]
         capped = [r for r in kept if r.get("best_step") is not None and r["best_step"] == r.get("steps")]
         budget = (f"; {len(capped)} of its {len(kept)} runs kept their last step (still improving when the step "
-                  "budget ran out), so this slow-down is partly the budget's" if capped else
+                  "budget ran out), so this slow-down may be partly the budget's" if capped else
                   "; every run stopped improving before its step budget ended")
         out["network"].append({"quantity": f"network gain per doubling of N at its largest N ({a['N']:g} → {b['N']:g}, "
                                            "dB)", "value": (b["psnr"] - a["psnr"]) / doublings, "lo": lo / doublings,
