@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 import empirical.tasks as tasks_module
 from empirical.operators import TorchOperator, coil_sensitivities, fft2c, ifft2c
-from empirical.tasks import TASK_NAMES, Task, make_task
+from empirical.tasks import TASK_NAMES, Task, example_generator, make_task
 from theory import MRI, Denoise, SuperResolution
 from tests.helpers import raises_one_line
 
@@ -407,6 +407,10 @@ def test_corrupt_fixed_is_independent_of_batching(name):
     same = x[:1].expand(2, 1, 16, 16)
     two, _ = task.corrupt_fixed(same, seed=3, noise_ids=torch.tensor([0, 1]))
     assert not torch.allclose(two[0], two[1])
+    # each image is corrupt() of it under its own example_generator (denoise takes a batched shortcut)
+    for i, nid in enumerate(nids.tolist()):
+        one, _ = task.corrupt(x[i:i + 1], generator=example_generator(3, nid), example_ids=nids[i:i + 1])
+        assert torch.equal(one, full[i:i + 1])
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
