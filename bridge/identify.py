@@ -83,10 +83,10 @@ def identify(quantity: str, value: float, lo: float, hi: float, *, kind: str, **
         quantity: the row's name (e.g. ``"FloorPowerLaw.floor"``).
         value, lo, hi: estimate and interval.
         kind: one of :data:`KINDS`.
-        **ctx: the context the kind needs: ``n_range=(N_min, N_max)`` (break, n_to_reach),
-            ``upper``/``lower`` physical limits (asymptote, value), ``y_range=(min y, max y)`` and
-            ``at_bound`` and ``reach=(N, margin text)`` (asymptote), ``bounds=(lo, hi)`` (exponent), ``test_p`` and ``level``
-            (floor: p-value of the likelihood-ratio test of floor = 0).
+        **ctx: the context the kind needs: ``n_range=(N_min, N_max)`` (break, n_to_reach, asymptote),
+            ``upper``/``lower`` physical limits (asymptote, value), ``y_range=(min y, max y)``,
+            ``at_bound`` and ``reach=(N, margin text)`` (asymptote), ``bounds=(lo, hi)`` (exponent),
+            ``test_p`` and ``level`` (floor: p-value of the likelihood-ratio test of floor = 0).
 
     Returns:
         ``{"quantity", "value", "lo", "hi", "identified", "reason"}``.
@@ -148,8 +148,8 @@ def _reason(kind: str, value: float, lo: float, hi: float, ctx: dict[str, Any]) 
             if not float(n_reach) <= cap:
                 where = "never" if not math.isfinite(float(n_reach)) else f"only at N = {_g(float(n_reach))}"
                 return (f"the law comes within {margin} of it {where} (upper end of its interval), beyond "
-                        f"{N_REACH_FACTOR:g}× the largest N trained ({float(n_range[1]):g}): the fitted law still rises "
-                        "there, so its asymptote is an extrapolation far past the data")
+                        f"{N_REACH_FACTOR:g}× the largest N trained ({float(n_range[1]):g}): the fitted law "
+                        "still rises there, so its asymptote is an extrapolation far past the data")
         return ""
     if kind == "break":
         n_min, n_max = (float(v) for v in ctx["n_range"])

@@ -59,7 +59,8 @@ def _param_kind(law_name: str, param: str) -> str:
 
 
 def _reach(boot: Any, margin: float, level: float) -> float:
-    """Upper end of the interval of the N at which ``y∞ − A N^α`` comes within ``margin`` of y∞ (inf if never)."""
+    """Upper end of the interval of the N at which ``y∞ − A N^α`` comes within ``margin`` of y∞
+    (inf if never)."""
     N = []
     for law in boot.laws:
         A, alpha = float(law.params_["amplitude"]), float(law.params_["exponent"])
@@ -118,7 +119,8 @@ def _law_rows(boot: Any, *, scale: str, level: float, y: np.ndarray, metric: str
         if not asy["identified"]:  # the amplitude of a run-off asymptote runs off with it
             for f in findings[1:]:
                 if f["identified"]:
-                    f["identified"], f["reason"] = False, "its asymptote is not identified (SaturatingLaw.asymptote, above)"
+                    f["identified"] = False
+                    f["reason"] = "its asymptote is not identified (SaturatingLaw.asymptote, above)"
     if name == "BrokenPowerLaw":
         brk = next(f for f in findings if f["quantity"].endswith(".d1"))
         if not brk["identified"]:  # slopes either side of an unidentified break are not findings either
@@ -187,8 +189,8 @@ def analyse(N: Sequence[float], y: Sequence[float], *, metric: str, groups: Sequ
     kw = {"groups": g, "n_boot": n_boot, "rng": rng}
     m_val = (0.1 if psnr else 0.01) if margin is None else margin
     out: dict[str, Any] = {"metric": metric, "error_metric": err_name, "level": level, "laws": [], "findings": [],
-                           "resampling": (f"whole groups ({n_groups} seeds or runs)" if g is not None
-                                          else "points within each N" + (f" (only {n_groups} groups)" if n_groups else ""))
+                           "resampling": (f"whole groups ({n_groups} seeds or runs)" if g is not None else
+                                          "points within each N" + (f" (only {n_groups} groups)" if n_groups else ""))
                            + (f", each refit on one of {d_y.shape[0]} given draws of y (e.g. resamples of the test "
                               "set)" if d_y is not None else "")}
     n_distinct = np.unique(N).size
