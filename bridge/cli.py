@@ -33,7 +33,7 @@ from .figures import rule_windows, selfsup_figure, window_fits
 from .identify import identify
 from .laws import FloorPowerLaw
 from .report import analyse
-from .paired import image_errors
+from .paired import image_errors, image_weights, run_draws
 from .results import (
     aggregate,
     load_table,
@@ -146,8 +146,8 @@ def results_main(argv: Sequence[str] | None = None) -> int:
 
 
 # --------------------------------------------------------------------------------------------- fit
-def _curve_points(rows: list[dict], y: str | None, select: bool) -> tuple[Any, Any, Any, str]:
-    """(N, y, groups, metric) from a theory table or a runs table (best width per N when ``select``)."""
+def _curve_points(rows: list[dict], y: str | None, select: bool) -> tuple[Any, Any, Any, str, list[dict]]:
+    """(N, y, groups, metric, rows kept) from a theory table or a runs table (best width per N when ``select``)."""
 
     if not rows:
         raise ValueError("no rows left after --where; relax the filters")
@@ -172,7 +172,24 @@ def _curve_points(rows: list[dict], y: str | None, select: bool) -> tuple[Any, A
     vals = np.array([float(r[y]) for r in keep])
     gkey = "seed" if runs_table else "run"
     groups = np.array([r.get(gkey, 0) for r in keep])
-    return N, vals, groups, y
+    return N, vals, groups, y, keep
+
+
+def _test_sample_draws(table: str, keep: list[dict], col: str, n_boot: int, seed: int) -> Any:
+    """``draws`` for :func:`analyse` when every run kept its per-image test values (a sweep directory,
+    ``test_mse`` or ``test_psnr``): run i under resample b of the shared test images
+    (:func:`bridge.paired.run_draws`); None otherwise (tables, older sweeps, other metrics)."""
+    metric = {"test_mse": "mse", "test_psnr": "psnr"}.get(col)
+    if metric is None or not (Path(table) / "ledger.sqlite").is_file():
+        return None
+    values = image_errors(table, metric=metric)
+    if not keep or any(r.get("run_id") not in values for r in keep):
+        return None
+    n = {values[r["run_id"]].size for r in keep}
+    if len(n) != 1:  # runs scored on different test sets cannot share a resample
+        return None
+    weights = image_weights(n.pop(), n_boot, np.random.default_rng([seed, 1]))
+    return run_draws(keep, values, weights, log=metric == "mse")
 
 
 def _check_boot_level(prog: str, boot: int, level: float) -> None:
@@ -187,7 +204,8 @@ def fit_main(argv: Sequence[str] | None = None) -> int:
     """``reconscale fit TABLE [--y COL] [--where K=V] [--window LO,HI] [--boot B] [--format text|json]``."""
     p = Parser(prog="reconscale fit", description="Fit scaling laws to a results table: the paper's windowed power "
                 "law, a power law with a floor, a broken power law (BNSL) and, for PSNR/SSIM, the saturating form; "
-                "bootstrap intervals over seeds/runs, AIC/BIC and held-out error, break N, extrapolation.")
+                "bootstrap intervals over seeds/runs (and over the test images, for a sweep whose runs kept each test "
+                "image's MSE and PSNR), AIC/BIC and held-out error, break N, extrapolation.")
     p.add_argument("table", help="a sweep directory, or a CSV/JSON table from `reconscale results` or `theory`")
     p.add_argument("--y", default=None, help="column to fit (default: test_psnr for sweeps, risk for theory tables)")
     p.add_argument("--where", action="append", default=[], metavar="KEY=VALUE",
@@ -205,9 +223,11 @@ def fit_main(argv: Sequence[str] | None = None) -> int:
 
         _check_boot_level("reconscale fit", a.boot, a.level)
         rows = _load_where(a.table, a.where)
-        N, y, g, col = _curve_points(rows, a.y, select=not a.all_widths)
-        res = analyse(N, y, metric=col, groups=g, n_boot=a.boot, level=a.level, window=_window(a.window),
-                      rng=np.random.default_rng(a.seed))
+        N, y, g, col, keep = _curve_points(rows, a.y, select=not a.all_widths)
+        # a sweep whose runs kept each test image's value: the intervals include the test sample too
+        draws = _test_sample_draws(a.table, keep, col, a.boot, a.seed)
+        res = analyse(N, y, metric=col, groups=g, draws=draws, n_boot=a.boot, level=a.level,
+                      window=_window(a.window), rng=np.random.default_rng(a.seed))
         if a.format == "json":
             _write(json.dumps(res, indent=1, default=float) + "\n", a.out)
             return 0

@@ -31,19 +31,21 @@ from .uncertainty import check_level, inflate_replicates, mse_to_psnr
 __all__ = ["image_errors", "image_weights", "point_draws", "run_draws", "curve_bands", "difference_interval"]
 
 
-def image_errors(path: str | Path) -> dict[str, np.ndarray]:
-    """Each finished run's MSE per test image, from a sweep's ledger.
+def image_errors(path: str | Path, metric: str = "mse") -> dict[str, np.ndarray]:
+    """Each finished run's MSE (or PSNR) per test image, from a sweep's ledger.
 
     Args:
         path: a sweep directory or its ``ledger.sqlite``.
+        metric: ``"mse"`` or ``"psnr"`` (each image's PSNR averaged over its noise draws; their mean
+            is the run's ``test_psnr``).
 
     Returns:
         ``{run_id: (n_test,) float64}`` for the done runs that kept them (runs of sweeps older than
-        ``test_per_image`` are absent).
+        ``test_per_image``, or than its ``psnr``, are absent).
     """
     out = {}
     for r in read_ledger(path):
-        per = (r.get("metrics") or {}).get("test_per_image", {}).get("mse")
+        per = (r.get("metrics") or {}).get("test_per_image", {}).get(metric)
         if r.get("status") == "done" and per:
             out[r["run_id"]] = np.asarray(per, dtype=float)
     return out
@@ -85,19 +87,22 @@ def point_draws(errors: Sequence[np.ndarray], weights: np.ndarray, rng: np.rando
     return np.take_along_axis(per_seed, pick, axis=1).mean(axis=1)
 
 
-def run_draws(runs: Sequence[dict], errors: dict[str, np.ndarray], weights: np.ndarray) -> np.ndarray:
-    """Every run's test MSE under each shared resample of the test images, for the law fits.
+def run_draws(runs: Sequence[dict], errors: dict[str, np.ndarray], weights: np.ndarray, *,
+              log: bool = True) -> np.ndarray:
+    """Every run's test metric under each shared resample of the test images, for the law fits.
 
     Args:
-        runs: m run rows (``run_id``, ``N``); each needs its per-image errors.
-        errors: :func:`image_errors` of their sweep(s). weights: (B, n) of :func:`image_weights`.
+        runs: m run rows (``run_id``, ``N``); each needs its per-image values.
+        errors: :func:`image_errors` of their sweep(s) (MSE, or PSNR with ``log=False``).
+        weights: (B, n) of :func:`image_weights`.
+        log: scale the seeds' deviations in log (a positive error) or as they are (a PSNR in dB).
 
     Returns:
-        (B, m) MSE: row b is every run scored on resample b, with each N's deviations between its
-        seeds scaled by ``√(S/(S−1))`` (:func:`bridge.uncertainty.inflate_replicates`, as
-        :func:`point_draws` does), so that a bootstrap resampling the S seeds of each N has their
-        unbiased spread. Pass it as ``draws`` to :func:`bridge.report.analyse` (as PSNR for a PSNR
-        curve) so that its intervals include the test sample.
+        (B, m): row b is every run scored on resample b (its weighted image mean), with each N's
+        deviations between its seeds scaled by ``√(S/(S−1))``
+        (:func:`bridge.uncertainty.inflate_replicates`, as :func:`point_draws` does), so that a
+        bootstrap resampling the S seeds of each N has their unbiased spread. Pass it as ``draws``
+        to :func:`bridge.report.analyse` so that its intervals include the test sample.
     """
     missing = [r["run_id"] for r in runs if r["run_id"] not in errors]
     if missing or not runs:
@@ -107,7 +112,7 @@ def run_draws(runs: Sequence[dict], errors: dict[str, np.ndarray], weights: np.n
     if E.shape[1] != weights.shape[1]:
         raise ValueError(f"runs scored on {E.shape[1]} test images, the weights resample {weights.shape[1]}: the "
                          "runs must share one test set")
-    return inflate_replicates([float(r["N"]) for r in runs], weights @ E.T)
+    return inflate_replicates([float(r["N"]) for r in runs], weights @ E.T, log=log)
 
 
 def curve_bands(curve: Sequence[dict], runs: Sequence[dict], errors: dict[str, np.ndarray], weights: np.ndarray, *,

@@ -132,6 +132,8 @@ def fit_text(res: dict[str, Any]) -> str:
     shown = [{**r, "fit": r.get("fit") if r.get("identified", True) else "(not identified: see below)"}
              for r in res["laws"]]
     text = table_text(shown, ["law", "scale", "fit", "aic", "bic", "holdout_error", "identified"])
+    if res.get("resampling"):
+        text += f"intervals: {lvl}%, bootstrap over {res['resampling']}\n"
     by_law: dict[str, list[dict]] = {}
     for f in res.get("findings", []):
         if "." in f["quantity"] and f["quantity"].split(".", 1)[0] == f.get("law"):

@@ -159,28 +159,30 @@ def _fit_kwargs(sigma: NDArray | None, extra: Mapping[str, NDArray], idx: NDArra
     return kw
 
 
-def inflate_replicates(N: ArrayLike, y: ArrayLike) -> NDArray[np.float64]:
-    """Positive values with their within-N log deviations scaled by ``√(n/(n−1))`` (n values at that N).
+def inflate_replicates(N: ArrayLike, y: ArrayLike, *, log: bool = True) -> NDArray[np.float64]:
+    """Values with their within-N (log) deviations scaled by ``√(n/(n−1))`` (n values at that N).
 
     Resampling n replicates (seeds) with replacement has a spread ``√((n−1)/n)`` of the true one;
     inflating the deviations first, as the residual scheme inflates residuals by ``√(m/(m−p))``, gives
-    the stratified bootstrap the unbiased spread. The log mean of every N is unchanged; single values
-    are left alone.
+    the stratified bootstrap the unbiased spread. The (log) mean of every N is unchanged; single
+    values are left alone.
 
     Args:
-        N: (m,) training-set sizes. y: (m,) or (B, m) positive values (each row inflated on its own).
+        N: (m,) training-set sizes. y: (m,) or (B, m) values (each row inflated on its own), positive
+            with ``log`` (errors: deviations in log), any without (a PSNR in dB, which is already a log).
 
     Returns:
         Same shape as ``y``.
     """
     N = np.asarray(N, dtype=float)
-    ln = np.log(np.asarray(y, dtype=float))
+    ln = np.log(np.asarray(y, dtype=float)) if log else np.asarray(y, dtype=float)
     _, inv, counts = np.unique(N, return_inverse=True, return_counts=True)
     rows = np.atleast_2d(ln)
     mean = np.stack([np.bincount(inv, weights=r) / counts for r in rows])[:, inv]
     n = counts[inv]
     kappa = np.sqrt(np.where(n > 1, n / np.maximum(n - 1, 1), 1.0))
-    out = np.exp(mean + kappa * (rows - mean))
+    out = mean + kappa * (rows - mean)
+    out = np.exp(out) if log else out
     return out[0] if ln.ndim == 1 else out
 
 

@@ -433,12 +433,12 @@ def run_linear_exact(p: RunPlan, data: RunData, run_dir: str | Path | None = Non
               device="cpu", versions=versions())
     test, test_input, per_image = test_metrics(model, p, data)
     if task.name == "denoise":  # the test noise integrated exactly: the limit of test_draws → ∞
-        per_image = expected_test_mse(W, data.test_x, task.sigma)
-        test["mse"] = float(np.mean(per_image))
+        per_image["mse"] = [float(v) for v in expected_test_mse(W, data.test_x, task.sigma)]
+        test["mse"] = float(np.mean(per_image["mse"]))
         conv["test_mse"] = ("exact expectation over the test noise, per image (‖(W − I)x‖² + σ²‖W‖²_F)/n; PSNR, "
                             "SSIM and NMSE over the test_draws fixed draws")
     row.metrics = {"val": val, "val_input": val_input, "test": test, "test_input": test_input,
-                   "test_per_image": {"mse": [float(v) for v in per_image]}, "history": history,
+                   "test_per_image": per_image, "history": history,
                    "conventions": {**conv, "test_draws": run.test_draws}}
     key, sign = selection_metric(p.train)
     if sign * val[key] < sign * val_input[key]:

@@ -52,29 +52,30 @@ def finish_row(p: RunPlan, data: RunData, model: nn.Module, res: TrainResult) ->
     val_input = input_metrics(p.task, data.val_x, batch=batch, **val_kw)
     test, test_input, per_image = test_metrics(model, p, data)
     row.metrics = {"val": res.best_val, "val_input": val_input, "test": test, "test_input": test_input,
-                   "test_per_image": {"mse": per_image}, "history": res.history,
+                   "test_per_image": per_image, "history": res.history,
                    "conventions": {**conventions(p.task), **p.target.describe(p.task.sigma),
                                    "test_draws": p.config.test_draws}}
     row.warning = nonsense_warning(res.best_val, val_input, p.train)
     return row
 
 
-def test_metrics(model: nn.Module, p: RunPlan, data: RunData) -> tuple[dict, dict, list[float]]:
-    """A model's test metrics, its input's, and each test image's MSE: the one test protocol.
+def test_metrics(model: nn.Module, p: RunPlan, data: RunData) -> tuple[dict, dict, dict[str, list[float]]]:
+    """A model's test metrics, its input's, and each test image's MSE and PSNR: the one test protocol.
 
     Every test image is corrupted ``test_draws`` times (fixed noise, draw j seeded by
     ``seed + TEST_NOISE_SEED + j·TEST_DRAW_STRIDE``, :mod:`empirical.seeds`); the metrics average over
-    images and draws, and the per-image MSE over the draws (what a paired bootstrap over test images
-    resamples: :mod:`bridge.results`).
+    images and draws, and the per-image MSE and PSNR over the draws (what a paired bootstrap over
+    test images resamples: :mod:`bridge.paired`).
 
     Returns:
-        ``(test, test_input, per_image_mse)``: the two metric dicts of :func:`empirical.train.evaluate`
-        and a list of n_test floats.
+        ``(test, test_input, per_image)``: the two metric dicts of :func:`empirical.train.evaluate`
+        and ``{"mse": n_test floats, "psnr": n_test floats}`` (``psnr`` only where the task's
+        metrics apply); the means of the lists are ``test["mse"]`` and ``test["psnr"]``.
     """
     kw = {"seed": p.config.seed + TEST_NOISE_SEED, "ids": data.test_ids, "mask_ids": data.test_mask_ids,
           "clamp": p.clamp, "batch": p.train.eval_batch, "draws": p.config.test_draws}
     test = evaluate(model, p.task, data.test_x, per_image=True, **kw)
-    per_image = [float(v) for v in test.pop("per_image_mse")]
+    per_image = {k: [float(v) for v in test.pop(f"per_image_{k}")] for k in ("mse", "psnr") if f"per_image_{k}" in test}
     return test, evaluate(_Input(), p.task, data.test_x, **kw), per_image
 
 

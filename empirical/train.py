@@ -235,7 +235,8 @@ def evaluate(model: nn.Module, task: Task, images: torch.Tensor, *, seed: int, i
 
     Returns:
         {"mse", "psnr", "ssim", "nmse"} means over the images (and draws); with ``per_image`` also
-        ``"per_image_mse"``: (B,) float64 array, each image's MSE averaged over the draws.
+        ``"per_image_mse"`` and (with ``clamp``) ``"per_image_psnr"``: (B,) float64 arrays, each image's
+        MSE and PSNR averaged over the draws (their means over the images are ``mse`` and ``psnr``).
     """
     model.eval()
     device = next(model.parameters()).device
@@ -243,6 +244,7 @@ def evaluate(model: nn.Module, task: Task, images: torch.Tensor, *, seed: int, i
     mask_ids = ids if mask_ids is None else mask_ids
     sums: dict[str, float] = {"mse": 0.0, "psnr": 0.0, "ssim": 0.0, "nmse": 0.0}
     per = np.zeros(images.shape[0])
+    per_psnr = np.zeros(images.shape[0])
     for j in range(int(draws)):
         for a in range(0, images.shape[0], batch):
             inp, target = task.corrupt_fixed(images[a : a + batch], seed=int(seed) + j * TEST_DRAW_STRIDE,
@@ -259,12 +261,15 @@ def evaluate(model: nn.Module, task: Task, images: torch.Tensor, *, seed: int, i
                 m = task_metrics(out, target, task)
                 sums["psnr"] += float(m["psnr"].sum())
                 sums["ssim"] += float(m["ssim"].sum())
+                per_psnr[a : a + mse.shape[0]] += m["psnr"].double().cpu().numpy()
     n = images.shape[0] * int(draws)
     res: dict[str, Any] = {k: v / n for k, v in sums.items()}
     if not clamp:
         res["psnr"] = res["ssim"] = float("nan")
     if per_image:
         res["per_image_mse"] = per / int(draws)
+        if clamp:
+            res["per_image_psnr"] = per_psnr / int(draws)
     model.train()
     return res
 

@@ -17,8 +17,10 @@ from bridge.results import aggregate, load_table, read_ledger, runs_curve
 _CONFIG_KEYS = {"name": "tiny", "task": "denoise", "size": 16, "channels": 1, "arch": "unet", "sigma": 0.1}
 
 
-def _fake_ledger(path, rng, *, Ns=(8, 16, 64, 256), widths=(4, 8), seeds=(0, 1)):
-    """A ledger in the sweep's schema, written with plain sqlite3 (no torch): PSNR rising with N and width."""
+def _fake_ledger(path, rng, *, Ns=(8, 16, 64, 256), widths=(4, 8), seeds=(0, 1), images=None):
+    """A ledger in the sweep's schema, written with plain sqlite3 (no torch): PSNR rising with N and width.
+    With ``images`` (n,), every run keeps each test image's MSE (∝ images, one test set for all runs)
+    and PSNR, as sweeps do (``test_per_image``); its test MSE and PSNR are their means."""
     db = sqlite3.connect(path)
     db.execute("CREATE TABLE runs (run_id TEXT PRIMARY KEY, sweep TEXT, config TEXT, status TEXT, reason TEXT, "
                "metrics TEXT, params INTEGER, best_step INTEGER, steps INTEGER, wall_s REAL, device TEXT, "
@@ -33,6 +35,10 @@ def _fake_ledger(path, rng, *, Ns=(8, 16, 64, 256), widths=(4, 8), seeds=(0, 1))
                 metrics = {"val": {"psnr": -10 * np.log10(mse) + 0.01 * rng.standard_normal(), "mse": mse},
                            "test": {"psnr": -10 * np.log10(mse), "mse": mse, "ssim": 0.8},
                            "test_input": {"psnr": 20.0, "mse": m_in}, "conventions": {"data_range": 1.0}}
+                if images is not None:
+                    per = mse * images / images.mean()
+                    metrics["test_per_image"] = {"mse": per.tolist(), "psnr": (-10 * np.log10(per)).tolist()}
+                    metrics["test"].update(mse=float(per.mean()), psnr=float(np.mean(-10 * np.log10(per))))
                 cfg = {**_CONFIG_KEYS, "N": N, "width": w, "seed": s}
                 db.execute("INSERT INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                            (f"r{i:03d}", "tiny", json.dumps(cfg), "done", "", json.dumps(metrics), 100 * w * w, 10,
@@ -174,6 +180,41 @@ def test_fit_command_on_sweep_and_theory(theory_table, sweep_dir, tmp_path, caps
     assert cli_main(["fit", str(theory_table), "--where", "estimator=gd-oracle", "--window", "10,100", "--boot", "20"]) == 0
     out = capsys.readouterr().out
     assert "PowerLaw" in out and "BrokenPowerLaw" in out and "break:" in out
+    assert "intervals: 95%, bootstrap over" in out
+
+
+@pytest.mark.parametrize("y", ["test_psnr", "test_mse"])
+def test_fit_on_a_sweep_with_per_image_values_includes_the_test_sample(tmp_path, y):
+    """The same runs with and without each test image's values: with them, every refit takes one resample
+    of the shared test images (which moves every point at once), so the amplitude's interval widens
+    from the seeds' spread to the test sample's; the estimates themselves do not change."""
+    images = np.exp(0.8 * np.random.default_rng(3).standard_normal(40))  # 40 test images, very unequal
+    res = {}
+    for kind in ("with", "without"):
+        d = tmp_path / kind
+        d.mkdir()
+        _fake_ledger(d / "ledger.sqlite", np.random.default_rng(0), Ns=(8, 16, 32, 64, 128, 256),
+                     images=images if kind == "with" else None)
+        if kind == "without":  # the same runs and test metrics, without the per-image lists
+            _fake_ledger_copy_tests(tmp_path / "with" / "ledger.sqlite", d / "ledger.sqlite")
+        out = tmp_path / f"{kind}.json"
+        assert cli_main(["fit", str(d), "--y", y, "--boot", "60", "--format", "json", "--out", str(out)]) == 0
+        res[kind] = json.loads(out.read_text())
+    assert "given draws of y" in res["with"]["resampling"] and "draws" not in res["without"]["resampling"]
+    amp = {k: next(f for f in r["findings"] if f["quantity"] == "PowerLaw.log10_amplitude") for k, r in res.items()}
+    assert amp["with"]["value"] == pytest.approx(amp["without"]["value"], rel=1e-9)
+    assert amp["with"]["hi"] - amp["with"]["lo"] > 3 * (amp["without"]["hi"] - amp["without"]["lo"])
+
+
+def _fake_ledger_copy_tests(src, dst):
+    """Give ``dst``'s runs the test metrics of ``src``'s (same run ids), without ``test_per_image``."""
+    with sqlite3.connect(src) as a:
+        tests = dict(a.execute("SELECT run_id, json_extract(metrics, '$.test') FROM runs").fetchall())
+    a.close()
+    with sqlite3.connect(dst) as b:
+        for rid, t in tests.items():
+            b.execute("UPDATE runs SET metrics = json_set(metrics, '$.test', json(?)) WHERE run_id = ?", (t, rid))
+    b.close()
 
 
 @pytest.mark.parametrize("argv,match", [

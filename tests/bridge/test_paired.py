@@ -166,5 +166,9 @@ def test_run_draws_are_every_run_on_the_shared_resamples():
     for j in (0, 2):  # log deviations from each N's log mean, scaled by √(2/1)
         m = np.log(raw[:, j:j + 2]).mean(axis=1, keepdims=True)
         np.testing.assert_allclose(np.log(d[:, j:j + 2]) - m, np.sqrt(2) * (np.log(raw[:, j:j + 2]) - m), rtol=1e-10)
+    lin = run_draws(runs, errors, w, log=False)  # a PSNR: deviations from each N's mean, as they are
+    for j in (0, 2):
+        m = raw[:, j:j + 2].mean(axis=1, keepdims=True)
+        np.testing.assert_allclose(lin[:, j:j + 2] - m, np.sqrt(2) * (raw[:, j:j + 2] - m), rtol=1e-10)
     raises_one_line(lambda: run_draws(runs[:1] + [{"run_id": "x", "N": 16}], errors, w), "per-image")
     raises_one_line(lambda: run_draws(runs, errors, w[:, :10]), "one test set")

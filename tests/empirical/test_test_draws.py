@@ -53,6 +53,9 @@ def test_a_run_keeps_each_test_images_mse(tmp_path):
     per = m["test_per_image"]["mse"]
     assert row["status"] == "done" and len(per) == 5 and m["conventions"]["test_draws"] == 2
     assert np.mean(per) == pytest.approx(m["test"]["mse"], rel=1e-5)
+    # and its PSNR (mean over the draws): their mean is the row's test PSNR, a mean of per-image PSNRs
+    per_psnr = m["test_per_image"]["psnr"]
+    assert len(per_psnr) == 5 and np.mean(per_psnr) == pytest.approx(m["test"]["psnr"], rel=1e-9)
 
 
 def test_the_linear_estimators_exact_noise_expectation_is_the_mean_over_many_draws():
